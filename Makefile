@@ -1,0 +1,47 @@
+# digitrec: `make demo` trains and evaluates the default model; `make test` runs the tests.
+# Each target creates or reuses .venv and installs what it needs, so each works alone.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# The workplace keeps a verified copy of MNIST beside the checkout: use it instead of
+# downloading. An explicit DIGITREC_DATA in the environment wins.
+ifneq ($(wildcard ../shared/data/mnist),)
+DIGITREC_DATA ?= $(abspath ../shared/data)
+endif
+export DIGITREC_DATA
+
+DEMO_RUN := runs/demo
+
+.PHONY: install demo test clean help
+
+help:
+	@echo "make demo   set up .venv, get MNIST, train the 'fast' recipe into $(DEMO_RUN), evaluate it"
+	@echo "make test   set up .venv and run the test suite"
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	@touch $@
+
+install: $(STAMP)
+
+demo: install
+	@$(BIN)/digitrec data download
+	@if [ -e $(DEMO_RUN) ]; then \
+		old=$(DEMO_RUN)-$$(date +%Y%m%d-%H%M%S); mv $(DEMO_RUN) $$old; echo "kept the previous demo run as $$old"; fi
+	@start=$$(date +%s); \
+	$(BIN)/digitrec train --recipe fast --out $(DEMO_RUN) && \
+	$(BIN)/digitrec evaluate $(DEMO_RUN) && \
+	$(BIN)/python -c "import json,sys; d=json.load(open('$(DEMO_RUN)/evaluation-test.json')); print(f\"\nTest accuracy: {100*d['accuracy']:.2f}% on {d['size']:,} MNIST test images\")" && \
+	echo "Demo wall time: $$(( $$(date +%s) - start )) s" && \
+	echo "Everything is in $(DEMO_RUN)/: config.json, history.csv, best.safetensors, last.safetensors, metrics.json, evaluation-test.json"
+
+test: install
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache build dist src/*.egg-info

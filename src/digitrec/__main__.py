@@ -1,0 +1,3 @@
+from digitrec.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,48 @@
+"""Data sources (MNIST, Kaggle CSV), turned into uint8 tensors, with splits and folds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from digitrec.data.dataset import DigitDataset
+from digitrec.data.kaggle import KAGGLE_URL, read_kaggle_csv
+from digitrec.data.mnist import DATA_ENV_VAR, MnistSource, data_root_from
+from digitrec.data.splits import kfold_indices, train_val_indices
+from digitrec.errors import DataError
+
+DATASETS = ("mnist", "kaggle")
+
+
+def load_dataset(
+    name: str, split: str, data_dir: str | os.PathLike[str] | None = None, download: bool = True
+) -> DigitDataset:
+    """Load split 'train' or 'test' of data set 'mnist' or 'kaggle'.
+
+    The local data root (`data_dir`, else $DIGITREC_DATA) holds `mnist/` and `kaggle/`.
+    Without one, MNIST comes from the user cache and is downloaded when missing.
+    """
+    root = data_root_from(data_dir)
+    if name == "mnist":
+        return MnistSource(data_root=root, download=download).load(split)
+    if name == "kaggle":
+        if split not in ("train", "test"):
+            raise DataError(f"the Kaggle data has splits 'train' and 'test', not {split!r}")
+        if root is None:
+            raise DataError(
+                f"the Kaggle CSVs cannot be downloaded without a Kaggle login; put train.csv and test.csv "
+                f"from {KAGGLE_URL} in DIR/kaggle/ and pass --data-dir DIR (or set {DATA_ENV_VAR})"
+            )
+        return read_kaggle_csv(Path(root) / "kaggle" / f"{split}.csv", labelled=(split == "train"))
+    raise DataError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
+
+
+__all__ = [
+    "DATASETS",
+    "DigitDataset",
+    "MnistSource",
+    "kfold_indices",
+    "load_dataset",
+    "read_kaggle_csv",
+    "train_val_indices",
+]

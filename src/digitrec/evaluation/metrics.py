@@ -1,0 +1,83 @@
+"""Evaluating a model on a labelled data set, in large batches under inference mode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from digitrec.data.dataset import DigitDataset
+from digitrec.training.augment import prepare_batch
+from digitrec.training.config import Normalization
+
+EVAL_BATCH_SIZE = 2048  # large batches: inference has no gradients to hold
+
+
+def predict_logits(
+    model: nn.Module, images: torch.Tensor, norm: Normalization, batch_size: int = EVAL_BATCH_SIZE
+) -> torch.Tensor:
+    """Logits (N, 10) for uint8 images (N, 28, 28), on the model's device."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        outputs = []
+        with torch.inference_mode():
+            for start in range(0, len(images), batch_size):
+                batch = images[start : start + batch_size].to(device, non_blocking=True)
+                outputs.append(model(prepare_batch(batch, norm)).float())
+        return torch.cat(outputs) if outputs else torch.empty((0, 10), device=device)
+    finally:
+        model.train(was_training)
+
+
+@dataclass
+class EvalResult:
+    loss: float
+    accuracy: float
+    confusion: torch.Tensor  # (10, 10): row = true class, column = predicted class
+    probabilities: torch.Tensor  # (N, 10), on the CPU
+    labels: torch.Tensor  # (N,), on the CPU
+
+    @property
+    def size(self) -> int:
+        return int(self.labels.numel())
+
+    @property
+    def predictions(self) -> torch.Tensor:
+        return self.probabilities.argmax(1)
+
+    def precision(self) -> list[float]:
+        predicted = self.confusion.sum(0).clamp(min=1)
+        return (self.confusion.diag() / predicted).tolist()
+
+    def recall(self) -> list[float]:
+        actual = self.confusion.sum(1).clamp(min=1)
+        return (self.confusion.diag() / actual).tolist()
+
+    def to_dict(self) -> dict:
+        return {
+            "accuracy": self.accuracy,
+            "loss": self.loss,
+            "size": self.size,
+            "errors": int(self.size - self.confusion.diag().sum()),
+            "per_class": [
+                {"class": c, "precision": p, "recall": r, "support": int(s)}
+                for c, (p, r, s) in enumerate(zip(self.precision(), self.recall(), self.confusion.sum(1).tolist()))
+            ],
+            "confusion_matrix": self.confusion.tolist(),
+        }
+
+
+def evaluate(model: nn.Module, data: DigitDataset, norm: Normalization, batch_size: int = EVAL_BATCH_SIZE) -> EvalResult:
+    if data.labels is None:
+        raise ValueError(f"{data.name} has no labels to evaluate against")
+    logits = predict_logits(model, data.images, norm, batch_size)
+    labels = data.labels.to(logits.device)
+    loss = F.cross_entropy(logits, labels, reduction="mean").item() if len(labels) else float("nan")
+    predictions = logits.argmax(1)
+    confusion = torch.bincount(labels * 10 + predictions, minlength=100).reshape(10, 10).cpu()
+    accuracy = (predictions == labels).float().mean().item() if len(labels) else float("nan")
+    return EvalResult(loss, accuracy, confusion, logits.softmax(1).cpu(), labels.cpu())

@@ -1,0 +1,155 @@
+"""Checkpoints: safetensors tensors plus JSON metadata, written atomically, never pickled.
+
+Two kinds share the format:
+- a model checkpoint (`best.safetensors`, `last.safetensors`): the weights and what is
+  needed to use them (architecture config, normalisation, classes, versions);
+- a training state (`train_state.safetensors`): model, optimiser, schedule, RNG states
+  and history, everything `--resume` needs to continue as if never interrupted.
+
+Nested Python state (an optimiser's state_dict, say) is stored as a JSON skeleton in the
+safetensors header whose tensors are references into the file's tensors.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import safetensors
+import safetensors.torch
+import torch
+from torch import nn
+
+import digitrec
+from digitrec.errors import CheckpointError
+from digitrec.fileio import atomic_write_bytes
+from digitrec.models.registry import ModelConfig, build_model
+
+CHECKPOINT_FORMAT = "digitrec.checkpoint/1"
+TRAIN_STATE_FORMAT = "digitrec.train-state/1"
+METADATA_KEY = "digitrec"
+
+
+def library_versions() -> dict[str, str]:
+    return {"digitrec": digitrec.__version__, "torch": torch.__version__, "python": platform.python_version()}
+
+
+# --- nested state <-> (JSON skeleton, flat tensors) ---------------------------------
+
+def flatten_state(obj: Any, tensors: dict[str, torch.Tensor], prefix: str = "s") -> Any:
+    """A JSON-able skeleton of `obj`; every tensor moves into `tensors` under a fresh key."""
+    if isinstance(obj, torch.Tensor):
+        key = f"{prefix}.{len(tensors)}"
+        tensors[key] = obj.detach().cpu().contiguous()
+        return {"__tensor__": key}
+    if isinstance(obj, dict):
+        if all(isinstance(k, str) for k in obj) and "__tensor__" not in obj:
+            return {k: flatten_state(v, tensors, prefix) for k, v in obj.items()}
+        return {"__items__": [[k, flatten_state(v, tensors, prefix)] for k, v in obj.items()]}
+    if isinstance(obj, tuple):
+        return {"__tuple__": [flatten_state(v, tensors, prefix) for v in obj]}
+    if isinstance(obj, list):
+        return [flatten_state(v, tensors, prefix) for v in obj]
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot store {type(obj).__name__} in a checkpoint")
+
+
+def unflatten_state(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(skeleton, dict):
+        if "__tensor__" in skeleton:
+            return tensors[skeleton["__tensor__"]]
+        if "__items__" in skeleton:
+            return {k: unflatten_state(v, tensors) for k, v in skeleton["__items__"]}
+        if "__tuple__" in skeleton:
+            return tuple(unflatten_state(v, tensors) for v in skeleton["__tuple__"])
+        return {k: unflatten_state(v, tensors) for k, v in skeleton.items()}
+    if isinstance(skeleton, list):
+        return [unflatten_state(v, tensors) for v in skeleton]
+    return skeleton
+
+
+# --- reading and writing ------------------------------------------------------------
+
+def _write(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
+    blob = safetensors.torch.save(tensors, metadata={METADATA_KEY: json.dumps(meta)})
+    return atomic_write_bytes(path, blob)
+
+
+def _read(path: Path, expected_format: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        with safetensors.safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # safetensors raises its own error types and OSError for bad headers
+        raise CheckpointError(f"{path} is not a readable safetensors checkpoint ({e}); it may be truncated or corrupt") from None
+    try:
+        meta = json.loads(header[METADATA_KEY])
+    except (KeyError, json.JSONDecodeError):
+        raise CheckpointError(f"{path} is a safetensors file without digitrec metadata; it is not a digitrec checkpoint") from None
+    if meta.get("format") != expected_format:
+        raise CheckpointError(f"{path} has format {meta.get('format')!r}, expected {expected_format!r}")
+    return tensors, meta
+
+
+def save_model_checkpoint(path: str | Path, model: nn.Module, meta: dict[str, Any]) -> Path:
+    """Write weights and metadata; `meta` must hold 'model' (a ModelConfig dict) and 'normalization'."""
+    full = {
+        "format": CHECKPOINT_FORMAT,
+        "classes": list(range(10)),
+        "input": {"shape": [1, 28, 28], "dtype": "uint8", "ink": "white on black, as MNIST"},
+        "versions": library_versions(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **meta,
+    }
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    return _write(Path(path), tensors, full)
+
+
+@dataclass
+class LoadedModel:
+    model: nn.Module
+    meta: dict[str, Any]
+    path: Path
+
+    @property
+    def normalization(self) -> Any:
+        from digitrec.training.config import Normalization
+
+        return Normalization(**self.meta["normalization"])
+
+
+def load_model_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
+    """Rebuild the model from the checkpoint alone, in eval mode on `device`."""
+    path = Path(path)
+    tensors, meta = _read(path, CHECKPOINT_FORMAT)
+    try:
+        config = ModelConfig.from_dict(meta["model"])
+    except (KeyError, TypeError):
+        raise CheckpointError(f"{path} has no valid model description in its metadata") from None
+    model = build_model(config)
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as e:
+        first = str(e).splitlines()[0] if str(e) else "mismatch"
+        raise CheckpointError(f"{path}: weights do not fit architecture {config.arch!r} ({first})") from None
+    return LoadedModel(model.to(device).eval(), meta, path)
+
+
+def save_train_state(path: str | Path, state: dict[str, Any]) -> Path:
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton = flatten_state(state, tensors)
+    return _write(Path(path), tensors, {"format": TRAIN_STATE_FORMAT, "state": skeleton})
+
+
+def load_train_state(path: str | Path) -> dict[str, Any]:
+    tensors, meta = _read(Path(path), TRAIN_STATE_FORMAT)
+    return unflatten_state(meta["state"], tensors)
+

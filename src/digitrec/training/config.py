@@ -1,0 +1,146 @@
+"""Typed, serialisable training configuration. A recipe is one `Recipe` value."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from digitrec.errors import ConfigError
+from digitrec.models.registry import ModelConfig
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    name: Literal["adam", "adamw", "adadelta", "rmsprop", "sgd"]
+    lr: float
+    betas: tuple[float, float] = (0.9, 0.999)  # adam, adamw
+    rho: float = 0.9  # adadelta's rho, rmsprop's decay (PyTorch calls it alpha)
+    eps: float = 1e-7  # Keras' default epsilon (PyTorch's are 1e-8 / 1e-6)
+    momentum: float = 0.0  # sgd, rmsprop
+    nesterov: bool = False  # sgd
+    weight_decay: float = 0.0
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    kind: Literal["constant", "step", "plateau", "onecycle"] = "constant"
+    step_size: int = 1  # step: epochs between decays
+    gamma: float = 0.1  # step: decay factor
+    factor: float = 0.5  # plateau: decay factor
+    patience: int = 3  # plateau: epochs without improvement before decaying
+    min_lr: float = 0.0  # plateau: floor
+    min_delta: float = 1e-4  # plateau: smallest change that counts (absolute, as Keras)
+    pct_start: float = 0.25  # onecycle: fraction of steps spent warming up
+    div_factor: float = 25.0  # onecycle: start lr = lr / div_factor
+    final_div_factor: float = 1e4  # onecycle: end lr = start lr / final_div_factor
+    anneal: Literal["linear", "cos"] = "linear"  # onecycle: shape of both ramps
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Random affine per image, drawn on the device. Zero everywhere means no augmentation."""
+
+    rotation: float = 0.0  # degrees, uniform in [-rotation, rotation]
+    zoom: float = 0.0  # scale uniform in [1 - zoom, 1 + zoom]
+    shift: float = 0.0  # fraction of the image size, per axis, uniform in [-shift, shift]
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.rotation or self.zoom or self.shift)
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """Pixel transform after scaling uint8 to [0, 1]: (x - mean) / std. Saved in checkpoints."""
+
+    mean: float = 0.0
+    std: float = 1.0
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that decides how a model is trained; the docstring-like `source` says
+    what it reproduces and `published` what its source reported."""
+
+    name: str
+    summary: str
+    model: ModelConfig
+    optimizer: OptimizerConfig
+    epochs: int
+    batch_size: int
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    normalization: Normalization = field(default_factory=Normalization)
+    val_split: float = 0.0  # fraction of the training set held out for validation
+    label_smoothing: float = 0.0
+    drop_last: bool = False  # Keras keeps the last partial batch; fast recipes drop it
+    source: str = ""
+    published: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_jsonable(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Recipe:
+        return _from_jsonable(cls, d)
+
+    def with_overrides(self, **overrides: Any) -> Recipe:
+        """A copy with top-level fields replaced; `lr` reaches into the optimizer."""
+        changes = {k: v for k, v in overrides.items() if v is not None}
+        recipe = self
+        if "lr" in changes:
+            recipe = dataclasses.replace(recipe, optimizer=dataclasses.replace(recipe.optimizer, lr=float(changes.pop("lr"))))
+        unknown = set(changes) - {f.name for f in dataclasses.fields(Recipe)}
+        if unknown:
+            raise ConfigError(f"recipes have no field {', '.join(sorted(unknown))}")
+        recipe = dataclasses.replace(recipe, **changes)
+        recipe.validate()
+        return recipe
+
+    def validate(self) -> None:
+        if self.epochs < 1:
+            raise ConfigError(f"epochs must be at least 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch size must be at least 1, got {self.batch_size}")
+        if not 0.0 <= self.val_split < 1.0:
+            raise ConfigError(f"the validation split is a fraction in [0, 1), got {self.val_split}")
+        if self.optimizer.lr <= 0:
+            raise ConfigError(f"the learning rate must be positive, got {self.optimizer.lr}")
+        if self.schedule.kind == "plateau" and self.val_split == 0:
+            pass  # monitors training accuracy instead; see training.schedules
+
+
+def _to_jsonable(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return {f.name: _to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, ModelConfig):
+        return obj.to_dict()
+    if isinstance(obj, (tuple, list)):
+        return [_to_jsonable(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _to_jsonable(v) for k, v in obj.items()}
+    return obj
+
+
+def _from_jsonable(tp: Any, value: Any) -> Any:
+    """Rebuild a (nested) dataclass from `_to_jsonable` output, checking field names."""
+    if tp is ModelConfig:
+        return ModelConfig.from_dict(value)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"expected a mapping for {tp.__name__}, got {value!r}")
+        hints = typing.get_type_hints(tp)
+        names = {f.name for f in dataclasses.fields(tp)}
+        unknown = set(value) - names
+        if unknown:
+            raise ConfigError(f"{tp.__name__} has no field {', '.join(sorted(unknown))}")
+        return tp(**{k: _from_jsonable(hints[k], v) for k, v in value.items()})
+    origin = typing.get_origin(tp)
+    if origin is tuple and isinstance(value, list):
+        return tuple(value)
+    if origin in (typing.Union, types.UnionType):
+        return value
+    return value

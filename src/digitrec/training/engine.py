@@ -1,0 +1,171 @@
+"""The training loop: small functions that take a model, data on its device, and config.
+
+The data lives on the device as uint8; each batch is sliced by index, converted,
+augmented and normalised there. The only host synchronisations are the progress
+updates and the end of each epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from digitrec.data.dataset import DigitDataset
+from digitrec.evaluation.metrics import evaluate
+from digitrec.training.augment import prepare_batch
+from digitrec.training.checkpoint import save_model_checkpoint, save_train_state
+from digitrec.training.config import Recipe
+from digitrec.training.optim import LRSchedule, build_optimizer
+from digitrec.training.runs import EpochStats, RunFolder
+
+BatchCallback = Callable[[int, float, float], None]  # (step, running loss, running accuracy)
+
+
+class TrainReporter:
+    """Hooks for progress display; the default shows nothing."""
+
+    def epoch_started(self, epoch: int, epochs: int, steps: int) -> None: ...
+
+    def batch_done(self, step: int, loss: float, accuracy: float) -> None: ...
+
+    def epoch_done(self, stats: EpochStats, epochs: int, improved: bool) -> None: ...
+
+
+def steps_per_epoch(n: int, batch_size: int, drop_last: bool) -> int:
+    return n // batch_size if drop_last else math.ceil(n / batch_size)
+
+
+def train_one_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    schedule: LRSchedule,
+    data: DigitDataset,
+    recipe: Recipe,
+    generator: torch.Generator,
+    on_batch: BatchCallback | None = None,
+    report_every: int = 10,
+) -> tuple[float, float]:
+    """One pass over `data` in a fresh random order; returns mean loss and accuracy."""
+    assert data.labels is not None
+    model.train()
+    device = data.images.device
+    n, bs = len(data), recipe.batch_size
+    steps = steps_per_epoch(n, bs, recipe.drop_last)
+    order = torch.randperm(n, generator=generator, device=device)
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    seen = 0
+    for step in range(steps):
+        idx = order[step * bs : (step + 1) * bs]
+        x = prepare_batch(data.images[idx], recipe.normalization, recipe.augment, generator)
+        y = data.labels[idx]
+        logits = model(x)
+        loss = F.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.after_batch()
+        loss_sum += loss.detach() * len(idx)
+        correct += (logits.detach().argmax(1) == y).sum()
+        seen += len(idx)
+        if on_batch is not None and ((step + 1) % report_every == 0 or step + 1 == steps):
+            on_batch(step + 1, loss_sum.item() / seen, correct.item() / seen)
+    return loss_sum.item() / max(seen, 1), correct.item() / max(seen, 1)
+
+
+@dataclass
+class FitResult:
+    history: list[EpochStats]
+    best_epoch: int
+    train_seconds: float
+
+
+def fit(
+    model: nn.Module,
+    recipe: Recipe,
+    train_set: DigitDataset,
+    val_set: DigitDataset | None,
+    run: RunFolder,
+    seed: int,
+    checkpoint_meta: dict,
+    reporter: TrainReporter | None = None,
+    state: dict | None = None,
+) -> FitResult:
+    """Train for `recipe.epochs`, committing each finished epoch to `run`.
+
+    Each epoch ends by writing the best and last checkpoints, then the training state,
+    which is the commit point: a crash before it loses only the epoch in progress.
+    `state` (from `load_train_state`) continues a run exactly where it stopped.
+    """
+    reporter = reporter or TrainReporter()
+    device = train_set.images.device
+    optimizer = build_optimizer(model, recipe.optimizer)
+    steps = steps_per_epoch(len(train_set), recipe.batch_size, recipe.drop_last)
+    schedule = LRSchedule(optimizer, recipe.schedule, recipe.epochs, steps)
+    # Data order and augmentation draw from their own generator; dropout from torch's.
+    generator = torch.Generator(device=device).manual_seed(seed + 1)
+    history: list[EpochStats] = []
+    best_metric, best_epoch, train_seconds, start_epoch = -math.inf, 0, 0.0, 1
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        if device.type == "cuda" and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"], device)
+        history = [EpochStats(**row) for row in state["history"]]
+        best_metric, best_epoch = state["best_metric"], state["best_epoch"]
+        train_seconds, start_epoch = state["train_seconds"], state["epoch"] + 1
+
+    for epoch in range(start_epoch, recipe.epochs + 1):
+        reporter.epoch_started(epoch, recipe.epochs, steps)
+        started = time.perf_counter()
+        train_loss, train_acc = train_one_epoch(
+            model, optimizer, schedule, train_set, recipe, generator, reporter.batch_done
+        )
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds = time.perf_counter() - started
+        train_seconds += seconds
+        lr = optimizer.param_groups[0]["lr"]
+        val = evaluate(model, val_set, recipe.normalization) if val_set is not None and len(val_set) else None
+        # Without a validation split, plateau schedules watch training accuracy and the
+        # "best" checkpoint is simply the latest.
+        monitored = val.accuracy if val is not None else train_acc
+        schedule.after_epoch(monitored)
+        stats = EpochStats(
+            epoch, train_loss, train_acc, val.loss if val else None, val.accuracy if val else None, lr, seconds
+        )
+        history.append(stats)
+        improved = val is None or monitored > best_metric
+        meta = {**checkpoint_meta, "epoch": epoch, "val_accuracy": stats.val_accuracy}
+        if improved:
+            best_metric, best_epoch = monitored, epoch
+            save_model_checkpoint(run.best, model, meta)
+        save_model_checkpoint(run.last, model, meta)
+        save_train_state(
+            run.train_state,
+            {
+                "epoch": epoch,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "schedule": schedule.state_dict(),
+                "generator": generator.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                "history": [vars(h) for h in history],
+                "best_metric": best_metric,
+                "best_epoch": best_epoch,
+                "train_seconds": train_seconds,
+            },
+        )
+        run.write_history(history)
+        reporter.epoch_done(stats, recipe.epochs, improved)
+    return FitResult(history, best_epoch, train_seconds)

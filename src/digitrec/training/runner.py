@@ -1,0 +1,137 @@
+"""Starting and resuming a training run: data, split, model, then the engine."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from digitrec.data import load_dataset, train_val_indices
+from digitrec.data.dataset import DigitDataset
+from digitrec.device import select_device
+from digitrec.errors import ConfigError, RunError
+from digitrec.fileio import atomic_write_json, read_json
+from digitrec.models.registry import build_model, count_parameters
+from digitrec.training.checkpoint import library_versions, load_train_state
+from digitrec.training.config import Recipe
+from digitrec.training.engine import FitResult, TrainReporter, fit
+from digitrec.training.runs import RunFolder
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a recipe is run, as opposed to what it is."""
+
+    dataset: str = "mnist"
+    seed: int = 0
+    limit: int | None = None  # train on a random subset of this many images
+    device: str = "auto"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrainOutcome:
+    run: RunFolder
+    recipe: Recipe
+    fit: FitResult
+    metrics: dict[str, Any]
+
+
+def split_training_data(full: DigitDataset, recipe: Recipe, options: RunOptions) -> tuple[DigitDataset, DigitDataset | None]:
+    data = full
+    if options.limit is not None:
+        if options.limit < 2:
+            raise ConfigError(f"--limit must be at least 2, got {options.limit}")
+        if options.limit < len(full):
+            chosen = torch.randperm(len(full), generator=torch.Generator().manual_seed(options.seed))[: options.limit]
+            data = full.subset(chosen.sort().values)
+    if recipe.val_split == 0:
+        return data, None
+    train_idx, val_idx = train_val_indices(len(data), recipe.val_split, options.seed)
+    return data.subset(train_idx, f"{data.name}-train"), data.subset(val_idx, f"{data.name}-val")
+
+
+def _run(
+    run: RunFolder,
+    recipe: Recipe,
+    options: RunOptions,
+    data_dir: str | Path | None,
+    reporter: TrainReporter | None,
+    state: dict | None,
+) -> TrainOutcome:
+    device = select_device(options.device)
+    train_set, val_set = split_training_data(load_dataset(options.dataset, "train", data_dir), recipe, options)
+    train_set = train_set.to(device)
+    val_set = val_set.to(device) if val_set is not None else None
+    torch.manual_seed(options.seed)  # weight init and dropout
+    model = build_model(recipe.model).to(device)
+    checkpoint_meta = {
+        "model": recipe.model.to_dict(),
+        "recipe": recipe.name,
+        "normalization": asdict(recipe.normalization),
+        "parameters": count_parameters(model),
+        "dataset": options.dataset,
+    }
+    started = time.perf_counter()
+    result = fit(model, recipe, train_set, val_set, run, options.seed, checkpoint_meta, reporter, state)
+    best = next(h for h in result.history if h.epoch == result.best_epoch)
+    last = result.history[-1]
+    metrics = {
+        "recipe": recipe.name,
+        "epochs": len(result.history),
+        "best_epoch": result.best_epoch,
+        "selected_by": "val_accuracy" if val_set is not None else "last epoch (no validation split)",
+        "val_accuracy": best.val_accuracy,
+        "val_loss": best.val_loss,
+        "train_accuracy": last.train_accuracy,
+        "train_loss": last.train_loss,
+        "train_seconds": result.train_seconds,
+        "wall_seconds": time.perf_counter() - started,
+        "parameters": count_parameters(model),
+        "train_size": len(train_set),
+        "val_size": len(val_set) if val_set is not None else 0,
+        "device": str(device),
+    }
+    atomic_write_json(run.metrics, metrics)  # marks the run finished
+    return TrainOutcome(run, recipe, result, metrics)
+
+
+def train_recipe(
+    recipe: Recipe,
+    options: RunOptions,
+    out: str | Path | None = None,
+    data_dir: str | Path | None = None,
+    reporter: TrainReporter | None = None,
+) -> TrainOutcome:
+    recipe.validate()
+    run = RunFolder.create(out or RunFolder.default_path(recipe.name))
+    atomic_write_json(
+        run.config,
+        {"recipe": recipe.to_dict(), "options": options.to_dict(), "versions": library_versions()},
+    )
+    return _run(run, recipe, options, data_dir, reporter, state=None)
+
+
+def resume_run(
+    path: str | Path,
+    data_dir: str | Path | None = None,
+    reporter: TrainReporter | None = None,
+    device: str | None = None,
+) -> TrainOutcome:
+    """Continue an interrupted run from its last finished epoch, with its own config."""
+    run = RunFolder.open_unfinished(path)
+    config = read_json(run.config)
+    try:
+        recipe = Recipe.from_dict(config["recipe"])
+        options = RunOptions(**config["options"])
+    except (KeyError, TypeError) as e:
+        raise RunError(f"{run.config} is not a valid run config ({e})") from None
+    if device is not None:
+        options = RunOptions(**{**options.to_dict(), "device": device})
+    state = load_train_state(run.train_state) if run.train_state.exists() else None
+    return _run(run, recipe, options, data_dir, reporter, state)

@@ -1,0 +1,116 @@
+"""Run folders: what a training run leaves behind, and the rules that protect it.
+
+    runs/<recipe>-<time>/
+      config.json              the resolved recipe and run options
+      history.csv              one row per finished epoch
+      train_state.safetensors  everything --resume needs (the commit point of an epoch)
+      last.safetensors         the model after the last finished epoch
+      best.safetensors         the model of the best epoch by validation accuracy
+      metrics.json             final figures; its presence marks the run finished
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from pathlib import Path
+
+from digitrec.errors import RunError
+from digitrec.fileio import atomic_write_text
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    lr: float
+    seconds: float  # training time of the epoch, evaluation excluded
+
+
+class RunFolder:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    config = property(lambda self: self.path / "config.json")
+    history = property(lambda self: self.path / "history.csv")
+    train_state = property(lambda self: self.path / "train_state.safetensors")
+    last = property(lambda self: self.path / "last.safetensors")
+    best = property(lambda self: self.path / "best.safetensors")
+    metrics = property(lambda self: self.path / "metrics.json")
+
+    @property
+    def finished(self) -> bool:
+        return self.metrics.exists()
+
+    @staticmethod
+    def default_path(recipe_name: str, root: str | Path = "runs") -> Path:
+        return Path(root) / f"{recipe_name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+    @classmethod
+    def create(cls, path: str | Path) -> RunFolder:
+        """A new run folder; refuses any folder that already holds something."""
+        run = cls(path)
+        if run.path.exists():
+            if not run.path.is_dir():
+                raise RunError(f"{run.path} exists and is not a folder; choose another --out")
+            if run.finished:
+                raise RunError(f"{run.path} holds a finished run, which is never overwritten; choose another --out")
+            if run.config.exists():
+                raise RunError(
+                    f"{run.path} holds an unfinished run; continue it with `digitrec train --resume {run.path}` "
+                    "or choose another --out"
+                )
+            if any(run.path.iterdir()):
+                raise RunError(f"{run.path} exists and is not empty; choose another --out")
+        run.path.mkdir(parents=True, exist_ok=True)
+        return run
+
+    @classmethod
+    def open_unfinished(cls, path: str | Path) -> RunFolder:
+        run = cls(path)
+        if not run.path.is_dir():
+            raise RunError(f"cannot resume {run.path}: no such run folder")
+        if not run.config.exists():
+            raise RunError(f"cannot resume {run.path}: it has no config.json, so it is not a digitrec run folder")
+        if run.finished:
+            raise RunError(f"{run.path} is already finished; there is nothing to resume")
+        return run
+
+    def write_history(self, rows: list[EpochStats]) -> None:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        names = [f.name for f in fields(EpochStats)]
+        writer.writerow(names)
+        for row in rows:
+            writer.writerow(["" if v is None else v for v in asdict(row).values()])
+        atomic_write_text(self.history, buffer.getvalue())
+
+    def read_history(self) -> list[EpochStats]:
+        if not self.history.exists():
+            return []
+        with open(self.history, newline="") as f:
+            rows = []
+            for rec in csv.DictReader(f):
+                values = {k: (None if v == "" else float(v)) for k, v in rec.items()}
+                values["epoch"] = int(values["epoch"])  # type: ignore[arg-type]
+                rows.append(EpochStats(**values))  # type: ignore[arg-type]
+            return rows
+
+
+def resolve_model_path(run_or_checkpoint: str | Path) -> Path:
+    """A run folder means its best checkpoint (else its last); a file is itself."""
+    path = Path(run_or_checkpoint)
+    if path.is_dir():
+        run = RunFolder(path)
+        for candidate in (run.best, run.last):
+            if candidate.exists():
+                return candidate
+        raise RunError(f"{path} has no best.safetensors or last.safetensors; is it a run folder with a finished epoch?")
+    if not path.exists():
+        raise RunError(f"{path} does not exist; give a run folder or a .safetensors checkpoint")
+    return path

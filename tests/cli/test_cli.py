@@ -1,0 +1,150 @@
+"""A smoke test of every command, in-process through `main()`, plus the installed script."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from digitrec.cli import main
+from tests.helpers import write_kaggle_root
+
+
+def run(capsys, *args):
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def run_json(capsys, *args):
+    code, out, err = run(capsys, *args, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+@pytest.fixture(scope="module")
+def kaggle_root(tmp_path_factory):
+    return write_kaggle_root(tmp_path_factory.mktemp("data"), n_train=400, n_test=30)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, kaggle_root):
+    run_dir = tmp_path_factory.mktemp("runs") / "tiny"
+    code = main(["train", "--recipe", "fast", "--dataset", "kaggle", "--data-dir", str(kaggle_root), "--epochs", "2",
+                 "--batch-size", "16", "--out", str(run_dir), "--quiet", "--device", "cpu"])
+    assert code == 0
+    return run_dir
+
+
+def test_help_and_version(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for command in ("train", "evaluate", "recipes", "data", "kaggle"):
+        assert command in out
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.startswith("digitrec ")
+
+
+def test_recipes_list_and_detail(capsys):
+    listing = run_json(capsys, "recipes")
+    names = [r["name"] for r in listing["recipes"]]
+    assert names[:5] == ["mlp", "cnn-adadelta", "keras-mnist-cnn", "deep-cnn-rmsprop", "kaggle-cnn-augmented"]
+    assert "fast" in names
+    code, out, _ = run(capsys, "recipes", "cnn-adadelta")
+    assert code == 0 and "Total params: 872,714" in out and "adadelta" in out
+    detail = run_json(capsys, "recipes", "deep-cnn-rmsprop")
+    assert detail["parameters"] == 370_026 and detail["layers"][0]["output_shape"] == [16, 26, 26]
+
+
+def test_data_info_and_show(capsys, kaggle_root, tmp_path):
+    info = run_json(capsys, "data", "info", "--dataset", "kaggle", "--data-dir", kaggle_root)
+    assert info["splits"]["train"]["size"] == 400 and sum(info["splits"]["train"]["class_counts"]) == 400
+    assert info["splits"]["test"]["labelled"] is False
+    code, out, _ = run(capsys, "data", "info", "--dataset", "kaggle", "--data-dir", kaggle_root)
+    assert code == 0 and "400" in out
+    png = tmp_path / "grid.png"
+    code, _, err = run(capsys, "data", "show", "--out", png, "--dataset", "kaggle", "--data-dir", kaggle_root, "--count", "12")
+    assert code == 0, err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+
+def test_train_json_and_progress(capsys, kaggle_root, tmp_path):
+    result = run_json(capsys, "train", "--recipe", "fast", "--dataset", "kaggle", "--data-dir", kaggle_root, "--epochs", "1",
+                      "--limit", "200", "--val-split", "0.2", "--out", tmp_path / "r", "--device", "cpu")
+    assert result["epochs"] == 1 and result["train_size"] == 160 and result["val_size"] == 40
+    assert len(result["history"]) == 1 and result["run_dir"] == str(tmp_path / "r")
+    code, out, err = run(capsys, "train", "--recipe", "fast", "--dataset", "kaggle", "--data-dir", kaggle_root, "--epochs", "1",
+                         "--limit", "100", "--out", tmp_path / "r2", "--device", "cpu")
+    assert code == 0
+    assert "Epoch 1/1  train loss" in err and "val loss" in err  # the per-epoch line, on stderr
+    assert "run folder:" in out
+
+
+def test_evaluate_kaggle_val_and_test(capsys, trained_run, kaggle_root):
+    result = run_json(capsys, "evaluate", trained_run, "--split", "val", "--data-dir", kaggle_root)
+    assert {"accuracy", "loss", "per_class", "confusion_matrix"} <= set(result)
+    assert sum(map(sum, result["confusion_matrix"])) == result["size"]
+    code, out, _ = run(capsys, "evaluate", trained_run, "--split", "val", "--data-dir", kaggle_root)
+    assert code == 0 and "Confusion matrix" in out and "Per class" in out
+    code, _, err = run(capsys, "evaluate", trained_run, "--data-dir", kaggle_root)
+    assert code == 1 and "test set has no labels" in err and "Traceback" not in err
+
+
+def test_kaggle_submit(capsys, trained_run, kaggle_root, tmp_path):
+    out_csv = tmp_path / "submission.csv"
+    result = run_json(capsys, "kaggle", "submit", "--model", trained_run, "--test", kaggle_root / "kaggle" / "test.csv",
+                      "--out", out_csv)
+    lines = out_csv.read_text().splitlines()
+    assert lines[0] == "ImageId,Label" and len(lines) == 31 and result["rows"] == 30
+    assert [line.split(",")[0] for line in lines[1:]] == [str(i) for i in range(1, 31)]
+    assert all(line.split(",")[1] in "0123456789" for line in lines[1:])
+
+
+def test_resume_refuses_changed_settings(capsys, trained_run):
+    code, _, err = run(capsys, "train", "--resume", trained_run, "--epochs", "5")
+    assert code == 1 and "drop --epochs" in err
+
+
+def test_errors_are_one_sentence_without_traceback(capsys, tmp_path):
+    code, out, err = run(capsys, "evaluate", tmp_path / "missing-run")
+    assert code == 1 and out == ""
+    assert err.startswith("error: ") and "does not exist" in err and "Traceback" not in err
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"garbage")
+    code, _, err = run(capsys, "evaluate", bad)
+    assert code == 1 and "not a readable safetensors checkpoint" in err
+    code, _, err = run(capsys, "train", "--recipe", "nope")
+    assert code == 1 and "unknown recipe 'nope'" in err
+    code, _, err = run(capsys, "data", "info", "--data-dir", tmp_path / "nowhere")
+    assert code == 1 and "does not exist" in err
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    from digitrec.errors import DigitrecError
+
+    with pytest.raises(DigitrecError):
+        main(["--debug", "evaluate", str(tmp_path / "missing-run")])
+
+
+def test_usage_error_exit_code(capsys):
+    code, _, _ = run(capsys, "train", "--no-such-flag")
+    assert code == 2
+
+
+@pytest.mark.mnist
+def test_data_commands_on_real_mnist(capsys, mnist_root):
+    download = run_json(capsys, "data", "download", "--data-dir", mnist_root)
+    assert download["verified"] and len(download["files"]) == 4
+    info = run_json(capsys, "data", "info", "--data-dir", mnist_root)
+    assert info["splits"]["train"]["size"] == 60000 and info["splits"]["test"]["size"] == 10000
+
+
+def test_installed_console_script():
+    beside_python = Path(sys.executable).parent / "digitrec"
+    exe = str(beside_python) if beside_python.exists() else shutil.which("digitrec")
+    if exe is None:
+        pytest.skip("digitrec is not installed as a console script in this environment")
+    result = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.startswith("digitrec ")

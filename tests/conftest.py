@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from digitrec.data import load_dataset
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may touch the user's cache, and none may download: the cache points into
+    a temporary folder. DIGITREC_DATA (the real MNIST, when set) is left for the tests
+    marked `mnist`, and removed for the rest so that defaults are tested honestly."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+
+
+MNIST_ROOT = os.environ.get("DIGITREC_DATA")
+HAVE_MNIST = bool(MNIST_ROOT) and (Path(MNIST_ROOT) / "mnist" / "train-images-idx3-ubyte.gz").exists()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if HAVE_MNIST:
+        return
+    skip = pytest.mark.skip(reason="needs the real MNIST files: set DIGITREC_DATA to a folder holding mnist/")
+    for item in items:
+        if "mnist" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def mnist_root() -> Path:
+    assert MNIST_ROOT
+    return Path(MNIST_ROOT)
+
+
+@pytest.fixture(scope="session")
+def mnist_train(mnist_root: Path):
+    return load_dataset("mnist", "train", mnist_root)
+
+
+@pytest.fixture(scope="session")
+def mnist_test(mnist_root: Path):
+    return load_dataset("mnist", "test", mnist_root)

@@ -1,0 +1,91 @@
+import numpy as np
+import pytest
+
+from digitrec.data import load_dataset
+from digitrec.data.kaggle import read_kaggle_csv, write_submission
+from digitrec.errors import DataError
+from tests.helpers import synthetic_digits, write_kaggle_csv
+
+HEADER = ",".join(f"pixel{i}" for i in range(784))
+
+
+def test_reads_train_and_test(tmp_path):
+    images, labels = synthetic_digits(7)
+    train = read_kaggle_csv(write_kaggle_csv(tmp_path / "train.csv", images, labels), labelled=True)
+    assert train.images.shape == (7, 28, 28) and train.labels.tolist() == labels.tolist()
+    np.testing.assert_array_equal(train.images.numpy(), images)
+    test = read_kaggle_csv(write_kaggle_csv(tmp_path / "test.csv", images, None), labelled=False)
+    assert test.labels is None and len(test) == 7
+
+
+def test_load_dataset_reads_data_root(tmp_path):
+    images, labels = synthetic_digits(5)
+    write_kaggle_csv(tmp_path / "kaggle" / "train.csv", images, labels)
+    assert len(load_dataset("kaggle", "train", tmp_path)) == 5
+
+
+def test_kaggle_without_data_root_explains(monkeypatch):
+    monkeypatch.delenv("DIGITREC_DATA", raising=False)
+    with pytest.raises(DataError, match="cannot be downloaded without a Kaggle login"):
+        load_dataset("kaggle", "train")
+
+
+def test_header_of_the_other_file(tmp_path):
+    images, _ = synthetic_digits(3)
+    path = write_kaggle_csv(tmp_path / "test.csv", images, None)
+    with pytest.raises(DataError, match="header of the other Kaggle file"):
+        read_kaggle_csv(path, labelled=True)
+
+
+def test_wrong_header_column(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("label," + HEADER.replace("pixel5,", "pixel_5,") + "\n")
+    with pytest.raises(DataError, match="header column 7 is 'pixel_5', expected 'pixel5'"):
+        read_kaggle_csv(path, labelled=True)
+
+
+def test_wrong_column_count_in_row(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + "\n" + ",".join(["0"] * 784) + "\n" + ",".join(["0"] * 783) + "\n")
+    with pytest.raises(DataError, match="malformed row"):
+        read_kaggle_csv(path, labelled=False)
+
+
+def test_pixel_out_of_range_names_row(tmp_path):
+    values = ["0"] * 784
+    values[10] = "256"
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + "\n" + ",".join(["0"] * 784) + "\n" + ",".join(values) + "\n")
+    with pytest.raises(DataError, match="row 3 has pixel10 = 256, outside 0-255"):
+        read_kaggle_csv(path, labelled=False)
+
+
+def test_bad_label(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("label," + HEADER + "\n" + "12," + ",".join(["0"] * 784) + "\n")
+    with pytest.raises(DataError, match="row 2 has label 12"):
+        read_kaggle_csv(path, labelled=True)
+
+
+def test_non_numeric_value(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + "\n" + "abc," + ",".join(["0"] * 783) + "\n")
+    with pytest.raises(DataError, match="malformed row"):
+        read_kaggle_csv(path, labelled=False)
+
+
+def test_header_only(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + "\n")
+    with pytest.raises(DataError, match="no rows"):
+        read_kaggle_csv(path, labelled=False)
+
+
+def test_missing_file_points_to_kaggle(tmp_path):
+    with pytest.raises(DataError, match="kaggle.com/competitions/digit-recognizer"):
+        read_kaggle_csv(tmp_path / "train.csv", labelled=True)
+
+
+def test_submission_format(tmp_path):
+    path = write_submission(tmp_path / "s.csv", np.array([3, 1, 4]))
+    assert path.read_text() == "ImageId,Label\n1,3\n2,1\n3,4\n"

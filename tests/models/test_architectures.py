@@ -1,0 +1,59 @@
+import pytest
+import torch
+
+from digitrec.models import ARCHITECTURES, ModelConfig, build_model, count_parameters, format_summary, summarize
+from digitrec.errors import ConfigError
+
+# model.summary() totals of the Keras originals.
+KERAS_PARAMS = {
+    "mlp": 101_770,
+    "cnn-adadelta": 872_714,
+    "keras-mnist-cnn": 1_199_882,
+    "deep-cnn-rmsprop": 370_026,
+    "kaggle-cnn-augmented": 887_530,
+}
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_output_shape_is_ten_logits(arch):
+    model = build_model(ModelConfig(arch)).eval()
+    with torch.inference_mode():
+        out = model(torch.rand(3, 1, 28, 28))
+    assert out.shape == (3, 10)
+    assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("arch, expected", sorted(KERAS_PARAMS.items()))
+def test_parameter_count_equals_keras(arch, expected):
+    assert count_parameters(build_model(ModelConfig(arch))) == expected
+
+
+@pytest.mark.parametrize("arch", sorted(KERAS_PARAMS))
+def test_keras_initialisation(arch):
+    """Glorot-uniform kernels (bounded by sqrt(6 / (fan_in + fan_out))) and zero biases."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(arch))
+    for module in model.modules():
+        if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+            w = module.weight
+            receptive = w[0, 0].numel() if w.ndim == 4 else 1
+            bound = (6 / (w.shape[1] * receptive + w.shape[0] * receptive)) ** 0.5
+            assert w.abs().max() <= bound + 1e-6
+            assert w.abs().max() > 0.9 * bound  # uniform over the whole range, not a smaller one
+            assert torch.count_nonzero(module.bias) == 0
+
+
+def test_summary_lists_layers_with_shapes_and_totals():
+    model = build_model(ModelConfig("keras-mnist-cnn"))
+    rows = summarize(model)
+    assert [r.output_shape for r in rows if r.kind == "Conv2d"] == [(32, 26, 26), (64, 24, 24)]
+    assert sum(r.params for r in rows) == 1_199_882
+    text = format_summary(rows, count_parameters(model))
+    assert "Total params: 1,199,882" in text and "dense_1 (Linear)" in text
+
+
+def test_unknown_architecture_and_bad_options():
+    with pytest.raises(ConfigError, match="unknown architecture 'resnet9000'"):
+        build_model(ModelConfig("resnet9000"))
+    with pytest.raises(ConfigError, match="does not take these options"):
+        build_model(ModelConfig("mlp", {"depth": 3}))

@@ -1,0 +1,47 @@
+import torch
+
+from digitrec.training.augment import prepare_batch, random_affine, to_float_batch
+from digitrec.training.config import AugmentConfig, Normalization
+
+
+def _blob() -> torch.Tensor:
+    x = torch.zeros(8, 28, 28, dtype=torch.uint8)
+    x[:, 10:18, 12:16] = 255
+    return x
+
+
+def _centre_of_mass(x: torch.Tensor) -> torch.Tensor:
+    ys = torch.arange(28.0).view(1, 1, 28, 1)
+    xs = torch.arange(28.0).view(1, 1, 1, 28)
+    m = x.sum((1, 2, 3))
+    return torch.stack([(x * ys).sum((1, 2, 3)) / m, (x * xs).sum((1, 2, 3)) / m], 1)
+
+
+def test_disabled_augmentation_is_identity():
+    x = to_float_batch(_blob())
+    assert torch.equal(random_affine(x, AugmentConfig(), torch.Generator().manual_seed(0)), x)
+
+
+def test_augmentation_varies_per_image_is_seeded_and_keeps_background_zero():
+    x = to_float_batch(_blob())
+    cfg = AugmentConfig(rotation=15, zoom=0.1, shift=0.1)
+    a = random_affine(x, cfg, torch.Generator().manual_seed(0))
+    b = random_affine(x, cfg, torch.Generator().manual_seed(0))
+    assert torch.equal(a, b)
+    assert not torch.allclose(a[0], a[1])  # each image gets its own transform
+    assert a[:, :, 0, :].abs().max() < 1e-6  # the border stays background
+    assert a.min() >= 0 and a.max() <= 1
+
+
+def test_shift_moves_the_centre_of_mass_by_at_most_the_configured_fraction():
+    x = to_float_batch(_blob().repeat(32, 1, 1))
+    shifted = random_affine(x, AugmentConfig(shift=0.1), torch.Generator().manual_seed(1))
+    moved = (_centre_of_mass(shifted) - _centre_of_mass(x)).abs()
+    assert moved.max() <= 0.1 * 28 + 0.5
+    assert moved.max() > 1.0
+
+
+def test_prepare_batch_normalises_and_is_channels_last():
+    x = prepare_batch(_blob(), Normalization(0.5, 0.5))
+    assert x.shape == (8, 1, 28, 28) and x.is_contiguous(memory_format=torch.channels_last)
+    assert x.min().item() == -1.0 and x.max().item() == 1.0

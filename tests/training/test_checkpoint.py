@@ -1,0 +1,103 @@
+import json
+
+import pytest
+import safetensors.torch
+import torch
+
+from digitrec.errors import CheckpointError
+from digitrec.evaluation import predict_logits
+from digitrec.models import ModelConfig, build_model
+from digitrec.training.checkpoint import (
+    flatten_state,
+    load_model_checkpoint,
+    load_train_state,
+    save_model_checkpoint,
+    save_train_state,
+    unflatten_state,
+)
+from digitrec.training.config import Normalization
+from tests.helpers import synthetic_dataset
+
+META = {"model": {"arch": "fastnet", "options": {"conv1": 8, "conv2": 16, "hidden": 32}}, "normalization": {"mean": 0.1, "std": 0.3}}
+
+
+def _model():
+    torch.manual_seed(0)
+    return build_model(ModelConfig.from_dict(META["model"]))
+
+
+def test_round_trip_gives_identical_predictions(tmp_path):
+    model = _model()
+    path = save_model_checkpoint(tmp_path / "m.safetensors", model, META)
+    loaded = load_model_checkpoint(path)
+    data = synthetic_dataset(64)
+    norm = Normalization(0.1, 0.3)
+    assert torch.equal(predict_logits(model, data.images, norm), predict_logits(loaded.model, data.images, norm))
+    assert loaded.normalization == norm
+    assert loaded.meta["versions"]["torch"] == torch.__version__
+    assert not loaded.model.training
+
+
+def test_checkpoint_is_plain_safetensors_with_json_metadata(tmp_path):
+    path = save_model_checkpoint(tmp_path / "m.safetensors", _model(), META)
+    with open(path, "rb") as f:
+        assert b"pickle" not in f.read(200)
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        meta = json.loads(f.metadata()["digitrec"])
+    assert meta["model"]["arch"] == "fastnet" and meta["classes"] == list(range(10))
+
+
+def test_truncated_checkpoint(tmp_path):
+    path = save_model_checkpoint(tmp_path / "m.safetensors", _model(), META)
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="not a readable safetensors checkpoint"):
+        load_model_checkpoint(path)
+
+
+def test_garbage_file(tmp_path):
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(b"\x80\x04\x95 a pickle, which we never load")
+    with pytest.raises(CheckpointError, match="not a readable safetensors checkpoint"):
+        load_model_checkpoint(path)
+
+
+def test_foreign_safetensors_file(tmp_path):
+    path = tmp_path / "other.safetensors"
+    safetensors.torch.save_file({"w": torch.zeros(2)}, str(path))
+    with pytest.raises(CheckpointError, match="not a digitrec checkpoint"):
+        load_model_checkpoint(path)
+
+
+def test_weights_that_do_not_fit_the_architecture(tmp_path):
+    meta = {**META, "model": {"arch": "mlp", "options": {}}}
+    path = save_model_checkpoint(tmp_path / "m.safetensors", _model(), meta)
+    with pytest.raises(CheckpointError, match="weights do not fit architecture 'mlp'"):
+        load_model_checkpoint(path)
+
+
+def test_missing_checkpoint(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_model_checkpoint(tmp_path / "none.safetensors")
+
+
+def test_nested_state_round_trip_keeps_types():
+    model = _model()
+    opt = torch.optim.Adam(model.parameters())
+    model(torch.rand(2, 1, 28, 28)).sum().backward()
+    opt.step()
+    state = {"opt": opt.state_dict(), "t": (1, 2.5, None), "rng": torch.get_rng_state(), "inf": float("-inf")}
+    tensors: dict = {}
+    skeleton = json.loads(json.dumps(flatten_state(state, tensors)))
+    back = unflatten_state(skeleton, tensors)
+    assert back["t"] == (1, 2.5, None) and back["inf"] == float("-inf")
+    assert set(back["opt"]["state"]) == set(state["opt"]["state"])  # integer keys survive JSON
+    assert torch.equal(back["rng"], state["rng"])
+    opt.load_state_dict(back["opt"])
+
+
+def test_train_state_file_round_trip(tmp_path):
+    path = save_train_state(tmp_path / "s.safetensors", {"epoch": 3, "w": torch.arange(4)})
+    back = load_train_state(path)
+    assert back["epoch"] == 3 and torch.equal(back["w"], torch.arange(4))

@@ -1,0 +1,132 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import safetensors.torch
+import torch
+
+from digitrec.errors import RunError
+from digitrec.evaluation.checkpoints import evaluate_saved_model
+from digitrec.fileio import read_json
+from digitrec.models import ModelConfig
+from digitrec.training import RunOptions, get_recipe, resume_run, train_recipe
+from digitrec.training.engine import TrainReporter
+from digitrec.training.runs import RunFolder
+from tests.helpers import write_kaggle_root
+
+# A small, quick version of `fast` for synthetic data.
+TINY = get_recipe("fast").with_overrides(
+    model=ModelConfig("fastnet", {"conv1": 8, "conv2": 16, "hidden": 32}), epochs=3, batch_size=8
+)
+OPTIONS = RunOptions(dataset="kaggle", seed=0, device="cpu")
+
+
+class StopAfter(TrainReporter):
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def epoch_done(self, stats, epochs, improved):
+        if stats.epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+@pytest.fixture
+def root(tmp_path):
+    return write_kaggle_root(tmp_path / "data", n_train=600, n_test=50)
+
+
+def test_training_learns_and_writes_the_run_folder(tmp_path, root):
+    outcome = train_recipe(TINY, OPTIONS, tmp_path / "run", root)
+    run = outcome.run
+    for f in (run.config, run.history, run.best, run.last, run.train_state, run.metrics):
+        assert f.exists(), f
+    history = run.read_history()
+    assert [h.epoch for h in history] == [1, 2, 3]
+    assert history[-1].val_accuracy > 0.9, "synthetic classes are easy: the model must learn them"
+    metrics = read_json(run.metrics)
+    assert metrics["val_size"] == 50 and metrics["train_size"] == 550
+    assert metrics["val_accuracy"] == max(h.val_accuracy for h in history)
+    config = read_json(run.config)
+    assert config["recipe"]["epochs"] == 3 and config["options"]["dataset"] == "kaggle"
+    ev = evaluate_saved_model(run.path, split="val", data_dir=root, device="cpu")
+    assert ev.result.size == 50 and abs(ev.result.accuracy - metrics["val_accuracy"]) < 1e-6
+    assert (run.path / "evaluation-val.json").exists()
+
+
+def test_same_seed_same_weights_on_cpu(tmp_path, root):
+    a = train_recipe(TINY.with_overrides(epochs=1), OPTIONS, tmp_path / "a", root)
+    b = train_recipe(TINY.with_overrides(epochs=1), OPTIONS, tmp_path / "b", root)
+    wa, wb = safetensors.torch.load_file(a.run.last), safetensors.torch.load_file(b.run.last)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_resume_continues_exactly_as_if_never_interrupted(tmp_path, root):
+    straight = train_recipe(TINY, OPTIONS, tmp_path / "straight", root)
+    with pytest.raises(KeyboardInterrupt):
+        train_recipe(TINY, OPTIONS, tmp_path / "broken", root, reporter=StopAfter(2))
+    assert not RunFolder(tmp_path / "broken").finished
+    assert len(RunFolder(tmp_path / "broken").read_history()) == 2
+    resumed = resume_run(tmp_path / "broken", root)
+    assert [h.epoch for h in resumed.fit.history] == [1, 2, 3]
+    ws, wr = safetensors.torch.load_file(straight.run.last), safetensors.torch.load_file(resumed.run.last)
+    assert all(torch.equal(ws[k], wr[k]) for k in ws)
+    assert [h.val_accuracy for h in straight.fit.history] == [h.val_accuracy for h in resumed.fit.history]
+
+
+def test_finished_runs_are_never_overwritten_or_resumed(tmp_path, root):
+    outcome = train_recipe(TINY.with_overrides(epochs=1), OPTIONS, tmp_path / "run", root)
+    before = outcome.run.best.read_bytes()
+    with pytest.raises(RunError, match="finished run, which is never overwritten"):
+        train_recipe(TINY, OPTIONS, tmp_path / "run", root)
+    with pytest.raises(RunError, match="already finished"):
+        resume_run(tmp_path / "run", root)
+    assert outcome.run.best.read_bytes() == before
+
+
+def test_unfinished_run_folder_points_to_resume(tmp_path, root):
+    with pytest.raises(KeyboardInterrupt):
+        train_recipe(TINY, OPTIONS, tmp_path / "run", root, reporter=StopAfter(1))
+    with pytest.raises(RunError, match="--resume"):
+        train_recipe(TINY, OPTIONS, tmp_path / "run", root)
+
+
+def test_resume_of_a_folder_that_is_not_a_run(tmp_path):
+    (tmp_path / "x").mkdir()
+    with pytest.raises(RunError, match="not a digitrec run folder"):
+        resume_run(tmp_path / "x")
+
+
+def test_kill_9_mid_training_loses_at_most_one_epoch(tmp_path, root):
+    """A real SIGKILL while training; the run then resumes and finishes cleanly."""
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "digitrec", "train", "--recipe", "fast", "--dataset", "kaggle", "--data-dir", str(root),
+           "--epochs", "40", "--limit", "300", "--out", str(run_dir), "--quiet", "--device", "cpu"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    state = run_dir / "train_state.safetensors"
+    while not state.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, f"training ended before it could be killed: {proc.stderr.read().decode()}"
+    time.sleep(0.3)  # land somewhere in a later epoch, maybe mid-write
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    run = RunFolder(run_dir)
+    assert not run.finished
+    done = len(run.read_history())
+    assert 1 <= done < 40
+    outcome = resume_run(run_dir, root, device="cpu")
+    assert [h.epoch for h in outcome.fit.history] == list(range(1, 41))
+    assert run.finished and len(run.read_history()) == 40
+    assert not [p for p in run_dir.iterdir() if p.name.startswith(".")], "no temporary files left"
+
+
+@pytest.mark.mnist
+def test_accuracy_gate_fast_on_a_few_thousand_mnist_images(tmp_path, mnist_root):
+    """`fast` on 6,000 training images must reach 98% on the 10,000 test images it never saw."""
+    outcome = train_recipe(get_recipe("fast"), RunOptions(seed=0, limit=6000, device="cpu"), tmp_path / "run", mnist_root)
+    ev = evaluate_saved_model(outcome.run.path, split="test", data_dir=mnist_root, device="cpu")
+    assert ev.result.size == 10_000
+    assert ev.result.accuracy >= 0.98, f"test accuracy {ev.result.accuracy:.4f}"
