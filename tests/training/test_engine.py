@@ -130,3 +130,14 @@ def test_accuracy_gate_fast_on_a_few_thousand_mnist_images(tmp_path, mnist_root)
     ev = evaluate_saved_model(outcome.run.path, split="test", data_dir=mnist_root, device="cpu")
     assert ev.result.size == 10_000
     assert ev.result.accuracy >= 0.98, f"test accuracy {ev.result.accuracy:.4f}"
+
+
+def test_resume_sweeps_temporary_files_of_interrupted_writes(tmp_path, root):
+    with pytest.raises(KeyboardInterrupt):
+        train_recipe(TINY, OPTIONS, tmp_path / "run", root, reporter=StopAfter(1))
+    stale = tmp_path / "run" / ".last.safetensors.abc123.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    keep = tmp_path / "run" / "notes.txt"
+    keep.write_text("the user's own file")
+    resume_run(tmp_path / "run", root)
+    assert not stale.exists() and keep.read_text() == "the user's own file"

@@ -79,7 +79,14 @@ class RunFolder:
             raise RunError(f"cannot resume {run.path}: it has no config.json, so it is not a digitrec run folder")
         if run.finished:
             raise RunError(f"{run.path} is already finished; there is nothing to resume")
+        run.remove_interrupted_writes()
         return run
+
+    def remove_interrupted_writes(self) -> None:
+        """Delete temporary files of atomic writes cut short by a crash: they are never
+        referenced, since a write only counts once renamed into place."""
+        for tmp in self.path.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
 
     def write_history(self, rows: list[EpochStats]) -> None:
         buffer = io.StringIO()
