@@ -17,6 +17,8 @@ class ConsoleReporter(TrainReporter):
         self.task = None
 
     def epoch_started(self, epoch: int, epochs: int, steps: int) -> None:
+        if not self.console.is_terminal:
+            return  # a log file gets the epoch lines only, not a redrawn bar
         self.progress = Progress(
             TextColumn(f"Epoch {epoch}/{epochs}"),
             BarColumn(bar_width=30),
