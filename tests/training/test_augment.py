@@ -1,7 +1,9 @@
 import torch
 
-from digitrec.training.augment import prepare_batch, random_affine, to_float_batch
-from digitrec.training.config import AugmentConfig, Normalization
+from digitrec.models.inputs import to_float_batch
+from digitrec.training.augment import prepare_batch, random_affine
+from digitrec.models.inputs import Normalization
+from digitrec.training.config import AugmentConfig
 
 
 def _blob() -> torch.Tensor:

@@ -15,7 +15,7 @@ from digitrec.training.checkpoint import (
     save_train_state,
     unflatten_state,
 )
-from digitrec.training.config import Normalization
+from digitrec.models.inputs import Normalization
 from tests.helpers import synthetic_dataset
 
 META = {"model": {"arch": "fastnet", "options": {"conv1": 8, "conv2": 16, "hidden": 32}}, "normalization": {"mean": 0.1, "std": 0.3}}

@@ -141,3 +141,13 @@ def test_resume_sweeps_temporary_files_of_interrupted_writes(tmp_path, root):
     keep.write_text("the user's own file")
     resume_run(tmp_path / "run", root)
     assert not stale.exists() and keep.read_text() == "the user's own file"
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn-adadelta", "keras-mnist-cnn", "deep-cnn-rmsprop", "kaggle-cnn-augmented", "fast"])
+def test_every_recipe_trains_one_short_epoch(tmp_path, root, name):
+    """Each recipe's own optimiser, schedule, augmentation and split run end to end."""
+    recipe = get_recipe(name).with_overrides(epochs=2, batch_size=32)
+    outcome = train_recipe(recipe, RunOptions(dataset="kaggle", limit=160, device="cpu"), tmp_path / "run", root)
+    assert [h.epoch for h in outcome.fit.history] == [1, 2]
+    assert all(h.train_loss == h.train_loss for h in outcome.fit.history), "no NaN losses"
+    assert (outcome.metrics["val_size"] > 0) == (recipe.val_split > 0)

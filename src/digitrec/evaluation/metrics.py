@@ -9,8 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from digitrec.data.dataset import DigitDataset
-from digitrec.training.augment import prepare_batch
-from digitrec.training.config import Normalization
+from digitrec.models.inputs import Normalization, to_model_input
 
 EVAL_BATCH_SIZE = 2048  # large batches: inference has no gradients to hold
 
@@ -27,7 +26,7 @@ def predict_logits(
         with torch.inference_mode():
             for start in range(0, len(images), batch_size):
                 batch = images[start : start + batch_size].to(device, non_blocking=True)
-                outputs.append(model(prepare_batch(batch, norm)).float())
+                outputs.append(model(to_model_input(batch, norm)).float())
         return torch.cat(outputs) if outputs else torch.empty((0, 10), device=device)
     finally:
         model.train(was_training)

@@ -7,18 +7,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from digitrec.training.config import AugmentConfig, Normalization
-
-
-def to_float_batch(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (B, 28, 28) -> float (B, 1, 28, 28) in [0, 1], ink high, background 0."""
-    return images.unsqueeze(1).float().div_(255.0)
-
-
-def normalize(x: torch.Tensor, norm: Normalization) -> torch.Tensor:
-    if norm.mean == 0.0 and norm.std == 1.0:
-        return x
-    return (x - norm.mean) / norm.std
+from digitrec.models.inputs import Normalization, finish_input, to_float_batch
+from digitrec.training.config import AugmentConfig
 
 
 def random_affine(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator) -> torch.Tensor:
@@ -50,10 +40,10 @@ def prepare_batch(
     augment: AugmentConfig | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """The one path from stored uint8 images to model input, for training and inference."""
+    """Stored uint8 images to model input, augmented when training."""
     x = to_float_batch(images)
     if augment is not None and augment.enabled:
         if generator is None:
             raise ValueError("augmentation needs a generator, for reproducibility")
         x = random_affine(x, augment, generator)
-    return normalize(x, norm).contiguous(memory_format=torch.channels_last)
+    return finish_input(x, norm)

@@ -27,6 +27,7 @@ from torch import nn
 import digitrec
 from digitrec.errors import CheckpointError
 from digitrec.fileio import atomic_write_bytes
+from digitrec.models.inputs import Normalization
 from digitrec.models.registry import ModelConfig, build_model
 
 CHECKPOINT_FORMAT = "digitrec.checkpoint/1"
@@ -120,9 +121,7 @@ class LoadedModel:
     path: Path
 
     @property
-    def normalization(self) -> Any:
-        from digitrec.training.config import Normalization
-
+    def normalization(self) -> Normalization:
         return Normalization(**self.meta["normalization"])
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from digitrec.errors import ConfigError
+from digitrec.models.inputs import Normalization
 from digitrec.models.registry import ModelConfig
 
 
@@ -50,14 +50,6 @@ class AugmentConfig:
     @property
     def enabled(self) -> bool:
         return bool(self.rotation or self.zoom or self.shift)
-
-
-@dataclass(frozen=True)
-class Normalization:
-    """Pixel transform after scaling uint8 to [0, 1]: (x - mean) / std. Saved in checkpoints."""
-
-    mean: float = 0.0
-    std: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -109,8 +101,8 @@ class Recipe:
             raise ConfigError(f"the validation split is a fraction in [0, 1), got {self.val_split}")
         if self.optimizer.lr <= 0:
             raise ConfigError(f"the learning rate must be positive, got {self.optimizer.lr}")
-        if self.schedule.kind == "plateau" and self.val_split == 0:
-            pass  # monitors training accuracy instead; see training.schedules
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError(f"label smoothing must be in [0, 1), got {self.label_smoothing}")
 
 
 def _to_jsonable(obj: Any) -> Any:
@@ -138,9 +130,6 @@ def _from_jsonable(tp: Any, value: Any) -> Any:
         if unknown:
             raise ConfigError(f"{tp.__name__} has no field {', '.join(sorted(unknown))}")
         return tp(**{k: _from_jsonable(hints[k], v) for k, v in value.items()})
-    origin = typing.get_origin(tp)
-    if origin is tuple and isinstance(value, list):
-        return tuple(value)
-    if origin in (typing.Union, types.UnionType):
-        return value
+    if typing.get_origin(tp) is tuple and isinstance(value, list):
+        return tuple(value)  # JSON has no tuples; frozen dataclasses compare them to tuples
     return value
