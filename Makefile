@@ -18,7 +18,7 @@ DEMO_RUN := runs/demo
 .PHONY: install demo test clean help
 
 help:
-	@echo "make demo   set up .venv, get MNIST, train the 'fast' recipe into $(DEMO_RUN), evaluate it"
+	@echo "make demo   set up .venv, get MNIST, train the 'fast' recipe into $(DEMO_RUN), evaluate it, write its report"
 	@echo "make test   set up .venv and run the test suite"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -38,7 +38,8 @@ demo: install
 	$(BIN)/digitrec evaluate $(DEMO_RUN) && \
 	$(BIN)/python -c "import json,sys; d=json.load(open('$(DEMO_RUN)/evaluation-test.json')); print(f\"\nTest accuracy: {100*d['accuracy']:.2f}% on {d['size']:,} MNIST test images\")" && \
 	echo "Demo wall time: $$(( $$(date +%s) - start )) s" && \
-	echo "Everything is in $(DEMO_RUN)/: config.json, history.csv, best.safetensors, last.safetensors, metrics.json, evaluation-test.json"
+	echo "Everything is in $(DEMO_RUN)/: config.json, history.csv, best.safetensors, last.safetensors, metrics.json, evaluation-test.json" && \
+	echo "Report (open it in a browser, no server needed): $(DEMO_RUN)/report.html, figures in $(DEMO_RUN)/figures/"
 
 test: install
 	$(BIN)/python -m pytest

@@ -41,7 +41,7 @@ def trained_run(tmp_path_factory, kaggle_root):
 def test_help_and_version(capsys):
     code, out, _ = run(capsys, "--help")
     assert code == 0
-    for command in ("train", "evaluate", "recipes", "data", "kaggle"):
+    for command in ("train", "evaluate", "recipes", "data", "kaggle", "report", "kfold", "compare"):
         assert command in out
     code, out, _ = run(capsys, "--version")
     assert code == 0 and out.startswith("digitrec ")
@@ -148,3 +148,35 @@ def test_installed_console_script():
         pytest.skip("digitrec is not installed as a console script in this environment")
     result = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.startswith("digitrec ")
+
+
+def test_report_command(capsys, trained_run, kaggle_root):
+    result = run_json(capsys, "report", trained_run, "--split", "val", "--data-dir", kaggle_root, "--normalize")
+    assert result["report"] == str(trained_run / "report.html") and len(result["figures"]) == 6
+    code, _, err = run(capsys, "report", trained_run, "--data-dir", kaggle_root)
+    assert code == 1 and "test set has no labels" in err
+
+
+def test_train_and_evaluate_write_the_report(capsys, trained_run, kaggle_root):
+    assert (trained_run / "report.html").exists(), "train writes the report at its end"
+    before = (trained_run / "report.html").stat().st_mtime_ns
+    result = run_json(capsys, "evaluate", trained_run, "--split", "val", "--data-dir", kaggle_root)
+    assert result["report"] == str(trained_run / "report.html")
+    assert (trained_run / "report.html").stat().st_mtime_ns >= before
+
+
+def test_kfold_command(capsys, kaggle_root, tmp_path):
+    result = run_json(capsys, "kfold", "--recipe", "fast", "--folds", "2", "--epochs", "1", "--batch-size", "16",
+                      "--dataset", "kaggle", "--data-dir", kaggle_root, "--out", tmp_path / "kf", "--device", "cpu")
+    assert len(result["folds"]) == 2 and 0 <= result["val_accuracy_mean"] <= 1
+    assert (tmp_path / "kf" / "report.html").exists() and (tmp_path / "kf" / "results.json").exists()
+    code, _, err = run(capsys, "kfold", "--resume", tmp_path / "kf", "--data-dir", kaggle_root)
+    assert code == 1 and "never overwritten" in err
+
+
+def test_compare_command(capsys, trained_run, kaggle_root, tmp_path):
+    chart = tmp_path / "cmp.png"
+    result = run_json(capsys, "compare", trained_run, trained_run, "--chart", chart, "--data-dir", kaggle_root)
+    assert len(result["runs"]) == 2 and chart.read_bytes()[:4] == b"\x89PNG"
+    code, out, _ = run(capsys, "compare", trained_run, "--chart", chart, "--data-dir", kaggle_root)
+    assert code == 0 and "Runs compared" in out

@@ -40,6 +40,9 @@ app.add_typer(data_cmds.app, name="data")
 app.command("recipes")(train_cmds.recipes)
 app.command("train")(train_cmds.train)
 app.command("evaluate")(train_cmds.evaluate)
+app.command("report")(train_cmds.report)
+app.command("kfold")(train_cmds.kfold)
+app.command("compare")(train_cmds.compare)
 app.add_typer(train_cmds.kaggle_app, name="kaggle")
 
 

@@ -75,9 +75,10 @@ def train(
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue this interrupted run folder."),
     data_dir: Optional[Path] = DataDirOption,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Write figures and report.html (on the validation split) at the end."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Train a recipe into a run folder: config, history, best and last checkpoints, metrics."""
+    """Train a recipe into a run folder: config, history, best and last checkpoints, metrics, report."""
     from digitrec.cli.progress import ConsoleReporter
 
     reporter = None if quiet else ConsoleReporter(err)
@@ -103,12 +104,22 @@ def train(
         err.print(f"interrupted: finished epochs are saved; continue with `digitrec train --resume {where}`")
         raise typer.Exit(130)
     m = outcome.metrics
+    report_path = None
+    if report:
+        from digitrec.evaluation.report import write_run_report
+
+        # The test set is for the final number (`digitrec evaluate`); the training report
+        # evaluates on the run's own validation split.
+        split = "val" if m["val_size"] else None
+        report_path = write_run_report(outcome.run.path, split=split, data_dir=data_dir, device=device)
     if as_json:
-        emit_json({"run_dir": str(outcome.run.path), **m, "history": [vars(h) for h in outcome.fit.history]})
+        emit_json({"run_dir": str(outcome.run.path), **m, "report": report_path, "history": [vars(h) for h in outcome.fit.history]})
         return
     val = f", validation accuracy {percent(m['val_accuracy'])} (epoch {m['best_epoch']})" if m["val_accuracy"] is not None else ""
     out.print(f"trained {m['recipe']} for {m['epochs']} epochs in {m['train_seconds']:.1f}s{val}")
     out.print(f"run folder: {outcome.run.path}  (evaluate with `digitrec evaluate {outcome.run.path}`)")
+    if report_path:
+        out.print(f"report: {report_path}")
 
 
 def evaluate(
@@ -118,6 +129,8 @@ def evaluate(
     data_dir: Optional[Path] = DataDirOption,
     device: str = DeviceOption,
     batch_size: int = typer.Option(2048, "--batch-size", min=1),
+    report: bool = typer.Option(True, "--report/--no-report", help="Rewrite the run folder's figures and report.html with this evaluation."),
+    normalize: bool = typer.Option(False, "--normalize", help="Confusion matrix figure as rates per true class."),
     as_json: bool = JsonOption,
 ) -> None:
     """Loss, accuracy, per-class precision and recall, and the confusion matrix."""
@@ -125,8 +138,13 @@ def evaluate(
 
     ev = evaluate_saved_model(run, split, dataset, data_dir, device, batch_size)
     d = ev.to_dict()
+    report_path = None
+    if report and (run / "config.json").exists():
+        from digitrec.evaluation.report import write_run_report
+
+        report_path = write_run_report(run, evaluation=ev, data_dir=data_dir, normalize=normalize)
     if as_json:
-        emit_json(d)
+        emit_json({**d, "report": report_path})
         return
     out.print(f"{ev.model_path} on {ev.dataset} {split} ({d['size']:,} images)")
     out.print(f"accuracy {percent(d['accuracy'])}  loss {d['loss']:.4f}  errors {d['errors']}")
@@ -143,6 +161,8 @@ def evaluate(
     for c, row in enumerate(d["confusion_matrix"]):
         cm.add_row(str(c), *[(f"[bold]{v}[/]" if i == c else (str(v) if v else "·")) for i, v in enumerate(row)])
     out.print(cm)
+    if report_path:
+        out.print(f"report: {report_path}")
 
 
 kaggle_app = typer.Typer(help="Kaggle Digit Recognizer.", no_args_is_help=True)
@@ -164,3 +184,105 @@ def kaggle_submit(
         emit_json(result)
         return
     out.print(f"wrote {result['rows']:,} predictions to {result['out']}")
+
+
+def report(
+    run: Path = typer.Argument(..., help="Run folder."),
+    split: str = typer.Option("test", "--split", help="Evaluate on test or val for the evaluation figures."),
+    normalize: bool = typer.Option(False, "--normalize", help="Confusion matrix as rates per true class."),
+    data_dir: Optional[Path] = DataDirOption,
+    device: str = DeviceOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Write the figures (PNG) and a self-contained report.html into a run folder."""
+    from digitrec.evaluation.report import write_run_report
+
+    path = write_run_report(run, split=split, data_dir=data_dir, device=device, normalize=normalize)
+    figures = sorted(str(p) for p in (run / "figures").glob("*.png"))
+    if as_json:
+        emit_json({"report": path, "figures": figures})
+        return
+    out.print(f"wrote {path} with {len(figures)} figures in {run / 'figures'}")
+
+
+def kfold(
+    recipe_name: Optional[str] = typer.Option(None, "--recipe", help="Recipe to cross-validate; default fast."),
+    folds: int = typer.Option(5, "--folds", min=2, help="K, the number of folds."),
+    test: bool = typer.Option(False, "--test", help="Also evaluate every fold model and their ensemble on the test set."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
+    lr: Optional[float] = typer.Option(None, "--lr"),
+    seed: int = typer.Option(0, "--seed"),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Cross-validate on a random subset of this many images."),
+    dataset: str = typer.Option("mnist", "--dataset"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder to create (default runs/kfold-<recipe>-<time>)."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue an interrupted K-fold folder at its first unfinished fold."),
+    data_dir: Optional[Path] = DataDirOption,
+    device: str = DeviceOption,
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    as_json: bool = JsonOption,
+) -> None:
+    """K-fold cross-validation: K models on K disjoint validation folds, mean ± std, one report."""
+    from digitrec.cli.progress import ConsoleReporter
+    from digitrec.evaluation.report import write_kfold_report
+    from digitrec.training.kfold import run_kfold
+    from digitrec.training.runs import RunFolder
+
+    def reporter_for(k: int, n: int):
+        if quiet:
+            return None
+        err.print(f"[bold]fold {k}/{n}[/]")
+        return ConsoleReporter(err)
+
+    if resume is not None:
+        outcome = run_kfold(resume, data_dir=data_dir, reporter_for=reporter_for, test=test,
+                            device=None if device == "auto" else device)
+    else:
+        recipe = get_recipe(recipe_name or "fast").with_overrides(epochs=epochs, batch_size=batch_size, lr=lr)
+        folder = out_dir or RunFolder.default_path(f"kfold-{recipe.name}")
+        options = RunOptions(dataset=dataset, seed=seed, limit=limit, device=device)
+        outcome = run_kfold(folder, recipe, options, folds, data_dir, reporter_for, test)
+    path = write_kfold_report(outcome)
+    r = outcome.results
+    if as_json:
+        emit_json({"folder": outcome.folder, "report": path, **r})
+        return
+    table = Table(title=f"{len(r['folds'])}-fold cross-validation of {outcome.recipe.name}")
+    for col in ("fold", "val loss", "val accuracy", "best epoch", "train s") + (("test accuracy",) if "test" in r else ()):
+        table.add_column(col, justify="right")
+    for i, f in enumerate(r["folds"]):
+        test_cell = (percent(r["test"]["per_fold"][i]["accuracy"]),) if "test" in r else ()
+        table.add_row(str(f["fold"]), f"{f['val_loss']:.4f}", percent(f["val_accuracy"]), str(f["best_epoch"]), f"{f['train_seconds']:.1f}", *test_cell)
+    test_mean = (f"{100 * r['test']['accuracy_mean']:.2f} ± {100 * r['test']['accuracy_std']:.2f}%",) if "test" in r else ()
+    table.add_row("mean ± std", f"{r['val_loss_mean']:.4f} ± {r['val_loss_std']:.4f}",
+                  f"{100 * r['val_accuracy_mean']:.2f} ± {100 * r['val_accuracy_std']:.2f}%", "", "", *test_mean)
+    out.print(table)
+    if "test" in r:
+        out.print(f"ensemble of {len(r['folds'])} (averaged probabilities) on the test set: {percent(r['test']['ensemble']['accuracy'])}")
+    out.print(f"folder: {outcome.folder}  report: {path}")
+
+
+def compare(
+    runs: list[Path] = typer.Argument(..., help="Finished run folders."),
+    chart: Path = typer.Option(Path("compare.png"), "--chart", help="PNG chart to write."),
+    data_dir: Optional[Path] = DataDirOption,
+    device: str = DeviceOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """A table and a chart of accuracy, loss, parameters and training time across runs."""
+    from digitrec.evaluation.compare import compare_runs
+    from digitrec.evaluation.figures import comparison_figure, save_figure
+
+    rows = compare_runs(runs, data_dir, device)
+    save_figure(comparison_figure(rows), chart)
+    if as_json:
+        emit_json({"runs": rows, "chart": chart})
+        return
+    table = Table(title="Runs compared (test set)")
+    for col in ("run", "recipe", "test accuracy", "test loss", "val accuracy", "parameters", "epochs", "train s"):
+        table.add_column(col, justify="left" if col in ("run", "recipe") else "right")
+    for r in rows:
+        table.add_row(r["name"], r["recipe"], percent(r["accuracy"]), "-" if r["loss"] is None else f"{r['loss']:.4f}",
+                      percent(r["val_accuracy"]), f"{r['parameters']:,}", str(r["epochs"]), f"{r['train_seconds']:.1f}")
+    out.print(table)
+    out.print(f"chart: {chart}")

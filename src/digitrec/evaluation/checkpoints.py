@@ -24,6 +24,7 @@ class CheckpointEvaluation:
     dataset: str
     split: str
     meta: dict[str, Any]
+    images: Any  # the evaluated uint8 images (N, 28, 28), for the error galleries
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,7 +82,7 @@ def evaluate_saved_model(
     else:
         raise DataError(f"split must be 'test' or 'val', not {split!r}")
     result = evaluate(loaded.model, data, loaded.normalization, batch_size)
-    evaluation = CheckpointEvaluation(result, loaded.path, dataset, split, loaded.meta)
+    evaluation = CheckpointEvaluation(result, loaded.path, dataset, split, loaded.meta, data.images.cpu())
     run_dir = Path(run_or_checkpoint)
     if save and run_dir.is_dir():
         atomic_write_json(run_dir / f"evaluation-{split}.json", evaluation.to_dict())

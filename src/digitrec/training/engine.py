@@ -51,7 +51,7 @@ def train_one_epoch(
     on_batch: BatchCallback | None = None,
     report_every: int = 10,
 ) -> tuple[float, float]:
-    """One pass over `data` in a fresh random order; returns mean loss and accuracy."""
+    """One pass over `data` in a fresh random order; returns mean cross-entropy and accuracy."""
     assert data.labels is not None
     model.train()
     device = data.images.device
@@ -71,7 +71,10 @@ def train_one_epoch(
         loss.backward()
         optimizer.step()
         schedule.after_batch()
-        loss_sum += loss.detach() * len(idx)
+        # Report plain cross-entropy, so training and validation losses are comparable
+        # even when the optimised loss is label-smoothed.
+        reported = loss.detach() if recipe.label_smoothing == 0 else F.cross_entropy(logits.detach(), y)
+        loss_sum += reported * len(idx)
         correct += (logits.detach().argmax(1) == y).sum()
         seen += len(idx)
         if on_batch is not None and ((step + 1) % report_every == 0 or step + 1 == steps):

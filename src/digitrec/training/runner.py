@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from digitrec.data import load_dataset, train_val_indices
+from digitrec.data import kfold_indices, load_dataset, train_val_indices
 from digitrec.data.dataset import DigitDataset
 from digitrec.device import select_device
 from digitrec.errors import ConfigError, RunError
@@ -29,6 +29,8 @@ class RunOptions:
     seed: int = 0
     limit: int | None = None  # train on a random subset of this many images
     device: str = "auto"
+    fold: int | None = None  # K-fold: validate on fold `fold` (1-based) of `folds`,
+    folds: int | None = None  # instead of the recipe's validation split
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,6 +52,11 @@ def split_training_data(full: DigitDataset, recipe: Recipe, options: RunOptions)
         if options.limit < len(full):
             chosen = torch.randperm(len(full), generator=torch.Generator().manual_seed(options.seed))[: options.limit]
             data = full.subset(chosen.sort().values)
+    if options.folds is not None:
+        if options.fold is None or not 1 <= options.fold <= options.folds:
+            raise ConfigError(f"fold must be between 1 and {options.folds}, got {options.fold}")
+        train_idx, val_idx = kfold_indices(len(data), options.folds, options.seed)[options.fold - 1]
+        return data.subset(train_idx, f"{data.name}-train"), data.subset(val_idx, f"{data.name}-fold{options.fold}")
     if recipe.val_split == 0:
         return data, None
     train_idx, val_idx = train_val_indices(len(data), recipe.val_split, options.seed)

@@ -1,0 +1,234 @@
+"""The run report: every figure as a PNG under figures/, and one self-contained
+report.html (figures embedded, no script, no network) that reads well on a phone."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable
+
+from PIL import Image
+
+from digitrec.data import load_dataset
+from digitrec.errors import RunError
+from digitrec.evaluation import figures
+from digitrec.evaluation.checkpoints import CheckpointEvaluation, evaluate_saved_model
+from digitrec.fileio import atomic_write_bytes, atomic_write_text, read_json
+from digitrec.training.runs import RunFolder
+
+
+@dataclass(frozen=True)
+class ReportFigure:
+    name: str  # file stem under figures/
+    title: str
+    caption: str
+    png: bytes
+
+
+def _fig(name: str, title: str, caption: str, fig: Any) -> ReportFigure:
+    return ReportFigure(name, title, caption, figures.figure_png(fig))
+
+
+def evaluation_figures(ev: CheckpointEvaluation, normalize: bool = False) -> list[ReportFigure]:
+    r = ev.result
+    where = f"{ev.dataset} {ev.split} set, {r.size:,} images"
+    errors = figures.most_confident_errors(r.probabilities, r.labels, k=18)
+    return [
+        _fig("confusion_matrix", "Confusion matrix", f"Rows are true classes, columns predicted ({where}).",
+             figures.confusion_matrix_figure(r.confusion, normalize)),
+        _fig("per_class_accuracy", "Accuracy per class", f"The share of each class read correctly ({where}).",
+             figures.per_class_accuracy_figure(r.confusion)),
+        _fig("confident_errors", "Most confident errors",
+             f"The {len(errors)} errors where the predicted class's probability most exceeds the true class's ({where}).",
+             figures.confident_errors_figure(ev.images, errors, f"Most confident errors on the {ev.split} set")),
+        _fig("prediction_grid", "Predictions", f"Random images with true and predicted class; wrong ones in red ({where}).",
+             figures.prediction_grid(ev.images, r.labels, r.predictions)),
+    ]
+
+
+def run_figures(run: RunFolder, evaluation: CheckpointEvaluation | None, data_dir: str | Path | None, normalize: bool) -> list[ReportFigure]:
+    out = []
+    history = run.read_history()
+    if history:
+        out.append(_fig("learning_curves", "Learning curves", "Loss and accuracy per epoch, training against validation.",
+                        figures.learning_curves(history, f"Learning curves: {run.path.name}")))
+    if evaluation is not None:
+        out += evaluation_figures(evaluation, normalize)
+    dataset = read_json(run.config)["options"].get("dataset", "mnist") if run.config.exists() else "mnist"
+    train = load_dataset(dataset, "train", data_dir)
+    out.append(_fig("samples", "Training samples", f"Random images from the {dataset} training set with their labels.",
+                    figures.sample_grid(train, 24)))
+    return out
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
+    for k, v in d.items():
+        if isinstance(v, dict):
+            yield from _flatten(v, f"{prefix}{k}.")
+        else:
+            yield f"{prefix}{k}", v
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_fmt(x) for x in v)
+    return "—" if v is None else str(v)
+
+
+def _table(rows: Iterable[tuple[str, Any]], headers: tuple[str, str] = ("", "")) -> str:
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(_fmt(v))}</td></tr>" for k, v in rows)
+    head = f"<thead><tr><th>{html.escape(headers[0])}</th><th>{html.escape(headers[1])}</th></tr></thead>" if any(headers) else ""
+    return f'<div class="scroll"><table>{head}<tbody>{body}</tbody></table></div>'
+
+
+def _details(label: str, body: str) -> str:
+    """Collapsed by default: long, and rarely what a reader came for."""
+    return f"<details><summary>{html.escape(label)}</summary>{body}</details>"
+
+
+CSS = """
+:root { color-scheme: light; }
+body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #1d1d1f; background: #fafafa; }
+main { max-width: 980px; margin: 0 auto; padding: 16px; }
+h1 { font-size: 1.5rem; margin: 0.2em 0; } h2 { font-size: 1.15rem; margin-top: 1.6em; border-bottom: 1px solid #ddd; }
+.scroll { overflow-x: auto; } table { border-collapse: collapse; font-size: 0.9rem; }
+th, td { text-align: left; padding: 3px 10px 3px 0; vertical-align: top; overflow-wrap: anywhere; } th { font-weight: 600; color: #444; }
+details > summary { cursor: pointer; font-weight: 600; margin: 0.4em 0; }
+td.num, th.num { text-align: right; }
+figure { margin: 1em 0; background: #fff; border: 1px solid #e3e3e3; border-radius: 6px; padding: 8px; }
+figure img { max-width: 100%; height: auto; display: block; margin: 0 auto; }
+figure.wide .frame { overflow-x: auto; } figure.wide img { max-width: none; width: max(100%, 640px); }
+figcaption { font-size: 0.85rem; color: #555; margin-top: 4px; }
+.big { font-size: 1.6rem; font-weight: 700; } .muted { color: #666; font-size: 0.85rem; }
+"""
+
+
+def render_html(title: str, summary_html: str, sections: list[tuple[str, str]], figs: list[ReportFigure]) -> str:
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body><main>",
+        f"<h1>{html.escape(title)}</h1>",
+        summary_html,
+    ]
+    if figs:
+        parts.append("<h2>Figures</h2>")
+    for f in figs:
+        data = base64.b64encode(f.png).decode("ascii")
+        with Image.open(io.BytesIO(f.png)) as im:
+            width, height = im.size
+        # A wide figure shrunk to a phone's width is unreadable: it keeps a minimum width
+        # and scrolls sideways instead.
+        wide = ' class="wide"' if width > 2 * height else ""
+        parts.append(
+            f'<figure id="{f.name}"{wide}><div class="frame"><img src="data:image/png;base64,{data}" alt="{html.escape(f.title)}" '
+            f'width="{width}" height="{height}" data-file="figures/{f.name}.png"></div><figcaption><b>{html.escape(f.title)}.</b> {html.escape(f.caption)}</figcaption></figure>'
+        )
+    for heading, body in sections:
+        parts.append(f"<h2>{html.escape(heading)}</h2>{body}")
+    parts.append(f'<p class="muted">Written by digitrec on {datetime.now():%Y-%m-%d %H:%M}. '
+                 "Every figure is also saved as a PNG in figures/.</p></main></body></html>")
+    return "\n".join(parts)
+
+
+def _save_figures(folder: Path, figs: list[ReportFigure]) -> None:
+    for f in figs:
+        atomic_write_bytes(folder / "figures" / f"{f.name}.png", f.png)
+
+
+def write_run_report(
+    run_dir: str | Path,
+    evaluation: CheckpointEvaluation | None = None,
+    split: str | None = None,
+    data_dir: str | Path | None = None,
+    device: str = "auto",
+    normalize: bool = False,
+) -> Path:
+    """Write figures/ and report.html into a run folder; evaluates on `split` unless an
+    evaluation is given (None and no split: training figures only)."""
+    run = RunFolder(run_dir)
+    if not run.path.is_dir() or not run.config.exists():
+        raise RunError(f"{run.path} is not a run folder (no config.json); `digitrec report` needs one")
+    if evaluation is None and split is not None:
+        evaluation = evaluate_saved_model(run.path, split, data_dir=data_dir, device=device)
+    figs = run_figures(run, evaluation, data_dir, normalize)
+    _save_figures(run.path, figs)
+    config = read_json(run.config)
+    metrics = read_json(run.metrics) if run.metrics.exists() else {}
+    summary = ""
+    if evaluation is not None:
+        r = evaluation.result
+        summary = (f'<p><span class="big">{100 * r.accuracy:.2f}%</span> accuracy on the {html.escape(evaluation.dataset)} '
+                   f"{html.escape(evaluation.split)} set ({r.size:,} images, {r.to_dict()['errors']} errors, loss {r.loss:.4f}).</p>")
+    sections = []
+    if metrics:
+        sections.append(("Training", _table(metrics.items())))
+    if evaluation is not None:
+        d = evaluation.to_dict()
+        rows = "".join(
+            f"<tr><td class='num'>{c['class']}</td><td class='num'>{100 * c['precision']:.2f}%</td>"
+            f"<td class='num'>{100 * c['recall']:.2f}%</td><td class='num'>{c['support']}</td></tr>"
+            for c in d["per_class"]
+        )
+        sections.append((f"Evaluation ({evaluation.split} set)", _table(
+            [("model", d["model"]), ("epoch", d["epoch"]), ("accuracy", d["accuracy"]), ("loss", d["loss"]),
+             ("errors", d["errors"]), ("images", d["size"])])
+            + '<div class="scroll"><table><thead><tr><th class="num">class</th><th class="num">precision</th>'
+            f'<th class="num">recall</th><th class="num">support</th></tr></thead><tbody>{rows}</tbody></table></div>'))
+    sections.append(("Configuration", _details("recipe and run options", _table(_flatten(config.get("recipe", {}), "recipe."))
+                                                + _table(_flatten(config.get("options", {}), "run.")))))
+    path = run.path / "report.html"
+    atomic_write_text(path, render_html(f"digitrec run {run.path.name}", summary, sections, figs))
+    return path
+
+
+def write_html_page(folder: Path, title: str, summary_html: str, sections: list[tuple[str, str]], figs: list[ReportFigure]) -> Path:
+    """A report for folders that are not single runs (K-fold, comparisons)."""
+    _save_figures(folder, figs)
+    return atomic_write_text(folder / "report.html", render_html(title, summary_html, sections, figs))
+
+
+def json_block(obj: Any) -> str:
+    return f"<pre>{html.escape(json.dumps(obj, indent=2))}</pre>"
+
+
+def write_kfold_report(outcome: Any) -> Path:
+    """report.html for a K-fold folder: the K overlaid learning curves, the per-fold
+    table with mean ± std, and with --test each fold's and the ensemble's test figures."""
+    r = outcome.results
+    figs = [_fig("kfold_learning_curves", "Learning curves of every fold",
+                 "Validation (solid) and training (dashed) loss and accuracy of each fold.",
+                 figures.overlaid_learning_curves([f.history for f in outcome.folds],
+                                                  f"{len(outcome.folds)}-fold learning curves: {outcome.recipe.name}"))]
+    test = r.get("test")
+    header = "<thead><tr><th class='num'>fold</th><th class='num'>val loss</th><th class='num'>val accuracy</th>" \
+             "<th class='num'>best epoch</th><th class='num'>train s</th>" + ("<th class='num'>test accuracy</th>" if test else "") + "</tr></thead>"
+    rows = []
+    for i, f in enumerate(r["folds"]):
+        test_cell = f"<td class='num'>{100 * test['per_fold'][i]['accuracy']:.2f}%</td>" if test else ""
+        rows.append(f"<tr><td class='num'>{f['fold']}</td><td class='num'>{f['val_loss']:.4f}</td>"
+                    f"<td class='num'>{100 * f['val_accuracy']:.2f}%</td><td class='num'>{f['best_epoch']}</td>"
+                    f"<td class='num'>{f['train_seconds']:.1f}</td>{test_cell}</tr>")
+    mean_test = f"<td class='num'>{100 * test['accuracy_mean']:.2f} ± {100 * test['accuracy_std']:.2f}%</td>" if test else ""
+    rows.append(f"<tr><th class='num'>mean ± std</th><td class='num'>{r['val_loss_mean']:.4f} ± {r['val_loss_std']:.4f}</td>"
+                f"<td class='num'>{100 * r['val_accuracy_mean']:.2f} ± {100 * r['val_accuracy_std']:.2f}%</td><td></td><td></td>{mean_test}</tr>")
+    sections = [("Folds", f"<div class='scroll'><table>{header}<tbody>{''.join(rows)}</tbody></table></div>"
+                          f"<p class='muted'>std is the {html.escape(r['std'])}.</p>")]
+    summary = (f"<p><span class='big'>{100 * r['val_accuracy_mean']:.2f} ± {100 * r['val_accuracy_std']:.2f}%</span> "
+               f"mean validation accuracy over {len(r['folds'])} folds.</p>")
+    if test:
+        ens = test["ensemble"]
+        summary += (f"<p>On the test set: {100 * test['accuracy_mean']:.2f} ± {100 * test['accuracy_std']:.2f}% per fold model, "
+                    f"<b>{100 * ens['accuracy']:.2f}%</b> for their averaged-probability ensemble.</p>")
+        figs += evaluation_figures(outcome.ensemble)
+    sections.append(("Configuration", _details("recipe", _table(_flatten(outcome.recipe.to_dict(), "recipe.")))))
+    return write_html_page(outcome.folder, f"digitrec {len(outcome.folds)}-fold cross-validation: {outcome.recipe.name}",
+                           summary, sections, figs)
