@@ -210,18 +210,18 @@ def per_class_accuracy_figure(confusion: torch.Tensor, title: str = "Accuracy pe
 def comparison_figure(rows: Sequence[dict]) -> Figure:
     """Bars of accuracy, loss, parameters and training time, one bar per run."""
     names = [r["name"] for r in rows]
-    metrics = [
-        ("accuracy", "accuracy (%)", lambda r: None if r["accuracy"] is None else 100 * r["accuracy"]),
-        ("loss", "loss", lambda r: r["loss"]),
-        ("parameters", "parameters", lambda r: r["parameters"]),
-        ("train_seconds", "training time (s)", lambda r: r["train_seconds"]),
+    metrics = [  # key, axis label, value, how a bar is labelled
+        ("accuracy", "accuracy (%)", lambda r: None if r["accuracy"] is None else 100 * r["accuracy"], "{:.2f}"),
+        ("loss", "loss", lambda r: r["loss"], "{:.4f}"),
+        ("parameters", "parameters", lambda r: r["parameters"], "{:,.0f}"),
+        ("train_seconds", "training time (s)", lambda r: r["train_seconds"], "{:.1f}"),
     ]
     fig, axes = plt.subplots(2, 2, figsize=(10, 1.6 + 0.45 * len(rows) * 2), layout="constrained")
-    for ax, (key, label, get) in zip(axes.flat, metrics):
+    for ax, (key, label, get, fmt) in zip(axes.flat, metrics):
         values = [get(r) for r in rows]
         shown = [0 if v is None else v for v in values]
         bars = ax.barh(range(len(rows)), shown, color="#4c72b0")
-        ax.bar_label(bars, labels=["n/a" if v is None else (f"{v:.2f}" if key == "accuracy" else f"{v:,.4g}") for v in values], fontsize=7, padding=2)
+        ax.bar_label(bars, labels=["n/a" if v is None else fmt.format(v) for v in values], fontsize=7, padding=2)
         ax.set_yticks(range(len(rows)), names, fontsize=8)
         ax.invert_yaxis()
         ax.set_xlabel(label)
