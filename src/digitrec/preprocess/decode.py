@@ -1,0 +1,134 @@
+"""Any picture -> a grayscale float image in [0, 1].
+
+Accepts a path, bytes, a PIL image or a numpy array; PNG, JPEG, BMP, GIF, WebP and TIFF
+through Pillow. EXIF orientation is applied, transparency is flattened onto a background
+that contrasts with the strokes, and oversized images are refused from their header,
+before any pixel is decoded.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from digitrec.errors import DigitrecError
+
+ImageInput = Union[str, os.PathLike, bytes, bytearray, Image.Image, np.ndarray]
+
+MAX_PIXELS = 40_000_000  # a 40-megapixel photo is the largest we decode
+FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF", "MPO")  # MPO: what many phones call their JPEGs
+
+
+class ImageError(DigitrecError):
+    """A picture cannot be read: missing, corrupt, not an image, or too large."""
+
+
+def _open(source: ImageInput, name: str) -> Image.Image:
+    try:
+        if isinstance(source, (bytes, bytearray)):
+            if not source:
+                raise ImageError(f"{name} is empty")
+            image = Image.open(io.BytesIO(bytes(source)), formats=FORMATS)
+        else:
+            path = Path(source)
+            if not path.exists():
+                raise ImageError(f"{path} does not exist")
+            if path.is_dir():
+                raise ImageError(f"{path} is a folder, not an image")
+            if path.stat().st_size == 0:
+                raise ImageError(f"{path} is empty")
+            image = Image.open(path, formats=FORMATS)
+    except UnidentifiedImageError:
+        raise ImageError(f"{name} is not an image digitrec can read (PNG, JPEG, BMP, GIF, WebP or TIFF)") from None
+    except Image.DecompressionBombError:
+        raise ImageError(f"{name} is too large to decode safely") from None
+    except OSError as e:
+        raise ImageError(f"cannot read {name}: {e}") from None
+    return image
+
+
+def check_size(width: int, height: int, name: str, max_pixels: int = MAX_PIXELS) -> None:
+    if width <= 0 or height <= 0:
+        raise ImageError(f"{name} has no pixels ({width}x{height})")
+    if width * height > max_pixels:
+        raise ImageError(
+            f"{name} is {width}x{height} = {width * height / 1e6:.0f} megapixels, over the limit of "
+            f"{max_pixels / 1e6:.0f}; scale it down first"
+        )
+
+
+def _flatten_alpha(rgba: np.ndarray) -> np.ndarray:
+    """Composite onto white or black, whichever contrasts with the opaque strokes.
+
+    A drawing of black strokes on a transparent canvas stores transparent pixels as
+    (0, 0, 0, 0): flattened onto black it would vanish, so the background is chosen from
+    the colour of what is painted.
+    """
+    rgb = rgba[..., :3].astype(np.float32) / 255.0
+    alpha = rgba[..., 3].astype(np.float32) / 255.0
+    gray = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    if alpha.min() > 0.99:
+        return gray
+    painted = alpha > 0.5
+    if not painted.any():
+        return np.ones_like(gray)  # fully transparent: blank
+    if painted.mean() > 0.6:
+        # Mostly opaque: the transparent parts are holes in a painted background.
+        background = 1.0 if np.median(gray[painted]) > 0.5 else 0.0
+    else:
+        background = 0.0 if np.median(gray[painted]) > 0.5 else 1.0
+    return alpha * gray + (1 - alpha) * background
+
+
+def _from_array(array: np.ndarray, name: str) -> np.ndarray:
+    a = np.asarray(array)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
+        raise ImageError(f"{name} has shape {a.shape}; expected (H, W), (H, W, 3) or (H, W, 4)")
+    check_size(a.shape[1], a.shape[0], name)
+    if a.dtype == np.bool_:
+        a = a.astype(np.float32)
+    if not np.issubdtype(a.dtype, np.number):
+        raise ImageError(f"{name} has dtype {a.dtype}; expected numbers")
+    a = a.astype(np.float32)
+    if not np.isfinite(a).all():
+        raise ImageError(f"{name} contains NaN or infinite values")
+    if a.min() < 0 or a.max() > 255:
+        raise ImageError(f"{name} has values outside 0-255 (min {a.min():g}, max {a.max():g})")
+    if a.max() > 1.0 or np.issubdtype(np.asarray(array).dtype, np.integer):
+        a = a / 255.0
+    if a.ndim == 2:
+        return a
+    if a.shape[2] == 4:
+        return _flatten_alpha((a * 255).round().astype(np.uint8))
+    return a[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def decode_image(source: ImageInput, name: str | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """A float32 (H, W) grayscale image in [0, 1], in the picture's own polarity."""
+    if name is None:
+        name = str(source) if isinstance(source, (str, os.PathLike)) else f"the {type(source).__name__} image"
+    if isinstance(source, np.ndarray):
+        return _from_array(source, name)
+    image = source if isinstance(source, Image.Image) else _open(source, name)
+    check_size(image.width, image.height, name, max_pixels)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's warnings about odd metadata are not the user's problem
+            image = ImageOps.exif_transpose(image)
+            if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+                return _flatten_alpha(np.asarray(image.convert("RGBA")))
+            if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+                a = np.asarray(image, dtype=np.float32)
+                span = float(a.max() - a.min()) or 1.0
+                return (a - a.min()) / span
+            return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    except (OSError, ValueError, SyntaxError) as e:  # truncated or corrupt pixel data
+        raise ImageError(f"{name} is corrupt or truncated ({e})") from None

@@ -1,0 +1,58 @@
+"""The one preprocessing path: any picture -> MNIST-style 28x28 digits, left to right.
+
+Used by `digitrec predict`, the Python `Recognizer` and the web server alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from digitrec.preprocess.decode import MAX_PIXELS, ImageInput, decode_image
+from digitrec.preprocess.ink import find_ink
+from digitrec.preprocess.normalize import normalize_digit
+from digitrec.preprocess.segment import group_components
+
+
+@dataclass(frozen=True)
+class PreprocessOptions:
+    single: bool = False  # the whole picture is one digit
+    deskew: bool = False  # straighten slanted digits by their second moments
+    stroke: bool = True  # bring strokes to MNIST's weight
+    lines: bool = True  # remove ruled lines and grids
+    max_side: int = 800  # working resolution of the longer side
+    max_pixels: int = MAX_PIXELS  # refuse larger pictures
+
+
+@dataclass
+class DigitCrop:
+    image: np.ndarray  # uint8 (28, 28), white on black: what the model reads
+    box: tuple[int, int, int, int]  # x, y, w, h in the original picture
+
+
+@dataclass
+class Preprocessed:
+    digits: list[DigitCrop] = field(default_factory=list)
+    width: int = 0
+    height: int = 0
+    warning: str | None = None
+
+
+def extract_digits(source: ImageInput, options: PreprocessOptions = PreprocessOptions(), name: str | None = None) -> Preprocessed:
+    gray = decode_image(source, name, options.max_pixels)
+    height, width = gray.shape
+    found = find_ink(gray, options.max_side, options.lines)
+    if not found.mask.any():
+        return Preprocessed([], width, height, "no digit found: the image is blank or has too little contrast")
+    regions = group_components(found.mask, single=options.single)
+    if not regions:
+        return Preprocessed([], width, height, "no digit found: only specks of ink")
+    digits = []
+    for region in regions:
+        image = normalize_digit(found.ink, region.mask, region.box, options.stroke, options.deskew)
+        x, y, w, h = region.box
+        s = found.scale
+        box = (int(x / s), int(y / s), max(1, round(w / s)), max(1, round(h / s)))
+        digits.append(DigitCrop(image, box))
+    return Preprocessed(digits, width, height)
