@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="runs/demo", help="run folder or checkpoint")
     parser.add_argument("--data-dir", default=os.environ.get("DIGITREC_DATA", "../shared/data"))
     parser.add_argument("--every-variant", action="store_true", help="every USPS image in every variant (16x the files)")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N USPS digits")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON document")
     args = parser.parse_args(argv)
 
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
     usps = np.load(root / "usps" / "usps-train.npz")
     with tempfile.TemporaryDirectory() as tmp:
-        files = write_usps(usps["images"], usps["labels"], Path(tmp), args.every_variant)
+        files = write_usps(usps["images"][: args.limit], usps["labels"][: args.limit], Path(tmp), args.every_variant)
         u_correct, u_seconds = read_all(recognizer, files)
     by_variant = {}
     for (_, _, variant), ok in zip(files, u_correct):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,7 +80,7 @@ class Recognizer:
 
     def read(self, image: ImageInput, single: bool | None = None, name: str | None = None) -> Reading:
         """Read every digit of a picture (path, bytes, PIL image or numpy array), left to right."""
-        options = self.options if single is None else PreprocessOptions(**{**self.options.__dict__, "single": single})
+        options = self.options if single is None else dataclasses.replace(self.options, single=single)
         pre = extract_digits(image, options, name)
         if not pre.digits:
             return Reading("", [], pre.width, pre.height, pre.warning)

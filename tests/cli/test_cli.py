@@ -41,7 +41,7 @@ def trained_run(tmp_path_factory, kaggle_root):
 def test_help_and_version(capsys):
     code, out, _ = run(capsys, "--help")
     assert code == 0
-    for command in ("train", "evaluate", "recipes", "data", "kaggle", "report", "kfold", "compare"):
+    for command in ("train", "evaluate", "recipes", "data", "kaggle", "report", "kfold", "compare", "predict"):
         assert command in out
     code, out, _ = run(capsys, "--version")
     assert code == 0 and out.startswith("digitrec ")
@@ -180,3 +180,37 @@ def test_compare_command(capsys, trained_run, kaggle_root, tmp_path):
     assert len(result["runs"]) == 2 and chart.read_bytes()[:4] == b"\x89PNG"
     code, out, _ = run(capsys, "compare", trained_run, "--chart", chart, "--data-dir", kaggle_root)
     assert code == 0 and "Runs compared" in out
+
+
+def test_predict_files_folders_json_errors_and_crops(capsys, trained_run, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from tests.helpers import synthetic_digits
+
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    images, _ = synthetic_digits(2, seed=4)
+    for i, image in enumerate(images):
+        Image.fromarray(255 - np.kron(image, np.ones((4, 4), np.uint8))).save(folder / f"d{i}.png")
+    Image.fromarray(np.full((50, 50), 255, np.uint8)).save(folder / "blank.png")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    crops = tmp_path / "crops"
+    code, out, err = run(capsys, "predict", "--model", trained_run, folder, "--json", "--save-crops", crops)
+    assert code == 1, "a file that cannot be read makes the exit code 1"
+    lines = [json.loads(line) for line in out.splitlines()]
+    by_file = {Path(d["file"]).name: d for d in lines}
+    assert set(by_file) == {"d0.png", "d1.png", "blank.png", "broken.jpg"}, "the others are still processed"
+    assert "error" in by_file["broken.jpg"] and by_file["broken.jpg"]["text"] == ""
+    assert by_file["blank.png"]["text"] == "" and "no digit" in by_file["blank.png"]["warning"]
+    for name in ("d0.png", "d1.png"):
+        d = by_file[name]
+        assert len(d["text"]) >= 1 and d["text"] == "".join(str(x["digit"]) for x in d["digits"])
+        for digit in d["digits"]:
+            assert set(digit) == {"digit", "confidence", "top3", "box"} and len(digit["top3"]) == 3 and len(digit["box"]) == 4
+    saved = list(crops.glob("*.png"))
+    assert saved and all(Image.open(p).size == (28, 28) for p in saved)
+    code, out, _ = run(capsys, "predict", "--model", trained_run, folder / "d0.png", "--single")
+    assert code == 0 and out.startswith(str(folder / "d0.png") + "\t")
+    code, _, err = run(capsys, "predict", "--model", trained_run, tmp_path / "nothing-here")
+    assert code == 1 and "does not exist" in err

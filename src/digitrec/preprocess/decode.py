@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Union
@@ -22,7 +23,7 @@ from digitrec.errors import DigitrecError
 ImageInput = Union[str, os.PathLike, bytes, bytearray, Image.Image, np.ndarray]
 
 MAX_PIXELS = 40_000_000  # a 40-megapixel photo is the largest we decode
-FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF", "MPO")  # MPO: what many phones call their JPEGs
+FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")
 
 
 class ImageError(DigitrecError):
@@ -46,8 +47,11 @@ def _open(source: ImageInput, name: str) -> Image.Image:
             image = Image.open(path, formats=FORMATS)
     except UnidentifiedImageError:
         raise ImageError(f"{name} is not an image digitrec can read (PNG, JPEG, BMP, GIF, WebP or TIFF)") from None
-    except Image.DecompressionBombError:
-        raise ImageError(f"{name} is too large to decode safely") from None
+    except Image.DecompressionBombError as e:
+        # Pillow refuses very large images from their header before we see the size.
+        found = re.search(r"\((\d+) pixels\)", str(e))
+        size = f"{int(found.group(1)) / 1e6:.0f} megapixels, " if found else ""
+        raise ImageError(f"{name} is {size}over the limit of {MAX_PIXELS / 1e6:.0f} megapixels; scale it down first") from None
     except OSError as e:
         raise ImageError(f"cannot read {name}: {e}") from None
     return image

@@ -59,43 +59,60 @@ def flatten_background(x: np.ndarray) -> np.ndarray:
     return np.clip(x - background, 0, None)
 
 
+def _line_band(component: np.ndarray) -> np.ndarray:
+    """The pixels of a horizontal line component that belong to the line itself.
+
+    A digit stroke lying on the line makes the component locally thicker; the line's
+    centre is fitted on the columns of typical (thin) thickness only, and just the band
+    of that thickness around it is returned, so the stroke beyond the band survives.
+    """
+    ys, xs = np.nonzero(component)
+    counts = np.bincount(xs, minlength=component.shape[1])
+    used = counts > 0
+    thickness = float(np.median(counts[used]))
+    thin = np.flatnonzero(used & (counts <= 1.5 * thickness))
+    centres = np.bincount(xs, weights=ys, minlength=component.shape[1])[thin] / counts[thin]
+    slope, intercept = np.polyfit(thin, centres, 1) if len(thin) >= 2 else (0.0, float(ys.mean()))
+    rows = np.arange(component.shape[0])[:, None]
+    centre = slope * np.arange(component.shape[1])[None, :] + intercept
+    band = np.abs(rows - centre) <= thickness / 2 + 1
+    return (band & (component > 0)).astype(np.uint8)
+
+
 def remove_lines(mask: np.ndarray) -> np.ndarray:
     """Remove ruled lines and grid lines: thin structures that run (nearly) across the
     whole image, horizontally or vertically. Strokes that cross a removed line are
     bridged again across the gap it leaves."""
-    h, w = mask.shape
     out = mask.copy()
     removed = np.zeros_like(mask)
-    for axis in (0, 1):  # 0: horizontal lines, 1: vertical lines
-        length = w if axis == 0 else h
-        across = h if axis == 0 else w
-        if length < 40:
+    for vertical in (False, True):
+        m = mask.T if vertical else mask
+        h, w = m.shape
+        if w < 40:
             continue
         # Short kernels follow lines tilted by a few degrees; only components that then
         # span most of the image count as lines, which no digit does.
-        k = max(5, length // 12)
-        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, 1) if axis == 0 else (1, k))
-        candidates = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
+        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (max(5, w // 12), 1))
+        candidates = cv2.morphologyEx(np.ascontiguousarray(m), cv2.MORPH_OPEN, kernel)
         n, labels, stats, _ = cv2.connectedComponentsWithStats(candidates, connectivity=8)
         for i in range(1, n):
-            extent = stats[i, cv2.CC_STAT_WIDTH] if axis == 0 else stats[i, cv2.CC_STAT_HEIGHT]
-            thickness = stats[i, cv2.CC_STAT_HEIGHT] if axis == 0 else stats[i, cv2.CC_STAT_WIDTH]
-            if extent >= 0.8 * length and thickness <= 0.15 * across:
-                removed[labels == i] = 1
+            if stats[i, cv2.CC_STAT_WIDTH] >= 0.8 * w and stats[i, cv2.CC_STAT_HEIGHT] <= 0.15 * h:
+                band = _line_band((labels == i).astype(np.uint8))
+                removed |= band.T if vertical else band
     if not removed.any():
         return out
-    removed = cv2.dilate(removed, np.ones((3, 3), np.uint8))
     out[removed > 0] = 0
     # Re-bridge strokes cut by a line: close across the line direction only where a line was.
-    thickness = 7
-    bridged = cv2.morphologyEx(out, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, thickness)))
-    bridged = cv2.morphologyEx(bridged, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (thickness, 1)))
+    reach = 7
+    bridged = cv2.morphologyEx(out, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, reach)))
+    bridged = cv2.morphologyEx(bridged, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (reach, 1)))
     out[(removed > 0) & (bridged > 0)] = 1
-    # What is left of a line is thin debris along it: drop components that live inside the removed band.
+    # What is left of a line is thin debris along it: drop components that live inside its band.
+    near_line = cv2.dilate(removed, np.ones((5, 5), np.uint8))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(out, connectivity=8)
     for i in range(1, n):
         component = labels == i
-        if (removed[component] > 0).mean() > 0.9:
+        if (near_line[component] > 0).mean() > 0.9 and min(stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]) <= 4:
             out[component] = 0
     return out
 

@@ -73,6 +73,12 @@ def group_components(mask: np.ndarray, single: bool = False) -> list[DigitRegion
         region_mask = np.isin(labels, comps).astype(np.uint8)
         x, y, w, h = cv2.boundingRect(region_mask)
         regions.append(DigitRegion((x, y, w, h), region_mask))
+    # A digit is not a speck of the page: its longer side is at least 4% of the page's
+    # shorter side (a digit 12 pixels tall on a 300-pixel page), and 5 pixels.
+    min_side = max(5, 0.04 * min(mask.shape))
+    regions = [r for r in regions if max(r.box[2], r.box[3]) >= min_side]
+    if not regions:
+        return []
     largest = max(r.area for r in regions)
     tallest = max(r.box[3] for r in regions)
     # Dots and specks: small in area and in height next to the digits beside them.

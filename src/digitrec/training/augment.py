@@ -11,15 +11,19 @@ from digitrec.models.inputs import Normalization, finish_input, to_float_batch
 from digitrec.training.config import AugmentConfig
 
 
+ELASTIC_GRID = 4  # control points per side of the elastic field: smooth, stroke-sized bends
+
+
 def random_affine(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator) -> torch.Tensor:
-    """Rotate, zoom and shift each image of a (B, 1, H, W) batch in [0, 1] independently.
+    """Rotate, zoom, shift and elastically bend each image of a (B, 1, H, W) batch in
+    [0, 1] independently, in one resampling.
 
     Runs before normalisation so that the area the transform uncovers is filled with the
     background value 0.
     """
-    if not cfg.enabled:
+    if not (cfg.rotation or cfg.zoom or cfg.shift or cfg.elastic):
         return x
-    b = x.shape[0]
+    b, _, h, w = x.shape
     rand = torch.rand((4, b), generator=generator, device=x.device) * 2 - 1  # uniform in [-1, 1]
     angle = rand[0] * math.radians(cfg.rotation)
     scale = 1 + rand[1] * cfg.zoom
@@ -30,8 +34,41 @@ def random_affine(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generato
     theta = torch.stack(
         [torch.stack([cos, -sin, rand[2] * 2 * cfg.shift], 1), torch.stack([sin, cos, rand[3] * 2 * cfg.shift], 1)], 1
     )
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    grid = F.affine_grid(theta, [b, 1, h, w], align_corners=False)
+    if cfg.elastic:
+        # A coarse random field, upsampled smoothly: bends strokes like a different hand.
+        coarse = torch.rand((b, 2, ELASTIC_GRID, ELASTIC_GRID), generator=generator, device=x.device) * 2 - 1
+        field = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=True)
+        grid = grid + field.permute(0, 2, 3, 1) * (2 * cfg.elastic / max(h, w))
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def random_thickness(x: torch.Tensor, probability: float, generator: torch.Generator) -> torch.Tensor:
+    """Thicken (grey dilation) or thin (grey erosion) the strokes of a random share of
+    the images by one pixel, half each way."""
+    if not probability:
+        return x
+    u = torch.rand((x.shape[0], 1, 1, 1), generator=generator, device=x.device)
+    thick = F.max_pool2d(x, 3, stride=1, padding=1)
+    thin = -F.max_pool2d(-x, 3, stride=1, padding=1)
+    return torch.where(u < probability / 2, thick, torch.where(u < probability, thin, x))
+
+
+def _gaussian_kernel(sigma: float, device: torch.device) -> torch.Tensor:
+    r = torch.arange(-2, 3, device=device, dtype=torch.float32)
+    k = torch.exp(-(r**2) / (2 * sigma**2))
+    k = torch.outer(k, k)
+    return (k / k.sum()).view(1, 1, 5, 5)
+
+
+def random_blur(x: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
+    """Blend each image towards its blurred copy by a random amount up to `strength`,
+    like a scan or an out-of-focus photo."""
+    if not strength:
+        return x
+    blurred = F.conv2d(x, _gaussian_kernel(1.0, x.device), padding=2)
+    t = torch.rand((x.shape[0], 1, 1, 1), generator=generator, device=x.device) * strength
+    return x + t * (blurred - x)
 
 
 def prepare_batch(
@@ -46,4 +83,6 @@ def prepare_batch(
         if generator is None:
             raise ValueError("augmentation needs a generator, for reproducibility")
         x = random_affine(x, augment, generator)
+        x = random_thickness(x, augment.thickness, generator)
+        x = random_blur(x, augment.blur, generator)
     return finish_input(x, norm)

@@ -46,10 +46,13 @@ class AugmentConfig:
     rotation: float = 0.0  # degrees, uniform in [-rotation, rotation]
     zoom: float = 0.0  # scale uniform in [1 - zoom, 1 + zoom]
     shift: float = 0.0  # fraction of the image size, per axis, uniform in [-shift, shift]
+    elastic: float = 0.0  # largest elastic displacement, in pixels (a smooth random field)
+    thickness: float = 0.0  # probability that a stroke is thickened or thinned by a pixel
+    blur: float = 0.0  # largest blend towards a Gaussian-blurred copy, in [0, 1]
 
     @property
     def enabled(self) -> bool:
-        return bool(self.rotation or self.zoom or self.shift)
+        return bool(self.rotation or self.zoom or self.shift or self.elastic or self.thickness or self.blur)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,55 @@
+"""`digitrec predict`: read the digits in pictures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from PIL import Image
+
+from digitrec.cli.common import JsonOption, emit_json, err
+from digitrec.errors import DigitrecError
+
+
+def predict(
+    paths: list[Path] = typer.Argument(..., help="Image files or folders of images."),
+    model: Path = typer.Option(..., "--model", help="Run folder or checkpoint (the `handwriting` recipe is made for this)."),
+    single: bool = typer.Option(False, "--single", help="Treat each whole image as one digit."),
+    deskew: bool = typer.Option(False, "--deskew", help="Straighten slanted digits before reading them."),
+    save_crops: Optional[Path] = typer.Option(None, "--save-crops", help="Write the normalised 28x28 crops here, for inspection."),
+    device: str = typer.Option("cpu", "--device", help="cpu is fastest for single pictures."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Read the digits in each picture: one line per image (--json: one JSON object per line)."""
+    from digitrec.preprocess import PreprocessOptions
+    from digitrec.recognizer import Recognizer, expand_paths
+
+    recognizer = Recognizer.load(model, device, PreprocessOptions(single=single, deskew=deskew))
+    files = expand_paths(paths)
+    if not files:
+        raise DigitrecError(f"no image files found in {', '.join(map(str, paths))}")
+    if save_crops is not None:
+        save_crops.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    for path in files:
+        try:
+            reading = recognizer.read(path)
+        except DigitrecError as e:
+            failures += 1
+            if as_json:
+                emit_json({"file": str(path), "text": "", "digits": [], "error": str(e)})
+            else:
+                err.print(f"{path}: error: {e}", markup=False)
+            continue
+        if save_crops is not None:
+            for i, d in enumerate(reading.digits):
+                Image.fromarray(d.image).save(save_crops / f"{path.stem}_{i}_{d.digit}.png")
+        if as_json:
+            emit_json({"file": str(path), **reading.to_dict()})
+        elif reading.text:  # tab-separated: file, number read, confidence
+            print(f"{path}\t{reading.text}\t{reading.confidence:.3f}", flush=True)
+        else:
+            print(f"{path}\t\t0.000\t({reading.warning})", flush=True)
+    if failures:
+        raise typer.Exit(1)
