@@ -65,3 +65,17 @@ def test_stroke_width_estimate():
     m = np.zeros((100, 100), np.uint8)
     m[10:90, 40:46] = 1
     assert stroke_width(m) == pytest.approx(6, rel=0.15)
+
+
+def test_deskew_straightens_a_slanted_stroke():
+    mask = np.zeros((200, 200), np.uint8)
+    cv2.line(mask, (70, 180), (130, 20), 1, 12)  # a "1" leaning right
+    box = cv2.boundingRect(mask)
+
+    def slant(image):
+        m = cv2.moments(image.astype(np.float32))
+        return abs(m["mu11"] / m["mu02"])
+
+    plain = normalize_digit(mask.astype(np.float32), mask, box)
+    straight = normalize_digit(mask.astype(np.float32), mask, box, deskew=True)
+    assert slant(plain) > 0.2 and slant(straight) < 0.05

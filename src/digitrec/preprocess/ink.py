@@ -59,6 +59,12 @@ def flatten_background(x: np.ndarray) -> np.ndarray:
     return np.clip(x - background, 0, None)
 
 
+def _band_thickness(component: np.ndarray) -> float:
+    """Typical thickness of a horizontal component: the median count of its columns."""
+    counts = component.sum(0)
+    return float(np.median(counts[counts > 0]))
+
+
 def _line_band(component: np.ndarray) -> np.ndarray:
     """The pixels of a horizontal line component that belong to the line itself.
 
@@ -96,11 +102,15 @@ def remove_lines(mask: np.ndarray) -> np.ndarray:
         candidates = cv2.morphologyEx(np.ascontiguousarray(m), cv2.MORPH_OPEN, kernel)
         n, labels, stats, _ = cv2.connectedComponentsWithStats(candidates, connectivity=8)
         for i in range(1, n):
-            if stats[i, cv2.CC_STAT_WIDTH] >= 0.8 * w and stats[i, cv2.CC_STAT_HEIGHT] <= 0.15 * h:
+            # Ruled and grid lines are thin next to the page (a few pixels in hundreds); a
+            # digit "1" filling its box is long too, but far thicker.
+            if stats[i, cv2.CC_STAT_WIDTH] >= 0.8 * w and _band_thickness(labels == i) <= max(2.0, 0.05 * h):
                 band = _line_band((labels == i).astype(np.uint8))
                 removed |= band.T if vertical else band
     if not removed.any():
         return out
+    if (mask & ~removed.astype(bool)).sum() < 0.1 * mask.sum():
+        return out  # the "lines" were nearly all the ink: they are the writing itself
     out[removed > 0] = 0
     # Re-bridge strokes cut by a line: close across the line direction only where a line was.
     reach = 7
