@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+
+from digitrec.preprocess.ink import dark_ink_on_light, find_ink
+from tests.pictures import paper, ruled_lines, shadow
+
+
+def test_a_digit_filling_its_picture_is_not_taken_for_a_ruled_line():
+    """A scanned "1" spans the whole height: it is the writing, not a line to remove."""
+    image = np.zeros((200, 200), np.float32)
+    image[:, 85:115] = 1.0
+    found = find_ink(image)
+    assert found.mask[:, 85:115].mean() > 0.9
+
+
+def test_ruled_lines_and_grid_leave_the_mask_but_the_digit_stays():
+    page = ruled_lines(ruled_lines(paper(400, 300), 30, colour=120), 30, colour=120, vertical=True)
+    page[100:200, 190:205] = 25  # a vertical stroke crossing three ruled lines
+    found = find_ink(page / 255)
+    assert found.inverted
+    assert found.mask[:, :150].sum() == 0, "nothing of the grid is left away from the digit"
+    column = found.mask[100:200, 190:205]
+    assert column.mean() > 0.9, "the stroke is whole again where it crossed the lines"
+
+
+@pytest.mark.parametrize("level", [0.25, 0.5, 0.9])
+def test_polarity_under_any_lighting(level):
+    page = paper(200, 200, level=255 * level, noise=2) / 255
+    page[50:150, 95:105] = level * 0.2  # dark ink on this paper
+    assert dark_ink_on_light(page)
+    assert not dark_ink_on_light(1 - page)
+
+
+def test_shadow_does_not_become_ink():
+    page = shadow(paper(400, 300), darkest=0.45)
+    page[100:200, 190:200] = 20
+    found = find_ink(page / 255)
+    assert found.mask[100:200, 190:200].mean() > 0.9
+    assert found.mask.sum() < 2 * 100 * 10 * 1.3, "the shadowed corner stays background"
+
+
+def test_a_lone_thin_stroke_spanning_the_canvas_is_kept():
+    """A "1" drawn with a thin pen from top to bottom of a canvas is all there is to read."""
+    image = np.zeros((400, 400), np.float32)
+    image[10:390, 198:202] = 1.0
+    assert find_ink(image).mask[10:390, 198:202].mean() > 0.9
