@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     recognizer = Recognizer.load(args.model, device="cpu")
     report: dict = {
         "machine": {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(), "python": platform.python_version()},
-        "model": str(recognizer.loaded.path),
+        "model": str(recognizer.classifier.path),
         "recipe": recognizer.meta.get("recipe"),
     }
 

@@ -7,6 +7,9 @@ import pytest
 import torch
 
 from digitrec.data import load_dataset
+from digitrec.models import ModelConfig
+from digitrec.training import RunOptions, get_recipe, train_recipe
+from tests.helpers import write_kaggle_root
 
 
 @pytest.fixture(autouse=True)
@@ -45,3 +48,21 @@ def mnist_train(mnist_root: Path):
 @pytest.fixture(scope="session")
 def mnist_test(mnist_root: Path):
     return load_dataset("mnist", "test", mnist_root)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A small model on synthetic digits: enough to exercise the API, not to be accurate."""
+    root = write_kaggle_root(tmp_path_factory.mktemp("data"), n_train=300, n_test=10)
+    recipe = get_recipe("fast").with_overrides(model=ModelConfig("fastnet", {"conv1": 8, "conv2": 16, "hidden": 32}), epochs=1, batch_size=32)
+    run = tmp_path_factory.mktemp("runs") / "tiny"
+    train_recipe(recipe, RunOptions(dataset="kaggle", device="cpu"), run, root)
+    return run
+
+
+@pytest.fixture(scope="session")
+def mnist_run(tmp_path_factory, mnist_root):
+    """`fast` trained briefly on real MNIST: accurate enough to read drawn digits."""
+    run = tmp_path_factory.mktemp("runs") / "mnist"
+    train_recipe(get_recipe("fast").with_overrides(epochs=3), RunOptions(seed=0, limit=20000, device="cpu"), run, mnist_root)
+    return run

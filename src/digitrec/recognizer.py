@@ -9,14 +9,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
-import torch
 
-from digitrec.device import select_device
-from digitrec.models.inputs import to_model_input
 from digitrec.preprocess import ImageError, PreprocessOptions, extract_digits
 from digitrec.preprocess.decode import ImageInput
-from digitrec.training.checkpoint import LoadedModel, load_model_checkpoint
-from digitrec.training.runs import resolve_model_path
+from digitrec.runtime import Classifier, load_classifier
 
 
 @dataclass
@@ -26,9 +22,16 @@ class DigitReading:
     top3: list[tuple[int, float]]
     box: tuple[int, int, int, int]  # x, y, w, h in the original picture
     image: np.ndarray  # the uint8 28x28 image that was classified
+    probabilities: list[float] = field(default_factory=list)  # all ten, for 0..9
 
     def to_dict(self) -> dict[str, Any]:
-        return {"digit": self.digit, "confidence": self.confidence, "top3": [list(t) for t in self.top3], "box": list(self.box)}
+        return {
+            "digit": self.digit,
+            "confidence": self.confidence,
+            "top3": [list(t) for t in self.top3],
+            "box": list(self.box),
+            "probabilities": [round(p, 6) for p in self.probabilities],
+        }
 
 
 @dataclass
@@ -54,29 +57,28 @@ class Reading:
 class Recognizer:
     """A trained model plus the preprocessing path; reads pictures of digits."""
 
-    def __init__(self, loaded: LoadedModel, device: torch.device, options: PreprocessOptions = PreprocessOptions()):
-        self.loaded = loaded
-        self.model = loaded.model
-        self.device = device
+    def __init__(self, classifier: Classifier, options: PreprocessOptions = PreprocessOptions()):
+        self.classifier = classifier
         self.options = options
 
     @classmethod
-    def load(cls, path: str | os.PathLike, device: str = "cpu", options: PreprocessOptions = PreprocessOptions()) -> Recognizer:
-        """From a run folder (its best checkpoint) or a .safetensors checkpoint."""
-        dev = select_device(device)
-        return cls(load_model_checkpoint(resolve_model_path(Path(path)), dev), dev, options)
+    def load(
+        cls, path: str | os.PathLike, device: str = "cpu", options: PreprocessOptions = PreprocessOptions(), runtime: str = "auto"
+    ) -> Recognizer:
+        """From a run folder (its best checkpoint), a .safetensors checkpoint or an .onnx export."""
+        return cls(load_classifier(Path(path), device, runtime), options)
 
     @property
     def meta(self) -> dict[str, Any]:
-        return self.loaded.meta
+        return self.classifier.meta
 
-    def classify(self, images: np.ndarray) -> torch.Tensor:
+    @property
+    def runtime(self) -> str:
+        return self.classifier.runtime
+
+    def classify(self, images: np.ndarray) -> np.ndarray:
         """Probabilities (N, 10) for uint8 (N, 28, 28) MNIST-style images, in one batch."""
-        if len(images) == 0:
-            return torch.empty((0, 10))
-        batch = torch.from_numpy(np.ascontiguousarray(images, dtype=np.uint8)).to(self.device)
-        with torch.inference_mode():
-            return self.model(to_model_input(batch, self.loaded.normalization)).float().softmax(1).cpu()
+        return self.classifier.classify(np.asarray(images, np.uint8))
 
     def read(self, image: ImageInput, single: bool | None = None, name: str | None = None) -> Reading:
         """Read every digit of a picture (path, bytes, PIL image or numpy array), left to right."""
@@ -87,9 +89,9 @@ class Recognizer:
         probabilities = self.classify(np.stack([d.image for d in pre.digits]))
         readings = []
         for crop, p in zip(pre.digits, probabilities):
-            top = torch.topk(p, 3)
-            top3 = [(int(i), float(v)) for v, i in zip(top.values, top.indices)]
-            readings.append(DigitReading(top3[0][0], top3[0][1], top3, crop.box, crop.image))
+            order = np.argsort(-p, kind="stable")[:3]
+            top3 = [(int(i), float(p[i])) for i in order]
+            readings.append(DigitReading(top3[0][0], top3[0][1], top3, crop.box, crop.image, [float(x) for x in p]))
         return Reading("".join(str(r.digit) for r in readings), readings, pre.width, pre.height)
 
 

@@ -207,7 +207,8 @@ def test_predict_files_folders_json_errors_and_crops(capsys, trained_run, tmp_pa
         d = by_file[name]
         assert len(d["text"]) >= 1 and d["text"] == "".join(str(x["digit"]) for x in d["digits"])
         for digit in d["digits"]:
-            assert set(digit) == {"digit", "confidence", "top3", "box"} and len(digit["top3"]) == 3 and len(digit["box"]) == 4
+            assert set(digit) == {"digit", "confidence", "top3", "box", "probabilities"}
+            assert len(digit["top3"]) == 3 and len(digit["box"]) == 4 and abs(sum(digit["probabilities"]) - 1) < 1e-3
     saved = list(crops.glob("*.png"))
     assert saved and all(Image.open(p).size == (28, 28) for p in saved)
     code, out, _ = run(capsys, "predict", "--model", trained_run, folder / "d0.png", "--single")

@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from digitrec.cli.common import DataDirOption, JsonOption, emit_json, out
-from digitrec.data import DATASETS, load_dataset
-from digitrec.data.mnist import MnistSource, data_root_from
+
+DATASETS = ("mnist", "kaggle")  # as digitrec.data.DATASETS, without importing torch for --help
 
 app = typer.Typer(help="Get, inspect and look at the data.", no_args_is_help=True)
 
@@ -18,6 +18,8 @@ app = typer.Typer(help="Get, inspect and look at the data.", no_args_is_help=Tru
 @app.command("download")
 def download(data_dir: Optional[Path] = DataDirOption, as_json: bool = JsonOption) -> None:
     """Get the four MNIST files (from the local data root, or the official mirrors into the user cache) and verify their sha256."""
+    from digitrec.data.mnist import MnistSource, data_root_from
+
     source = MnistSource(data_root=data_root_from(data_dir))
     files = []
     for split in ("train", "test"):
@@ -38,6 +40,8 @@ def info(
     as_json: bool = JsonOption,
 ) -> None:
     """Sizes and class counts of the train and test splits."""
+    from digitrec.data import load_dataset
+
     report = {"dataset": dataset, "splits": {}}
     for split in ("train", "test"):
         data = load_dataset(dataset, split, data_dir)
@@ -72,6 +76,7 @@ def show(
     data_dir: Optional[Path] = DataDirOption,
 ) -> None:
     """Write a grid of random samples, titled with their labels."""
+    from digitrec.data import load_dataset
     from digitrec.evaluation.figures import sample_grid, save_figure
 
     data = load_dataset(dataset, split, data_dir)

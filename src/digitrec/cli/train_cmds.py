@@ -10,8 +10,9 @@ from rich.table import Table
 
 from digitrec.cli.common import DataDirOption, DeviceOption, JsonOption, emit_json, err, out, percent
 from digitrec.errors import ConfigError
-from digitrec.models import build_model, count_parameters, format_summary, summarize
-from digitrec.training import RECIPES, RunOptions, get_recipe, resume_run, train_recipe
+
+# Library imports live inside the commands: they pull in PyTorch, which `digitrec serve
+# --runtime onnx` must not need.
 
 
 def recipes(
@@ -19,6 +20,9 @@ def recipes(
     as_json: bool = JsonOption,
 ) -> None:
     """List the recipes, or print one with a Keras-style model summary."""
+    from digitrec.models import build_model, count_parameters, format_summary, summarize
+    from digitrec.training import RECIPES, get_recipe
+
     if name is None:
         rows = [
             {"name": r.name, "summary": r.summary, "parameters": count_parameters(build_model(r.model)), "published": r.published}
@@ -80,6 +84,7 @@ def train(
 ) -> None:
     """Train a recipe into a run folder: config, history, best and last checkpoints, metrics, report."""
     from digitrec.cli.progress import ConsoleReporter
+    from digitrec.training import RunOptions, get_recipe, resume_run, train_recipe
 
     reporter = None if quiet else ConsoleReporter(err)
     try:
@@ -225,6 +230,7 @@ def kfold(
     """K-fold cross-validation: K models on K disjoint validation folds, mean ± std, one report."""
     from digitrec.cli.progress import ConsoleReporter
     from digitrec.evaluation.report import write_kfold_report
+    from digitrec.training import RunOptions, get_recipe
     from digitrec.training.kfold import run_kfold
     from digitrec.training.runs import RunFolder
 

@@ -52,8 +52,10 @@ def _open(source: ImageInput, name: str) -> Image.Image:
         found = re.search(r"\((\d+) pixels\)", str(e))
         size = f"{int(found.group(1)) / 1e6:.0f} megapixels, " if found else ""
         raise ImageError(f"{name} is {size}over the limit of {MAX_PIXELS / 1e6:.0f} megapixels; scale it down first") from None
-    except OSError as e:
-        raise ImageError(f"cannot read {name}: {e}") from None
+    except PermissionError:
+        raise ImageError(f"cannot read {name}: permission denied") from None
+    except OSError as e:  # Pillow's errors for bad headers and short files
+        raise ImageError(f"{name} is corrupt or truncated ({e})") from None
     return image
 
 

@@ -1,0 +1,55 @@
+"""`digitrec export` and `digitrec serve`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from digitrec.cli.common import JsonOption, emit_json, err, out
+from digitrec.errors import ConfigError
+
+
+def export(
+    run: Path = typer.Argument(..., help="Run folder or checkpoint."),
+    fmt: str = typer.Option("onnx", "--format", help="Export format: onnx."),
+    out_path: Path = typer.Option(Path("model.onnx"), "--out", help="File to write."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Export a model (with its normalisation and class names in the metadata) for other runtimes."""
+    if fmt != "onnx":
+        raise ConfigError(f"unknown export format {fmt!r}; digitrec exports onnx")
+    from digitrec.export import export_onnx
+
+    path = export_onnx(run, out_path)
+    if as_json:
+        emit_json({"out": path, "format": fmt, "bytes": path.stat().st_size})
+        return
+    out.print(f"wrote {path} ({path.stat().st_size:,} bytes); serve it with `digitrec serve --model {path} --runtime onnx`")
+
+
+def serve(
+    model: Path = typer.Option(..., "--model", help="Run folder, checkpoint, or .onnx export."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; loopback unless told otherwise."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535),
+    runtime: str = typer.Option("auto", "--runtime", help="pytorch, onnx, or auto (onnx for .onnx files)."),
+    max_bytes: int = typer.Option(10 * 1024 * 1024, "--max-bytes", min=1, help="Largest request body accepted."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Server processes (each loads the model once)."),
+) -> None:
+    """Serve the REST API and the drawing board page (FastAPI on uvicorn)."""
+    import os
+
+    import uvicorn
+
+    from digitrec.serving.app import ServerConfig, load_app
+
+    config = ServerConfig(max_bytes=max_bytes)
+    if workers == 1:
+        app = load_app(model, runtime, config)  # fails here, before binding, if the model is bad
+        err.print(f"digitrec serving {model} ({runtime}) on http://{host}:{port}  (API docs at /docs)")
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+        return
+    load_app(model, runtime, config)  # check the model once before starting workers
+    os.environ.update({"DIGITREC_SERVE_MODEL": str(model), "DIGITREC_SERVE_RUNTIME": runtime, "DIGITREC_SERVE_MAX_BYTES": str(max_bytes)})
+    err.print(f"digitrec serving {model} ({runtime}) on http://{host}:{port} with {workers} workers")
+    uvicorn.run("digitrec.serving.worker:app", host=host, port=port, workers=workers, log_level="warning")

@@ -1,0 +1,1 @@
+"""The FastAPI app (REST API and drawing board page) and its static files."""

@@ -1,0 +1,226 @@
+"""The HTTP API and the drawing board page, on FastAPI.
+
+Every request goes through the same preprocessing path as `digitrec predict`. Bad input
+never reaches a 500: it gets 400, 413, 415 or 422 and a JSON body {"error": "..."}.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from PIL import Image
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from digitrec import __version__
+from digitrec.preprocess.decode import MAX_PIXELS, ImageError
+from digitrec.recognizer import Reading, Recognizer
+
+STATIC = Path(__file__).parent / "static"
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+IMAGE_TYPES = ("image/", "application/octet-stream")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    max_bytes: int = DEFAULT_MAX_BYTES  # largest request body
+    max_pixels: int = MAX_PIXELS  # largest decoded picture
+
+
+def png_base64(image: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def reading_json(reading: Reading) -> dict[str, Any]:
+    """`digitrec predict --json`'s object, each digit with the 28x28 image it was read from."""
+    body = reading.to_dict()
+    for out, digit in zip(body["digits"], reading.digits):
+        out["image"] = png_base64(digit.image)
+    return body
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"the body is {int(declared):,} bytes, over the limit of {limit:,}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"the body is over the limit of {limit:,} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if not body:
+        raise ApiError(400, "the body is empty; send an image")
+    return body
+
+
+def pixels_array(payload: Any) -> np.ndarray:
+    """28x28 or 784 numbers, 0-255 or 0-1, as a uint8 (28, 28) image."""
+    values = payload.get("pixels") if isinstance(payload, dict) else payload
+    if values is None:
+        raise ApiError(422, 'expected a JSON object {"pixels": [...]} with 28x28 or 784 numbers')
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (ValueError, TypeError):
+        raise ApiError(422, "pixels must be numbers, in 28 rows of 28 or a flat list of 784") from None
+    if array.shape not in ((28, 28), (784,)):
+        raise ApiError(422, f"pixels have shape {list(array.shape)}; expected [28, 28] or [784]")
+    if not np.isfinite(array).all():
+        raise ApiError(422, "pixels contain NaN or infinite values")
+    if array.min() < 0 or array.max() > 255:
+        raise ApiError(422, f"pixel values must be in 0-255 (or 0-1); got {array.min():g} to {array.max():g}")
+    if array.max() <= 1.0:
+        array = array * 255.0
+    return array.reshape(28, 28).round().astype(np.uint8)
+
+
+def create_app(recognizer: Recognizer, config: ServerConfig = ServerConfig(), model_card: dict[str, Any] | None = None) -> FastAPI:
+    """The app around one loaded model; the model is loaded once, by the caller."""
+    app = FastAPI(
+        title="digitrec",
+        version=__version__,
+        description="Read handwritten digits from pictures or pixel arrays.",
+    )
+    card = dict(model_card or recognizer.meta)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, e: ApiError) -> JSONResponse:
+        return JSONResponse({"error": e.message}, status_code=e.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, e: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"error": "invalid request", "detail": json.loads(json.dumps(e.errors(), default=str))}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, e: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(e.detail)}, status_code=e.status_code)
+
+    async def read_image(data: bytes, name: str) -> dict[str, Any]:
+        try:
+            reading = await run_in_threadpool(recognizer.read, data, None, name)
+        except ImageError as e:
+            status = 413 if "megapixels" in str(e) else 400
+            raise ApiError(status, str(e)) from None
+        return reading_json(reading)
+
+    @app.post(
+        "/api/v1/predict",
+        summary="Read the digits in an image",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}},
+                    "image/*": {"schema": {"type": "string", "format": "binary"}},
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                },
+            }
+        },
+    )
+    async def predict(request: Request) -> dict[str, Any]:
+        """An image as a multipart upload (any field name) or as the raw body. Returns the
+        number read, and per digit its class, confidence, top 3, box and 28x28 image (base64 PNG)."""
+        content_type = request.headers.get("content-type", "").lower()
+        if content_type.startswith("multipart/form-data"):
+            body = await read_body(request, config.max_bytes)
+
+            async def replay() -> dict[str, Any]:  # the stream is spent: parse the bytes read under the limit
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            try:
+                form = await Request(request.scope, replay).form(max_part_size=config.max_bytes)
+            except Exception:
+                raise ApiError(400, "the multipart body cannot be parsed") from None
+            uploads = [v for v in form.values() if hasattr(v, "read")]
+            if not uploads:
+                raise ApiError(400, "the multipart body has no file; attach the image as a file field")
+            data = await uploads[0].read()
+            if not data:
+                raise ApiError(400, "the uploaded file is empty")
+            return await read_image(data, f"the uploaded file {uploads[0].filename or ''}".strip())
+        if not content_type.startswith(IMAGE_TYPES):
+            raise ApiError(415, f"unsupported content type {content_type or '(none)'!r}; send multipart/form-data or image bytes (image/png, image/jpeg, ...)")
+        return await read_image(await read_body(request, config.max_bytes), "the uploaded image")
+
+    @app.post(
+        "/api/v1/predict/pixels",
+        summary="Read a digit given as pixels",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object", "properties": {"pixels": {"type": "array", "items": {}}}, "required": ["pixels"]}}},
+            }
+        },
+    )
+    async def predict_pixels(request: Request) -> dict[str, Any]:
+        """JSON {"pixels": ...}: 28 rows of 28 numbers or 784 numbers, 0-255 or 0-1, either polarity."""
+        content_type = request.headers.get("content-type", "").lower()
+        if not content_type.startswith("application/json"):
+            raise ApiError(415, f"unsupported content type {content_type or '(none)'!r}; send application/json")
+        body = await read_body(request, config.max_bytes)
+        try:
+            payload = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ApiError(400, f"the body is not valid JSON ({e})") from None
+        image = pixels_array(payload)
+        try:
+            reading = await run_in_threadpool(recognizer.read, image, True, "the pixels")
+        except ImageError as e:
+            raise ApiError(422, str(e)) from None
+        return reading_json(reading)
+
+    @app.get("/api/v1/model", summary="The model being served")
+    async def model() -> dict[str, Any]:
+        accuracy = card.get("test_accuracy")
+        return {
+            "recipe": card.get("recipe"),
+            "test_accuracy": None if accuracy is None or (isinstance(accuracy, float) and math.isnan(accuracy)) else accuracy,
+            "parameters": card.get("parameters"),
+            "runtime": recognizer.runtime,
+            "architecture": card.get("model", {}).get("arch"),
+            "classes": card.get("classes", list(range(10))),
+            "normalization": card.get("normalization"),
+        }
+
+    @app.get("/healthz", summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    return app
+
+
+def load_app(model: str | Path, runtime: str = "auto", config: ServerConfig = ServerConfig()) -> FastAPI:
+    """Load the model once and build the app around it."""
+    recognizer = Recognizer.load(model, "cpu", runtime=runtime)
+    card = dict(recognizer.meta)
+    if recognizer.runtime == "pytorch":
+        from digitrec.export import model_card
+
+        card = model_card(Path(model), recognizer.meta)
+    return create_app(recognizer, config, card)

@@ -1,0 +1,156 @@
+// digitrec drawing board: pointer-event drawing, debounced live reading, photo upload.
+// No framework and no network beyond this server.
+"use strict";
+
+const canvas = document.getElementById("canvas");
+const ctx = canvas.getContext("2d");
+const pen = document.getElementById("pen");
+const penValue = document.getElementById("pen-value");
+const prediction = document.getElementById("prediction");
+const confidence = document.getElementById("confidence");
+const statusLine = document.getElementById("status");
+const digitsBox = document.getElementById("digits");
+
+const strokes = []; // each: {width, points: [[x, y], ...]} in canvas pixels
+let current = null;
+let timer = null;
+let inFlight = 0; // requests started; a reply is shown only if it is the newest
+
+function paint() {
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.strokeStyle = "#000";
+  ctx.lineCap = "round";
+  ctx.lineJoin = "round";
+  for (const s of strokes) {
+    ctx.lineWidth = s.width;
+    ctx.beginPath();
+    s.points.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
+    if (s.points.length === 1) ctx.lineTo(s.points[0][0] + 0.1, s.points[0][1]);
+    ctx.stroke();
+  }
+}
+
+function toCanvas(event) {
+  const r = canvas.getBoundingClientRect();
+  return [((event.clientX - r.left) * canvas.width) / r.width, ((event.clientY - r.top) * canvas.height) / r.height];
+}
+
+canvas.addEventListener("pointerdown", (e) => {
+  e.preventDefault();
+  canvas.setPointerCapture(e.pointerId);
+  current = { width: Number(pen.value), points: [toCanvas(e)] };
+  strokes.push(current);
+  paint();
+});
+canvas.addEventListener("pointermove", (e) => {
+  if (!current) return;
+  e.preventDefault();
+  current.points.push(toCanvas(e));
+  paint();
+  schedule(250);
+});
+function endStroke(e) {
+  if (!current) return;
+  current = null;
+  schedule(60);
+}
+canvas.addEventListener("pointerup", endStroke);
+canvas.addEventListener("pointercancel", endStroke);
+
+pen.addEventListener("input", () => (penValue.textContent = pen.value));
+document.getElementById("undo").addEventListener("click", () => {
+  strokes.pop();
+  paint();
+  strokes.length ? schedule(0) : showNothing();
+});
+document.getElementById("clear").addEventListener("click", () => {
+  strokes.length = 0;
+  paint();
+  showNothing();
+});
+document.getElementById("photo").addEventListener("change", (e) => {
+  const file = e.target.files[0];
+  if (!file) return;
+  const form = new FormData();
+  form.append("file", file);
+  send(form, null);
+});
+
+function schedule(delay) {
+  clearTimeout(timer);
+  timer = setTimeout(readCanvas, delay);
+}
+
+function readCanvas() {
+  if (!strokes.length) return showNothing();
+  canvas.toBlob((blob) => send(blob, "image/png"), "image/png");
+}
+
+async function send(body, type) {
+  const id = ++inFlight;
+  statusLine.textContent = "reading…";
+  try {
+    const response = await fetch("/api/v1/predict", { method: "POST", body, headers: type ? { "Content-Type": type } : {} });
+    const data = await response.json();
+    if (id !== inFlight) return; // a newer drawing is being read
+    if (!response.ok) throw new Error(data.error || response.statusText);
+    show(data);
+  } catch (err) {
+    if (id === inFlight) statusLine.textContent = "error: " + err.message;
+  }
+}
+
+function showNothing() {
+  inFlight++;
+  prediction.textContent = "";
+  confidence.textContent = "";
+  statusLine.textContent = "";
+  digitsBox.replaceChildren();
+}
+
+function show(data) {
+  prediction.textContent = data.text;
+  statusLine.textContent = data.warning || "";
+  const p = data.digits.reduce((acc, d) => acc * d.confidence, 1);
+  confidence.textContent = data.digits.length ? `confidence ${(100 * p).toFixed(1)}%` : "";
+  digitsBox.replaceChildren(...data.digits.map(digitCard));
+}
+
+function digitCard(d, index) {
+  const card = document.createElement("div");
+  card.className = "digit";
+  const img = document.createElement("img");
+  img.src = "data:image/png;base64," + d.image;
+  img.alt = `28x28 image the model read as ${d.digit}`;
+  const bars = document.createElement("div");
+  bars.className = "bars";
+  bars.setAttribute("role", "img");
+  const probabilities = d.probabilities;
+  bars.setAttribute("aria-label", `digit ${index + 1}: ${d.digit} with probability ${(100 * d.confidence).toFixed(1)}%`);
+  probabilities.forEach((prob, digit) => {
+    const bar = document.createElement("div");
+    bar.className = "bar" + (digit === d.digit ? " top" : "");
+    bar.dataset.digit = String(digit);
+    bar.dataset.probability = prob.toFixed(4);
+    const fill = document.createElement("span");
+    fill.className = "fill";
+    fill.style.height = `${Math.max(1, 100 * prob)}%`;
+    const label = document.createElement("span");
+    label.className = "label";
+    label.textContent = String(digit);
+    bar.append(fill, label);
+    bars.append(bar);
+  });
+  card.append(img, bars);
+  return card;
+}
+
+fetch("/api/v1/model")
+  .then((r) => r.json())
+  .then((m) => {
+    const acc = m.test_accuracy == null ? "" : `, ${(100 * m.test_accuracy).toFixed(2)}% on MNIST test`;
+    document.getElementById("model").textContent = `${m.recipe} (${m.runtime}${acc})`;
+  })
+  .catch(() => {});
+paint();

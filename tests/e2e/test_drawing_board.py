@@ -1,0 +1,185 @@
+"""The drawing board in a real headless Chromium (Debian's), driven by Playwright."""
+
+import math
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.mnist]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "e2e"
+CANVAS_W, CANVAS_H = 560, 280  # the canvas's own pixels (see static/index.html)
+
+
+@pytest.fixture(scope="module")
+def server(mnist_run):
+    import uvicorn
+
+    from digitrec.serving.app import load_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(load_app(mnist_run), host="127.0.0.1", port=port, log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "the server did not start"
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("Debian's chromium is required in CI (.ci/run installs it)")
+        pytest.skip("Debian's chromium is not installed: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1000, "height": 720})
+    page = context.new_page()
+    page.goto(server + "/")
+    page.wait_for_selector("#canvas")
+    yield page
+    context.close()
+
+
+def stroke(page, points):
+    """Draw one stroke with the mouse through `points`, given in canvas pixels."""
+    box = page.locator("#canvas").bounding_box()
+    sx, sy = box["width"] / CANVAS_W, box["height"] / CANVAS_H
+    page.mouse.move(box["x"] + points[0][0] * sx, box["y"] + points[0][1] * sy)
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(box["x"] + x * sx, box["y"] + y * sy, steps=6)
+    page.mouse.up()
+
+
+def one(x):
+    return [[(x, 50), (x - 4, 235)]]
+
+
+def zero(x):
+    return [[(x + 45 * math.sin(t), 140 - 90 * math.cos(t)) for t in np.linspace(0, 2 * math.pi, 40)]]
+
+
+def seven(x):
+    return [[(x - 50, 55), (x + 50, 55), (x - 15, 235)]]
+
+
+def read(page, expected_length=1):
+    page.wait_for_function(
+        f"document.getElementById('prediction').textContent.length === {expected_length}", timeout=10_000
+    )
+    page.wait_for_timeout(400)  # let the debounced final read of the drawing land
+    return page.text_content("#prediction")
+
+
+def clear(page):
+    page.click("#clear")
+    assert page.text_content("#prediction") == ""
+
+
+@pytest.mark.parametrize("digit, strokes", [("1", one(280)), ("0", zero(280)), ("7", seven(280))])
+def test_draw_a_digit_and_read_it(page, digit, strokes):
+    for s in strokes:
+        stroke(page, s)
+    assert read(page) == digit
+    bars = page.locator(".digit .bar")
+    assert bars.count() == 10
+    top = page.locator(".digit .bar.top")
+    assert top.get_attribute("data-digit") == digit and float(top.get_attribute("data-probability")) > 0.5
+    assert page.locator(".digit img").get_attribute("src").startswith("data:image/png;base64,")
+
+
+def test_two_digit_number_reads_left_to_right(page):
+    for s in seven(400) + one(150):  # drawn right digit first: order comes from position
+        stroke(page, s)
+    assert read(page, 2) == "17"
+    assert page.locator(".digit").count() == 2
+
+
+def test_clear_and_undo(page):
+    for s in one(150) + zero(400):
+        stroke(page, s)
+    assert read(page, 2) == "10"
+    page.click("#undo")
+    assert read(page, 1) == "1"
+    clear(page)
+    assert page.locator(".digit").count() == 0
+    stroke(page, one(280)[0])
+    assert read(page) == "1"
+    page.focus("#clear")  # the buttons work from the keyboard
+    page.keyboard.press("Enter")
+    assert page.text_content("#prediction") == ""
+
+
+def test_upload_a_photo(page, mnist_test, tmp_path):
+    from tests.pictures import encode, paper, paste_digit, shadow
+
+    digit, label = mnist_test.images[0].numpy(), int(mnist_test.labels[0])
+    sheet = paper(640, 480, seed=3)
+    paste_digit(sheet, digit, 250, 120, 220)
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(encode(shadow(sheet), "JPEG", rotate=3, quality=70))
+    page.set_input_files("#photo", str(photo))
+    assert read(page) == str(label)
+    assert page.locator(".digit .bar").count() == 10
+    heights = [float(b.get_attribute("data-probability")) for b in page.locator(".digit .bar").all()]
+    assert abs(sum(heights) - 1) < 0.01 and heights.index(max(heights)) == label
+
+
+def test_page_controls_are_labelled_and_drawing_does_not_scroll(page):
+    assert page.eval_on_selector("#canvas", "c => getComputedStyle(c).touchAction") == "none"
+    for control in ("#pen", "#photo"):
+        assert page.locator(f"label[for={control[1:]}]").count() == 1
+    assert page.get_attribute("#photo", "capture") == "environment"
+    for button in ("#undo", "#clear"):
+        assert page.locator(button).evaluate("b => b.tagName") == "BUTTON"
+
+
+def test_phone_width_and_screenshot(browser, server):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, has_touch=True)
+    page = context.new_page()
+    page.goto(server + "/")
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 390, "no sideways scrolling on a phone"
+    for s in seven(300) + one(120):
+        stroke(page, s)
+    assert read(page, 2) == "17"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "drawing-board-phone.png"), full_page=True)
+    context.close()
+
+
+def test_desktop_screenshot_for_a_person(page):
+    for s in seven(400) + zero(150):
+        stroke(page, s)
+    assert read(page, 2) == "07"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / "drawing-board.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000

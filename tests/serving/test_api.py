@@ -1,0 +1,145 @@
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from digitrec.recognizer import Recognizer
+from digitrec.serving import app as app_module
+from digitrec.serving.app import ServerConfig, create_app, load_app
+from tests.preprocess.test_decode import _png_header_only
+
+
+def png(array: np.ndarray, fmt: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def drawing() -> np.ndarray:
+    page = np.full((120, 240), 255, np.uint8)
+    page[20:100, 50:60] = 0  # a "1"
+    page[20:30, 140:200] = 0  # a "7": bar and stem
+    page[30:100, 150:160] = 0
+    return page
+
+
+@pytest.fixture(scope="module")
+def client(tiny_run):
+    return TestClient(create_app(Recognizer.load(tiny_run), ServerConfig(max_bytes=200_000)))
+
+
+def _check_reading(body: dict, digits: int) -> None:
+    assert len(body["text"]) == digits and len(body["digits"]) == digits
+    assert body["text"] == "".join(str(d["digit"]) for d in body["digits"])
+    for d in body["digits"]:
+        assert {"digit", "confidence", "top3", "box", "probabilities", "image"} <= set(d)
+        image = Image.open(io.BytesIO(base64.b64decode(d["image"])))
+        assert image.size == (28, 28) and image.mode == "L"
+        assert abs(sum(d["probabilities"]) - 1) < 1e-3
+
+
+def test_health_model_docs_and_page(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    model = client.get("/api/v1/model").json()
+    assert model["recipe"] == "fast" and model["runtime"] == "pytorch" and model["parameters"] > 0
+    assert "test_accuracy" in model
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/v1/predict", "/api/v1/predict/pixels", "/api/v1/model", "/healthz"} <= set(paths)
+    page = client.get("/")
+    assert page.status_code == 200 and 'id="prediction"' in page.text
+    for asset in ("/static/app.js", "/static/style.css"):
+        assert client.get(asset).status_code == 200
+    assert "http://" not in page.text.replace("http://www.w3.org", "") and "https://" not in page.text, "no CDN"
+
+
+@pytest.mark.parametrize("fmt, content_type", [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("PNG", "application/octet-stream")])
+def test_predict_raw_bytes(client, fmt, content_type):
+    r = client.post("/api/v1/predict", content=png(drawing(), fmt), headers={"Content-Type": content_type})
+    assert r.status_code == 200, r.text
+    _check_reading(r.json(), 2)
+    boxes = [d["box"] for d in r.json()["digits"]]
+    assert boxes[0][0] < boxes[1][0] and abs(boxes[0][0] - 50) <= 3
+
+
+def test_predict_multipart(client):
+    r = client.post("/api/v1/predict", files={"file": ("d.png", png(drawing()), "image/png")})
+    assert r.status_code == 200, r.text
+    _check_reading(r.json(), 2)
+
+
+def test_predict_blank_has_a_warning(client):
+    r = client.post("/api/v1/predict", content=png(np.full((50, 50), 255, np.uint8)), headers={"Content-Type": "image/png"})
+    assert r.status_code == 200 and r.json()["text"] == "" and "no digit" in r.json()["warning"]
+
+
+@pytest.mark.parametrize("scale", [255, 1])
+@pytest.mark.parametrize("flat", [False, True])
+def test_predict_pixels(client, scale, flat):
+    image = np.zeros((28, 28))
+    image[4:24, 12:16] = scale
+    pixels = image.flatten().tolist() if flat else image.tolist()
+    r = client.post("/api/v1/predict/pixels", json={"pixels": pixels})
+    assert r.status_code == 200, r.text
+    _check_reading(r.json(), 1)
+
+
+BAD = [
+    ("wrong content type", "/api/v1/predict", {"content": b"hello", "headers": {"Content-Type": "text/plain"}}, 415, "unsupported content type"),
+    ("no content type", "/api/v1/predict", {"content": b"hello", "headers": {"Content-Type": ""}}, 415, "unsupported content type"),
+    ("undecodable image", "/api/v1/predict", {"content": b"\x89PNG\r\n\x1a\n" + b"x" * 100, "headers": {"Content-Type": "image/png"}}, 400, "not an image|corrupt"),
+    ("too many bytes", "/api/v1/predict", {"content": b"\x00" * 300_000, "headers": {"Content-Type": "image/png"}}, 413, "over the limit"),
+    ("too many bytes, multipart", "/api/v1/predict", {"files": {"file": ("big.png", b"\x00" * 300_000, "image/png")}}, 413, "over the limit"),
+    ("too many pixels", "/api/v1/predict", {"content": _png_header_only(30000, 30000), "headers": {"Content-Type": "image/png"}}, 413, "megapixels"),
+    ("empty body", "/api/v1/predict", {"content": b"", "headers": {"Content-Type": "image/png"}}, 400, "empty"),
+    ("multipart without a file", "/api/v1/predict", {"files": {"x": (None, "just text")}}, 400, "no file"),
+    ("empty file", "/api/v1/predict", {"files": {"file": ("e.png", b"", "image/png")}}, 400, "empty"),
+    ("pixels: wrong content type", "/api/v1/predict/pixels", {"content": b"1,2", "headers": {"Content-Type": "text/csv"}}, 415, "application/json"),
+    ("pixels: empty body", "/api/v1/predict/pixels", {"content": b"", "headers": {"Content-Type": "application/json"}}, 400, "empty"),
+    ("pixels: not JSON", "/api/v1/predict/pixels", {"content": b"{pixels", "headers": {"Content-Type": "application/json"}}, 400, "not valid JSON"),
+    ("pixels: wrong shape", "/api/v1/predict/pixels", {"json": {"pixels": [[0] * 27] * 28}}, 422, "shape"),
+    ("pixels: ragged", "/api/v1/predict/pixels", {"json": {"pixels": [[0] * 28] * 27 + [[0] * 5]}}, 422, "pixels"),
+    ("pixels: NaN", "/api/v1/predict/pixels", {"content": b'{"pixels": [NaN' + b", 0" * 783 + b"]}", "headers": {"Content-Type": "application/json"}}, 422, "NaN"),
+    ("pixels: out of range", "/api/v1/predict/pixels", {"json": {"pixels": [300] + [0] * 783}}, 422, "0-255"),
+    ("pixels: negative", "/api/v1/predict/pixels", {"json": {"pixels": [-1] + [0] * 783}}, 422, "0-255"),
+    ("pixels: strings", "/api/v1/predict/pixels", {"json": {"pixels": ["a"] * 784}}, 422, "numbers"),
+    ("pixels: missing key", "/api/v1/predict/pixels", {"json": {"image": [0] * 784}}, 422, "pixels"),
+]
+
+
+@pytest.mark.parametrize("case, path, kwargs, status, message", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_gets_the_right_status_and_a_json_error(client, case, path, kwargs, status, message):
+    import re
+
+    r = client.post(path, **kwargs)
+    assert r.status_code == status, (case, r.status_code, r.text)
+    assert re.search(message, r.json()["error"]), r.json()
+
+
+def test_model_is_loaded_once_at_start_up(tiny_run, monkeypatch):
+    calls = []
+    real = Recognizer.load.__func__
+
+    def counting(cls, *args, **kwargs):
+        calls.append(args)
+        return real(cls, *args, **kwargs)
+
+    monkeypatch.setattr(app_module.Recognizer, "load", classmethod(counting))
+    client = TestClient(load_app(tiny_run))
+    assert len(calls) == 1
+    for _ in range(3):
+        client.post("/api/v1/predict", content=png(drawing()), headers={"Content-Type": "image/png"})
+    assert len(calls) == 1
+
+
+def test_bad_model_fails_at_start_up(tmp_path):
+    from digitrec.errors import DigitrecError
+
+    bad = tmp_path / "model.onnx"
+    bad.write_bytes(b"not onnx")
+    with pytest.raises(DigitrecError, match="not a readable ONNX model"):
+        load_app(bad)

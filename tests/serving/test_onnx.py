@@ -1,0 +1,95 @@
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import onnx
+import pytest
+
+from digitrec.errors import CheckpointError
+from digitrec.export import export_onnx
+from digitrec.recognizer import Recognizer
+from digitrec.runtime import OnnxClassifier
+
+
+@pytest.fixture(scope="module")
+def onnx_path(tiny_run, tmp_path_factory):
+    return export_onnx(tiny_run, tmp_path_factory.mktemp("onnx") / "model.onnx")
+
+
+def test_export_carries_normalisation_and_classes(onnx_path, tiny_run):
+    model = onnx.load(str(onnx_path))
+    props = {p.key: p.value for p in model.metadata_props}
+    assert json.loads(props["normalization"]) == {"mean": 0.1307, "std": 0.3081}
+    assert json.loads(props["classes"]) == list(range(10))
+    card = json.loads(props["digitrec"])
+    assert card["recipe"] == "fast" and card["model"]["arch"] == "fastnet"
+    assert [i.name for i in model.graph.input] == ["input"]
+
+
+def test_onnx_and_pytorch_agree_on_synthetic_digits(onnx_path, tiny_run):
+    from tests.helpers import synthetic_digits
+
+    images, _ = synthetic_digits(200, seed=9)
+    p_onnx = Recognizer.load(onnx_path).classify(images)
+    p_torch = Recognizer.load(tiny_run).classify(images)
+    assert (p_onnx.argmax(1) == p_torch.argmax(1)).all()
+    assert np.abs(p_onnx - p_torch).max() < 1e-4
+
+
+@pytest.mark.mnist
+def test_parity_on_all_10000_test_images(mnist_run, mnist_test, tmp_path):
+    path = export_onnx(mnist_run, tmp_path / "m.onnx")
+    images = mnist_test.images.numpy()
+    p_onnx = Recognizer.load(path).classify(images)
+    p_torch = Recognizer.load(mnist_run).classify(images)
+    assert (p_onnx.argmax(1) == p_torch.argmax(1)).all(), "the same class on every test image"
+    assert np.abs(p_onnx - p_torch).max() < 1e-4
+
+
+def test_onnx_without_digitrec_metadata(onnx_path, tmp_path):
+    model = onnx.load(str(onnx_path))
+    del model.metadata_props[:]
+    plain = tmp_path / "plain.onnx"
+    onnx.save(model, str(plain))
+    with pytest.raises(CheckpointError, match="without digitrec metadata"):
+        OnnxClassifier(plain)
+
+
+def test_server_on_onnx_runs_without_pytorch(onnx_path, tmp_path):
+    """Block `import torch` entirely, then serve the export and read a picture."""
+    from PIL import Image
+
+    picture = tmp_path / "d.png"
+    page = np.full((100, 100), 255, np.uint8)
+    page[20:80, 45:55] = 0
+    Image.fromarray(page).save(picture)
+    script = textwrap.dedent(f"""
+        import sys
+        class NoTorch:
+            def find_spec(self, name, path=None, target=None):
+                if name == "torch" or name.startswith("torch."):
+                    raise ImportError("torch is blocked in this test")
+        sys.meta_path.insert(0, NoTorch())
+        from fastapi.testclient import TestClient
+        from digitrec.serving.app import load_app
+        client = TestClient(load_app({str(onnx_path)!r}, runtime="onnx"))
+        r = client.post("/api/v1/predict", content=open({str(picture)!r}, "rb").read(), headers={{"Content-Type": "image/png"}})
+        assert r.status_code == 200, r.text
+        assert client.get("/api/v1/model").json()["runtime"] == "onnxruntime"
+        assert "torch" not in sys.modules
+        print("ok", r.json()["text"])
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok ")
+
+
+def test_export_cli(capsys, tiny_run, tmp_path):
+    from digitrec.cli import main
+
+    assert main(["export", str(tiny_run), "--format", "onnx", "--out", str(tmp_path / "x.onnx"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["bytes"] > 1000 and (tmp_path / "x.onnx").exists()
+    assert main(["export", str(tiny_run), "--format", "tflite"]) == 1
