@@ -1,0 +1,195 @@
+"""Load on `digitrec serve`, on loopback, with concurrent clients.
+
+    python bench/load_server.py --model runs/demo [--runtime onnx] [--workers 1]
+        [--clients 16] [--pixels-requests 10000] [--photo-requests 1000] [--time-limit 300]
+
+Starts the server in its own process on 127.0.0.1, sends a bounded number of requests
+(each phase also stops at --time-limit seconds), and reports requests per second, p50
+and p99 latency and errors for a pixels request and a photo upload, and the server's
+resident memory sampled every 1,000 requests. Traffic never leaves this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+from PIL import Image
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return total / 1024
+
+
+def server_pids(root: int) -> list[int]:
+    """The server process and its workers (uvicorn's --workers are children)."""
+    pids = [root]
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        ppid = next((line.split()[1] for line in text.splitlines() if line.startswith("PPid:")), None)
+        if ppid == str(root):
+            pids.append(int(status.parent.name))
+    return pids
+
+
+def pixels_payload() -> bytes:
+    image = np.zeros((28, 28), int)
+    image[5:23, 12:16] = 255
+    image[5:8, 10:16] = 255
+    return json.dumps({"pixels": image.tolist()}).encode()
+
+
+def photo_payload() -> bytes:
+    rng = np.random.default_rng(0)
+    page = np.clip(230 + rng.normal(0, 6, (480, 640)), 0, 255)
+    page[120:360, 300:330] = 40  # a "1" written on paper
+    page[120:140, 270:330] = 40
+    buffer = io.BytesIO()
+    Image.fromarray(page.astype(np.uint8)).save(buffer, "JPEG", quality=80)
+    return buffer.getvalue()
+
+
+async def phase(url: str, body: bytes, content_type: str, total: int, clients: int, time_limit: float, on_progress) -> dict:
+    latencies: list[float] = []
+    errors = 0
+    sent = 0
+    started = time.perf_counter()
+    deadline = started + time_limit
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as session:
+
+        async def worker() -> None:
+            nonlocal sent, errors
+            while sent < total and time.perf_counter() < deadline:
+                sent += 1
+                t0 = time.perf_counter()
+                try:
+                    async with session.post(url, data=body, headers={"Content-Type": content_type}) as r:
+                        ok = r.status == 200 and "text" in await r.json()
+                except (aiohttp.ClientError, asyncio.TimeoutError):
+                    ok = False
+                latencies.append(time.perf_counter() - t0)
+                errors += not ok
+                if len(latencies) % 1000 == 0:
+                    on_progress(len(latencies))
+
+        await asyncio.gather(*(worker() for _ in range(clients)))
+    elapsed = time.perf_counter() - started
+    ms = sorted(1000 * x for x in latencies)
+    return {
+        "requests": len(ms),
+        "seconds": elapsed,
+        "rps": len(ms) / elapsed,
+        "p50_ms": statistics.median(ms),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "max_ms": ms[-1],
+        "errors": errors,
+        "stopped_by_time_limit": len(ms) < total,
+    }
+
+
+async def get_json(url: str, timeout: float = 2.0) -> tuple[int, dict]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+        async with session.get(url) as r:
+            return r.status, await r.json()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="runs/demo")
+    parser.add_argument("--runtime", default="auto")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--pixels-requests", type=int, default=10_000)
+    parser.add_argument("--photo-requests", type=int, default=1_000)
+    parser.add_argument("--time-limit", type=float, default=300.0, help="seconds per phase at most")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "digitrec", "serve", "--model", args.model, "--runtime", args.runtime,
+           "--port", str(port), "--workers", str(args.workers)]
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if server.poll() is not None:
+                raise SystemExit(f"the server exited: {server.stderr.read().decode()}")
+            try:
+                if asyncio.run(get_json(base + "/healthz"))[0] == 200:
+                    break
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("the server did not start within 120 s")
+            time.sleep(0.2)
+        model = asyncio.run(get_json(base + "/api/v1/model"))[1]
+        pids = server_pids(server.pid)
+        memory = [rss_mb(pids)]
+        report = {
+            "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()},
+            "model": model,
+            "clients": args.clients,
+            "workers": args.workers,
+        }
+        # Warm-up, not measured: first requests pay one-off costs (imports, allocations).
+        asyncio.run(phase(base + "/api/v1/predict/pixels", pixels_payload(), "application/json", 200, args.clients, 30, lambda n: None))
+        memory.append(rss_mb(pids))
+        report["pixels"] = asyncio.run(phase(base + "/api/v1/predict/pixels", pixels_payload(), "application/json",
+                                             args.pixels_requests, args.clients, args.time_limit, lambda n: memory.append(rss_mb(pids))))
+        report["photo"] = asyncio.run(phase(base + "/api/v1/predict", photo_payload(), "image/jpeg",
+                                            args.photo_requests, args.clients, args.time_limit, lambda n: memory.append(rss_mb(pids))))
+        memory.append(rss_mb(pids))
+        report["memory_mb"] = {"after_start": memory[0], "after_warm_up": memory[1], "samples_every_1000_requests": memory[2:],
+                               "growth_after_warm_up": memory[-1] - memory[1]}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    m = report["machine"]
+    print(f"machine: {m['cpu']}, {m['cores']} cores; model {report['model']['recipe']} on {report['model']['runtime']}, "
+          f"{args.workers} worker(s), {args.clients} concurrent clients on loopback")
+    for name in ("pixels", "photo"):
+        r = report[name]
+        print(f"{name:>6}: {r['requests']:,} requests in {r['seconds']:.1f} s = {r['rps']:.0f}/s  "
+              f"p50 {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  max {r['max_ms']:.1f} ms  errors {r['errors']}")
+    mem = report["memory_mb"]
+    print(f"server memory: {mem['after_warm_up']:.0f} MB after warm-up, {memory[-1]:.0f} MB at the end "
+          f"({mem['growth_after_warm_up']:+.1f} MB); samples: {', '.join(f'{x:.0f}' for x in mem['samples_every_1000_requests'])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
