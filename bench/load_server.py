@@ -117,6 +117,27 @@ async def phase(url: str, body: bytes, content_type: str, total: int, clients: i
     }
 
 
+async def phase_get(url: str, total: int, clients: int, time_limit: float) -> dict:
+    latencies: list[float] = []
+    started = time.perf_counter()
+    counter = iter(range(total))
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients)) as session:
+
+        async def worker() -> None:
+            for _ in counter:
+                if time.perf_counter() - started > time_limit:
+                    return
+                t0 = time.perf_counter()
+                async with session.get(url) as r:
+                    await r.read()
+                latencies.append(time.perf_counter() - t0)
+
+        await asyncio.gather(*(worker() for _ in range(clients)))
+    ms = sorted(1000 * x for x in latencies)
+    elapsed = time.perf_counter() - started
+    return {"requests": len(ms), "rps": len(ms) / elapsed, "p50_ms": statistics.median(ms), "p99_ms": float(np.percentile(ms, 99))}
+
+
 async def get_json(url: str, timeout: float = 2.0) -> tuple[int, dict]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
         async with session.get(url) as r:
@@ -165,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         # Warm-up, not measured: first requests pay one-off costs (imports, allocations).
         asyncio.run(phase(base + "/api/v1/predict/pixels", pixels_payload(), "application/json", 200, args.clients, 30, lambda n: None))
         memory.append(rss_mb(pids))
+        # Baseline: the HTTP stack alone, an endpoint that does no work (GET-free POST is
+        # not allowed, so /healthz is fetched with the same client and concurrency).
+        report["baseline_healthz"] = asyncio.run(phase_get(base + "/healthz", 5000, args.clients, args.time_limit))
         report["pixels"] = asyncio.run(phase(base + "/api/v1/predict/pixels", pixels_payload(), "application/json",
                                              args.pixels_requests, args.clients, args.time_limit, lambda n: memory.append(rss_mb(pids))))
         report["photo"] = asyncio.run(phase(base + "/api/v1/predict", photo_payload(), "image/jpeg",
@@ -181,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     m = report["machine"]
     print(f"machine: {m['cpu']}, {m['cores']} cores; model {report['model']['recipe']} on {report['model']['runtime']}, "
           f"{args.workers} worker(s), {args.clients} concurrent clients on loopback")
+    b = report["baseline_healthz"]
+    print(f"baseline GET /healthz (no work): {b['rps']:.0f}/s  p50 {b['p50_ms']:.1f} ms  p99 {b['p99_ms']:.1f} ms")
     for name in ("pixels", "photo"):
         r = report[name]
         print(f"{name:>6}: {r['requests']:,} requests in {r['seconds']:.1f} s = {r['rps']:.0f}/s  "

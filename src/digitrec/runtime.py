@@ -68,6 +68,11 @@ class OnnxClassifier:
             raise CheckpointError("ONNX models need onnxruntime: pip install onnxruntime") from None
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        # Digits come a few at a time: one thread, and no spin-waiting between calls, which
+        # would burn the cores a server needs for its other requests.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own exception types for bad files
