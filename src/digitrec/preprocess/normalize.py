@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -20,6 +22,7 @@ def stroke_width(mask: np.ndarray) -> float:
     return 2.0 * float(mask.sum()) / max(perimeter, 1.0)
 
 
+@functools.lru_cache(maxsize=64)
 def _disk(diameter: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (diameter, diameter))
 
@@ -63,11 +66,14 @@ def normalize_digit(ink: np.ndarray, region_mask: np.ndarray, box: tuple[int, in
     pad = WORK // 8  # room for thickening
     work = cv2.copyMakeBorder(work, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
     if stroke:
-        binary = (work > 0.45 * max(work.max(), 1e-6)).astype(np.uint8)
+        binary = (work > 0.45 * max(float(work.max()), 1e-6)).astype(np.uint8)
         binary = normalize_stroke(binary, STROKE * WORK)
         work = cv2.GaussianBlur(binary.astype(np.float32), (0, 0), WORK / 80)
-    ys, xs = np.nonzero(work > 0.05 * work.max()) if work.max() > 0 else (np.array([0]), np.array([0]))
-    work = work[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    peak = float(work.max())
+    if peak <= 0:
+        return np.zeros((SIZE, SIZE), np.uint8)
+    bx, by, bw, bh = cv2.boundingRect((work > 0.05 * peak).astype(np.uint8))
+    work = work[by : by + bh, bx : bx + bw]
     h2, w2 = work.shape
     fit = BOX / max(h2, w2)
     digit = cv2.resize(work, (max(1, round(w2 * fit)), max(1, round(h2 * fit))), interpolation=cv2.INTER_AREA)
