@@ -60,6 +60,15 @@ def sample_grid(data: DigitDataset, count: int = 36, seed: int = 0) -> Figure:
 
 # --- learning curves -----------------------------------------------------------------
 
+def _epoch_axes(ax: plt.Axes, title: str, ylabel: str, legend: bool = True, **kwargs: str) -> None:
+    """Per-epoch axes: whole-number epochs, a light grid, a small legend."""
+    ax.set(title=title, xlabel="epoch", ylabel=ylabel, **kwargs)
+    ax.grid(alpha=0.3)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    if legend:
+        ax.legend(fontsize=8)
+
+
 def learning_curves(history: Sequence[EpochStats], title: str = "Learning curves") -> Figure:
     """Loss and accuracy per epoch, training against validation; a learning-rate panel
     when the rate changed."""
@@ -75,18 +84,12 @@ def learning_curves(history: Sequence[EpochStats], title: str = "Learning curves
     if has_val:
         ax_loss.plot(epochs, [h.val_loss for h in history], label="validation", **VAL_STYLE)
         ax_acc.plot(epochs, [100 * h.val_accuracy for h in history], label="validation", **VAL_STYLE)
-    ax_loss.set(title="Loss", xlabel="epoch", ylabel="cross-entropy")
-    ax_acc.set(title="Accuracy", xlabel="epoch", ylabel="accuracy (%)")
-    for ax in (ax_loss, ax_acc):
-        ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
-        ax.xaxis.get_major_locator().set_params(integer=True)
+    _epoch_axes(ax_loss, "Loss", "cross-entropy")
+    _epoch_axes(ax_acc, "Accuracy", "accuracy (%)")
     if show_lr:
         ax_lr = axes[0, 2]
         ax_lr.plot(epochs, lrs, color="#2ca02c", marker="o", markersize=3)
-        ax_lr.set(title="Learning rate (end of epoch)", xlabel="epoch", ylabel="learning rate", yscale="log")
-        ax_lr.grid(alpha=0.3)
-        ax_lr.xaxis.get_major_locator().set_params(integer=True)
+        _epoch_axes(ax_lr, "Learning rate (end of epoch)", "learning rate", legend=False, yscale="log")
     fig.suptitle(title, fontsize=11)
     return fig
 
@@ -102,12 +105,8 @@ def overlaid_learning_curves(histories: Sequence[Sequence[EpochStats]], title: s
         ax_acc.plot(epochs, [100 * h.train_accuracy for h in history], color=c, linestyle="--", alpha=0.6)
         ax_loss.plot(epochs, [h.val_loss for h in history], color=c, label=f"fold {k + 1}")
         ax_acc.plot(epochs, [100 * h.val_accuracy for h in history], color=c, label=f"fold {k + 1}")
-    ax_loss.set(title="Loss (solid: validation, dashed: training)", xlabel="epoch", ylabel="cross-entropy")
-    ax_acc.set(title="Accuracy (solid: validation, dashed: training)", xlabel="epoch", ylabel="accuracy (%)")
-    for ax in (ax_loss, ax_acc):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        ax.xaxis.get_major_locator().set_params(integer=True)
+    _epoch_axes(ax_loss, "Loss (solid: validation, dashed: training)", "cross-entropy")
+    _epoch_axes(ax_acc, "Accuracy (solid: validation, dashed: training)", "accuracy (%)")
     fig.suptitle(title, fontsize=11)
     return fig
 
