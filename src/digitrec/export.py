@@ -53,7 +53,7 @@ def export_onnx(run_or_checkpoint: str | Path, out: str | Path) -> Path:
         )
     proto = onnx.load_from_string(buffer.getvalue())
     card = model_card(source, loaded.meta)
-    card["source_checkpoint"] = str(loaded.path)
+    card["source_checkpoint"] = loaded.path.name  # a name, not this machine's folders
     entry = proto.metadata_props.add()
     entry.key, entry.value = ONNX_METADATA_KEY, json.dumps(card)
     for key, value in (("normalization", json.dumps(loaded.meta["normalization"])), ("classes", json.dumps(loaded.meta["classes"]))):
