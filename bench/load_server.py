@@ -6,7 +6,11 @@
 Starts the server in its own process on 127.0.0.1, sends a bounded number of requests
 (each phase also stops at --time-limit seconds), and reports requests per second, p50
 and p99 latency and errors for a pixels request and a photo upload, and the server's
-resident memory sampled every 1,000 requests. Traffic never leaves this machine.
+resident memory sampled during each phase. Traffic never leaves this machine.
+
+The load comes from wrk (Debian's package `wrk`) when it is installed: written in C, it
+leaves the 2 cores to the server. Otherwise, from aiohttp clients in this process, which
+take a good share of a core themselves (--client aiohttp forces them).
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ import os
 import platform
 import socket
 import statistics
+import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -117,6 +124,63 @@ async def phase(url: str, body: bytes, content_type: str, total: int, clients: i
     }
 
 
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "%(content_type)s"
+local f = assert(io.open("%(body)s", "rb"))
+wrk.body = f:read("*all")
+f:close()
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('{"requests": %%d, "seconds": %%f, "p50_ms": %%f, "p99_ms": %%f, "max_ms": %%f, "errors": %%d}\\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    latency.max / 1000, e.connect + e.read + e.write + e.status + e.timeout))
+end
+"""
+
+
+def _run_wrk(script: Path, url: str, clients: int, seconds: float) -> dict:
+    result = subprocess.run(
+        ["wrk", "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout", "30s", "-s", str(script), url],
+        capture_output=True, text=True, timeout=seconds + 60,
+    )
+    line = [x for x in result.stdout.splitlines() if x.startswith("{")]
+    if result.returncode != 0 or not line:
+        raise SystemExit(f"wrk failed: {result.stderr or result.stdout}")
+    return json.loads(line[-1])
+
+
+def wrk_phase(url: str, body: bytes, content_type: str, total: int, clients: int, time_limit: float, memory: list, pids: list) -> dict:
+    """wrk runs for a time, not a count: a 2-second calibration run (not reported) sets
+    the duration that covers about `total` requests, within `time_limit`. Server memory
+    is sampled every half second meanwhile."""
+    with tempfile.TemporaryDirectory() as tmp:
+        body_path = Path(tmp) / "body"
+        body_path.write_bytes(body)
+        script = Path(tmp) / "post.lua"
+        script.write_text(WRK_SCRIPT % {"content_type": content_type, "body": body_path})
+        calibration = _run_wrk(script, url, clients, 2)
+        rate = calibration["requests"] / calibration["seconds"]
+        seconds = min(time_limit, max(2.0, total / max(rate, 1e-6)))
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.wait(0.5):
+                memory.append(rss_mb(pids))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            r = _run_wrk(script, url, clients, seconds)
+        finally:
+            stop.set()
+            sampler.join()
+    r["rps"] = r["requests"] / r["seconds"]
+    r["stopped_by_time_limit"] = seconds >= time_limit
+    r["client"] = "wrk"
+    return r
+
+
 async def phase_get(url: str, total: int, clients: int, time_limit: float) -> dict:
     latencies: list[float] = []
     started = time.perf_counter()
@@ -153,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pixels-requests", type=int, default=10_000)
     parser.add_argument("--photo-requests", type=int, default=1_000)
     parser.add_argument("--time-limit", type=float, default=300.0, help="seconds per phase at most")
+    parser.add_argument("--client", choices=("auto", "wrk", "aiohttp"), default="auto",
+                        help="load generator: wrk when installed (auto), or aiohttp in this process")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
@@ -189,12 +255,18 @@ def main(argv: list[str] | None = None) -> int:
         # Baseline: the HTTP stack alone, an endpoint that does no work (GET-free POST is
         # not allowed, so /healthz is fetched with the same client and concurrency).
         report["baseline_healthz"] = asyncio.run(phase_get(base + "/healthz", 5000, args.clients, args.time_limit))
-        report["pixels"] = asyncio.run(phase(base + "/api/v1/predict/pixels", pixels_payload(), "application/json",
-                                             args.pixels_requests, args.clients, args.time_limit, lambda n: memory.append(rss_mb(pids))))
-        report["photo"] = asyncio.run(phase(base + "/api/v1/predict", photo_payload(), "image/jpeg",
-                                            args.photo_requests, args.clients, args.time_limit, lambda n: memory.append(rss_mb(pids))))
+        client = args.client if args.client != "auto" else ("wrk" if shutil.which("wrk") else "aiohttp")
+        report["client"] = client
+        phases = (("pixels", "/api/v1/predict/pixels", pixels_payload(), "application/json", args.pixels_requests),
+                  ("photo", "/api/v1/predict", photo_payload(), "image/jpeg", args.photo_requests))
+        for name, path, body, content_type, total in phases:
+            if client == "wrk":
+                report[name] = wrk_phase(base + path, body, content_type, total, args.clients, args.time_limit, memory, pids)
+            else:
+                report[name] = asyncio.run(phase(base + path, body, content_type, total, args.clients, args.time_limit,
+                                                 lambda n: memory.append(rss_mb(pids))))
         memory.append(rss_mb(pids))
-        report["memory_mb"] = {"after_start": memory[0], "after_warm_up": memory[1], "samples_every_1000_requests": memory[2:],
+        report["memory_mb"] = {"after_start": memory[0], "after_warm_up": memory[1], "samples": memory[2:],
                                "growth_after_warm_up": memory[-1] - memory[1]}
     finally:
         server.terminate()
@@ -204,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     m = report["machine"]
     print(f"machine: {m['cpu']}, {m['cores']} cores; model {report['model']['recipe']} on {report['model']['runtime']}, "
-          f"{args.workers} worker(s), {args.clients} concurrent clients on loopback")
+          f"{args.workers} worker(s), {args.clients} concurrent clients ({report['client']}) on loopback")
     b = report["baseline_healthz"]
     print(f"baseline GET /healthz (no work): {b['rps']:.0f}/s  p50 {b['p50_ms']:.1f} ms  p99 {b['p99_ms']:.1f} ms")
     for name in ("pixels", "photo"):
@@ -213,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
               f"p50 {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  max {r['max_ms']:.1f} ms  errors {r['errors']}")
     mem = report["memory_mb"]
     print(f"server memory: {mem['after_warm_up']:.0f} MB after warm-up, {memory[-1]:.0f} MB at the end "
-          f"({mem['growth_after_warm_up']:+.1f} MB); samples: {', '.join(f'{x:.0f}' for x in mem['samples_every_1000_requests'])}")
+          f"({mem['growth_after_warm_up']:+.1f} MB); samples: {', '.join(f'{x:.0f}' for x in mem['samples'])}")
     return 0
 
 
