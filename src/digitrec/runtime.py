@@ -35,27 +35,22 @@ class TorchClassifier:
     runtime = "pytorch"
 
     def __init__(self, path: Path, device: str = "cpu"):
-        import torch
-
         from digitrec.device import select_device
         from digitrec.training.checkpoint import load_model_checkpoint
 
-        self._torch = torch
         self.loaded = load_model_checkpoint(path, select_device(device))
         self.meta = self.loaded.meta
         self.path = self.loaded.path
 
     def classify(self, images: np.ndarray) -> np.ndarray:
-        from digitrec.models.inputs import to_model_input
+        import torch
 
-        torch = self._torch
+        from digitrec.evaluation.metrics import predict_logits
+
         if len(images) == 0:
             return np.empty((0, 10), np.float32)
-        device = next(self.loaded.model.parameters()).device
-        batch = torch.from_numpy(np.ascontiguousarray(images, dtype=np.uint8)).to(device)
-        with torch.inference_mode():
-            logits = self.loaded.model(to_model_input(batch, self.loaded.normalization))
-        return logits.float().softmax(1).cpu().numpy()
+        batch = torch.from_numpy(np.ascontiguousarray(images, dtype=np.uint8))
+        return predict_logits(self.loaded.model, batch, self.loaded.normalization).softmax(1).cpu().numpy()
 
 
 class OnnxClassifier:

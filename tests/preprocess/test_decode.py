@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitrec.preprocess import ImageError, decode_image
+from digitrec.preprocess import ImageError, ImageTooLargeError, decode_image
 
 
 def _png(array: np.ndarray, mode: str | None = None) -> bytes:
@@ -125,7 +125,7 @@ def test_huge_image_is_refused_from_its_header_before_decoding():
 
     data = _png_header_only(30000, 30000)
     tracemalloc.start()
-    with pytest.raises(ImageError, match="900 megapixels, over the limit of 40"):
+    with pytest.raises(ImageTooLargeError, match="900 megapixels, over the limit of 40"):
         decode_image(data)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -134,5 +134,5 @@ def test_huge_image_is_refused_from_its_header_before_decoding():
 
 def test_image_over_our_limit_but_under_pillows_is_refused_with_its_size():
     data = _png_header_only(8000, 6000)  # 48 megapixels
-    with pytest.raises(ImageError, match="8000x6000 = 48 megapixels, over the limit of 40"):
+    with pytest.raises(ImageTooLargeError, match="8000x6000 = 48 megapixels, over the limit of 40"):
         decode_image(data)

@@ -30,6 +30,10 @@ class ImageError(DigitrecError):
     """A picture cannot be read: missing, corrupt, not an image, or too large."""
 
 
+class ImageTooLargeError(ImageError):
+    """A picture has more pixels than digitrec decodes (a server answers 413)."""
+
+
 def _open(source: ImageInput, name: str) -> Image.Image:
     try:
         if isinstance(source, (bytes, bytearray)):
@@ -51,7 +55,7 @@ def _open(source: ImageInput, name: str) -> Image.Image:
         # Pillow refuses very large images from their header before we see the size.
         found = re.search(r"\((\d+) pixels\)", str(e))
         size = f"{int(found.group(1)) / 1e6:.0f} megapixels, " if found else ""
-        raise ImageError(f"{name} is {size}over the limit of {MAX_PIXELS / 1e6:.0f} megapixels; scale it down first") from None
+        raise ImageTooLargeError(f"{name} is {size}over the limit of {MAX_PIXELS / 1e6:.0f} megapixels; scale it down first") from None
     except PermissionError:
         raise ImageError(f"cannot read {name}: permission denied") from None
     except OSError as e:  # Pillow's errors for bad headers and short files
@@ -63,7 +67,7 @@ def check_size(width: int, height: int, name: str, max_pixels: int = MAX_PIXELS)
     if width <= 0 or height <= 0:
         raise ImageError(f"{name} has no pixels ({width}x{height})")
     if width * height > max_pixels:
-        raise ImageError(
+        raise ImageTooLargeError(
             f"{name} is {width}x{height} = {width * height / 1e6:.0f} megapixels, over the limit of "
             f"{max_pixels / 1e6:.0f}; scale it down first"
         )

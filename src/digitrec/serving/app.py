@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from digitrec import __version__
-from digitrec.preprocess.decode import MAX_PIXELS, ImageError
+from digitrec.preprocess.decode import MAX_PIXELS, ImageError, ImageTooLargeError
 from digitrec.recognizer import Reading, Recognizer
 
 STATIC = Path(__file__).parent / "static"
@@ -119,9 +119,10 @@ def create_app(recognizer: Recognizer, config: ServerConfig = ServerConfig(), mo
     async def read_image(data: bytes, name: str) -> JSONResponse:
         try:
             reading = await run_in_threadpool(recognizer.read, data, None, name)
+        except ImageTooLargeError as e:
+            raise ApiError(413, str(e)) from None
         except ImageError as e:
-            status = 413 if "megapixels" in str(e) else 400
-            raise ApiError(status, str(e)) from None
+            raise ApiError(400, str(e)) from None
         return JSONResponse(reading_json(reading))
 
     @app.post(
