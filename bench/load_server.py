@@ -68,6 +68,55 @@ def server_pids(root: int) -> list[int]:
     return pids
 
 
+def connections_per_process(pids: list[int], port: int) -> list[int]:
+    """How many established client connections each server process holds: with several
+    workers, how the kernel and the workers' accept loops split the clients."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":  # 01: ESTABLISHED
+                inodes.add(fields[9])
+    counts = []
+    for pid in pids:
+        try:
+            links = [os.readlink(f) for f in Path(f"/proc/{pid}/fd").iterdir()]
+        except OSError:
+            links = []
+        counts.append(sum(1 for link in links if link.startswith("socket:[") and link[8:-1] in inodes))
+    return [c for c in counts if c] or [0]
+
+
+def cpu_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def wait_until_started(root: int, workers: int, timeout: float = 120) -> list[int]:
+    """The server's processes, once every worker has loaded its model.
+
+    /healthz answers as soon as the first worker is up; a second one still loading would
+    accept no connections, and the load would all land on the first. A worker that has
+    started sits idle, so wait until there are enough processes and none uses the CPU.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = server_pids(root)
+        before = [cpu_ticks(p) for p in pids]
+        time.sleep(0.5)
+        busy = [b - a for a, b in zip(before, (cpu_ticks(p) for p in pids))]
+        if len(pids) >= (1 if workers == 1 else 1 + workers) and max(busy) <= 2:
+            return pids
+    raise SystemExit(f"the server's {workers} worker(s) did not settle within {timeout:.0f} s")
+
+
 def pixels_payload() -> bytes:
     image = np.zeros((28, 28), int)
     image[5:23, 12:16] = 255
@@ -150,7 +199,8 @@ def _run_wrk(script: Path, url: str, clients: int, seconds: float) -> dict:
     return json.loads(line[-1])
 
 
-def wrk_phase(url: str, body: bytes, content_type: str, total: int, clients: int, time_limit: float, memory: list, pids: list) -> dict:
+def wrk_phase(url: str, body: bytes, content_type: str, total: int, clients: int, time_limit: float, memory: list, pids: list,
+              port: int) -> dict:
     """wrk runs for a time, not a count: a 2-second calibration run (not reported) sets
     the duration that covers about `total` requests, within `time_limit`. Server memory
     is sampled every half second meanwhile."""
@@ -163,10 +213,13 @@ def wrk_phase(url: str, body: bytes, content_type: str, total: int, clients: int
         rate = calibration["requests"] / calibration["seconds"]
         seconds = min(time_limit, max(2.0, total / max(rate, 1e-6)))
         stop = threading.Event()
+        split: list[int] = []
 
         def sample() -> None:
             while not stop.wait(0.5):
                 memory.append(rss_mb(pids))
+                if not split:
+                    split.extend(connections_per_process(pids, port))
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -178,6 +231,7 @@ def wrk_phase(url: str, body: bytes, content_type: str, total: int, clients: int
     r["rps"] = r["requests"] / r["seconds"]
     r["stopped_by_time_limit"] = seconds >= time_limit
     r["client"] = "wrk"
+    r["connections_per_process"] = sorted(split, reverse=True)
     return r
 
 
@@ -240,8 +294,8 @@ def main(argv: list[str] | None = None) -> int:
             if time.monotonic() > deadline:
                 raise SystemExit("the server did not start within 120 s")
             time.sleep(0.2)
+        pids = wait_until_started(server.pid, args.workers)
         model = asyncio.run(get_json(base + "/api/v1/model"))[1]
-        pids = server_pids(server.pid)
         memory = [rss_mb(pids)]
         report = {
             "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()},
@@ -261,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
                   ("photo", "/api/v1/predict", photo_payload(), "image/jpeg", args.photo_requests))
         for name, path, body, content_type, total in phases:
             if client == "wrk":
-                report[name] = wrk_phase(base + path, body, content_type, total, args.clients, args.time_limit, memory, pids)
+                report[name] = wrk_phase(base + path, body, content_type, total, args.clients, args.time_limit, memory, pids, port)
             else:
                 report[name] = asyncio.run(phase(base + path, body, content_type, total, args.clients, args.time_limit,
                                                  lambda n: memory.append(rss_mb(pids))))
@@ -282,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("pixels", "photo"):
         r = report[name]
         print(f"{name:>6}: {r['requests']:,} requests in {r['seconds']:.1f} s = {r['rps']:.0f}/s  "
-              f"p50 {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  max {r['max_ms']:.1f} ms  errors {r['errors']}")
+              f"p50 {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  max {r['max_ms']:.1f} ms  errors {r['errors']}"
+              + (f"  connections per process {'/'.join(map(str, r['connections_per_process']))}" if "connections_per_process" in r else ""))
     mem = report["memory_mb"]
     print(f"server memory: {mem['after_warm_up']:.0f} MB after warm-up, {memory[-1]:.0f} MB at the end "
           f"({mem['growth_after_warm_up']:+.1f} MB); samples: {', '.join(f'{x:.0f}' for x in mem['samples'])}")

@@ -13,11 +13,6 @@ from digitrec.recognizer import Recognizer
 from digitrec.runtime import OnnxClassifier
 
 
-@pytest.fixture(scope="module")
-def onnx_path(tiny_run, tmp_path_factory):
-    return export_onnx(tiny_run, tmp_path_factory.mktemp("onnx") / "model.onnx")
-
-
 def test_export_carries_normalisation_and_classes(onnx_path, tiny_run):
     model = onnx.load(str(onnx_path))
     props = {p.key: p.value for p in model.metadata_props}

@@ -41,15 +41,26 @@ def serve(
 
     import uvicorn
 
-    from digitrec.serving.app import ServerConfig, load_app
+    from digitrec.serving.app import ServerConfig, load_app, one_thread_per_worker
 
     config = ServerConfig(max_bytes=max_bytes)
     if workers == 1:
         app = load_app(model, runtime, config)  # fails here, before binding, if the model is bad
+        one_thread_per_worker()
         err.print(f"digitrec serving {model} ({runtime}) on http://{host}:{port}  (API docs at /docs)")
         uvicorn.run(app, host=host, port=port, log_level="warning")
         return
-    load_app(model, runtime, config)  # check the model once before starting workers
-    os.environ.update({"DIGITREC_SERVE_MODEL": str(model), "DIGITREC_SERVE_RUNTIME": runtime, "DIGITREC_SERVE_MAX_BYTES": str(max_bytes)})
+    load_app(model, runtime, config)  # check the model once, before starting workers
+    from digitrec.serving.workers import WorkerPool, balanced_workers_supported, check_port_free
+
+    if not balanced_workers_supported():
+        os.environ.update({"DIGITREC_SERVE_MODEL": str(model), "DIGITREC_SERVE_RUNTIME": runtime, "DIGITREC_SERVE_MAX_BYTES": str(max_bytes)})
+        err.print(f"digitrec serving {model} ({runtime}) on http://{host}:{port} with {workers} workers (uvicorn's)")
+        uvicorn.run("digitrec.serving.uvicorn_worker:app", host=host, port=port, workers=workers, log_level="warning")
+        return
+    try:
+        check_port_free(host, port)  # a taken port fails here, with one clear message
+    except OSError as e:
+        raise typer.BadParameter(f"cannot listen on {host}:{port}: {e.strerror or e}", param_hint="--port") from None
     err.print(f"digitrec serving {model} ({runtime}) on http://{host}:{port} with {workers} workers")
-    uvicorn.run("digitrec.serving.worker:app", host=host, port=port, workers=workers, log_level="warning")
+    raise typer.Exit(WorkerPool(model, runtime, config, host, port, workers).run())

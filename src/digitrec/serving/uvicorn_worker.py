@@ -1,0 +1,13 @@
+"""The app for uvicorn's own workers, used by `digitrec serve --workers N` where the
+balanced workers of workers.py are not available (not Linux)."""
+
+import os
+
+from digitrec.serving.app import ServerConfig, load_app, one_thread_per_worker
+
+app = load_app(
+    os.environ["DIGITREC_SERVE_MODEL"],
+    os.environ.get("DIGITREC_SERVE_RUNTIME", "auto"),
+    ServerConfig(max_bytes=int(os.environ.get("DIGITREC_SERVE_MAX_BYTES", 10 * 1024 * 1024))),
+)
+one_thread_per_worker()

@@ -1,0 +1,136 @@
+"""`digitrec serve --workers N`: real processes on a real port, on loopback."""
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from digitrec.serving.workers import balanced_workers_supported
+
+pytestmark = pytest.mark.skipif(not balanced_workers_supported(), reason="balanced workers need Linux's SO_REUSEPORT")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def children(pid: int) -> set[int]:
+    out = set()
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            lines = status.read_text().splitlines()
+        except OSError:
+            continue
+        if f"PPid:\t{pid}" in lines and not any(line.startswith("State:\tZ") for line in lines):
+            out.add(int(status.parent.name))
+    return out
+
+
+def owner_of_connection(local_port: int, server_pids: set[int]) -> int | None:
+    """The server process holding the far end of a client socket bound to `local_port`."""
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[2].rsplit(":", 1)[1], 16) == local_port and fields[3] == "01":
+            inode = fields[9]
+    for pid in server_pids:
+        try:
+            if any(os.readlink(f) == f"socket:[{inode}]" for f in Path(f"/proc/{pid}/fd").iterdir()):
+                return pid
+        except OSError:
+            continue
+    return None
+
+
+def get(port: int, path: str = "/healthz", conn: http.client.HTTPConnection | None = None) -> tuple[int, dict]:
+    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", path)
+    response = conn.getresponse()
+    return response.status, json.loads(response.read())
+
+
+def wait_for_workers(server: subprocess.Popen, port: int, workers: int, timeout: float = 120) -> set[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert server.poll() is None, server.stderr.read()
+        pids = children(server.pid)
+        if len(pids) >= workers:
+            try:
+                if get(port)[0] == 200:
+                    return pids
+            except OSError:
+                pass
+        time.sleep(0.3)
+    raise AssertionError("the workers did not start")
+
+
+@pytest.fixture
+def pool(onnx_path):
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "digitrec", "serve", "--model", str(onnx_path), "--port", str(port), "--workers", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        yield server, port, wait_for_workers(server, port, 2)  # the workers, and perhaps multiprocessing's resource tracker
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        for pid in children(server.pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_connections_spread_over_the_workers_and_a_dead_worker_is_replaced(pool):
+    server, port, pids = pool
+    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(16)]
+    for conn in connections:
+        assert get(port, conn=conn)[0] == 200  # keep-alive: each connection stays with its worker
+    owners = {owner_of_connection(conn.sock.getsockname()[1], pids) for conn in connections}
+    assert len(owners - {None}) == 2, f"16 connections all went to {owners}"
+    for conn in connections:
+        conn.close()
+
+    victim = sorted(owners - {None})[0]
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        now = children(server.pid)
+        if victim not in now and len(now - pids) >= 1:
+            break
+        time.sleep(0.3)
+    else:
+        raise AssertionError("the killed worker was not replaced")
+    wait_for_workers(server, port, 2)
+    assert all(get(port)[0] == 200 for _ in range(10))
+    assert get(port, "/api/v1/model")[1]["runtime"] == "onnxruntime"
+
+
+def test_sigterm_stops_every_worker(pool):
+    server, port, pids = pool
+    server.send_signal(signal.SIGTERM)
+    assert server.wait(timeout=60) == 0
+    time.sleep(0.5)
+    assert not any(Path(f"/proc/{p}").exists() and "Z" not in Path(f"/proc/{p}/stat").read_text().split()[2] for p in pids)
+
+
+def test_a_taken_port_is_refused_before_any_worker_starts(onnx_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "digitrec", "serve", "--model", str(onnx_path), "--port", str(port), "--workers", "2"],
+            capture_output=True, text=True, timeout=120,
+        )
+    assert result.returncode == 2
+    assert "cannot listen on 127.0.0.1" in result.stderr
