@@ -35,6 +35,12 @@ def children(pid: int) -> set[int]:
     return out
 
 
+def listening_sockets(port: int) -> int:
+    """How many sockets listen on the port: each worker binds its own once its model is loaded."""
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for line in lines if int(line.split()[1].rsplit(":", 1)[1], 16) == port and line.split()[3] == "0A")
+
+
 def owner_of_connection(local_port: int, server_pids: set[int]) -> int | None:
     """The server process holding the far end of a client socket bound to `local_port`."""
     inode = None
@@ -62,13 +68,9 @@ def wait_for_workers(server: subprocess.Popen, port: int, workers: int, timeout:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert server.poll() is None, server.stderr.read()
-        pids = children(server.pid)
-        if len(pids) >= workers:
-            try:
-                if get(port)[0] == 200:
-                    return pids
-            except OSError:
-                pass
+        if listening_sockets(port) == workers:
+            assert get(port)[0] == 200
+            return children(server.pid)
         time.sleep(0.3)
     raise AssertionError("the workers did not start")
 
