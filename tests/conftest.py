@@ -64,5 +64,5 @@ def tiny_run(tmp_path_factory):
 def mnist_run(tmp_path_factory, mnist_root):
     """`fast` trained briefly on real MNIST: accurate enough to read drawn digits."""
     run = tmp_path_factory.mktemp("runs") / "mnist"
-    train_recipe(get_recipe("fast").with_overrides(epochs=3), RunOptions(seed=0, limit=20000, device="cpu"), run, mnist_root)
+    train_recipe(get_recipe("fast").with_overrides(epochs=3, batch_size=128), RunOptions(seed=0, limit=20000, device="cpu"), run, mnist_root)
     return run

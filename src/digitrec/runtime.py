@@ -56,16 +56,16 @@ class TorchClassifier:
 class OnnxClassifier:
     runtime = "onnxruntime"
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, threads: int = 1):
         try:
             import onnxruntime as ort
         except ImportError:
             raise CheckpointError("ONNX models need onnxruntime: pip install onnxruntime") from None
         options = ort.SessionOptions()
         options.log_severity_level = 3
-        # Digits come a few at a time: one thread, and no spin-waiting between calls, which
-        # would burn the cores a server needs for its other requests.
-        options.intra_op_num_threads = 1
+        # Digits come a few at a time: one thread by default, and no spin-waiting between
+        # calls, which would burn the cores a server needs for its other requests.
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:

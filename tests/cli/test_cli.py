@@ -41,7 +41,7 @@ def trained_run(tmp_path_factory, kaggle_root):
 def test_help_and_version(capsys):
     code, out, _ = run(capsys, "--help")
     assert code == 0
-    for command in ("train", "evaluate", "recipes", "data", "kaggle", "report", "kfold", "compare", "predict"):
+    for command in ("train", "evaluate", "recipes", "data", "kaggle", "report", "kfold", "ensemble", "compare", "predict"):
         assert command in out
     code, out, _ = run(capsys, "--version")
     assert code == 0 and out.startswith("digitrec ")

@@ -268,6 +268,37 @@ def kfold(
     out.print(f"folder: {outcome.folder}  report: {path}")
 
 
+def ensemble(
+    models: list[Path] = typer.Argument(..., help="Finished run folders (or checkpoints) to combine."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="Labelled test set; default: the one the models were trained on."),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="Also write the figures as JSON here."),
+    data_dir: Optional[Path] = DataDirOption,
+    device: str = DeviceOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Average the probabilities of several models: each one's and the ensemble's test accuracy."""
+    from digitrec.evaluation.ensemble import evaluate_ensemble
+    from digitrec.fileio import atomic_write_json
+
+    if len(models) < 2:
+        raise typer.BadParameter("an ensemble needs two models or more", param_hint="MODELS")
+    summary = evaluate_ensemble(models, dataset=dataset, data_dir=data_dir, device=device).to_dict()
+    if out_file is not None:
+        atomic_write_json(out_file, summary)
+    if as_json:
+        emit_json(summary)
+        return
+    table = Table(title=f"ensemble of {len(models)} on the {summary['dataset']} test set (averaged probabilities)")
+    for col in ("model", "recipe", "test accuracy", "test loss"):
+        table.add_column(col, justify="left" if col in ("model", "recipe") else "right")
+    for m in summary["members"]:
+        table.add_row(m["model"], str(m["recipe"]), percent(m["accuracy"]), f"{m['loss']:.4f}")
+    table.add_row("mean ± std", "", f"{100 * summary['accuracy_mean']:.2f} ± {100 * summary['accuracy_std']:.2f}%", "")
+    e = summary["ensemble"]
+    table.add_row("[bold]ensemble[/]", "", f"[bold]{percent(e['accuracy'])}[/]", f"{e['loss']:.4f}")
+    out.print(table)
+
+
 def compare(
     runs: list[Path] = typer.Argument(..., help="Finished run folders."),
     chart: Path = typer.Option(Path("compare.png"), "--chart", help="PNG chart to write."),

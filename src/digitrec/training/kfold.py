@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
 
 from digitrec.errors import RunError
 from digitrec.fileio import atomic_write_json, read_json
@@ -124,20 +123,13 @@ def evaluate_folds_on_test(
     folder: Path, outcomes: list[FoldOutcome], data_dir: str | Path | None, device: str
 ) -> tuple[dict[str, Any], Any]:
     """Each fold model on the test set, and the ensemble that averages their probabilities."""
-    from digitrec.evaluation.checkpoints import CheckpointEvaluation, evaluate_saved_model
-    from digitrec.evaluation.metrics import result_from_probabilities
+    from digitrec.evaluation.ensemble import evaluate_ensemble
 
-    evaluations = [evaluate_saved_model(o.run.path, "test", data_dir=data_dir, device=device) for o in outcomes]
-    averaged = torch.stack([e.result.probabilities for e in evaluations]).mean(0)
-    ensemble = result_from_probabilities(averaged, evaluations[0].result.labels)
-    acc_mean, acc_std = mean_std([e.result.accuracy for e in evaluations])
-    first = evaluations[0]
-    ensemble_evaluation = CheckpointEvaluation(
-        ensemble, folder, first.dataset, "test", {"recipe": first.meta.get("recipe"), "epoch": None}, first.images
-    )
+    evaluated = evaluate_ensemble([o.run.path for o in outcomes], folder, data_dir=data_dir, device=device, save=True)
+    summary = evaluated.to_dict()
     return {
-        "per_fold": [{"fold": o.fold, "accuracy": e.result.accuracy, "loss": e.result.loss} for o, e in zip(outcomes, evaluations)],
-        "accuracy_mean": acc_mean,
-        "accuracy_std": acc_std,
-        "ensemble": ensemble.to_dict(),
-    }, ensemble_evaluation
+        "per_fold": [{"fold": o.fold, "accuracy": m["accuracy"], "loss": m["loss"]} for o, m in zip(outcomes, summary["members"])],
+        "accuracy_mean": summary["accuracy_mean"],
+        "accuracy_std": summary["accuracy_std"],
+        "ensemble": summary["ensemble"],
+    }, evaluated.ensemble

@@ -6,6 +6,8 @@ defaults of the Keras each tutorial ran (epsilon 1e-7 unless it set its own).
 
 from __future__ import annotations
 
+import dataclasses
+
 from digitrec.errors import ConfigError
 from digitrec.models.registry import ModelConfig
 from digitrec.training.config import AugmentConfig, Normalization, OptimizerConfig, Recipe, ScheduleConfig
@@ -72,21 +74,39 @@ KAGGLE_CNN_AUGMENTED = Recipe(
     drop_last=True,  # fit_generator with steps_per_epoch = len // batch_size
 )
 
+# digitrec's own recipes share their optimiser, schedule and normalisation.
+OURS_ADAM = OptimizerConfig("adam", lr=5e-3, betas=(0.9, 0.99), eps=1e-8)  # beta2 0.99: adapts faster in short runs
+OURS_ONE_CYCLE = ScheduleConfig("onecycle", pct_start=0.25, div_factor=20.0, final_div_factor=200.0, anneal="linear")
+MNIST_NORMALIZATION = Normalization(mean=0.1307, std=0.3081)  # MNIST's pixel mean and std
+
 FAST = Recipe(
     name="fast",
-    summary="digitrec's CPU default: small convnet, one-cycle Adam, light augmentation, ~45 s on 2 cores",
+    summary="digitrec's CPU default: small convnet, one-cycle Adam, light augmentation, ~30 s on 2 cores",
     source="digitrec: the train_mnist_fast layout, widened, with augmentation, label smoothing and a longer one-cycle",
     published="",
     model=ModelConfig("fastnet", {"conv1": 32, "conv2": 64, "hidden": 256}),
-    optimizer=OptimizerConfig("adam", lr=5e-3, betas=(0.9, 0.99), eps=1e-8),
-    schedule=ScheduleConfig("onecycle", pct_start=0.25, div_factor=20.0, final_div_factor=200.0, anneal="linear"),
+    optimizer=OURS_ADAM,
+    schedule=OURS_ONE_CYCLE,
     augment=AugmentConfig(rotation=8.0, zoom=0.08, shift=0.08),  # mild: MNIST digits are already centred
-    normalization=Normalization(mean=0.1307, std=0.3081),  # MNIST's pixel mean and std
-    epochs=6,
-    batch_size=128,
+    normalization=MNIST_NORMALIZATION,
+    epochs=4,  # 99.5% test accuracy after ~20 s of training on 2 CPU cores, ~99.6% at the end
+    batch_size=256,  # on CPU, 256 trains more images per second than 128 and converges as well per epoch
     val_split=1 / 12,  # 5,000 images: enough to pick a checkpoint, little lost to training
     label_smoothing=0.1,  # softer targets: better calibrated and slightly more accurate
     drop_last=True,  # equal-size batches keep one-cycle's step count exact
+)
+
+# fast, cut to one epoch on the smaller network: what 99% costs at least.
+QUICK = dataclasses.replace(
+    FAST,
+    name="quick",
+    summary="99% in ~4 s on 2 CPU cores: train_mnist_fast's network, one epoch, one-cycle Adam",
+    source="digitrec: the train_mnist_fast network with fast's optimiser, label smoothing and batch 128",
+    model=ModelConfig("fastnet", {"conv1": 24, "conv2": 32, "hidden": 256}),
+    augment=AugmentConfig(),  # none: in one epoch it costs more than it teaches
+    epochs=1,
+    batch_size=128,  # more steps in the one epoch
+    val_split=0.0,  # a fixed schedule with nothing to choose: train on all 60,000
 )
 
 HANDWRITING = Recipe(
@@ -95,13 +115,13 @@ HANDWRITING = Recipe(
     source="digitrec: augmentation covering what separates users' pictures from MNIST (for `digitrec predict`)",
     published="",
     model=ModelConfig("fastnet", {"conv1": 32, "conv2": 64, "hidden": 256}),
-    optimizer=OptimizerConfig("adam", lr=5e-3, betas=(0.9, 0.99), eps=1e-8),
-    schedule=ScheduleConfig("onecycle", pct_start=0.25, div_factor=20.0, final_div_factor=200.0, anneal="linear"),
+    optimizer=OURS_ADAM,
+    schedule=OURS_ONE_CYCLE,
     # Other hands, pens and scanners: tilt, size, placement, bent strokes, stroke weight,
     # focus. Mild on purpose: preprocessing already normalises framing and stroke weight,
     # and twice these amounts cost MNIST accuracy without gaining any on USPS or real-dev.
     augment=AugmentConfig(rotation=8.0, zoom=0.08, shift=0.08, elastic=1.0, thickness=0.3, blur=0.3),
-    normalization=Normalization(mean=0.1307, std=0.3081),
+    normalization=MNIST_NORMALIZATION,
     epochs=8,  # augmentation needs a little longer to converge
     batch_size=128,
     val_split=1 / 12,
@@ -110,7 +130,7 @@ HANDWRITING = Recipe(
 )
 
 RECIPES: dict[str, Recipe] = {
-    r.name: r for r in (MLP, CNN_ADADELTA, KERAS_MNIST_CNN, DEEP_CNN_RMSPROP, KAGGLE_CNN_AUGMENTED, FAST, HANDWRITING)
+    r.name: r for r in (MLP, CNN_ADADELTA, KERAS_MNIST_CNN, DEEP_CNN_RMSPROP, KAGGLE_CNN_AUGMENTED, QUICK, FAST, HANDWRITING)
 }
 TUTORIAL_RECIPES = ("mlp", "cnn-adadelta", "keras-mnist-cnn", "deep-cnn-rmsprop", "kaggle-cnn-augmented")
 

@@ -1,0 +1,339 @@
+"""Training time to each test accuracy: digitrec's recipes against the published ones,
+side by side in one process on one machine.
+
+    python bench/time_to_accuracy.py [--recipes fast] [--references all] [--seeds 3]
+        [--max-seconds 300] [--eval-every 2] [--device auto] [--json results.json]
+
+References, written here as their authors published them (the data already in memory
+on the device for all of them, which only helps the references):
+- pytorch-examples: pytorch/examples mnist/main.py. Conv 32 3x3, conv 64 3x3, max-pool,
+  dropout 0.25, FC 128, dropout 0.5, FC 10; Adadelta lr 1.0, StepLR gamma 0.7 per epoch,
+  batch 64, 14 epochs, Normalize(0.1307, 0.3081). Published: ~99.2%, 2 min 52 s (GTX 1660 Ti).
+- train-mnist-fast: tuomaso/train_mnist_fast, 8_Final. Conv 24 5x5, pool, relu, conv 32
+  3x3, pool, relu, FC 800-256, FC 10; Adam lr 0.01 betas (0.7, 0.9), OneCycleLR (PyTorch
+  defaults, no momentum cycling), batch 256, one epoch in file order. Published: 99.04%
+  mean in 0.76 s (GTX 1660 Ti).
+- keras-mnist-cnn: digitrec's faithful reproduction of Keras' examples/mnist_cnn.py (Keras
+  initialisers and Adadelta defaults, 12 epochs, batch 128), on digitrec's engine.
+  Published: 99.25%; Keras/TensorFlow itself took 753 s for 12 epochs on this 2-core CPU.
+
+Every run records test accuracy against training time: the model is evaluated on the
+10,000 test images every --eval-every seconds of training and at each epoch's end, with
+the clock stopped while it is. A threshold's time is that of the first evaluation at or
+above it, so it is exact to within one interval. Test accuracy along the curve is for
+this benchmark only: the recipes themselves choose nothing on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from digitrec.data import load_dataset
+from digitrec.data.dataset import DigitDataset
+from digitrec.device import select_device
+from digitrec.evaluation.metrics import evaluate
+from digitrec.models.registry import build_model
+from digitrec.training.config import Recipe
+from digitrec.training.engine import steps_per_epoch, train_one_epoch
+from digitrec.training.optim import LRSchedule, build_optimizer
+from digitrec.training.recipes import get_recipe
+from digitrec.training.runner import RunOptions, split_training_data
+
+THRESHOLDS = (0.99, 0.9925, 0.995, 0.996, 0.997)
+REFERENCES = ("train-mnist-fast", "pytorch-examples", "keras-mnist-cnn")
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
+    return {"cpu": cpu, "threads": torch.get_num_threads(), "gpu": gpu, "torch": torch.__version__, "python": platform.python_version()}
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@dataclass
+class Curve:
+    """Test accuracy against training time; evaluation time is kept off the clock."""
+
+    evaluate: Callable[[], float]
+    device: torch.device
+    every: float
+    points: list[tuple[float, float]] = field(default_factory=list)  # (training seconds, test accuracy)
+
+    def start(self) -> None:
+        sync(self.device)
+        self.started = time.perf_counter()
+        self.excluded = 0.0
+        self.last = 0.0
+
+    def train_seconds(self) -> float:
+        return time.perf_counter() - self.started - self.excluded
+
+    def tick(self, force: bool = False) -> float:
+        """Evaluate if --eval-every seconds of training have passed (or `force`); returns
+        the training time so far."""
+        sync(self.device)
+        now = self.train_seconds()
+        if force or now - self.last >= self.every:
+            paused = time.perf_counter()
+            self.points.append((now, self.evaluate()))
+            self.last = now
+            self.excluded += time.perf_counter() - paused
+        return now
+
+    def time_to(self, threshold: float) -> float | None:
+        return next((t for t, acc in self.points if acc >= threshold - 1e-9), None)
+
+
+# --- the references, as published ---------------------------------------------------------
+
+
+class PytorchExamplesNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, 1)
+        self.conv2 = nn.Conv2d(32, 64, 3, 1)
+        self.dropout1 = nn.Dropout(0.25)
+        self.dropout2 = nn.Dropout(0.5)
+        self.fc1 = nn.Linear(9216, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = F.relu(self.conv2(F.relu(self.conv1(x))))
+        x = self.dropout1(F.max_pool2d(x, 2))
+        x = self.dropout2(F.relu(self.fc1(torch.flatten(x, 1))))
+        return F.log_softmax(self.fc2(x), dim=1)
+
+
+class TrainMnistFastNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 24, 5, 1)
+        self.conv2 = nn.Conv2d(24, 32, 3, 1)
+        self.fc1 = nn.Linear(800, 256)
+        self.fc2 = nn.Linear(256, 10)
+
+    def forward(self, x):
+        x = F.relu(F.max_pool2d(self.conv1(x), 2))
+        x = F.relu(F.max_pool2d(self.conv2(x), 2))
+        return F.log_softmax(self.fc2(F.relu(self.fc1(torch.flatten(x, 1)))), dim=1)
+
+
+def normalised(data: DigitDataset) -> torch.Tensor:
+    return ((data.images.float() / 255 - MNIST_MEAN) / MNIST_STD).unsqueeze(1)
+
+
+def reference_accuracy(model: nn.Module, test_x: torch.Tensor, test_y: torch.Tensor) -> float:
+    model.eval()
+    with torch.inference_mode():
+        correct = sum(int((model(test_x[i : i + 2000]).argmax(1) == test_y[i : i + 2000]).sum()) for i in range(0, len(test_x), 2000))
+    model.train()
+    return correct / len(test_y)
+
+
+def run_reference(name: str, train: DigitDataset, test: DigitDataset, seed: int, every: float, max_seconds: float) -> Curve:
+    device = train.images.device
+    torch.manual_seed(seed)
+    x, y = normalised(train), train.labels
+    test_x, test_y = normalised(test), test.labels
+    if name == "pytorch-examples":
+        model = PytorchExamplesNet().to(device)
+        optimizer = torch.optim.Adadelta(model.parameters(), lr=1.0)
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
+        epochs, batch, shuffle, per_step = 14, 64, True, False
+    elif name == "train-mnist-fast":
+        model = TrainMnistFastNet().to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.01, betas=(0.7, 0.9))
+        epochs, batch, shuffle, per_step = 1, 256, False, True
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.01, total_steps=math.ceil(len(x) / batch) * epochs, cycle_momentum=False)
+    else:
+        raise ValueError(name)
+    curve = Curve(lambda: reference_accuracy(model, test_x, test_y), device, every)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    model.train()
+    curve.start()
+    for _ in range(epochs):
+        order = torch.randperm(len(x), generator=generator, device=device) if shuffle else torch.arange(len(x), device=device)
+        for start in range(0, len(x), batch):
+            idx = order[start : start + batch]
+            optimizer.zero_grad()
+            loss = F.nll_loss(model(x[idx]), y[idx])
+            loss.backward()
+            optimizer.step()
+            if per_step:
+                scheduler.step()
+            if (start // batch) % 10 == 9 and curve.tick() > max_seconds:
+                break
+        if not per_step:
+            scheduler.step()
+        if curve.tick(force=True) > max_seconds:
+            break
+    return curve
+
+
+# --- digitrec's recipes (and the Keras reproduction) on digitrec's engine ------------------
+
+
+def run_recipe(recipe: Recipe, full_train: DigitDataset, test: DigitDataset, seed: int, every: float, max_seconds: float) -> Curve:
+    device = full_train.images.device
+    torch.manual_seed(seed)
+    # The recipe's own split: it trains on what it would, and a plateau schedule watches
+    # its validation set (on the clock: that is part of the recipe), never the test set.
+    train_set, val_set = split_training_data(full_train, recipe, RunOptions(seed=seed))
+    model = build_model(recipe.model).to(device)
+    optimizer = build_optimizer(model, recipe.optimizer)
+    steps = steps_per_epoch(len(train_set), recipe.batch_size, recipe.drop_last)
+    schedule = LRSchedule(optimizer, recipe.schedule, recipe.epochs, steps)
+    generator = torch.Generator(device=device).manual_seed(seed + 1)
+    curve = Curve(lambda: evaluate(model, test, recipe.normalization).accuracy, device, every)
+    over = False
+
+    def on_batch(step: int, loss: float, accuracy: float) -> None:
+        nonlocal over
+        over = over or curve.tick() > max_seconds
+
+    curve.start()
+    for _ in range(recipe.epochs):
+        train_one_epoch(model, optimizer, schedule, train_set, recipe, generator, on_batch, report_every=10)
+        if recipe.schedule.kind == "plateau":
+            schedule.after_epoch(evaluate(model, val_set, recipe.normalization).accuracy if val_set is not None else float("nan"))
+        else:
+            schedule.after_epoch(float("nan"))
+        if curve.tick(force=True) > max_seconds or over:
+            break
+    return curve
+
+
+# --- the report --------------------------------------------------------------------------
+
+
+def summarise(curves: list[Curve]) -> dict:
+    out = {"final_accuracy": [c.points[-1][1] for c in curves], "train_seconds": [c.points[-1][0] for c in curves], "time_to": {}}
+    for t in THRESHOLDS:
+        out["time_to"][f"{100 * t:g}"] = [c.time_to(t) for c in curves]
+    return out
+
+
+def mean_std(values: list[float]) -> str:
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
+
+
+def print_report(report: dict) -> None:
+    m = report["machine"]
+    print(f"machine: {m['cpu']}; {m['threads']} threads; GPU: {m['gpu'] or 'none'}; torch {m['torch']}; device {report['device']}")
+    print(f"seeds: {report['seeds']}; evaluation every {report['eval_every']:g} s of training, off the clock; runs capped at {report['max_seconds']:g} s")
+    print()
+    names = list(report["results"])
+    width = max(len(n) for n in names) + 2
+    head = "".join(f"{f'{100 * t:g}%':>20}" for t in THRESHOLDS)
+    print(f"{'seconds to reach':<{width}}{head}{'final accuracy':>22}{'train s':>14}")
+    for name in names:
+        r = report["results"][name]
+        cells = []
+        for t in THRESHOLDS:
+            times = r["time_to"][f"{100 * t:g}"]
+            reached = [x for x in times if x is not None]
+            cell = mean_std(reached) if reached else "never"
+            if reached and len(reached) < len(times):
+                cell += f" ({len(reached)}/{len(times)})"
+            cells.append(f"{cell:>20}")
+        finals = [100 * a for a in r["final_accuracy"]]
+        final = f"{statistics.mean(finals):.2f} ± {statistics.stdev(finals):.2f}%" if len(finals) > 1 else f"{finals[0]:.2f}%"
+        print(f"{name:<{width}}{''.join(cells)}{final:>22}{mean_std(r['train_seconds']):>14}")
+    ours = [n for n in names if n not in REFERENCES]
+    refs = [n for n in names if n in REFERENCES]
+    if ours and refs:
+        print()
+        print("speed-up: a reference's mean time to a threshold over ours (higher is better for us;")
+        print("'ref never' = the reference did not reach it in any seed, 'we never' = we did not)")
+        pair_width = max(len(f"{a} vs {b}") for a in ours for b in refs) + 2
+        for a in ours:
+            for b in refs:
+                cells = []
+                for t in THRESHOLDS:
+                    key = f"{100 * t:g}"
+                    ta = [x for x in report["results"][a]["time_to"][key] if x is not None]
+                    tb = [x for x in report["results"][b]["time_to"][key] if x is not None]
+                    cell = "we never" if not ta else "ref never" if not tb else f"{statistics.mean(tb) / statistics.mean(ta):.1f}x"
+                    cells.append(f"{cell:>20}")
+                print(f"{a + ' vs ' + b:<{pair_width}}{''.join(cells)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipes", default="fast", help="digitrec recipes, comma-separated")
+    parser.add_argument("--references", default="all", help=f"comma-separated from {', '.join(REFERENCES)}; 'all' or 'none'")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--max-seconds", type=float, default=300.0, help="stop a run after this much training time")
+    parser.add_argument("--eval-every", type=float, default=None, help="seconds of training between evaluations (default: 2 on CPU, 0.1 on GPU)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--json", type=Path, default=None, help="also write the curves and summaries here")
+    parser.add_argument("--show", type=Path, default=None, help="print the tables of a saved --json file, and run nothing")
+    args = parser.parse_args(argv)
+    if args.show:
+        print_report(json.loads(args.show.read_text()))
+        return 0
+
+    device = select_device(args.device)
+    every = args.eval_every if args.eval_every is not None else (2.0 if device.type == "cpu" else 0.1)
+    references = REFERENCES if args.references == "all" else () if args.references == "none" else tuple(args.references.split(","))
+    unknown = set(references) - set(REFERENCES)
+    if unknown:
+        parser.error(f"unknown references: {', '.join(sorted(unknown))}")
+    recipes = [get_recipe(n) for n in args.recipes.split(",") if n]
+    train = load_dataset("mnist", "train", args.data_dir).to(device)
+    test = load_dataset("mnist", "test", args.data_dir).to(device)
+
+    report = {"machine": machine(), "device": str(device), "seeds": args.seeds, "eval_every": every, "max_seconds": args.max_seconds,
+              "results": {}, "curves": {}}
+    jobs: list[tuple[str, Callable[[int], Curve]]] = [
+        (r.name, lambda seed, r=r: run_recipe(r, train, test, seed, every, args.max_seconds)) for r in recipes
+    ]
+    for name in references:
+        if name == "keras-mnist-cnn":
+            jobs.append((name, lambda seed: run_recipe(get_recipe("keras-mnist-cnn"), train, test, seed, every, args.max_seconds)))
+        else:
+            jobs.append((name, lambda seed, name=name: run_reference(name, train, test, seed, every, args.max_seconds)))
+    for name, job in jobs:
+        curves = []
+        for seed in range(args.seeds):
+            curve = job(seed)
+            curves.append(curve)
+            t, acc = curve.points[-1]
+            print(f"  {name} seed {seed}: {100 * acc:.2f}% after {t:.1f} s of training", file=sys.stderr, flush=True)
+        report["results"][name] = summarise(curves)
+        report["curves"][name] = [c.points for c in curves]
+    print_report(report)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
