@@ -195,6 +195,10 @@ def run_reference(name: str, train: DigitDataset, test: DigitDataset, seed: int,
 # --- digitrec's recipes (and the Keras reproduction) on digitrec's engine ------------------
 
 
+class OverTime(Exception):
+    """A run passed --max-seconds."""
+
+
 def run_recipe(recipe: Recipe, full_train: DigitDataset, test: DigitDataset, seed: int, every: float, max_seconds: float) -> Curve:
     device = full_train.images.device
     torch.manual_seed(seed)
@@ -207,21 +211,23 @@ def run_recipe(recipe: Recipe, full_train: DigitDataset, test: DigitDataset, see
     schedule = LRSchedule(optimizer, recipe.schedule, recipe.epochs, steps)
     generator = torch.Generator(device=device).manual_seed(seed + 1)
     curve = Curve(lambda: evaluate(model, test, recipe.normalization).accuracy, device, every)
-    over = False
 
     def on_batch(step: int, loss: float, accuracy: float) -> None:
-        nonlocal over
-        over = over or curve.tick() > max_seconds
+        if curve.tick() > max_seconds:
+            raise OverTime  # stop inside the epoch, as the references do
 
     curve.start()
-    for _ in range(recipe.epochs):
-        train_one_epoch(model, optimizer, schedule, train_set, recipe, generator, on_batch, report_every=10)
-        if recipe.schedule.kind == "plateau":
-            schedule.after_epoch(evaluate(model, val_set, recipe.normalization).accuracy if val_set is not None else float("nan"))
-        else:
-            schedule.after_epoch(float("nan"))
-        if curve.tick(force=True) > max_seconds or over:
-            break
+    try:
+        for _ in range(recipe.epochs):
+            train_one_epoch(model, optimizer, schedule, train_set, recipe, generator, on_batch, report_every=10)
+            if recipe.schedule.kind == "plateau":
+                schedule.after_epoch(evaluate(model, val_set, recipe.normalization).accuracy if val_set is not None else float("nan"))
+            else:
+                schedule.after_epoch(float("nan"))
+            if curve.tick(force=True) > max_seconds:
+                break
+    except OverTime:
+        curve.tick(force=True)
     return curve
 
 

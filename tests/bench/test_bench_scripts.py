@@ -1,0 +1,78 @@
+"""The benchmark scripts still run end to end on tiny settings. Their figures are not
+checked here (timings belong to the benchmarks, never to tests): only that each one
+trains, measures and prints its table."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.mnist
+def test_time_to_accuracy(mnist_root, tmp_path, capsys):
+    bench = load("time_to_accuracy")
+    out = tmp_path / "t.json"
+    assert bench.main(["--recipes", "quick", "--references", "train-mnist-fast", "--seeds", "2", "--max-seconds", "1",
+                       "--eval-every", "0.5", "--device", "cpu", "--data-dir", str(mnist_root), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "machine:" in printed and "quick vs train-mnist-fast" in printed
+    report = json.loads(out.read_text())
+    for name in ("quick", "train-mnist-fast"):
+        curves = report["curves"][name]
+        assert len(curves) == 2 and all(len(c) >= 2 for c in curves)
+        for curve in curves:
+            times = [t for t, _ in curve]
+            assert times == sorted(times) and all(0 <= acc <= 1 for _, acc in curve)
+        assert set(report["results"][name]["time_to"]) == {"99", "99.25", "99.5", "99.6", "99.7"}
+    capsys.readouterr()
+    assert bench.main(["--show", str(out)]) == 0
+    assert "quick vs train-mnist-fast" in capsys.readouterr().out
+
+
+def test_curve_times_exclude_evaluation():
+    import time
+
+    import torch
+
+    bench = load("time_to_accuracy")
+    curve = bench.Curve(lambda: (time.sleep(0.2), 0.5)[1], torch.device("cpu"), every=0.0)
+    curve.start()
+    for _ in range(3):
+        curve.tick()
+    assert curve.points[-1][0] < 0.1, "the 0.6 s spent evaluating is off the clock"
+    assert curve.time_to(0.5) == curve.points[0][0] and curve.time_to(0.6) is None
+
+
+@pytest.mark.mnist
+def test_reproduce_resumes_finished_runs(mnist_root, tmp_path, capsys):
+    bench = load("reproduce")
+    args = ["--recipes", "cnn-adadelta", "--seeds", "1", "--limit", "300", "--epochs", "1", "--device", "cpu",
+            "--data-dir", str(mnist_root), "--runs", str(tmp_path / "runs"), "--json", str(tmp_path / "r.json")]
+    assert bench.main(args) == 0
+    first = json.loads((tmp_path / "r.json").read_text())
+    checkpoint = (tmp_path / "runs" / "cnn-adadelta-seed0" / "best.safetensors").read_bytes()
+    assert bench.main(args) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["rows"] == first["rows"]
+    assert (tmp_path / "runs" / "cnn-adadelta-seed0" / "best.safetensors").read_bytes() == checkpoint, "not retrained"
+    assert "cnn-adadelta" in capsys.readouterr().out
+
+
+@pytest.mark.mnist
+def test_inference(mnist_root, tiny_run, capsys):
+    bench = load("inference")
+    assert bench.main(["--model", str(tiny_run), "--seconds", "0.2", "--data-dir", str(mnist_root)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("fast") and "pytorch" in line for line in lines)
+    assert any("onnxruntime" in line for line in lines)
