@@ -68,9 +68,11 @@ def server_pids(root: int) -> list[int]:
     return pids
 
 
-def connections_per_process(pids: list[int], port: int) -> list[int]:
-    """How many established client connections each server process holds: with several
-    workers, how the kernel and the workers' accept loops split the clients."""
+ESTABLISHED, LISTEN = "01", "0A"  # socket states in /proc/net/tcp
+
+
+def tcp_socket_inodes(port: int, state: str) -> set[str]:
+    """The inodes of this machine's TCP sockets on local `port` in `state`."""
     inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -79,8 +81,15 @@ def connections_per_process(pids: list[int], port: int) -> list[int]:
             continue
         for line in lines:
             fields = line.split()
-            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":  # 01: ESTABLISHED
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == state:
                 inodes.add(fields[9])
+    return inodes
+
+
+def connections_per_process(pids: list[int], port: int) -> list[int]:
+    """How many established client connections each server process holds: with several
+    workers, how the kernel and the workers' accept loops split the clients."""
+    inodes = tcp_socket_inodes(port, ESTABLISHED)
     counts = []
     for pid in pids:
         try:
@@ -91,30 +100,19 @@ def connections_per_process(pids: list[int], port: int) -> list[int]:
     return [c for c in counts if c] or [0]
 
 
-def cpu_ticks(pid: int) -> int:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0
-    return int(fields[11]) + int(fields[12])  # utime + stime
+def wait_until_listening(root: int, port: int, workers: int, timeout: float = 120) -> list[int]:
+    """The server's processes, once every worker listens.
 
-
-def wait_until_started(root: int, workers: int, timeout: float = 120) -> list[int]:
-    """The server's processes, once every worker has loaded its model.
-
-    /healthz answers as soon as the first worker is up; a second one still loading would
-    accept no connections, and the load would all land on the first. A worker that has
-    started sits idle, so wait until there are enough processes and none uses the CPU.
+    /healthz answers as soon as the first worker is up; a second one still loading its
+    model would accept no connections, and the load would all land on the first. Each of
+    `digitrec serve`'s workers opens its own listening socket once its model is loaded.
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pids = server_pids(root)
-        before = [cpu_ticks(p) for p in pids]
-        time.sleep(0.5)
-        busy = [b - a for a, b in zip(before, (cpu_ticks(p) for p in pids))]
-        if len(pids) >= (1 if workers == 1 else 1 + workers) and max(busy) <= 2:
-            return pids
-    raise SystemExit(f"the server's {workers} worker(s) did not settle within {timeout:.0f} s")
+        if len(tcp_socket_inodes(port, LISTEN)) >= workers:
+            return server_pids(root)
+        time.sleep(0.2)
+    raise SystemExit(f"the server's {workers} worker(s) did not all listen within {timeout:.0f} s")
 
 
 def pixels_payload() -> bytes:
@@ -294,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
             if time.monotonic() > deadline:
                 raise SystemExit("the server did not start within 120 s")
             time.sleep(0.2)
-        pids = wait_until_started(server.pid, args.workers)
+        pids = wait_until_listening(server.pid, port, args.workers)
         model = asyncio.run(get_json(base + "/api/v1/model"))[1]
         memory = [rss_mb(pids)]
         report = {

@@ -15,31 +15,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import torch
-
-from digitrec.device import select_device
+from digitrec.device import describe_machine, select_device
 from digitrec.errors import RunError
 from digitrec.evaluation.checkpoints import evaluate_saved_model
 from digitrec.fileio import read_json
 from digitrec.training import RunOptions, get_recipe, resume_run, train_recipe
 from digitrec.training.recipes import TUTORIAL_RECIPES
 from digitrec.training.runs import RunFolder
-
-
-def machine(device: torch.device) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "none"
-    return f"CPU {cpu}, {torch.get_num_threads()} threads; GPU {gpu}; torch {torch.__version__}"
 
 
 def train_or_resume(recipe_name: str, seed: int, folder: Path, device: str, data_dir: str | None,
@@ -78,18 +65,18 @@ def main(argv: list[str] | None = None) -> int:
         accuracies, seconds = [], []
         for seed in range(args.seeds):
             folder = args.runs / f"{name}-seed{seed}"
-            started = time.perf_counter()
             metrics = train_or_resume(name, seed, folder, str(device), args.data_dir, args.limit, args.epochs)
             test = evaluate_saved_model(folder, "test", data_dir=args.data_dir, device=str(device))
             accuracies.append(test.result.accuracy)
-            seconds.append(float(metrics.get("train_seconds", time.perf_counter() - started)))
+            seconds.append(float(metrics["train_seconds"]))
             print(f"  {name} seed {seed}: {100 * test.result.accuracy:.2f}% test, {seconds[-1]:.0f} s of training", file=sys.stderr, flush=True)
         rows.append({
             "recipe": name, "epochs": args.epochs or recipe.epochs, "batch_size": recipe.batch_size, "published": recipe.published,
             "test_accuracy": accuracies, "mean": statistics.mean(accuracies),
             "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0, "train_seconds": seconds,
         })
-    where = machine(device)
+    m = describe_machine()
+    where = f"CPU {m['cpu']}, {m['threads']} threads; GPU {m['gpu'] or 'none'}; torch {m['torch']}"
     print(f"machine: {where}; device {device}; {time.strftime('%Y-%m-%d')}")
     print(f"{'recipe':<22}{'epochs':>7}{'published':>46}{'digitrec (mean ± std)':>26}{'train s per run':>18}")
     for r in rows:

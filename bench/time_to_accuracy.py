@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import statistics
 import sys
 import time
@@ -43,7 +42,7 @@ from torch import nn
 
 from digitrec.data import load_dataset
 from digitrec.data.dataset import DigitDataset
-from digitrec.device import select_device
+from digitrec.device import describe_machine, select_device
 from digitrec.evaluation.metrics import evaluate
 from digitrec.models.registry import build_model
 from digitrec.training.config import Recipe
@@ -55,16 +54,6 @@ from digitrec.training.runner import RunOptions, split_training_data
 THRESHOLDS = (0.99, 0.9925, 0.995, 0.996, 0.997)
 REFERENCES = ("train-mnist-fast", "pytorch-examples", "keras-mnist-cnn")
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
-
-
-def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
-    return {"cpu": cpu, "threads": torch.get_num_threads(), "gpu": gpu, "torch": torch.__version__, "python": platform.python_version()}
 
 
 def sync(device: torch.device) -> None:
@@ -316,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     train = load_dataset("mnist", "train", args.data_dir).to(device)
     test = load_dataset("mnist", "test", args.data_dir).to(device)
 
-    report = {"machine": machine(), "device": str(device), "seeds": args.seeds, "eval_every": every, "max_seconds": args.max_seconds,
+    report = {"machine": describe_machine(), "device": str(device), "seeds": args.seeds, "eval_every": every, "max_seconds": args.max_seconds,
               "results": {}, "curves": {}}
     jobs: list[tuple[str, Callable[[int], Curve]]] = [
         (r.name, lambda seed, r=r: run_recipe(r, train, test, seed, every, args.max_seconds)) for r in recipes

@@ -7,9 +7,8 @@ import pytest
 import torch
 
 from digitrec.data import load_dataset
-from digitrec.models import ModelConfig
 from digitrec.training import RunOptions, get_recipe, train_recipe
-from tests.helpers import write_kaggle_root
+from tests.helpers import train_tiny_run, write_kaggle_root
 
 
 @pytest.fixture(autouse=True)
@@ -54,10 +53,7 @@ def mnist_test(mnist_root: Path):
 def tiny_run(tmp_path_factory):
     """A small model on synthetic digits: enough to exercise the API, not to be accurate."""
     root = write_kaggle_root(tmp_path_factory.mktemp("data"), n_train=300, n_test=10)
-    recipe = get_recipe("fast").with_overrides(model=ModelConfig("fastnet", {"conv1": 8, "conv2": 16, "hidden": 32}), epochs=1, batch_size=32)
-    run = tmp_path_factory.mktemp("runs") / "tiny"
-    train_recipe(recipe, RunOptions(dataset="kaggle", device="cpu"), run, root)
-    return run
+    return train_tiny_run(root, tmp_path_factory.mktemp("runs") / "tiny", epochs=1, batch_size=32)
 
 
 @pytest.fixture(scope="session")

@@ -59,3 +59,21 @@ def write_mnist_like(folder: Path, n: int = 50, seed: int = 0) -> dict[str, Path
         paths[f"{split}-images"] = write_idx(folder / f"{split}-images-idx3-ubyte.gz", images[:count])
         paths[f"{split}-labels"] = write_idx(folder / f"{split}-labels-idx1-ubyte.gz", labels[:count])
     return paths
+
+
+def tiny_recipe(epochs: int = 1, batch_size: int = 32):
+    """`fast` on a network a few thousand parameters big: trains on synthetic data in a
+    second, to exercise what reads and writes runs, not to be accurate."""
+    from digitrec.models import ModelConfig
+    from digitrec.training import get_recipe
+
+    return get_recipe("fast").with_overrides(model=ModelConfig("fastnet", {"conv1": 8, "conv2": 16, "hidden": 32}),
+                                             epochs=epochs, batch_size=batch_size)
+
+
+def train_tiny_run(data_root: Path, run_dir: Path, epochs: int = 1, batch_size: int = 32) -> Path:
+    """A finished run folder of `tiny_recipe` trained on the Kaggle-format data in `data_root`."""
+    from digitrec.training import RunOptions, train_recipe
+
+    train_recipe(tiny_recipe(epochs, batch_size), RunOptions(dataset="kaggle", device="cpu"), run_dir, data_root)
+    return run_dir

@@ -30,3 +30,17 @@ def select_device(name: str = "auto") -> torch.device:
         # One thread per core: PyTorch sometimes defaults to fewer in containers.
         torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
     return device
+
+
+def describe_machine() -> dict[str, object]:
+    """What a benchmark ran on: CPU model, PyTorch's threads, GPU (or None), versions."""
+    import platform
+    from pathlib import Path
+
+    cpu = platform.processor() or platform.machine()
+    try:  # Linux names the model; platform.processor() often says just "x86_64"
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
+    return {"cpu": cpu, "threads": torch.get_num_threads(), "gpu": gpu, "torch": torch.__version__, "python": platform.python_version()}

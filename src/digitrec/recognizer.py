@@ -83,7 +83,7 @@ class Recognizer:
     def read(self, image: ImageInput, single: bool | None = None, name: str | None = None) -> Reading:
         """Read every digit of a picture (path, bytes, PIL image or numpy array), left to right."""
         pre = self.preprocess(image, single, name)
-        return self.reading(pre, self.classify(np.stack([d.image for d in pre.digits])) if pre.digits else None)
+        return self.reading(pre, self.classify(pre.images))
 
     def preprocess(self, image: ImageInput, single: bool | None = None, name: str | None = None) -> Preprocessed:
         """The first half of `read`: the picture's digits as MNIST-style 28x28 images."""
@@ -91,18 +91,19 @@ class Recognizer:
         return extract_digits(image, options, name)
 
     @staticmethod
-    def reading(pre: Preprocessed, probabilities: np.ndarray | None) -> Reading:
+    def reading(pre: Preprocessed, probabilities: np.ndarray) -> Reading:
         """The second half of `read`: the digits of `pre` with their (N, 10) probabilities.
         Split from `read` so that a server can classify the digits of many requests at once."""
+        assert len(probabilities) == len(pre.digits)
         if not pre.digits:
             return Reading("", [], pre.width, pre.height, pre.warning)
-        assert probabilities is not None and len(probabilities) == len(pre.digits)
         readings = []
         for crop, p in zip(pre.digits, probabilities):
             order = np.argsort(-p, kind="stable")[:3]
             top3 = [(int(i), float(p[i])) for i in order]
             readings.append(DigitReading(top3[0][0], top3[0][1], top3, crop.box, crop.image, p.tolist()))
         return Reading("".join(str(r.digit) for r in readings), readings, pre.width, pre.height)
+
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 

@@ -7,14 +7,13 @@ from digitrec.data import load_dataset
 from digitrec.errors import RunError
 from digitrec.evaluation.checkpoints import evaluate_saved_model
 from digitrec.fileio import read_json
-from digitrec.models import ModelConfig
 from digitrec.training import RunOptions, get_recipe
 from digitrec.training.engine import TrainReporter
 from digitrec.training.kfold import run_kfold
 from digitrec.training.runner import split_training_data
-from tests.helpers import write_kaggle_root
+from tests.helpers import tiny_recipe, write_kaggle_root
 
-TINY = get_recipe("fast").with_overrides(model=ModelConfig("fastnet", {"conv1": 8, "conv2": 16, "hidden": 32}), epochs=2, batch_size=16)
+TINY = tiny_recipe(epochs=2, batch_size=16)
 
 
 class StopAt(TrainReporter):

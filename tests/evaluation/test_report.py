@@ -9,9 +9,7 @@ from PIL import Image
 from digitrec.errors import RunError
 from digitrec.evaluation.report import write_run_report
 from digitrec.fileio import read_json
-from digitrec.training import RunOptions, get_recipe, train_recipe
-from digitrec.models import ModelConfig
-from tests.helpers import write_kaggle_root
+from tests.helpers import train_tiny_run, write_kaggle_root
 
 EXPECTED = {"learning_curves", "confusion_matrix", "per_class_accuracy", "confident_errors", "prediction_grid", "samples"}
 
@@ -32,9 +30,7 @@ class Refs(HTMLParser):
 @pytest.fixture(scope="module")
 def run_with_report(tmp_path_factory):
     root = write_kaggle_root(tmp_path_factory.mktemp("data"), n_train=400, n_test=20)
-    recipe = get_recipe("fast").with_overrides(model=ModelConfig("fastnet", {"conv1": 8, "conv2": 16, "hidden": 32}), epochs=2, batch_size=16)
-    run_dir = tmp_path_factory.mktemp("runs") / "r"
-    train_recipe(recipe, RunOptions(dataset="kaggle", device="cpu"), run_dir, root)
+    run_dir = train_tiny_run(root, tmp_path_factory.mktemp("runs") / "r", epochs=2, batch_size=16)
     return run_dir, root, write_run_report(run_dir, split="val", data_dir=root, device="cpu")
 
 

@@ -11,16 +11,13 @@ import torch
 from digitrec.errors import RunError
 from digitrec.evaluation.checkpoints import evaluate_saved_model
 from digitrec.fileio import read_json
-from digitrec.models import ModelConfig
 from digitrec.training import RunOptions, get_recipe, resume_run, train_recipe
 from digitrec.training.engine import TrainReporter
 from digitrec.training.runs import RunFolder
-from tests.helpers import write_kaggle_root
+from tests.helpers import tiny_recipe, write_kaggle_root
 
 # A small, quick version of `fast` for synthetic data.
-TINY = get_recipe("fast").with_overrides(
-    model=ModelConfig("fastnet", {"conv1": 8, "conv2": 16, "hidden": 32}), epochs=3, batch_size=8
-)
+TINY = tiny_recipe(epochs=3, batch_size=8)
 OPTIONS = RunOptions(dataset="kaggle", seed=0, device="cpu")
 
 

@@ -38,6 +38,13 @@ class Preprocessed:
     height: int = 0
     warning: str | None = None
 
+    @property
+    def images(self) -> np.ndarray:
+        """The digits' uint8 28x28 images as one (N, 28, 28) batch; (0, 28, 28) when none."""
+        if not self.digits:
+            return np.empty((0, 28, 28), np.uint8)
+        return np.stack([d.image for d in self.digits])
+
 
 def extract_digits(source: ImageInput, options: PreprocessOptions = PreprocessOptions(), name: str | None = None) -> Preprocessed:
     gray = decode_image(source, name, options.max_pixels)

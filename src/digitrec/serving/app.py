@@ -211,8 +211,7 @@ def create_app(recognizer: Recognizer, config: ServerConfig = ServerConfig(), mo
             pre = recognizer.preprocess(image, True, "the pixels")
         except ImageError as e:
             raise ApiError(422, str(e)) from None
-        images = np.stack([d.image for d in pre.digits]) if pre.digits else np.empty((0, 28, 28), np.uint8)
-        reading = recognizer.reading(pre, await batcher.classify(images))
+        reading = recognizer.reading(pre, await batcher.classify(pre.images))
         # A ready response: FastAPI's generic encoder costs more than the reading itself.
         return FastJSONResponse(reading_json(reading))
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-
 from digitrec.errors import RunError
 from digitrec.fileio import atomic_write_json, read_json
 from digitrec.training.config import Recipe
