@@ -1,11 +1,12 @@
 """Inference throughput: images per second at batch 1 and batch 1024, on the CPU, with
 PyTorch and with ONNX Runtime, for each model given.
 
-    python bench/inference.py --model runs/demo [--model runs/best] [--seconds 3]
+    python bench/inference.py --model runs/demo [--model runs/best] [--seconds 3] [--threads 1]
 
 The images are real MNIST test digits, already 28x28 (preprocessing is measured by
-bench/real_handwriting.py). PyTorch uses its default threads; ONNX Runtime is given as
-many, so the two are compared on the same cores (the server gives each worker one).
+bench/real_handwriting.py). PyTorch and ONNX Runtime get the same number of threads
+(--threads; by default PyTorch's own choice), so the two are compared on the same cores;
+--threads 1 measures what one server worker does, as the server gives each one thread.
 """
 
 from __future__ import annotations
@@ -43,7 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--threads", type=int, default=None, help="threads for both runtimes (default: PyTorch's choice)")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
 
     images = load_dataset("mnist", "test", args.data_dir).images.numpy()
     threads = torch.get_num_threads()

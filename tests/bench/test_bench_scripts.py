@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from digitrec.evaluation.checkpoints import evaluate_saved_model
+
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
@@ -67,6 +69,22 @@ def test_reproduce_resumes_finished_runs(mnist_root, tmp_path, capsys):
     assert json.loads((tmp_path / "r.json").read_text())["rows"] == first["rows"]
     assert (tmp_path / "runs" / "cnn-adadelta-seed0" / "best.safetensors").read_bytes() == checkpoint, "not retrained"
     assert "cnn-adadelta" in capsys.readouterr().out
+
+
+@pytest.mark.mnist
+def test_reproduce_scores_the_ensemble_of_any_recipes_seeds(mnist_root, tmp_path, capsys):
+    bench = load("reproduce")
+    args = ["--recipes", "quick", "--seeds", "2", "--limit", "300", "--epochs", "1", "--device", "cpu", "--ensemble",
+            "--data-dir", str(mnist_root), "--runs", str(tmp_path / "runs"), "--json", str(tmp_path / "r.json")]
+    assert bench.main(args) == 0
+    [row] = json.loads((tmp_path / "r.json").read_text())["rows"]
+    assert row["recipe"] == "quick" and len(row["test_accuracy"]) == 2
+    members = [evaluate_saved_model(tmp_path / "runs" / f"quick-seed{s}", "test", data_dir=mnist_root, device="cpu")
+               for s in (0, 1)]
+    averaged = (members[0].result.probabilities + members[1].result.probabilities) / 2
+    expected = (averaged.argmax(1) == members[0].result.labels).float().mean().item()
+    assert row["ensemble"] == pytest.approx(expected)
+    assert "ensemble" in capsys.readouterr().out
 
 
 @pytest.mark.mnist

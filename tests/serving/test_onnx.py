@@ -33,6 +33,23 @@ def test_onnx_and_pytorch_agree_on_synthetic_digits(onnx_path, tiny_run):
     assert np.abs(p_onnx - p_torch).max() < 1e-4
 
 
+def test_batch_norm_model_with_weight_average_exports_and_agrees(tmp_path):
+    """`best`'s kind of model: batch norm folded at export, the EMA weights in the checkpoint."""
+    from digitrec.models import ModelConfig
+    from digitrec.training import RunOptions, get_recipe, train_recipe
+    from tests.helpers import synthetic_digits, write_kaggle_root
+
+    root = write_kaggle_root(tmp_path / "data", n_train=300, n_test=10)
+    recipe = get_recipe("best").with_overrides(model=ModelConfig("vggnet", {"width": 4}), epochs=2, batch_size=32)
+    train_recipe(recipe, RunOptions(dataset="kaggle", device="cpu"), tmp_path / "run", root)
+    path = export_onnx(tmp_path / "run", tmp_path / "bn.onnx")
+    images, _ = synthetic_digits(200, seed=9)
+    p_onnx = Recognizer.load(path).classify(images)
+    p_torch = Recognizer.load(tmp_path / "run").classify(images)
+    assert (p_onnx.argmax(1) == p_torch.argmax(1)).all()
+    assert np.abs(p_onnx - p_torch).max() < 1e-4
+
+
 @pytest.mark.mnist
 def test_parity_on_all_10000_test_images(mnist_run, mnist_test, tmp_path):
     path = export_onnx(mnist_run, tmp_path / "m.onnx")

@@ -8,10 +8,11 @@ import pytest
 import safetensors.torch
 import torch
 
-from digitrec.errors import RunError
+from digitrec.errors import ConfigError, RunError
 from digitrec.evaluation.checkpoints import evaluate_saved_model
 from digitrec.fileio import read_json
 from digitrec.training import RunOptions, get_recipe, resume_run, train_recipe
+from digitrec.training.checkpoint import load_train_state
 from digitrec.training.engine import TrainReporter
 from digitrec.training.runs import RunFolder
 from tests.helpers import tiny_recipe, write_kaggle_root
@@ -60,10 +61,11 @@ def test_same_seed_same_weights_on_cpu(tmp_path, root):
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
-def test_resume_continues_exactly_as_if_never_interrupted(tmp_path, root):
-    straight = train_recipe(TINY, OPTIONS, tmp_path / "straight", root)
+@pytest.mark.parametrize("recipe", [TINY, TINY.with_overrides(ema=0.9)], ids=["plain", "ema"])
+def test_resume_continues_exactly_as_if_never_interrupted(tmp_path, root, recipe):
+    straight = train_recipe(recipe, OPTIONS, tmp_path / "straight", root)
     with pytest.raises(KeyboardInterrupt):
-        train_recipe(TINY, OPTIONS, tmp_path / "broken", root, reporter=StopAfter(2))
+        train_recipe(recipe, OPTIONS, tmp_path / "broken", root, reporter=StopAfter(2))
     assert not RunFolder(tmp_path / "broken").finished
     assert len(RunFolder(tmp_path / "broken").read_history()) == 2
     resumed = resume_run(tmp_path / "broken", root)
@@ -71,6 +73,26 @@ def test_resume_continues_exactly_as_if_never_interrupted(tmp_path, root):
     ws, wr = safetensors.torch.load_file(straight.run.last), safetensors.torch.load_file(resumed.run.last)
     assert all(torch.equal(ws[k], wr[k]) for k in ws)
     assert [h.val_accuracy for h in straight.fit.history] == [h.val_accuracy for h in resumed.fit.history]
+
+
+def test_ema_recipe_saves_and_validates_the_moving_average(tmp_path, root):
+    """With `ema`, the checkpoints hold the averaged weights (and batch-norm statistics
+    would be averaged too), not the last step's raw ones; validation scores that model."""
+    outcome = train_recipe(TINY.with_overrides(ema=0.9), OPTIONS, tmp_path / "run", root)
+    saved = safetensors.torch.load_file(outcome.run.last)
+    state = load_train_state(outcome.run.train_state)
+    raw, averaged = state["model"], state["ema"]
+    assert set(saved) == set(raw)
+    assert all(torch.equal(saved[k], averaged[f"module.{k}"]) for k in saved)
+    assert any(not torch.equal(saved[k], raw[k]) for k in saved), "the average must differ from the last step"
+    ev = evaluate_saved_model(outcome.run.path, split="val", data_dir=root, device="cpu")
+    assert abs(ev.result.accuracy - outcome.fit.history[-1].val_accuracy) < 1e-6
+    assert ev.result.accuracy > 0.9
+
+
+def test_ema_decay_outside_zero_to_one_is_refused():
+    with pytest.raises(ConfigError, match="EMA decay"):
+        TINY.with_overrides(ema=1.0)
 
 
 def test_finished_runs_are_never_overwritten_or_resumed(tmp_path, root):
@@ -140,7 +162,7 @@ def test_resume_sweeps_temporary_files_of_interrupted_writes(tmp_path, root):
     assert not stale.exists() and keep.read_text() == "the user's own file"
 
 
-@pytest.mark.parametrize("name", ["mlp", "cnn-adadelta", "keras-mnist-cnn", "deep-cnn-rmsprop", "kaggle-cnn-augmented", "fast"])
+@pytest.mark.parametrize("name", ["mlp", "cnn-adadelta", "keras-mnist-cnn", "deep-cnn-rmsprop", "kaggle-cnn-augmented", "fast", "best"])
 def test_every_recipe_trains_one_short_epoch(tmp_path, root, name):
     """Each recipe's own optimiser, schedule, augmentation and split run end to end."""
     recipe = get_recipe(name).with_overrides(epochs=2, batch_size=32)

@@ -60,6 +60,7 @@ def recipes(
     out.print(
         "augmentation: " + (f"rotation ±{a.rotation:g}°, zoom ±{a.zoom:.0%}, shift ±{a.shift:.0%}" if a.enabled else "none")
         + f"  label smoothing: {recipe.label_smoothing:g}"
+        + (f"  weight EMA: {recipe.ema:g}" if recipe.ema else "")
     )
     out.print()
     out.print(format_summary(rows, count_parameters(model)), markup=False)

@@ -30,3 +30,33 @@ def fastnet(conv1: int = 24, conv2: int = 32, hidden: int = 256, dropout: float 
         layers.append(nn.Dropout(dropout))
     layers.append(nn.Linear(hidden, 10))
     return nn.Sequential(*layers)
+
+
+def _conv_bn_relu(cin: int, cout: int, kernel: int, padding: int) -> list[nn.Module]:
+    # No conv bias: the batch norm's shift that follows makes it redundant.
+    return [nn.Conv2d(cin, cout, kernel, padding=padding, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+
+@register("vggnet")
+def vggnet(width: int = 32) -> nn.Module:
+    """Conv 5x5 -> pool, then two stages of two 3x3 convs -> pool, batch norm throughout,
+    and a linear classifier on the 3x3 map: widths `width`, 2x, 4x.
+
+    VGG's pattern sized for 28x28 digits. The first pooling comes straight after the
+    5x5 conv, so that no 3x3 conv runs at full resolution: at width 32 a training step
+    costs about 4x fastnet's (32/64/256) on CPU, for a network that keeps improving with
+    longer, more heavily augmented training where fastnet levels off near 99.6%.
+    """
+    w1, w2, w3 = width, 2 * width, 4 * width
+    return nn.Sequential(
+        *_conv_bn_relu(1, w1, 5, 0),  # 28 -> 24
+        nn.MaxPool2d(2),  # 24 -> 12
+        *_conv_bn_relu(w1, w2, 3, 1),
+        *_conv_bn_relu(w2, w2, 3, 1),
+        nn.MaxPool2d(2),  # 12 -> 6
+        *_conv_bn_relu(w2, w3, 3, 1),
+        *_conv_bn_relu(w3, w3, 3, 1),
+        nn.MaxPool2d(2),  # 6 -> 3
+        nn.Flatten(),
+        nn.Linear(w3 * 9, 10),
+    )

@@ -71,6 +71,7 @@ class Recipe:
     normalization: Normalization = field(default_factory=Normalization)
     val_split: float = 0.0  # fraction of the training set held out for validation
     label_smoothing: float = 0.0
+    ema: float = 0.0  # decay of an exponential moving average of the weights, which is what gets validated and saved; 0 = off
     drop_last: bool = False  # Keras keeps the last partial batch; fast recipes drop it
     source: str = ""
     published: str = ""
@@ -106,6 +107,8 @@ class Recipe:
             raise ConfigError(f"the learning rate must be positive, got {self.optimizer.lr}")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ConfigError(f"label smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not 0.0 <= self.ema < 1.0:
+            raise ConfigError(f"the EMA decay must be in [0, 1), got {self.ema}")
 
 
 def _to_jsonable(obj: Any) -> Any:

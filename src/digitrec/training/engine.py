@@ -15,8 +15,10 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from digitrec.data.dataset import DigitDataset
+from digitrec.errors import RunError
 from digitrec.evaluation.metrics import evaluate
 from digitrec.training.augment import prepare_batch
 from digitrec.training.checkpoint import save_model_checkpoint, save_train_state
@@ -50,8 +52,12 @@ def train_one_epoch(
     generator: torch.Generator,
     on_batch: BatchCallback | None = None,
     report_every: int = 10,
+    ema: AveragedModel | None = None,
 ) -> tuple[float, float]:
-    """One pass over `data` in a fresh random order; returns mean cross-entropy and accuracy."""
+    """One pass over `data` in a fresh random order; returns mean cross-entropy and accuracy.
+
+    `ema`, when given, folds the weights into their moving average after every step.
+    """
     assert data.labels is not None
     model.train()
     device = data.images.device
@@ -71,6 +77,8 @@ def train_one_epoch(
         loss.backward()
         optimizer.step()
         schedule.after_batch()
+        if ema is not None:
+            ema.update_parameters(model)
         # Report plain cross-entropy, so training and validation losses are comparable
         # even when the optimised loss is label-smoothed.
         reported = loss.detach() if recipe.label_smoothing == 0 else F.cross_entropy(logits.detach(), y)
@@ -80,6 +88,17 @@ def train_one_epoch(
         if on_batch is not None and ((step + 1) % report_every == 0 or step + 1 == steps):
             on_batch(step + 1, loss_sum.item() / seen, correct.item() / seen)
     return loss_sum.item() / max(seen, 1), correct.item() / max(seen, 1)
+
+
+def weight_average(model: nn.Module, recipe: Recipe) -> AveragedModel | None:
+    """The exponential moving average of `model`'s weights that `recipe.ema` asks for, or None.
+
+    The averaged copy is the model that gets validated and saved. Batch-norm statistics
+    are averaged with the weights (use_buffers), so it needs no extra pass to fix them.
+    """
+    if not recipe.ema:
+        return None
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(recipe.ema), use_buffers=True)
 
 
 @dataclass
@@ -113,10 +132,16 @@ def fit(
     schedule = LRSchedule(optimizer, recipe.schedule, recipe.epochs, steps)
     # Data order and augmentation draw from their own generator; dropout from torch's.
     generator = torch.Generator(device=device).manual_seed(seed + 1)
+    ema = weight_average(model, recipe)
+    kept = ema.module if ema is not None else model
     history: list[EpochStats] = []
     best_metric, best_epoch, train_seconds, start_epoch = -math.inf, 0, 0.0, 1
     if state is not None:
         model.load_state_dict(state["model"])
+        if ema is not None:
+            if state.get("ema") is None:
+                raise RunError("this training state has no moving average of the weights, which its recipe keeps")
+            ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
         generator.set_state(state["generator"])
@@ -131,14 +156,14 @@ def fit(
         reporter.epoch_started(epoch, recipe.epochs, steps)
         started = time.perf_counter()
         train_loss, train_acc = train_one_epoch(
-            model, optimizer, schedule, train_set, recipe, generator, reporter.batch_done
+            model, optimizer, schedule, train_set, recipe, generator, reporter.batch_done, ema=ema
         )
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - started
         train_seconds += seconds
         lr = optimizer.param_groups[0]["lr"]
-        val = evaluate(model, val_set, recipe.normalization) if val_set is not None and len(val_set) else None
+        val = evaluate(kept, val_set, recipe.normalization) if val_set is not None and len(val_set) else None
         # Without a validation split, plateau schedules watch training accuracy and the
         # "best" checkpoint is simply the latest.
         monitored = val.accuracy if val is not None else train_acc
@@ -151,13 +176,14 @@ def fit(
         meta = {**checkpoint_meta, "epoch": epoch, "val_accuracy": stats.val_accuracy}
         if improved:
             best_metric, best_epoch = monitored, epoch
-            save_model_checkpoint(run.best, model, meta)
-        save_model_checkpoint(run.last, model, meta)
+            save_model_checkpoint(run.best, kept, meta)
+        save_model_checkpoint(run.last, kept, meta)
         save_train_state(
             run.train_state,
             {
                 "epoch": epoch,
                 "model": model.state_dict(),
+                "ema": ema.state_dict() if ema is not None else None,
                 "optimizer": optimizer.state_dict(),
                 "schedule": schedule.state_dict(),
                 "generator": generator.get_state(),

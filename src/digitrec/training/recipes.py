@@ -123,8 +123,26 @@ HANDWRITING = dataclasses.replace(
     batch_size=128,  # as measured for the real-handwriting table
 )
 
+# Accuracy first: a deeper network with batch norm, the tutorials' augmentation strength,
+# ~4x fast's training, and a moving average of the weights. The schedule was chosen on
+# the 55,000/5,000 validation split of seed 0: 15 epochs made 19 validation errors (fast:
+# 29); 24 epochs made 22-23, with elastic distortion added 23. The final models then
+# train on all 60,000 images with that fixed schedule and keep the last epoch.
+BEST = dataclasses.replace(
+    FAST,
+    name="best",
+    summary="digitrec's most accurate single model: VGG-style convnet with batch norm, 15 epochs, weight EMA",
+    source="digitrec: VGG-style 3x3 conv pairs with batch norm, one-cycle Adam, rotation/zoom/shift, label smoothing, EMA",
+    model=ModelConfig("vggnet", {"width": 32}),
+    augment=AugmentConfig(rotation=10.0, zoom=0.1, shift=0.1),  # the Kaggle kernels' amounts: longer training uses them
+    epochs=15,
+    batch_size=128,  # more steps per epoch: the EMA and one-cycle have more to work with
+    ema=0.999,  # averages about the last 1,000 steps (2 epochs): smooths the end of the schedule
+    val_split=0.0,  # a fixed schedule, chosen on validation (above): train on all 60,000
+)
+
 RECIPES: dict[str, Recipe] = {
-    r.name: r for r in (MLP, CNN_ADADELTA, KERAS_MNIST_CNN, DEEP_CNN_RMSPROP, KAGGLE_CNN_AUGMENTED, QUICK, FAST, HANDWRITING)
+    r.name: r for r in (MLP, CNN_ADADELTA, KERAS_MNIST_CNN, DEEP_CNN_RMSPROP, KAGGLE_CNN_AUGMENTED, QUICK, FAST, HANDWRITING, BEST)
 }
 TUTORIAL_RECIPES = ("mlp", "cnn-adadelta", "keras-mnist-cnn", "deep-cnn-rmsprop", "kaggle-cnn-augmented")
 
