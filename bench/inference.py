@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                     rate = images_per_second(classifier.classify, images, batch, args.seconds)
                     rows.append({"model": model, "recipe": recipe, "runtime": runtime, "batch": batch, "images_per_second": rate})
                     print(f"  {recipe} {runtime} batch {batch}: {rate:,.0f} images/s", file=sys.stderr, flush=True)
-    print(f"CPU, {threads} threads; torch {torch.__version__}")
+    print(f"CPU, {threads} thread{'s' if threads != 1 else ''}; torch {torch.__version__}")
     print(f"{'model':<16}{'runtime':<14}{'batch 1 (images/s)':>20}{'batch 1024 (images/s)':>24}")
     for i in range(0, len(rows), 2):
         one, many = rows[i], rows[i + 1]

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from digitrec.evaluation.checkpoints import evaluate_saved_model
 
@@ -90,7 +91,12 @@ def test_reproduce_scores_the_ensemble_of_any_recipes_seeds(mnist_root, tmp_path
 @pytest.mark.mnist
 def test_inference(mnist_root, tiny_run, capsys):
     bench = load("inference")
-    assert bench.main(["--model", str(tiny_run), "--seconds", "0.2", "--data-dir", str(mnist_root)]) == 0
+    threads = torch.get_num_threads()
+    try:
+        assert bench.main(["--model", str(tiny_run), "--seconds", "0.2", "--data-dir", str(mnist_root), "--threads", "1"]) == 0
+    finally:
+        torch.set_num_threads(threads)  # the bench sets it for the whole process
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("fast") and "pytorch" in line for line in lines)
     assert any("onnxruntime" in line for line in lines)
+    assert lines[0].startswith("CPU, 1 thread;")
