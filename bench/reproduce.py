@@ -25,7 +25,7 @@ from pathlib import Path
 from digitrec.device import describe_machine, select_device
 from digitrec.errors import RunError
 from digitrec.evaluation.checkpoints import evaluate_saved_model
-from digitrec.evaluation.ensemble import evaluate_ensemble
+from digitrec.evaluation.ensemble import ensemble_of
 from digitrec.fileio import read_json
 from digitrec.training import RunOptions, get_recipe, resume_run, train_recipe
 from digitrec.training.recipes import TUTORIAL_RECIPES
@@ -66,12 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in names:
         recipe = get_recipe(name)
-        accuracies, train_accuracies, seconds, folders = [], [], [], []
+        accuracies, train_accuracies, seconds, tests = [], [], [], []
         for seed in range(args.seeds):
             folder = args.runs / f"{name}-seed{seed}"
-            folders.append(folder)
             metrics = train_or_resume(name, seed, folder, str(device), args.data_dir, args.limit, args.epochs)
             test = evaluate_saved_model(folder, "test", data_dir=args.data_dir, device=str(device))
+            tests.append(test)
             accuracies.append(test.result.accuracy)
             seconds.append(float(metrics["train_seconds"]))
             train_accuracies.append(float(metrics["train_accuracy"]))  # one tutorial published only this
@@ -81,8 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             "test_accuracy": accuracies, "mean": statistics.mean(accuracies),
             "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0, "train_seconds": seconds,
             "train_accuracy": train_accuracies,
-            "ensemble": (evaluate_ensemble(folders, data_dir=args.data_dir, device=str(device)).ensemble.result.accuracy
-                         if args.ensemble and len(folders) > 1 else None),
+            "ensemble": ensemble_of(tests).ensemble.result.accuracy if args.ensemble and len(tests) > 1 else None,
         })
     m = describe_machine()
     where = f"CPU {m['cpu']}, {m['threads']} threads; GPU {m['gpu'] or 'none'}; torch {m['torch']}"

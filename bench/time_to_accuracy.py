@@ -46,8 +46,7 @@ from digitrec.device import describe_machine, select_device
 from digitrec.evaluation.metrics import evaluate
 from digitrec.models.registry import build_model
 from digitrec.training.config import Recipe
-from digitrec.training.engine import steps_per_epoch, train_one_epoch, weight_average
-from digitrec.training.optim import LRSchedule, build_optimizer
+from digitrec.training.engine import train_one_epoch, training_parts
 from digitrec.training.recipes import get_recipe
 from digitrec.training.runner import RunOptions, split_training_data
 
@@ -195,13 +194,8 @@ def run_recipe(recipe: Recipe, full_train: DigitDataset, test: DigitDataset, see
     # its validation set (on the clock: that is part of the recipe), never the test set.
     train_set, val_set = split_training_data(full_train, recipe, RunOptions(seed=seed))
     model = build_model(recipe.model).to(device)
-    optimizer = build_optimizer(model, recipe.optimizer)
-    steps = steps_per_epoch(len(train_set), recipe.batch_size, recipe.drop_last)
-    schedule = LRSchedule(optimizer, recipe.schedule, recipe.epochs, steps)
-    generator = torch.Generator(device=device).manual_seed(seed + 1)
-    ema = weight_average(model, recipe)
-    scored = ema.module if ema is not None else model  # what the recipe would save
-    curve = Curve(lambda: evaluate(scored, test, recipe.normalization).accuracy, device, every)
+    parts = training_parts(model, recipe, train_set, seed)
+    curve = Curve(lambda: evaluate(parts.kept, test, recipe.normalization).accuracy, device, every)
 
     def on_batch(step: int, loss: float, accuracy: float) -> None:
         if curve.tick() > max_seconds:
@@ -210,11 +204,12 @@ def run_recipe(recipe: Recipe, full_train: DigitDataset, test: DigitDataset, see
     curve.start()
     try:
         for _ in range(recipe.epochs):
-            train_one_epoch(model, optimizer, schedule, train_set, recipe, generator, on_batch, report_every=10, ema=ema)
+            train_one_epoch(model, parts.optimizer, parts.schedule, train_set, recipe, parts.generator, on_batch,
+                            report_every=10, ema=parts.ema)
             if recipe.schedule.kind == "plateau":
-                schedule.after_epoch(evaluate(scored, val_set, recipe.normalization).accuracy if val_set is not None else float("nan"))
+                parts.schedule.after_epoch(evaluate(parts.kept, val_set, recipe.normalization).accuracy if val_set is not None else float("nan"))
             else:
-                schedule.after_epoch(float("nan"))
+                parts.schedule.after_epoch(float("nan"))
             if curve.tick(force=True) > max_seconds:
                 break
     except OverTime:

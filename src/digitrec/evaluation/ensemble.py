@@ -43,9 +43,14 @@ def evaluate_ensemble(
 ) -> EnsembleEvaluation:
     """Each model (a run folder or checkpoint) on the test set, and their averaged-probability
     ensemble. `save` also writes each member's evaluation-test.json into its run folder."""
-    if not models:
-        raise DataError("an ensemble needs at least one model")
     members = [evaluate_saved_model(m, "test", dataset=dataset, data_dir=data_dir, device=device, save=save) for m in models]
+    return ensemble_of(members, folder)
+
+
+def ensemble_of(members: list[CheckpointEvaluation], folder: str | Path | None = None) -> EnsembleEvaluation:
+    """The averaged-probability ensemble of models already evaluated on one test set."""
+    if not members:
+        raise DataError("an ensemble needs at least one model")
     first = members[0]
     for m in members[1:]:
         if m.dataset != first.dataset or not torch.equal(m.result.labels, first.result.labels):

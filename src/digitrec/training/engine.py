@@ -90,15 +90,28 @@ def train_one_epoch(
     return loss_sum.item() / max(seen, 1), correct.item() / max(seen, 1)
 
 
-def weight_average(model: nn.Module, recipe: Recipe) -> AveragedModel | None:
-    """The exponential moving average of `model`'s weights that `recipe.ema` asks for, or None.
+@dataclass
+class TrainingParts:
+    """What trains a model besides its data, built in one place so that `fit` and the
+    benchmarks train alike."""
 
-    The averaged copy is the model that gets validated and saved. Batch-norm statistics
-    are averaged with the weights (use_buffers), so it needs no extra pass to fix them.
-    """
-    if not recipe.ema:
-        return None
-    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(recipe.ema), use_buffers=True)
+    optimizer: torch.optim.Optimizer
+    schedule: LRSchedule
+    generator: torch.Generator  # data order and augmentation; dropout draws from torch's
+    ema: AveragedModel | None  # the moving average of the weights that `recipe.ema` asks for
+    kept: nn.Module  # the model that is validated and saved: the average, else the model
+    steps: int  # optimiser steps per epoch
+
+
+def training_parts(model: nn.Module, recipe: Recipe, train_set: DigitDataset, seed: int) -> TrainingParts:
+    optimizer = build_optimizer(model, recipe.optimizer)
+    steps = steps_per_epoch(len(train_set), recipe.batch_size, recipe.drop_last)
+    schedule = LRSchedule(optimizer, recipe.schedule, recipe.epochs, steps)
+    generator = torch.Generator(device=train_set.images.device).manual_seed(seed + 1)
+    # Batch-norm statistics are averaged with the weights (use_buffers), so the average
+    # needs no extra pass over the data to fix them.
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(recipe.ema), use_buffers=True) if recipe.ema else None
+    return TrainingParts(optimizer, schedule, generator, ema, ema.module if ema is not None else model, steps)
 
 
 @dataclass
@@ -127,13 +140,10 @@ def fit(
     """
     reporter = reporter or TrainReporter()
     device = train_set.images.device
-    optimizer = build_optimizer(model, recipe.optimizer)
-    steps = steps_per_epoch(len(train_set), recipe.batch_size, recipe.drop_last)
-    schedule = LRSchedule(optimizer, recipe.schedule, recipe.epochs, steps)
-    # Data order and augmentation draw from their own generator; dropout from torch's.
-    generator = torch.Generator(device=device).manual_seed(seed + 1)
-    ema = weight_average(model, recipe)
-    kept = ema.module if ema is not None else model
+    parts = training_parts(model, recipe, train_set, seed)
+    optimizer, schedule, generator, ema, kept, steps = (
+        parts.optimizer, parts.schedule, parts.generator, parts.ema, parts.kept, parts.steps
+    )
     history: list[EpochStats] = []
     best_metric, best_epoch, train_seconds, start_epoch = -math.inf, 0, 0.0, 1
     if state is not None:
