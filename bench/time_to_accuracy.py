@@ -42,7 +42,7 @@ from torch import nn
 
 from digitrec.data import load_dataset
 from digitrec.data.dataset import DigitDataset
-from digitrec.device import describe_machine, select_device
+from digitrec.device import PRECISIONS, autocast_dtype, describe_machine, select_device
 from digitrec.evaluation.metrics import evaluate
 from digitrec.models.registry import build_model
 from digitrec.training.config import Recipe
@@ -187,7 +187,8 @@ class OverTime(Exception):
     """A run passed --max-seconds."""
 
 
-def run_recipe(recipe: Recipe, full_train: DigitDataset, test: DigitDataset, seed: int, every: float, max_seconds: float) -> Curve:
+def run_recipe(recipe: Recipe, full_train: DigitDataset, test: DigitDataset, seed: int, every: float, max_seconds: float,
+               autocast: torch.dtype | None = None) -> Curve:
     device = full_train.images.device
     torch.manual_seed(seed)
     # The recipe's own split: it trains on what it would, and a plateau schedule watches
@@ -205,7 +206,7 @@ def run_recipe(recipe: Recipe, full_train: DigitDataset, test: DigitDataset, see
     try:
         for _ in range(recipe.epochs):
             train_one_epoch(model, parts.optimizer, parts.schedule, train_set, recipe, parts.generator, on_batch,
-                            report_every=10, ema=parts.ema)
+                            report_every=10, ema=parts.ema, autocast=autocast)
             if recipe.schedule.kind == "plateau":
                 parts.schedule.after_epoch(evaluate(parts.kept, val_set, recipe.normalization).accuracy if val_set is not None else float("nan"))
             else:
@@ -237,7 +238,8 @@ def mean_std(values: list[float]) -> str:
 
 def print_report(report: dict) -> None:
     m = report["machine"]
-    print(f"machine: {m['cpu']}; {m['threads']} threads; GPU: {m['gpu'] or 'none'}; torch {m['torch']}; device {report['device']}")
+    print(f"machine: {m['cpu']}; {m['threads']} threads; GPU: {m['gpu'] or 'none'}; torch {m['torch']}; device {report['device']}"
+          f"; digitrec recipes in {report.get('precision', 'fp32')}")
     print(f"seeds: {report['seeds']}; evaluation every {report['eval_every']:g} s of training, off the clock; runs capped at {report['max_seconds']:g} s")
     print()
     names = list(report["results"])
@@ -284,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=float, default=300.0, help="stop a run after this much training time")
     parser.add_argument("--eval-every", type=float, default=None, help="seconds of training between evaluations (default: 2 on CPU, 0.1 on GPU)")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
+                        help="digitrec's recipes' training forward pass: auto is bf16 on CUDA, fp32 on CPU; the references always train in fp32, as published")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the curves and summaries here")
     parser.add_argument("--show", type=Path, default=None, help="print the tables of a saved --json file, and run nothing")
@@ -293,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     device = select_device(args.device)
+    autocast = autocast_dtype(args.precision, device)
     every = args.eval_every if args.eval_every is not None else (2.0 if device.type == "cpu" else 0.1)
     references = REFERENCES if args.references == "all" else () if args.references == "none" else tuple(args.references.split(","))
     unknown = set(references) - set(REFERENCES)
@@ -302,10 +307,10 @@ def main(argv: list[str] | None = None) -> int:
     train = load_dataset("mnist", "train", args.data_dir).to(device)
     test = load_dataset("mnist", "test", args.data_dir).to(device)
 
-    report = {"machine": describe_machine(), "device": str(device), "seeds": args.seeds, "eval_every": every, "max_seconds": args.max_seconds,
+    report = {"machine": describe_machine(), "device": str(device), "precision": "bf16" if autocast is torch.bfloat16 else "fp32", "seeds": args.seeds, "eval_every": every, "max_seconds": args.max_seconds,
               "results": {}, "curves": {}}
     jobs: list[tuple[str, Callable[[int], Curve]]] = [
-        (r.name, lambda seed, r=r: run_recipe(r, train, test, seed, every, args.max_seconds)) for r in recipes
+        (r.name, lambda seed, r=r: run_recipe(r, train, test, seed, every, args.max_seconds, autocast)) for r in recipes
     ]
     for name in references:
         if name == "keras-mnist-cnn":

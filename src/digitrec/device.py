@@ -32,6 +32,23 @@ def select_device(name: str = "auto") -> torch.device:
     return device
 
 
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The dtype the training forward pass autocasts to, or None for plain fp32.
+
+    'auto' is bf16 on CUDA, where tensor cores run it several times faster than fp32 and
+    its fp32-sized exponent needs no loss scaling, and fp32 elsewhere: on most CPUs bf16
+    matmuls are emulated and slower. Weights, optimiser state and evaluation stay fp32.
+    """
+    if precision not in PRECISIONS:
+        raise ConfigError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}")
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+        return torch.bfloat16
+    return None
+
+
 def describe_machine() -> dict[str, object]:
     """What a benchmark ran on: CPU model, PyTorch's threads, GPU (or None), versions."""
     import platform

@@ -28,10 +28,11 @@ def test_time_to_accuracy(mnist_root, tmp_path, capsys):
     bench = load("time_to_accuracy")
     out = tmp_path / "t.json"
     assert bench.main(["--recipes", "quick", "--references", "train-mnist-fast", "--seeds", "2", "--max-seconds", "1",
-                       "--eval-every", "0.5", "--device", "cpu", "--data-dir", str(mnist_root), "--json", str(out)]) == 0
+                       "--eval-every", "0.5", "--device", "cpu", "--precision", "bf16", "--data-dir", str(mnist_root), "--json", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "machine:" in printed and "quick vs train-mnist-fast" in printed
+    assert "machine:" in printed and "quick vs train-mnist-fast" in printed and "recipes in bf16" in printed
     report = json.loads(out.read_text())
+    assert report["precision"] == "bf16"
     for name in ("quick", "train-mnist-fast"):
         curves = report["curves"][name]
         assert len(curves) == 2 and all(len(c) >= 2 for c in curves)

@@ -72,14 +72,17 @@ def test_data_info_and_show(capsys, kaggle_root, tmp_path):
 
 def test_train_json_and_progress(capsys, kaggle_root, tmp_path):
     result = run_json(capsys, "train", "--recipe", "fast", "--dataset", "kaggle", "--data-dir", kaggle_root, "--epochs", "1",
-                      "--limit", "200", "--val-split", "0.2", "--out", tmp_path / "r", "--device", "cpu")
+                      "--limit", "200", "--val-split", "0.2", "--out", tmp_path / "r", "--device", "cpu", "--precision", "bf16")
     assert result["epochs"] == 1 and result["train_size"] == 160 and result["val_size"] == 40
+    assert result["precision"] == "bf16"
     assert len(result["history"]) == 1 and result["run_dir"] == str(tmp_path / "r")
     code, out, err = run(capsys, "train", "--recipe", "fast", "--dataset", "kaggle", "--data-dir", kaggle_root, "--epochs", "1",
                          "--limit", "100", "--out", tmp_path / "r2", "--device", "cpu")
     assert code == 0
     assert "Epoch 1/1  train loss" in err and "val loss" in err  # the per-epoch line, on stderr
     assert "run folder:" in out
+    code, _, err = run(capsys, "train", "--dataset", "kaggle", "--data-dir", kaggle_root, "--precision", "fp16", "--out", tmp_path / "r3")
+    assert code != 0 and "unknown precision 'fp16'" in err and not (tmp_path / "r3").exists()
 
 
 def test_evaluate_kaggle_val_and_test(capsys, trained_run, kaggle_root):

@@ -46,6 +46,7 @@ def test_training_learns_and_writes_the_run_folder(tmp_path, root):
     assert history[-1].val_accuracy > 0.9, "synthetic classes are easy: the model must learn them"
     metrics = read_json(run.metrics)
     assert metrics["val_size"] == 50 and metrics["train_size"] == 550
+    assert metrics["precision"] == "fp32"  # auto, on CPU
     assert metrics["val_accuracy"] == max(h.val_accuracy for h in history)
     config = read_json(run.config)
     assert config["recipe"]["epochs"] == 3 and config["options"]["dataset"] == "kaggle"
@@ -93,6 +94,40 @@ def test_ema_recipe_saves_and_validates_the_moving_average(tmp_path, root):
 def test_ema_decay_outside_zero_to_one_is_refused():
     with pytest.raises(ConfigError, match="EMA decay"):
         TINY.with_overrides(ema=1.0)
+
+
+def test_bf16_precision_autocasts_the_forward_pass_and_keeps_fp32_weights(tmp_path, root, monkeypatch):
+    """bf16 is what `auto` picks on CUDA; CPU autocast runs the same code path."""
+    seen = set()
+    conv_forward = torch.nn.Conv2d.forward
+
+    def recording_forward(self, x):
+        out = conv_forward(self, x)
+        if torch.is_grad_enabled():  # training steps, not the inference-mode validation
+            seen.add(out.dtype)
+        return out
+
+    monkeypatch.setattr(torch.nn.Conv2d, "forward", recording_forward)
+    outcome = train_recipe(TINY, RunOptions(dataset="kaggle", seed=0, device="cpu", precision="bf16"), tmp_path / "run", root)
+    assert seen == {torch.bfloat16}
+    assert read_json(outcome.run.metrics)["precision"] == "bf16"
+    assert read_json(outcome.run.config)["options"]["precision"] == "bf16"
+    saved = safetensors.torch.load_file(outcome.run.last)
+    assert all(t.dtype == torch.float32 for t in saved.values() if t.is_floating_point())
+    assert outcome.fit.history[-1].val_accuracy > 0.9
+    assert all(h.train_loss == h.train_loss for h in outcome.fit.history), "loss must stay finite"
+
+
+def test_auto_precision_is_fp32_on_cpu_and_bf16_on_cuda():
+    from digitrec.device import autocast_dtype
+
+    assert autocast_dtype("auto", torch.device("cpu")) is None
+    assert autocast_dtype("auto", torch.device("cuda")) is torch.bfloat16
+    assert autocast_dtype("fp32", torch.device("cuda")) is None
+    with pytest.raises(ConfigError, match="unknown precision 'fp16'"):
+        autocast_dtype("fp16", torch.device("cpu"))
+    with pytest.raises(ConfigError, match="unknown precision"):
+        RunOptions(precision="half")
 
 
 def test_finished_runs_are_never_overwritten_or_resumed(tmp_path, root):

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from digitrec.cli.common import DataDirOption, DeviceOption, JsonOption, emit_json, err, out, percent
+from digitrec.cli.common import DataDirOption, DeviceOption, JsonOption, PrecisionOption, emit_json, err, out, percent
 from digitrec.errors import ConfigError
 
 # Library imports live inside the commands: they pull in PyTorch, which `digitrec serve
@@ -73,6 +73,7 @@ def train(
     lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (the peak, for one-cycle)."),
     seed: int = typer.Option(0, "--seed"),
     device: str = DeviceOption,
+    precision: str = PrecisionOption,
     val_split: Optional[float] = typer.Option(None, "--val-split", help="Fraction of the training set held out, 0 for none."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Train on a random subset of this many images (quick runs)."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Run folder to create (default runs/<recipe>-<time>)."),
@@ -101,7 +102,7 @@ def train(
             recipe = get_recipe(recipe_name or "fast").with_overrides(
                 epochs=epochs, batch_size=batch_size, lr=lr, val_split=val_split
             )
-            options = RunOptions(dataset=dataset, seed=seed, limit=limit, device=device)
+            options = RunOptions(dataset=dataset, seed=seed, limit=limit, device=device, precision=precision)
             outcome = train_recipe(recipe, options, out_dir, data_dir, reporter)
     except KeyboardInterrupt:
         if reporter is not None:
@@ -225,6 +226,7 @@ def kfold(
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue an interrupted K-fold folder at its first unfinished fold."),
     data_dir: Optional[Path] = DataDirOption,
     device: str = DeviceOption,
+    precision: str = PrecisionOption,
     quiet: bool = typer.Option(False, "--quiet", "-q"),
     as_json: bool = JsonOption,
 ) -> None:
@@ -247,7 +249,7 @@ def kfold(
     else:
         recipe = get_recipe(recipe_name or "fast").with_overrides(epochs=epochs, batch_size=batch_size, lr=lr)
         folder = out_dir or RunFolder.default_path(f"kfold-{recipe.name}")
-        options = RunOptions(dataset=dataset, seed=seed, limit=limit, device=device)
+        options = RunOptions(dataset=dataset, seed=seed, limit=limit, device=device, precision=precision)
         outcome = run_kfold(folder, recipe, options, folds, data_dir, reporter_for, test)
     path = write_kfold_report(outcome)
     r = outcome.results

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Callable
 
@@ -53,10 +54,13 @@ def train_one_epoch(
     on_batch: BatchCallback | None = None,
     report_every: int = 10,
     ema: AveragedModel | None = None,
+    autocast: torch.dtype | None = None,
 ) -> tuple[float, float]:
     """One pass over `data` in a fresh random order; returns mean cross-entropy and accuracy.
 
     `ema`, when given, folds the weights into their moving average after every step.
+    `autocast` (bf16) runs the forward pass in that dtype; weights and their gradients
+    stay fp32.
     """
     assert data.labels is not None
     model.train()
@@ -71,8 +75,9 @@ def train_one_epoch(
         idx = order[step * bs : (step + 1) * bs]
         x = prepare_batch(data.images[idx], recipe.normalization, recipe.augment, generator)
         y = data.labels[idx]
-        logits = model(x)
-        loss = F.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
+        with torch.autocast(device.type, dtype=autocast) if autocast is not None else nullcontext():
+            logits = model(x)
+            loss = F.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -81,7 +86,7 @@ def train_one_epoch(
             ema.update_parameters(model)
         # Report plain cross-entropy, so training and validation losses are comparable
         # even when the optimised loss is label-smoothed.
-        reported = loss.detach() if recipe.label_smoothing == 0 else F.cross_entropy(logits.detach(), y)
+        reported = loss.detach() if recipe.label_smoothing == 0 else F.cross_entropy(logits.detach().float(), y)
         loss_sum += reported * len(idx)
         correct += (logits.detach().argmax(1) == y).sum()
         seen += len(idx)
@@ -131,6 +136,7 @@ def fit(
     checkpoint_meta: dict,
     reporter: TrainReporter | None = None,
     state: dict | None = None,
+    autocast: torch.dtype | None = None,
 ) -> FitResult:
     """Train for `recipe.epochs`, committing each finished epoch to `run`.
 
@@ -166,7 +172,7 @@ def fit(
         reporter.epoch_started(epoch, recipe.epochs, steps)
         started = time.perf_counter()
         train_loss, train_acc = train_one_epoch(
-            model, optimizer, schedule, train_set, recipe, generator, reporter.batch_done, ema=ema
+            model, optimizer, schedule, train_set, recipe, generator, reporter.batch_done, ema=ema, autocast=autocast
         )
         if device.type == "cuda":
             torch.cuda.synchronize(device)

@@ -11,7 +11,7 @@ import torch
 
 from digitrec.data import kfold_indices, load_dataset, train_val_indices
 from digitrec.data.dataset import DigitDataset
-from digitrec.device import select_device
+from digitrec.device import PRECISIONS, autocast_dtype, select_device
 from digitrec.errors import ConfigError, RunError
 from digitrec.fileio import atomic_write_json, read_json
 from digitrec.models.registry import build_model, count_parameters
@@ -31,6 +31,11 @@ class RunOptions:
     device: str = "auto"
     fold: int | None = None  # K-fold: validate on fold `fold` (1-based) of `folds`,
     folds: int | None = None  # instead of the recipe's validation split
+    precision: str = "auto"  # autocast of the training forward pass: auto (bf16 on CUDA), fp32 or bf16
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r}; use {', '.join(PRECISIONS)}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,7 +90,8 @@ def _run(
         "dataset": options.dataset,
     }
     started = time.perf_counter()
-    result = fit(model, recipe, train_set, val_set, run, options.seed, checkpoint_meta, reporter, state)
+    autocast = autocast_dtype(options.precision, device)
+    result = fit(model, recipe, train_set, val_set, run, options.seed, checkpoint_meta, reporter, state, autocast)
     best = next(h for h in result.history if h.epoch == result.best_epoch)
     last = result.history[-1]
     metrics = {
@@ -103,6 +109,7 @@ def _run(
         "train_size": len(train_set),
         "val_size": len(val_set) if val_set is not None else 0,
         "device": str(device),
+        "precision": "bf16" if autocast is torch.bfloat16 else "fp32",
     }
     atomic_write_json(run.metrics, metrics)  # marks the run finished
     return TrainOutcome(run, recipe, result, metrics)
