@@ -2,7 +2,7 @@
 side by side in one process on one machine.
 
     python bench/time_to_accuracy.py [--recipes fast] [--references all] [--seeds 3]
-        [--max-seconds 300] [--eval-every 2] [--device auto] [--json results.json]
+        [--max-seconds 300] [--eval-every 2] [--device auto] [--precision auto] [--json results.json]
 
 References, written here as their authors published them (the data already in memory
 on the device for all of them, which only helps the references):
@@ -22,6 +22,9 @@ Every run records test accuracy against training time: the model is evaluated on
 the clock stopped while it is. A threshold's time is that of the first evaluation at or
 above it, so it is exact to within one interval. Test accuracy along the curve is for
 this benchmark only: the recipes themselves choose nothing on it.
+
+digitrec's recipes train as `digitrec train` would (`--precision auto`: bf16 autocast on
+CUDA, fp32 on CPU); the references train in fp32, as published.
 """
 
 from __future__ import annotations
