@@ -38,13 +38,14 @@ PRECISIONS = ("auto", "fp32", "bf16")
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The dtype the training forward pass autocasts to, or None for plain fp32.
 
-    'auto' is bf16 on CUDA, where tensor cores run it several times faster than fp32 and
-    its fp32-sized exponent needs no loss scaling, and fp32 elsewhere: on most CPUs bf16
-    matmuls are emulated and slower. Weights, optimiser state and evaluation stay fp32.
+    'auto' is bf16 on a CUDA GPU that has it (Ampere and later), where tensor cores run it
+    several times faster than fp32 and its fp32-sized exponent needs no loss scaling, and
+    fp32 elsewhere: on most CPUs bf16 matmuls are emulated and slower. Weights, optimiser
+    state and evaluation stay fp32.
     """
     if precision not in PRECISIONS:
         raise ConfigError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}")
-    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()):
         return torch.bfloat16
     return None
 

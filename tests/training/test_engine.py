@@ -118,12 +118,15 @@ def test_bf16_precision_autocasts_the_forward_pass_and_keeps_fp32_weights(tmp_pa
     assert all(h.train_loss == h.train_loss for h in outcome.fit.history), "loss must stay finite"
 
 
-def test_auto_precision_is_fp32_on_cpu_and_bf16_on_cuda():
+def test_auto_precision_is_fp32_on_cpu_and_bf16_on_cuda_gpus_that_have_it(monkeypatch):
     from digitrec.device import autocast_dtype
 
     assert autocast_dtype("auto", torch.device("cpu")) is None
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     assert autocast_dtype("auto", torch.device("cuda")) is torch.bfloat16
     assert autocast_dtype("fp32", torch.device("cuda")) is None
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)  # pre-Ampere
+    assert autocast_dtype("auto", torch.device("cuda")) is None
     with pytest.raises(ConfigError, match="unknown precision 'fp16'"):
         autocast_dtype("fp16", torch.device("cpu"))
     with pytest.raises(ConfigError, match="unknown precision"):
