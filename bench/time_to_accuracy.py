@@ -45,7 +45,7 @@ from torch import nn
 
 from digitrec.data import load_dataset
 from digitrec.data.dataset import DigitDataset
-from digitrec.device import PRECISIONS, autocast_dtype, describe_machine, select_device
+from digitrec.device import PRECISIONS, autocast_dtype, describe_machine, precision_name, select_device
 from digitrec.evaluation.metrics import evaluate
 from digitrec.models.registry import build_model
 from digitrec.training.config import Recipe
@@ -310,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     train = load_dataset("mnist", "train", args.data_dir).to(device)
     test = load_dataset("mnist", "test", args.data_dir).to(device)
 
-    report = {"machine": describe_machine(), "device": str(device), "precision": "bf16" if autocast is torch.bfloat16 else "fp32", "seeds": args.seeds, "eval_every": every, "max_seconds": args.max_seconds,
+    report = {"machine": describe_machine(), "device": str(device), "precision": precision_name(autocast), "seeds": args.seeds, "eval_every": every, "max_seconds": args.max_seconds,
               "results": {}, "curves": {}}
     jobs: list[tuple[str, Callable[[int], Curve]]] = [
         (r.name, lambda seed, r=r: run_recipe(r, train, test, seed, every, args.max_seconds, autocast)) for r in recipes

@@ -35,6 +35,16 @@ def select_device(name: str = "auto") -> torch.device:
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
+def check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise ConfigError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}")
+
+
+def precision_name(autocast: torch.dtype | None) -> str:
+    """What a run or benchmark records: the precision `autocast_dtype` resolved to."""
+    return "bf16" if autocast is torch.bfloat16 else "fp32"
+
+
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The dtype the training forward pass autocasts to, or None for plain fp32.
 
@@ -43,8 +53,7 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     fp32 elsewhere: on most CPUs bf16 matmuls are emulated and slower. Weights, optimiser
     state and evaluation stay fp32.
     """
-    if precision not in PRECISIONS:
-        raise ConfigError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}")
+    check_precision(precision)
     if precision == "bf16" or (precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()):
         return torch.bfloat16
     return None

@@ -11,7 +11,7 @@ import torch
 
 from digitrec.data import kfold_indices, load_dataset, train_val_indices
 from digitrec.data.dataset import DigitDataset
-from digitrec.device import PRECISIONS, autocast_dtype, select_device
+from digitrec.device import autocast_dtype, check_precision, precision_name, select_device
 from digitrec.errors import ConfigError, RunError
 from digitrec.fileio import atomic_write_json, read_json
 from digitrec.models.registry import build_model, count_parameters
@@ -34,8 +34,7 @@ class RunOptions:
     precision: str = "auto"  # autocast of the training forward pass: auto (bf16 on CUDA), fp32 or bf16
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"unknown precision {self.precision!r}; use {', '.join(PRECISIONS)}")
+        check_precision(self.precision)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,7 +108,7 @@ def _run(
         "train_size": len(train_set),
         "val_size": len(val_set) if val_set is not None else 0,
         "device": str(device),
-        "precision": "bf16" if autocast is torch.bfloat16 else "fp32",
+        "precision": precision_name(autocast),
     }
     atomic_write_json(run.metrics, metrics)  # marks the run finished
     return TrainOutcome(run, recipe, result, metrics)
