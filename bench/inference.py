@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from digitrec.data import load_dataset
-from digitrec.export import export_onnx
+from digitrec.artifacts.onnx import export_onnx
 from digitrec.runtime import OnnxClassifier, TorchClassifier
-from digitrec.training.runs import resolve_model_path
+from digitrec.artifacts.checkpoint import resolve_model_path
 
 
 def images_per_second(classify, images: np.ndarray, batch: int, seconds: float) -> float:

@@ -50,6 +50,7 @@ from digitrec.evaluation.metrics import evaluate
 from digitrec.models.registry import build_model
 from digitrec.training.config import Recipe
 from digitrec.training.engine import train_one_epoch, training_parts
+from digitrec.training.tasks import ClassificationTask
 from digitrec.training.recipes import get_recipe
 from digitrec.training.runner import RunOptions, split_training_data
 
@@ -198,7 +199,8 @@ def run_recipe(recipe: Recipe, full_train: DigitDataset, test: DigitDataset, see
     # its validation set (on the clock: that is part of the recipe), never the test set.
     train_set, val_set = split_training_data(full_train, recipe, RunOptions(seed=seed))
     model = build_model(recipe.model).to(device)
-    parts = training_parts(model, recipe, train_set, seed)
+    task = ClassificationTask(train_set, val_set)
+    parts = training_parts(model, recipe, task, seed)
     curve = Curve(lambda: evaluate(parts.kept, test, recipe.normalization).accuracy, device, every)
 
     def on_batch(step: int, loss: float, accuracy: float) -> None:
@@ -208,7 +210,7 @@ def run_recipe(recipe: Recipe, full_train: DigitDataset, test: DigitDataset, see
     curve.start()
     try:
         for _ in range(recipe.epochs):
-            train_one_epoch(model, parts.optimizer, parts.schedule, train_set, recipe, parts.generator, on_batch,
+            train_one_epoch(model, parts.optimizer, parts.schedule, task, recipe, parts.generator, on_batch,
                             report_every=10, ema=parts.ema, autocast=autocast)
             if recipe.schedule.kind == "plateau":
                 parts.schedule.after_epoch(evaluate(parts.kept, val_set, recipe.normalization).accuracy if val_set is not None else float("nan"))

@@ -10,9 +10,12 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from digitrec.decode import decode_number
+from digitrec.errors import ConfigError
 from digitrec.preprocess import ImageError, Preprocessed, PreprocessOptions, extract_digits
 from digitrec.preprocess.decode import ImageInput
-from digitrec.runtime import Classifier, load_classifier
+from digitrec.preprocess.fields import FieldOptions, find_fields
+from digitrec.runtime import Classifier, StripReader, load_runtime_model
 
 
 @dataclass
@@ -35,55 +38,151 @@ class DigitReading:
 
 
 @dataclass
+class NumberReading:
+    """One number of a picture: its digits, its box and how sure the reader is of it."""
+
+    text: str
+    confidence: float
+    box: tuple[int, int, int, int]  # x, y, w, h in the original picture
+    digits: list[DigitReading] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "confidence": self.confidence, "box": list(self.box), "digits": [d.to_dict() for d in self.digits]}
+
+
+@dataclass
 class Reading:
+    """What a picture says. `text` is its number, or its numbers joined by spaces, in
+    reading order; `numbers` has each with its box; `digits` all digits in order."""
+
     text: str
     digits: list[DigitReading] = field(default_factory=list)
     width: int = 0
     height: int = 0
     warning: str | None = None
+    numbers: list[NumberReading] = field(default_factory=list)
 
     @property
     def confidence(self) -> float:
         """The probability that every digit is right, as the model sees it."""
+        if self.numbers:
+            return float(np.prod([n.confidence for n in self.numbers]))
         return float(np.prod([d.confidence for d in self.digits])) if self.digits else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"text": self.text, "digits": [x.to_dict() for x in self.digits]}
+        d: dict[str, Any] = {
+            "text": self.text,
+            "confidence": self.confidence,
+            "digits": [x.to_dict() for x in self.digits],
+            "numbers": [n.to_dict() for n in self.numbers],
+        }
         if self.warning:
             d["warning"] = self.warning
         return d
 
 
 class Recognizer:
-    """A trained model plus the preprocessing path; reads pictures of digits."""
+    """Trained models plus the preprocessing paths; reads pictures of numbers.
 
-    def __init__(self, classifier: Classifier, options: PreprocessOptions = PreprocessOptions()):
-        self.classifier = classifier
-        self.options = options
+    With a number reader, `read` finds the numbers of a picture and reads each whole;
+    with a digit classifier (or `single=True`), it cuts the writing into digits and
+    classifies each (the path for one digit, the pixels endpoint and the drawing board's
+    28x28 previews).
+    """
+
+    def __init__(
+        self,
+        classifier: Classifier | None = None,
+        options: PreprocessOptions = PreprocessOptions(),
+        reader: StripReader | None = None,
+        field_options: FieldOptions = FieldOptions(),
+        min_confidence: float = 0.0,
+    ):
+        if classifier is None and reader is None:
+            raise ValueError("a Recognizer needs a classifier, a reader or both")
+        if not 0.0 <= min_confidence <= 1.0:
+            raise ConfigError(f"--min-confidence is a probability in [0, 1], got {min_confidence}")
+        self.classifier, self.reader = classifier, reader
+        self.options, self.field_options, self.min_confidence = options, field_options, min_confidence
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike, device: str = "cpu", options: PreprocessOptions = PreprocessOptions(), runtime: str = "auto"
+        cls,
+        path: str | os.PathLike | None = None,
+        device: str = "cpu",
+        options: PreprocessOptions = PreprocessOptions(),
+        runtime: str = "auto",
+        min_confidence: float = 0.0,
+        classifier: str | os.PathLike | None = None,
     ) -> Recognizer:
-        """From a run folder (its best checkpoint), a .safetensors checkpoint or an .onnx export."""
-        return cls(load_classifier(Path(path), device, runtime), options)
+        """From a run folder (its best checkpoint), a .safetensors checkpoint or an .onnx
+        export, of a number reader or a digit classifier; None: the shipped models.
+
+        A reader is paired with a digit classifier for single digits (`classifier`, else
+        the shipped one when this install has it and the runtime is PyTorch)."""
+        from digitrec.shipped import CLASSIFIER, READER, shipped
+
+        model = load_runtime_model(Path(path) if path is not None else shipped(READER), device, runtime)
+        if model.meta.get("kind") != "reader":
+            return cls(model, options, min_confidence=min_confidence)  # type: ignore[arg-type]
+        if classifier is None and model.runtime == "pytorch" and CLASSIFIER.exists():
+            classifier = CLASSIFIER
+        single = load_runtime_model(Path(classifier), device, runtime) if classifier is not None else None
+        if single is not None and single.meta.get("kind") == "reader":
+            raise ConfigError(f"{classifier} is a number reader; single digits need a digit classifier")
+        return cls(single, options, reader=model, min_confidence=min_confidence)  # type: ignore[arg-type]
+
+    @property
+    def model(self) -> Classifier | StripReader:
+        return self.reader if self.reader is not None else self.classifier  # type: ignore[return-value]
 
     @property
     def meta(self) -> dict[str, Any]:
-        return self.classifier.meta
+        return self.model.meta
 
     @property
     def runtime(self) -> str:
-        return self.classifier.runtime
+        return self.model.runtime
 
     def classify(self, images: np.ndarray) -> np.ndarray:
         """Probabilities (N, 10) for uint8 (N, 28, 28) MNIST-style images, in one batch."""
+        if self.classifier is None:
+            raise ConfigError("this model is a number reader; reading single 28x28 digits needs a digit classifier")
         return self.classifier.classify(np.asarray(images, np.uint8))
 
     def read(self, image: ImageInput, single: bool | None = None, name: str | None = None) -> Reading:
-        """Read every digit of a picture (path, bytes, PIL image or numpy array), left to right."""
+        """Read the numbers of a picture (path, bytes, PIL image or numpy array)."""
+        single = self.options.single if single is None else single
+        if self.reader is not None and not single:
+            return self.read_numbers(image, name)
         pre = self.preprocess(image, single, name)
         return self.reading(pre, self.classify(pre.images))
+
+    def read_numbers(self, image: ImageInput, name: str | None = None) -> Reading:
+        """The number reader's path: find the fields, read each strip whole."""
+        assert self.reader is not None
+        found = find_fields(image, self.field_options, name)
+        stride = int(self.reader.meta.get("stride", 4))
+        probs = self.reader.column_probabilities([f.strip for f in found.fields])
+        numbers, doubtful = [], 0
+        for f, p in zip(found.fields, probs):
+            decoded = decode_number(p, f, stride)
+            if not decoded.text:
+                continue
+            if decoded.confidence < self.min_confidence:
+                doubtful += 1
+                continue
+            digits = [
+                DigitReading(d.digit, d.confidence, d.top3, d.box, f.strip[:, d.columns[0] : d.columns[1]], d.probabilities)
+                for d in decoded.digits
+            ]
+            numbers.append(NumberReading(decoded.text, decoded.confidence, f.box, digits))
+        warning = found.warning
+        if not numbers and warning is None:
+            warning = "no digit found" + (f": {doubtful} field(s) read below --min-confidence {self.min_confidence:g}" if doubtful else "")
+        return Reading(
+            " ".join(n.text for n in numbers), [d for n in numbers for d in n.digits], found.width, found.height, warning, numbers
+        )
 
     def preprocess(self, image: ImageInput, single: bool | None = None, name: str | None = None) -> Preprocessed:
         """The first half of `read`: the picture's digits as MNIST-style 28x28 images."""
@@ -102,7 +201,11 @@ class Recognizer:
             order = np.argsort(-p, kind="stable")[:3]
             top3 = [(int(i), float(p[i])) for i in order]
             readings.append(DigitReading(top3[0][0], top3[0][1], top3, crop.box, crop.image, p.tolist()))
-        return Reading("".join(str(r.digit) for r in readings), readings, pre.width, pre.height)
+        text = "".join(str(r.digit) for r in readings)
+        x0, y0 = min(r.box[0] for r in readings), min(r.box[1] for r in readings)
+        x1, y1 = max(r.box[0] + r.box[2] for r in readings), max(r.box[1] + r.box[3] for r in readings)
+        number = NumberReading(text, float(np.prod([r.confidence for r in readings])), (x0, y0, x1 - x0, y1 - y0), readings)
+        return Reading(text, readings, pre.width, pre.height, numbers=[number])
 
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -119,4 +222,4 @@ def expand_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
     return out
 
 
-__all__ = ["DigitReading", "ImageError", "Reading", "Recognizer", "expand_paths"]
+__all__ = ["DigitReading", "ImageError", "NumberReading", "Reading", "Recognizer", "expand_paths"]

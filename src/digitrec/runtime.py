@@ -12,9 +12,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from digitrec.artifacts.onnx import ONNX_METADATA_KEY
 from digitrec.errors import CheckpointError
-
-ONNX_METADATA_KEY = "digitrec"
 
 
 class Classifier(Protocol):
@@ -34,18 +33,17 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 class TorchClassifier:
     runtime = "pytorch"
 
-    def __init__(self, path: Path, device: str = "cpu"):
-        from digitrec.device import select_device
-        from digitrec.training.checkpoint import load_model_checkpoint
+    def __init__(self, path: Path, device: str = "cpu", loaded: Any = None):
+        from digitrec.artifacts.checkpoint import load_model
 
-        self.loaded = load_model_checkpoint(path, select_device(device))
+        self.loaded = loaded if loaded is not None else load_model(path, device)
         self.meta = self.loaded.meta
         self.path = self.loaded.path
 
     def classify(self, images: np.ndarray) -> np.ndarray:
         import torch
 
-        from digitrec.evaluation.metrics import predict_logits
+        from digitrec.models.inputs import predict_logits
 
         if len(images) == 0:
             return np.empty((0, 10), np.float32)
@@ -53,30 +51,52 @@ class TorchClassifier:
         return predict_logits(self.loaded.model, batch, self.loaded.normalization).softmax(1).cpu().numpy()
 
 
+def onnx_session(path: Path, threads: int = 1) -> tuple[Any, dict[str, Any]]:
+    """An ONNX Runtime session for a digitrec export, and the model's metadata."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise CheckpointError("ONNX models need onnxruntime: pip install onnxruntime") from None
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    # Digits come a few at a time: one thread by default, and no spin-waiting between
+    # calls, which would burn the cores a server needs for its other requests.
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    try:
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own exception types for bad files
+        raise CheckpointError(f"{path} is not a readable ONNX model ({str(e).splitlines()[0][:200]})") from None
+    custom = session.get_modelmeta().custom_metadata_map
+    if ONNX_METADATA_KEY not in custom:
+        raise CheckpointError(f"{path} is an ONNX model without digitrec metadata; export it with `digitrec export`")
+    return session, json.loads(custom[ONNX_METADATA_KEY])
+
+
+class OnnxReader:
+    runtime = "onnxruntime"
+
+    def __init__(self, session: Any, meta: dict[str, Any], path: Path):
+        self.session, self.meta, self.path = session, meta, path
+        self.stride = int(meta.get("stride", 4))
+        self.input_name = session.get_inputs()[0].name
+
+    def column_probabilities(self, strips: list[np.ndarray]) -> list[np.ndarray]:
+        if not strips:
+            return []
+        (logits,) = self.session.run(None, {self.input_name: pad_batch(strips, self.stride)})
+        probs = _softmax_last(logits.astype(np.float64)).astype(np.float32)
+        return [p[: -(-s.shape[1] // self.stride)] for p, s in zip(probs, strips)]
+
+
 class OnnxClassifier:
     runtime = "onnxruntime"
 
-    def __init__(self, path: Path, threads: int = 1):
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise CheckpointError("ONNX models need onnxruntime: pip install onnxruntime") from None
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        # Digits come a few at a time: one thread by default, and no spin-waiting between
-        # calls, which would burn the cores a server needs for its other requests.
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own exception types for bad files
-            raise CheckpointError(f"{path} is not a readable ONNX model ({str(e).splitlines()[0][:200]})") from None
-        custom = self.session.get_modelmeta().custom_metadata_map
-        if ONNX_METADATA_KEY not in custom:
-            raise CheckpointError(f"{path} is an ONNX model without digitrec metadata; export it with `digitrec export`")
-        self.meta = json.loads(custom[ONNX_METADATA_KEY])
-        self.path = path
+    def __init__(self, path: Path, threads: int = 1, session: Any = None, meta: dict[str, Any] | None = None):
+        if session is None or meta is None:
+            session, meta = onnx_session(path, threads)
+        self.session, self.meta, self.path = session, meta, path
         self.input_name = self.session.get_inputs()[0].name
         norm = self.meta["normalization"]
         self.mean, self.std = float(norm["mean"]), float(norm["std"])
@@ -89,8 +109,52 @@ class OnnxClassifier:
         return softmax(logits.astype(np.float64)).astype(np.float32)
 
 
-def load_classifier(path: str | Path, device: str = "cpu", runtime: str = "auto") -> Classifier:
-    """A run folder or .safetensors file runs on PyTorch, an .onnx file on ONNX Runtime."""
+class StripReader(Protocol):
+    runtime: str
+    meta: dict[str, Any]
+
+    def column_probabilities(self, strips: list[np.ndarray]) -> list[np.ndarray]:
+        """Per strip (uint8 (32, W), ink bright), probabilities (W // stride, 11): blank, 0-9."""
+        ...
+
+
+def pad_batch(strips: list[np.ndarray], stride: int) -> np.ndarray:
+    """uint8 strips of any widths -> float (B, 1, 32, W) in [0, 1], 0-padded to a multiple of `stride`."""
+    width = max(s.shape[1] for s in strips)
+    width = -(-width // stride) * stride
+    out = np.zeros((len(strips), 1, strips[0].shape[0], width), np.float32)
+    for i, s in enumerate(strips):
+        out[i, 0, :, : s.shape[1]] = s / 255.0
+    return out
+
+
+def _softmax_last(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class TorchReader:
+    runtime = "pytorch"
+
+    def __init__(self, loaded: Any):
+        self.loaded, self.meta, self.path = loaded, loaded.meta, loaded.path
+        self.stride = int(self.meta.get("stride", 4))
+
+    def column_probabilities(self, strips: list[np.ndarray]) -> list[np.ndarray]:
+        import torch
+
+        if not strips:
+            return []
+        with torch.inference_mode():
+            x = torch.from_numpy(pad_batch(strips, self.stride)).contiguous(memory_format=torch.channels_last)
+            probs = self.loaded.model(x).float().softmax(-1).numpy()
+        # Columns past a strip's own width saw only padding: they are not part of it.
+        return [p[: -(-s.shape[1] // self.stride)] for p, s in zip(probs, strips)]
+
+
+def load_runtime_model(path: str | Path, device: str = "cpu", runtime: str = "auto") -> Classifier | StripReader:
+    """A classifier or a reader, ready to run: a run folder or .safetensors file on PyTorch,
+    an .onnx file on ONNX Runtime."""
     path = Path(path)
     if runtime == "auto":
         runtime = "onnx" if path.suffix.lower() == ".onnx" else "pytorch"
@@ -99,9 +163,15 @@ def load_classifier(path: str | Path, device: str = "cpu", runtime: str = "auto"
             raise CheckpointError(f"--runtime onnx needs an .onnx file (export one with `digitrec export {path} --format onnx`)")
         if not path.exists():
             raise CheckpointError(f"{path} does not exist")
-        return OnnxClassifier(path)
+        session, meta = onnx_session(path)
+        if meta.get("kind") == "reader":
+            return OnnxReader(session, meta, path)
+        return OnnxClassifier(path, session=session, meta=meta)
     if runtime != "pytorch":
         raise CheckpointError(f"unknown runtime {runtime!r}; use pytorch or onnx")
-    from digitrec.training.runs import resolve_model_path
+    from digitrec.artifacts.checkpoint import load_model
 
-    return TorchClassifier(resolve_model_path(path), device)
+    loaded = load_model(path, device)
+    if loaded.meta.get("kind") == "reader":
+        return TorchReader(loaded)
+    return TorchClassifier(loaded.path, device, loaded)

@@ -101,3 +101,22 @@ def test_inference(mnist_root, tiny_run, capsys):
     assert any(line.startswith("fast") and "pytorch" in line for line in lines)
     assert any("onnxruntime" in line for line in lines)
     assert lines[0].startswith("CPU, 1 thread;")
+
+
+@pytest.mark.mnist
+def test_real_documents(mnist_root, tiny_run, tmp_path, capsys):
+    from digitrec.shipped import READER
+
+    if not (mnist_root / "danish-rowid" / "validation" / "labels.csv").exists():
+        pytest.skip("the data root has no danish-rowid/")
+    bench = load("real_documents")
+    out = tmp_path / "docs.json"
+    assert bench.main(["--reader", str(READER), "--classifier", str(tiny_run), "--data-dir", str(mnist_root), "--limit", "4",
+                       "--tesseract-limit", "2", "--sets", "danish-rowid/validation,synthetic,real-dev", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| set | target |" in printed and "danish-rowid/validation" in printed
+    report = json.loads(out.read_text())
+    for name in ("danish-rowid/validation", "synthetic", "real-dev"):
+        row = report["sets"][name]
+        assert row["reader"]["size"] == 4 and row["components"]["size"] == 4
+        assert 0 <= row["reader"]["accuracy"] <= 1 and row["reader"]["ms_per_image"] > 0

@@ -218,3 +218,28 @@ def test_predict_files_folders_json_errors_and_crops(capsys, trained_run, tmp_pa
     assert code == 0 and out.startswith(str(folder / "d0.png") + "\t")
     code, _, err = run(capsys, "predict", "--model", trained_run, tmp_path / "nothing-here")
     assert code == 1 and "does not exist" in err
+
+
+def test_predict_with_the_shipped_reader_and_evaluate_a_labelled_folder(capsys, tmp_path):
+    from digitrec.shipped import READER
+    from tests.training.test_reader import write_number_folder
+
+    folder = write_number_folder(tmp_path / "fields", n=6)
+    code, out, err = run(capsys, "predict", folder, "--json")  # no --model: the shipped reader
+    assert code == 0, err
+    for d in map(json.loads, out.splitlines()):
+        assert d["text"].replace(" ", "") == "".join(str(x["digit"]) for x in d["digits"])
+        assert len(d["numbers"]) == len(d["text"].split())
+        for number in d["numbers"]:
+            assert len(number["box"]) == 4 and 0 <= number["confidence"] <= 1
+    code, out, _ = run(capsys, "predict", folder / "000.png", "--json", "--min-confidence", "1")
+    d = json.loads(out)
+    assert code == 0 and d["text"] == "" and "--min-confidence" in d["warning"]
+    code, out, _ = run(capsys, "predict", "--model", READER, folder / "000.png", "--single")
+    assert code == 0, "a reader is paired with the shipped classifier for single digits"
+    report = run_json(capsys, "evaluate", READER, "--dataset", folder)
+    assert report["size"] == 6 and 0 <= report["accuracy"] <= 1 and 0 <= report["character_error_rate"]
+    for confusion in report["confusions"]:
+        assert set(confusion) == {"true", "read", "count"} and confusion["true"] != confusion["read"]
+    code, _, err = run(capsys, "evaluate", READER, "--dataset", tmp_path / "nowhere")
+    assert code == 1 and "is not a folder" in err

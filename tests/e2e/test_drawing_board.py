@@ -18,8 +18,8 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "e2e"
 CANVAS_W, CANVAS_H = 560, 280  # the canvas's own pixels (see static/index.html)
 
 
-@pytest.fixture(scope="module")
-def server(mnist_run):
+def serve_in_thread(model):
+    """The app of `model` on a free loopback port in a thread: yields its URL, then stops it."""
     import uvicorn
 
     from digitrec.serving.app import load_app
@@ -27,17 +27,21 @@ def server(mnist_run):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = uvicorn.Config(load_app(mnist_run), host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
+    srv = uvicorn.Server(uvicorn.Config(load_app(model), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
+        time.sleep(0.05)  # polls uvicorn's own flag: the server says when it listens
     assert srv.started, "the server did not start"
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(mnist_run):
+    yield from serve_in_thread(mnist_run)
 
 
 @pytest.fixture(scope="module")
@@ -183,3 +187,42 @@ def test_desktop_screenshot_for_a_person(page):
     path = SCREENSHOTS / "drawing-board.png"
     page.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 10_000
+
+
+@pytest.fixture(scope="module")
+def reader_server():
+    """The shipped models, as `digitrec serve` starts with no --model."""
+    from digitrec.shipped import READER, shipped
+
+    yield from serve_in_thread(shipped(READER))
+
+
+def test_upload_a_photo_of_a_number_and_see_its_box_and_text(browser, reader_server, mnist_test, tmp_path):
+    from tests.pictures import encode, paper, paste_digit, shadow
+
+    digits = {int(mnist_test.labels[i]): mnist_test.images[i].numpy() for i in range(40)}
+    text = "2071"
+    sheet = paper(800, 500, seed=4)
+    boxes = [paste_digit(sheet, digits[int(c)], 220 + 70 * i, 190, 90) for i, c in enumerate(text)]
+    photo = tmp_path / "number.jpg"
+    photo.write_bytes(encode(shadow(sheet), "JPEG", quality=80))
+    context = browser.new_context(viewport={"width": 1000, "height": 900})
+    page = context.new_page()
+    page.goto(reader_server + "/")
+    page.set_input_files("#photo", str(photo))
+    page.wait_for_selector("#photo-view .box", timeout=15_000)
+    assert page.text_content("#prediction") == text
+    box = page.locator("#photo-view .box")
+    assert box.count() == 1 and box.get_attribute("data-text") == text
+    # The box drawn on the photo covers the number: compare it with the digits' own boxes, in screen pixels.
+    shown = page.locator("#photo-image").bounding_box()
+    scale = shown["width"] / 800
+    drawn = box.bounding_box()
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+    assert drawn["x"] <= shown["x"] + x0 * scale + 4 and drawn["x"] + drawn["width"] >= shown["x"] + x1 * scale - 4
+    assert drawn["y"] <= shown["y"] + y0 * scale + 4 and drawn["y"] + drawn["height"] >= shown["y"] + y1 * scale - 4
+    assert page.locator("#numbers li.number").count() == 1
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "photo-upload.png"), full_page=True)
+    context.close()

@@ -9,7 +9,7 @@ from digitrec.evaluation.checkpoints import evaluate_saved_model
 from digitrec.fileio import read_json
 from digitrec.training import RunOptions, get_recipe
 from digitrec.training.engine import TrainReporter
-from digitrec.training.kfold import run_kfold
+from digitrec.evaluation.kfold import run_kfold
 from digitrec.training.runner import split_training_data
 from tests.helpers import tiny_recipe, write_kaggle_root
 

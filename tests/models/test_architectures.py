@@ -14,13 +14,34 @@ KERAS_PARAMS = {
 }
 
 
-@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+CLASSIFIERS = sorted(a for a in ARCHITECTURES if a != "crnn")
+
+
+@pytest.mark.parametrize("arch", CLASSIFIERS)
 def test_output_shape_is_ten_logits(arch):
     model = build_model(ModelConfig(arch)).eval()
     with torch.inference_mode():
         out = model(torch.rand(3, 1, 28, 28))
     assert out.shape == (3, 10)
     assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("width", [8, 64, 132])
+def test_the_reader_gives_blank_and_ten_digits_per_four_columns_of_any_width(width):
+    model = build_model(ModelConfig("crnn")).eval()
+    with torch.inference_mode():
+        out = model(torch.rand(2, 1, 32, width))
+    assert out.shape == (2, width // 4, 11)
+    assert torch.isfinite(out).all()
+
+
+def test_the_reader_reads_each_strip_alone_whatever_its_batch():
+    """Batch norm in eval mode and a per-strip LSTM: a strip's columns do not depend on the others."""
+    model = build_model(ModelConfig("crnn")).eval()
+    strips = torch.rand(3, 1, 32, 48)
+    with torch.inference_mode():
+        together, alone = model(strips), model(strips[1:2])
+    assert torch.allclose(together[1:2], alone, atol=1e-5)
 
 
 @pytest.mark.parametrize("arch, expected", sorted(KERAS_PARAMS.items()))

@@ -1,6 +1,6 @@
 import pytest
 
-from digitrec.export import export_onnx
+from digitrec.artifacts.onnx import export_onnx
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import onnx
 import pytest
 
 from digitrec.errors import CheckpointError
-from digitrec.export import export_onnx
+from digitrec.artifacts.onnx import export_onnx
 from digitrec.recognizer import Recognizer
 from digitrec.runtime import OnnxClassifier
 
@@ -69,6 +69,21 @@ def test_onnx_without_digitrec_metadata(onnx_path, tmp_path):
         OnnxClassifier(plain)
 
 
+def run_without_torch(body: str) -> str:
+    """Run `body` in a fresh Python where `import torch` fails; returns what it printed."""
+    script = textwrap.dedent("""
+        import sys
+        class NoTorch:
+            def find_spec(self, name, path=None, target=None):
+                if name == "torch" or name.startswith("torch."):
+                    raise ImportError("torch is blocked in this test")
+        sys.meta_path.insert(0, NoTorch())
+    """) + textwrap.dedent(body) + '\nassert "torch" not in sys.modules\n'
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def test_server_on_onnx_runs_without_pytorch(onnx_path, tmp_path):
     """Block `import torch` entirely, then serve the export and read a picture."""
     from PIL import Image
@@ -77,25 +92,16 @@ def test_server_on_onnx_runs_without_pytorch(onnx_path, tmp_path):
     page = np.full((100, 100), 255, np.uint8)
     page[20:80, 45:55] = 0
     Image.fromarray(page).save(picture)
-    script = textwrap.dedent(f"""
-        import sys
-        class NoTorch:
-            def find_spec(self, name, path=None, target=None):
-                if name == "torch" or name.startswith("torch."):
-                    raise ImportError("torch is blocked in this test")
-        sys.meta_path.insert(0, NoTorch())
+    printed = run_without_torch(f"""
         from fastapi.testclient import TestClient
         from digitrec.serving.app import load_app
         client = TestClient(load_app({str(onnx_path)!r}, runtime="onnx"))
         r = client.post("/api/v1/predict", content=open({str(picture)!r}, "rb").read(), headers={{"Content-Type": "image/png"}})
         assert r.status_code == 200, r.text
         assert client.get("/api/v1/model").json()["runtime"] == "onnxruntime"
-        assert "torch" not in sys.modules
         print("ok", r.json()["text"])
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("ok ")
+    assert printed.startswith("ok ")
 
 
 def test_export_cli(capsys, tiny_run, tmp_path):
@@ -105,3 +111,44 @@ def test_export_cli(capsys, tiny_run, tmp_path):
     out = json.loads(capsys.readouterr().out)
     assert out["bytes"] > 1000 and (tmp_path / "x.onnx").exists()
     assert main(["export", str(tiny_run), "--format", "tflite"]) == 1
+
+
+@pytest.fixture(scope="module")
+def reader_onnx(tmp_path_factory):
+    from digitrec.shipped import READER, shipped
+
+    return export_onnx(shipped(READER), tmp_path_factory.mktemp("onnx") / "reader.onnx")
+
+
+def test_the_reader_exports_and_onnx_runtime_reads_its_strips_as_pytorch_does(reader_onnx):
+    from digitrec.runtime import OnnxReader, load_runtime_model
+    from digitrec.shipped import READER
+
+    onnx_reader, torch_reader = load_runtime_model(reader_onnx), load_runtime_model(READER)
+    assert isinstance(onnx_reader, OnnxReader) and onnx_reader.meta["kind"] == "reader"
+    rng = np.random.default_rng(0)
+    strips = [(rng.random((32, w)) ** 3 * 255).astype(np.uint8) for w in (9, 40, 64, 131, 250)]  # any width, one batch
+    for a, b in zip(onnx_reader.column_probabilities(strips), torch_reader.column_probabilities(strips)):
+        assert a.shape == b.shape and np.abs(a - b).max() < 1e-4
+        assert (a.argmax(1) == b.argmax(1)).all()
+
+
+def test_a_server_on_the_reader_export_reads_numbers_without_pytorch(reader_onnx, tmp_path):
+    import cv2
+
+    picture = tmp_path / "n.png"
+    page = np.full((120, 300), 250, np.uint8)
+    cv2.putText(page, "47", (100, 90), cv2.FONT_HERSHEY_SIMPLEX, 2.5, 20, 6)
+    cv2.imwrite(str(picture), page)
+    printed = run_without_torch(f"""
+        from fastapi.testclient import TestClient
+        from digitrec.serving.app import load_app
+        client = TestClient(load_app({str(reader_onnx)!r}, runtime="onnx"))
+        r = client.post("/api/v1/predict", content=open({str(picture)!r}, "rb").read(), headers={{"Content-Type": "image/png"}})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert len(body["numbers"]) == 1 and body["numbers"][0]["box"][2] > 0, body
+        assert client.post("/api/v1/predict/pixels", json={{"pixels": [0] * 784}}).status_code == 501  # no classifier beside it
+        print("ok", body["text"])
+    """)
+    assert printed.startswith("ok ")

@@ -12,7 +12,7 @@ from digitrec.errors import ConfigError, RunError
 from digitrec.evaluation.checkpoints import evaluate_saved_model
 from digitrec.fileio import read_json
 from digitrec.training import RunOptions, get_recipe, resume_run, train_recipe
-from digitrec.training.checkpoint import load_train_state
+from digitrec.artifacts.checkpoint import load_train_state
 from digitrec.training.engine import TrainReporter
 from digitrec.training.runs import RunFolder
 from tests.helpers import tiny_recipe, write_kaggle_root

@@ -14,8 +14,9 @@ from digitrec.errors import DigitrecError
 
 def predict(
     paths: list[Path] = typer.Argument(..., help="Image files or folders of images."),
-    model: Path = typer.Option(..., "--model", help="Run folder or checkpoint (the `handwriting` recipe is made for this)."),
-    single: bool = typer.Option(False, "--single", help="Treat each whole image as one digit."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Run folder, checkpoint or .onnx: a number reader (recipe `reader`) or a digit classifier; default: the shipped reader."),
+    single: bool = typer.Option(False, "--single", help="Treat each whole image as one digit (uses a digit classifier)."),
+    min_confidence: float = typer.Option(0.0, "--min-confidence", min=0.0, max=1.0, help="Report numbers read with less confidence as not read."),
     deskew: bool = typer.Option(False, "--deskew", help="Straighten slanted digits before reading them."),
     save_crops: Optional[Path] = typer.Option(None, "--save-crops", help="Write the normalised 28x28 crops here, for inspection."),
     device: str = typer.Option("cpu", "--device", help="cpu is fastest for single pictures."),
@@ -25,7 +26,9 @@ def predict(
     from digitrec.preprocess import PreprocessOptions
     from digitrec.recognizer import Recognizer, expand_paths
 
-    recognizer = Recognizer.load(model, device, PreprocessOptions(single=single, deskew=deskew))
+    recognizer = Recognizer.load(model, device, PreprocessOptions(single=single, deskew=deskew), min_confidence=min_confidence)
+    if single and recognizer.classifier is None:
+        raise DigitrecError(f"--single reads one digit with a digit classifier, and {model} is a number reader; pass a classifier's run folder")
     files = expand_paths(paths)
     if not files:
         raise DigitrecError(f"no image files found in {', '.join(map(str, paths))}")

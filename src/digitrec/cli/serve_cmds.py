@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -19,7 +20,7 @@ def export(
     """Export a model (with its normalisation and class names in the metadata) for other runtimes."""
     if fmt != "onnx":
         raise ConfigError(f"unknown export format {fmt!r}; digitrec exports onnx")
-    from digitrec.export import export_onnx
+    from digitrec.artifacts.onnx import export_onnx
 
     path = export_onnx(run, out_path)
     if as_json:
@@ -29,7 +30,7 @@ def export(
 
 
 def serve(
-    model: Path = typer.Option(..., "--model", help="Run folder, checkpoint, or .onnx export."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Run folder, checkpoint, or .onnx export; default: the shipped models."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; loopback unless told otherwise."),
     port: int = typer.Option(8000, "--port", min=1, max=65535),
     runtime: str = typer.Option("auto", "--runtime", help="pytorch, onnx, or auto (onnx for .onnx files)."),
@@ -43,6 +44,10 @@ def serve(
 
     from digitrec.serving.app import ServerConfig, load_app, one_thread_per_worker
 
+    if model is None:
+        from digitrec.shipped import READER, shipped
+
+        model = shipped(READER)  # with the shipped classifier beside it for pixels
     config = ServerConfig(max_bytes=max_bytes)
     if workers == 1:
         app = load_app(model, runtime, config)  # fails here, before binding, if the model is bad

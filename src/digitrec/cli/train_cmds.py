@@ -40,7 +40,7 @@ def recipes(
         return
     recipe = get_recipe(name)
     model = build_model(recipe.model)
-    rows = summarize(model)
+    rows = summarize(model, (1, 32, 128) if recipe.reader is not None else (1, 28, 28))  # a reader reads strips
     if as_json:
         emit_json(
             {
@@ -77,7 +77,8 @@ def train(
     val_split: Optional[float] = typer.Option(None, "--val-split", help="Fraction of the training set held out, 0 for none."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Train on a random subset of this many images (quick runs)."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Run folder to create (default runs/<recipe>-<time>)."),
-    dataset: str = typer.Option("mnist", "--dataset", help="mnist or kaggle."),
+    dataset: str = typer.Option("mnist", "--dataset", help="mnist, kaggle, or a labelled folder (images + labels.csv) for the reader."),
+    init: Optional[Path] = typer.Option(None, "--init", help="Start from this trained model's weights (fine-tuning, e.g. a reader on your own folder)."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue this interrupted run folder."),
     data_dir: Optional[Path] = DataDirOption,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
@@ -92,7 +93,7 @@ def train(
     try:
         if resume is not None:
             changed = [n for n, v in (("--recipe", recipe_name), ("--epochs", epochs), ("--batch-size", batch_size), ("--lr", lr),
-                                      ("--val-split", val_split), ("--limit", limit), ("--out", out_dir)) if v is not None]
+                                      ("--val-split", val_split), ("--limit", limit), ("--out", out_dir), ("--init", init)) if v is not None]
             if changed:
                 raise ConfigError(f"--resume continues a run with its own settings; drop {', '.join(changed)}")
             if not quiet:
@@ -102,7 +103,8 @@ def train(
             recipe = get_recipe(recipe_name or "fast").with_overrides(
                 epochs=epochs, batch_size=batch_size, lr=lr, val_split=val_split
             )
-            options = RunOptions(dataset=dataset, seed=seed, limit=limit, device=device, precision=precision)
+            options = RunOptions(dataset=dataset, seed=seed, limit=limit, device=device, precision=precision,
+                                 init=None if init is None else str(init))
             outcome = train_recipe(recipe, options, out_dir, data_dir, reporter)
     except KeyboardInterrupt:
         if reporter is not None:
@@ -132,7 +134,9 @@ def train(
 def evaluate(
     run: Path = typer.Argument(..., help="Run folder (its best checkpoint) or a .safetensors checkpoint."),
     split: str = typer.Option("test", "--split", help="test (the final number) or val (the run's own validation split)."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="Default: the data set the model was trained on."),
+    dataset: Optional[str] = typer.Option(
+        None, "--dataset", help="Default: the data set the model was trained on. A labelled folder (labels.csv; FOLDER:validation for its held-out part) reads every image as `predict` does."
+    ),
     data_dir: Optional[Path] = DataDirOption,
     device: str = DeviceOption,
     batch_size: int = typer.Option(2048, "--batch-size", min=1),
@@ -140,8 +144,14 @@ def evaluate(
     normalize: bool = typer.Option(False, "--normalize", help="Confusion matrix figure as rates per true class."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Loss, accuracy, per-class precision and recall, and the confusion matrix."""
+    """Loss, accuracy, per-class precision and recall, and the confusion matrix; on a
+    labelled folder, whole numbers right, character error rate and the frequent confusions."""
+    from digitrec.data import DATASETS
     from digitrec.evaluation.checkpoints import evaluate_saved_model
+
+    if dataset is not None and dataset not in DATASETS:
+        evaluate_folder(run, dataset, data_dir, report, as_json)
+        return
 
     ev = evaluate_saved_model(run, split, dataset, data_dir, device, batch_size)
     d = ev.to_dict()
@@ -168,6 +178,29 @@ def evaluate(
     for c, row in enumerate(d["confusion_matrix"]):
         cm.add_row(str(c), *[(f"[bold]{v}[/]" if i == c else (str(v) if v else "·")) for i, v in enumerate(row)])
     out.print(cm)
+    if report_path:
+        out.print(f"report: {report_path}")
+
+
+def evaluate_folder(run: Path, spec: str, data_dir: Optional[Path], report: bool, as_json: bool) -> None:
+    from digitrec.evaluation.numbers import calibration, evaluate_fields
+
+    score = evaluate_fields(run, spec, data_dir)
+    report_path = None
+    if report and (run / "config.json").exists():
+        from digitrec.evaluation.report import write_run_report
+
+        report_path = write_run_report(run, data_dir=data_dir)
+    d = score.to_dict()
+    if as_json:
+        emit_json({**d, "calibration": calibration(score.results), "report": report_path})
+        return
+    out.print(f"{run} on {spec} ({d['size']:,} images, each read from its file as `digitrec predict` does)")
+    out.print(f"whole numbers right {percent(d['accuracy'])}  character error rate {percent(d['character_error_rate'])}  "
+              f"errors {d['errors']}  {d['ms_per_image']:.1f} ms per image")
+    if d["confusions"]:
+        out.print("most frequent confusions (true -> read, ∅ = missing or extra): "
+                  + ", ".join(f"{c['true'] or '∅'}->{c['read'] or '∅'} x{c['count']}" for c in d["confusions"]))
     if report_path:
         out.print(f"report: {report_path}")
 
@@ -234,7 +267,7 @@ def kfold(
     from digitrec.cli.progress import ConsoleReporter
     from digitrec.evaluation.report import write_kfold_report
     from digitrec.training import RunOptions, get_recipe
-    from digitrec.training.kfold import run_kfold
+    from digitrec.evaluation.kfold import run_kfold
     from digitrec.training.runs import RunFolder
 
     def reporter_for(k: int, n: int):

@@ -8,13 +8,12 @@ from typing import Any
 
 from digitrec.data import load_dataset
 from digitrec.data.dataset import DigitDataset
-from digitrec.device import select_device
 from digitrec.errors import DataError, RunError
 from digitrec.evaluation.metrics import EVAL_BATCH_SIZE, EvalResult, evaluate, predict_logits
 from digitrec.fileio import atomic_write_json, read_json
-from digitrec.training.checkpoint import LoadedModel, load_model_checkpoint
+from digitrec.artifacts.checkpoint import LoadedModel, load_model
 from digitrec.training.config import Recipe
-from digitrec.training.runs import RunFolder, resolve_model_path
+from digitrec.training.runs import RunFolder
 
 
 @dataclass
@@ -35,10 +34,6 @@ class CheckpointEvaluation:
             "split": self.split,
             **self.result.to_dict(),
         }
-
-
-def load_model(run_or_checkpoint: str | Path, device: str = "auto") -> LoadedModel:
-    return load_model_checkpoint(resolve_model_path(run_or_checkpoint), select_device(device))
 
 
 def validation_set_of_run(run_dir: Path, dataset: str, data_dir: str | Path | None) -> DigitDataset:

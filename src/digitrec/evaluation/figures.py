@@ -234,6 +234,23 @@ def comparison_figure(rows: Sequence[dict]) -> Figure:
     return fig
 
 
+def worst_fields_figure(results: Sequence, title: str = "Worst-read fields") -> Figure:
+    """Field images with their true and read numbers (`evaluation.numbers.FieldResult`),
+    in the order given: the most confidently wrong first."""
+    from PIL import Image
+
+    fig, axes = _grid(max(1, len(results)), 4, (2.6, 1.1))
+    for ax, r in zip(axes.flat, results):
+        try:
+            with Image.open(r.file) as im:
+                ax.imshow(np.asarray(im.convert("L")), cmap="gray", vmin=0, vmax=255)
+        except OSError:
+            pass  # a file that cannot be shown still gets its caption
+        ax.set_title(f"{r.label} read {r.text or '∅'} ({r.confidence:.2f})", fontsize=8, color=WRONG)
+    fig.suptitle(title)
+    return fig
+
+
 def figure_png(fig: Figure, dpi: int = 110) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from digitrec.data.kaggle import read_kaggle_csv, write_submission
 from digitrec.errors import DataError
-from digitrec.evaluation.checkpoints import load_model, predict_classes
+from digitrec.artifacts.checkpoint import load_model
+from digitrec.evaluation.checkpoints import predict_classes
 
 
 def kaggle_submission(run_or_checkpoint: str | Path, test_csv: str | Path, out: str | Path, device: str = "auto") -> dict:

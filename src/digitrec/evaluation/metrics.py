@@ -9,28 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from digitrec.data.dataset import DigitDataset
-from digitrec.models.inputs import Normalization, to_model_input
-
-EVAL_BATCH_SIZE = 2048  # large batches: inference has no gradients to hold
-
-
-def predict_logits(
-    model: nn.Module, images: torch.Tensor, norm: Normalization, batch_size: int = EVAL_BATCH_SIZE
-) -> torch.Tensor:
-    """Logits (N, 10) for uint8 images (N, 28, 28), on the model's device."""
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
-        outputs = []
-        with torch.inference_mode():
-            for start in range(0, len(images), batch_size):
-                batch = images[start : start + batch_size].to(device, non_blocking=True)
-                outputs.append(model(to_model_input(batch, norm)).float())
-        return torch.cat(outputs) if outputs else torch.empty((0, 10), device=device)
-    finally:
-        model.train(was_training)
-
+from digitrec.models.inputs import EVAL_BATCH_SIZE, Normalization, predict_logits
 
 @dataclass
 class EvalResult:

@@ -157,6 +157,8 @@ def write_run_report(
     run = RunFolder(run_dir)
     if not run.path.is_dir() or not run.config.exists():
         raise RunError(f"{run.path} is not a run folder (no config.json); `digitrec report` needs one")
+    if is_reader_run(run):
+        return write_reader_report(run.path, data_dir, evaluate=split is not None)
     if evaluation is None and split is not None:
         evaluation = evaluate_saved_model(run.path, split, data_dir=data_dir, device=device)
     figs = run_figures(run, evaluation, data_dir, normalize)
@@ -187,6 +189,55 @@ def write_run_report(
                                                 + _table(_flatten(config.get("options", {}), "run.")))))
     path = run.path / "report.html"
     atomic_write_text(path, render_html(f"digitrec run {run.path.name}", summary, sections, figs))
+    return path
+
+
+def is_reader_run(run: RunFolder) -> bool:
+    return run.config.exists() and read_json(run.config).get("recipe", {}).get("reader") is not None
+
+
+def write_reader_report(run_dir: str | Path, data_dir: str | Path | None = None, evaluate: bool = True) -> Path:
+    """report.html of a number reader's run: learning curves, and for each labelled folder
+    it was evaluated on (`evaluation-fields-*.json`; with `evaluate`, first its own
+    validation sets) the whole-number accuracy, character error rate, confusions and a
+    gallery of the worst-read fields."""
+    from types import SimpleNamespace
+
+    from digitrec.evaluation.numbers import evaluate_fields
+
+    run = RunFolder(run_dir)
+    config = read_json(run.config)
+    if evaluate:
+        from digitrec.training.reader_data import validation_specs
+
+        for spec in validation_specs(config["recipe"]["reader"]["validation"], config["options"].get("dataset", "mnist")):
+            evaluate_fields(run.path, spec, data_dir)
+    figs, rows, sections = [], [], []
+    history = run.read_history()
+    if history:
+        figs.append(_fig("learning_curves", "Learning curves",
+                         "CTC loss and whole numbers right per epoch, training batches against the validation fields.",
+                         figures.learning_curves(history, f"Learning curves: {run.path.name}")))
+    for i, path in enumerate(sorted(run.path.glob("evaluation-fields-*.json"))):
+        ev = read_json(path)
+        rows.append((ev["name"], f"{100 * ev['accuracy']:.2f}% of {ev['size']:,} numbers right, CER {100 * ev['character_error_rate']:.2f}%, "
+                                 f"{ev['ms_per_image']:.1f} ms per image"))
+        confusions = ", ".join(f"{c['true'] or '∅'} read {c['read'] or '∅'} ×{c['count']}" for c in ev["confusions"])
+        sections.append((f"Confusions on {ev['name']}", f"<p>{html.escape(confusions or 'none')}</p>"))
+        worst = [SimpleNamespace(**w) for w in ev["worst"]]
+        if worst:
+            figs.append(_fig(f"worst_fields_{i + 1}", f"Worst-read fields of {ev['name']}",
+                             "Wrong readings, the most confidently wrong first: true number, what was read, and its confidence.",
+                             figures.worst_fields_figure(worst, f"Worst-read: {ev['name']}")))
+    _save_figures(run.path, figs)
+    metrics = read_json(run.metrics) if run.metrics.exists() else {}
+    summary = _table(rows, ("labelled folder", "read")) if rows else ""
+    if metrics:
+        sections.insert(0, ("Training", _table(metrics.items())))
+    sections.append(("Configuration", _details("recipe and run options", _table(_flatten(config.get("recipe", {}), "recipe."))
+                                                + _table(_flatten(config.get("options", {}), "run.")))))
+    path = run.path / "report.html"
+    atomic_write_text(path, render_html(f"digitrec number reader {run.path.name}", summary, sections, figs))
     return path
 
 

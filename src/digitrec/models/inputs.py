@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
+
+EVAL_BATCH_SIZE = 2048  # large batches: inference has no gradients to hold
 
 
 @dataclass(frozen=True)
@@ -38,3 +41,21 @@ def finish_input(x: torch.Tensor, norm: Normalization) -> torch.Tensor:
 
 def to_model_input(images: torch.Tensor, norm: Normalization) -> torch.Tensor:
     return finish_input(to_float_batch(images), norm)
+
+
+def predict_logits(
+    model: nn.Module, images: torch.Tensor, norm: Normalization, batch_size: int = EVAL_BATCH_SIZE
+) -> torch.Tensor:
+    """Logits (N, 10) for uint8 images (N, 28, 28), on the model's device."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        outputs = []
+        with torch.inference_mode():
+            for start in range(0, len(images), batch_size):
+                batch = images[start : start + batch_size].to(device, non_blocking=True)
+                outputs.append(model(to_model_input(batch, norm)).float())
+        return torch.cat(outputs) if outputs else torch.empty((0, 10), device=device)
+    finally:
+        model.train(was_training)

@@ -42,7 +42,7 @@ class ModelConfig:
 
 def build_model(config: ModelConfig) -> nn.Module:
     # Importing here registers every architecture before the lookup.
-    from digitrec.models import ours, tutorials  # noqa: F401
+    from digitrec.models import ours, reader, tutorials  # noqa: F401
 
     if config.arch not in ARCHITECTURES:
         raise ConfigError(f"unknown architecture {config.arch!r}; known: {', '.join(sorted(ARCHITECTURES))}")

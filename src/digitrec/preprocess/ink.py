@@ -94,13 +94,13 @@ def _line_band(component: np.ndarray) -> np.ndarray:
     return (band & (component > 0)).astype(np.uint8)
 
 
-def remove_lines(mask: np.ndarray) -> np.ndarray:
+def remove_lines(mask: np.ndarray, vertical_lines: bool = True) -> np.ndarray:
     """Remove ruled lines and grid lines: thin structures that run (nearly) across the
-    whole image, horizontally or vertically. Strokes that cross a removed line are
-    bridged again across the gap it leaves."""
+    whole image, horizontally or (with `vertical_lines`) vertically. Strokes that cross a
+    removed line are bridged again across the gap it leaves."""
     out = mask.copy()
     removed = np.zeros_like(mask)
-    for vertical in (False, True):
+    for vertical in (False, True) if vertical_lines else (False,):
         m = mask.T if vertical else mask
         h, w = m.shape
         if w < 40:

@@ -200,6 +200,8 @@ def create_app(recognizer: Recognizer, config: ServerConfig = ServerConfig(), mo
     async def predict_pixels(request: Request) -> JSONResponse:
         """JSON {"pixels": ...}: 28 rows of 28 numbers or 784 numbers, 0-255 or 0-1, either polarity."""
         content_type = request.headers.get("content-type", "").lower()
+        if recognizer.classifier is None:
+            raise ApiError(501, "this server has a number reader and no digit classifier, which single 28x28 digits need; serve one with --model")
         if not content_type.startswith("application/json"):
             raise ApiError(415, f"unsupported content type {content_type or '(none)'!r}; send application/json")
         body = await read_body(request, config.max_bytes)
@@ -256,7 +258,7 @@ def load_app(model: str | Path, runtime: str = "auto", config: ServerConfig = Se
     recognizer = Recognizer.load(model, "cpu", runtime=runtime)
     card = dict(recognizer.meta)
     if recognizer.runtime == "pytorch":
-        from digitrec.export import model_card
+        from digitrec.artifacts.checkpoint import model_card
 
         card = model_card(Path(model), recognizer.meta)
     return create_app(recognizer, config, card)

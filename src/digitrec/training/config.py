@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from digitrec.data.synthetic import SyntheticConfig
 from digitrec.errors import ConfigError
 from digitrec.models.inputs import Normalization
 from digitrec.models.registry import ModelConfig
@@ -56,6 +58,20 @@ class AugmentConfig:
 
 
 @dataclass(frozen=True)
+class ReaderConfig:
+    """What a number reader trains on: synthetic numbers made on the fly, mixed with real
+    labelled fields. Folders are labelled folders (`data.folders`), relative to the data root."""
+
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    digit_sources: tuple[str, ...] = ("mnist", "optdigits")  # single digits the numbers are built from
+    real: tuple[str, ...] = ("danish-rowid/train", "orand-car-a-dev:train")  # real fields trained on
+    real_weights: tuple[float, ...] = (0.6, 0.4)  # share of each real set among the real fields of a batch
+    validation: tuple[str, ...] = ("danish-rowid/validation", "orand-car-a-dev:validation")  # choose checkpoints on these
+    real_share: float = 0.5  # fraction of each batch that is real fields
+    steps_per_epoch: int = 200
+
+
+@dataclass(frozen=True)
 class Recipe:
     """Everything that decides how a model is trained; the docstring-like `source` says
     what it reproduces and `published` what its source reported."""
@@ -73,6 +89,7 @@ class Recipe:
     label_smoothing: float = 0.0
     ema: float = 0.0  # decay of an exponential moving average of the weights, which is what gets validated and saved; 0 = off
     drop_last: bool = False  # Keras keeps the last partial batch; fast recipes drop it
+    reader: ReaderConfig | None = None  # set for number readers (field strips, CTC); None for digit classifiers
     source: str = ""
     published: str = ""
 
@@ -127,6 +144,11 @@ def _from_jsonable(tp: Any, value: Any) -> Any:
     """Rebuild a (nested) dataclass from `_to_jsonable` output, checking field names."""
     if tp is ModelConfig:
         return ModelConfig.from_dict(value)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        options = [t for t in typing.get_args(tp) if t is not type(None)]
+        if value is None or len(options) != 1:
+            return value
+        return _from_jsonable(options[0], value)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"expected a mapping for {tp.__name__}, got {value!r}")

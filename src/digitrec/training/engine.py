@@ -14,18 +14,15 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from digitrec.data.dataset import DigitDataset
 from digitrec.errors import RunError
-from digitrec.evaluation.metrics import evaluate
-from digitrec.training.augment import prepare_batch
-from digitrec.training.checkpoint import save_model_checkpoint, save_train_state
+from digitrec.artifacts.checkpoint import save_model_checkpoint, save_train_state
 from digitrec.training.config import Recipe
 from digitrec.training.optim import LRSchedule, build_optimizer
 from digitrec.training.runs import EpochStats, RunFolder
+from digitrec.training.tasks import Task
 
 BatchCallback = Callable[[int, float, float], None]  # (step, running loss, running accuracy)
 
@@ -40,15 +37,11 @@ class TrainReporter:
     def epoch_done(self, stats: EpochStats, epochs: int, improved: bool) -> None: ...
 
 
-def steps_per_epoch(n: int, batch_size: int, drop_last: bool) -> int:
-    return n // batch_size if drop_last else math.ceil(n / batch_size)
-
-
 def train_one_epoch(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     schedule: LRSchedule,
-    data: DigitDataset,
+    task: Task,
     recipe: Recipe,
     generator: torch.Generator,
     on_batch: BatchCallback | None = None,
@@ -56,40 +49,32 @@ def train_one_epoch(
     ema: AveragedModel | None = None,
     autocast: torch.dtype | None = None,
 ) -> tuple[float, float]:
-    """One pass over `data` in a fresh random order; returns mean cross-entropy and accuracy.
+    """One pass over the task's batches for an epoch; returns mean loss and accuracy.
 
     `ema`, when given, folds the weights into their moving average after every step.
     `autocast` (bf16) runs the forward pass in that dtype; weights and their gradients
     stay fp32.
     """
-    assert data.labels is not None
     model.train()
-    device = data.images.device
-    n, bs = len(data), recipe.batch_size
-    steps = steps_per_epoch(n, bs, recipe.drop_last)
-    order = torch.randperm(n, generator=generator, device=device)
+    device = next(model.parameters()).device
+    steps = task.steps_per_epoch(recipe)
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen = 0
-    for step in range(steps):
-        idx = order[step * bs : (step + 1) * bs]
-        x = prepare_batch(data.images[idx], recipe.normalization, recipe.augment, generator)
-        y = data.labels[idx]
+    for step, (x, y) in enumerate(task.batches(recipe, generator)):
         with torch.autocast(device.type, dtype=autocast) if autocast is not None else nullcontext():
-            logits = model(x)
-            loss = F.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
+            output = model(x)
+            loss = task.loss(output, y, recipe)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         schedule.after_batch()
         if ema is not None:
             ema.update_parameters(model)
-        # Report plain cross-entropy, so training and validation losses are comparable
-        # even when the optimised loss is label-smoothed.
-        reported = loss.detach() if recipe.label_smoothing == 0 else F.cross_entropy(logits.detach().float(), y)
-        loss_sum += reported * len(idx)
-        correct += (logits.detach().argmax(1) == y).sum()
-        seen += len(idx)
+        stats = task.stats(output.detach(), y, loss.detach(), recipe)
+        loss_sum += stats.loss_sum
+        correct += stats.correct
+        seen += stats.count
         if on_batch is not None and ((step + 1) % report_every == 0 or step + 1 == steps):
             on_batch(step + 1, loss_sum.item() / seen, correct.item() / seen)
     return loss_sum.item() / max(seen, 1), correct.item() / max(seen, 1)
@@ -108,11 +93,11 @@ class TrainingParts:
     steps: int  # optimiser steps per epoch
 
 
-def training_parts(model: nn.Module, recipe: Recipe, train_set: DigitDataset, seed: int) -> TrainingParts:
+def training_parts(model: nn.Module, recipe: Recipe, task: Task, seed: int) -> TrainingParts:
     optimizer = build_optimizer(model, recipe.optimizer)
-    steps = steps_per_epoch(len(train_set), recipe.batch_size, recipe.drop_last)
+    steps = task.steps_per_epoch(recipe)
     schedule = LRSchedule(optimizer, recipe.schedule, recipe.epochs, steps)
-    generator = torch.Generator(device=train_set.images.device).manual_seed(seed + 1)
+    generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed + 1)
     # Batch-norm statistics are averaged with the weights (use_buffers), so the average
     # needs no extra pass over the data to fix them.
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(recipe.ema), use_buffers=True) if recipe.ema else None
@@ -129,8 +114,7 @@ class FitResult:
 def fit(
     model: nn.Module,
     recipe: Recipe,
-    train_set: DigitDataset,
-    val_set: DigitDataset | None,
+    task: Task,
     run: RunFolder,
     seed: int,
     checkpoint_meta: dict,
@@ -145,8 +129,8 @@ def fit(
     `state` (from `load_train_state`) continues a run exactly where it stopped.
     """
     reporter = reporter or TrainReporter()
-    device = train_set.images.device
-    parts = training_parts(model, recipe, train_set, seed)
+    device = next(model.parameters()).device
+    parts = training_parts(model, recipe, task, seed)
     optimizer, schedule, generator, ema, kept, steps = (
         parts.optimizer, parts.schedule, parts.generator, parts.ema, parts.kept, parts.steps
     )
@@ -172,14 +156,14 @@ def fit(
         reporter.epoch_started(epoch, recipe.epochs, steps)
         started = time.perf_counter()
         train_loss, train_acc = train_one_epoch(
-            model, optimizer, schedule, train_set, recipe, generator, reporter.batch_done, ema=ema, autocast=autocast
+            model, optimizer, schedule, task, recipe, generator, reporter.batch_done, ema=ema, autocast=autocast
         )
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - started
         train_seconds += seconds
         lr = optimizer.param_groups[0]["lr"]
-        val = evaluate(kept, val_set, recipe.normalization) if val_set is not None and len(val_set) else None
+        val = task.validate(kept, recipe)
         # Without a validation split, plateau schedules watch training accuracy and the
         # "best" checkpoint is simply the latest.
         monitored = val.accuracy if val is not None else train_acc

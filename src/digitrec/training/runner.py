@@ -15,10 +15,11 @@ from digitrec.device import autocast_dtype, check_precision, precision_name, sel
 from digitrec.errors import ConfigError, RunError
 from digitrec.fileio import atomic_write_json, read_json
 from digitrec.models.registry import build_model, count_parameters
-from digitrec.training.checkpoint import library_versions, load_train_state
+from digitrec.artifacts.checkpoint import library_versions, load_train_state
 from digitrec.training.config import Recipe
 from digitrec.training.engine import FitResult, TrainReporter, fit
 from digitrec.training.runs import RunFolder
+from digitrec.training.tasks import ClassificationTask, Task
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class RunOptions:
     fold: int | None = None  # K-fold: validate on fold `fold` (1-based) of `folds`,
     folds: int | None = None  # instead of the recipe's validation split
     precision: str = "auto"  # autocast of the training forward pass: auto (bf16 on CUDA), fp32 or bf16
+    init: str | None = None  # start from this trained model's weights (fine-tuning)
 
     def __post_init__(self) -> None:
         check_precision(self.precision)
@@ -67,6 +69,30 @@ def split_training_data(full: DigitDataset, recipe: Recipe, options: RunOptions)
     return data.subset(train_idx, f"{data.name}-train"), data.subset(val_idx, f"{data.name}-val")
 
 
+def build_task(recipe: Recipe, options: RunOptions, data_dir: str | Path | None, device: torch.device) -> Task:
+    """The recipe's data as a task for the engine: digits for a classifier, fields for a reader."""
+    if recipe.reader is not None:
+        from digitrec.training.reader_data import reader_task
+
+        return reader_task(recipe.reader, options, data_dir, device)
+    train_set, val_set = split_training_data(load_dataset(options.dataset, "train", data_dir), recipe, options)
+    return ClassificationTask(train_set.to(device), val_set.to(device) if val_set is not None else None)
+
+
+def checkpoint_meta_of(recipe: Recipe, options: RunOptions, model: torch.nn.Module) -> dict[str, Any]:
+    meta = {
+        "model": recipe.model.to_dict(),
+        "recipe": recipe.name,
+        "normalization": asdict(recipe.normalization),
+        "parameters": count_parameters(model),
+        "dataset": options.dataset,
+        "recipe_config": recipe.to_dict(),
+    }
+    if recipe.reader is not None:
+        meta.update(reader_meta())
+    return meta
+
+
 def _run(
     run: RunFolder,
     recipe: Recipe,
@@ -76,28 +102,22 @@ def _run(
     state: dict | None,
 ) -> TrainOutcome:
     device = select_device(options.device)
-    train_set, val_set = split_training_data(load_dataset(options.dataset, "train", data_dir), recipe, options)
-    train_set = train_set.to(device)
-    val_set = val_set.to(device) if val_set is not None else None
+    task = build_task(recipe, options, data_dir, device)
     torch.manual_seed(options.seed)  # weight init and dropout
     model = build_model(recipe.model).to(device)
-    checkpoint_meta = {
-        "model": recipe.model.to_dict(),
-        "recipe": recipe.name,
-        "normalization": asdict(recipe.normalization),
-        "parameters": count_parameters(model),
-        "dataset": options.dataset,
-    }
+    if options.init is not None and state is None:
+        start_from(model, options.init, recipe)
+    checkpoint_meta = checkpoint_meta_of(recipe, options, model)
     started = time.perf_counter()
     autocast = autocast_dtype(options.precision, device)
-    result = fit(model, recipe, train_set, val_set, run, options.seed, checkpoint_meta, reporter, state, autocast)
+    result = fit(model, recipe, task, run, options.seed, checkpoint_meta, reporter, state, autocast)
     best = next(h for h in result.history if h.epoch == result.best_epoch)
     last = result.history[-1]
     metrics = {
         "recipe": recipe.name,
         "epochs": len(result.history),
         "best_epoch": result.best_epoch,
-        "selected_by": "val_accuracy" if val_set is not None else "last epoch (no validation split)",
+        "selected_by": "val_accuracy" if task.val_size else "last epoch (no validation split)",
         "val_accuracy": best.val_accuracy,
         "val_loss": best.val_loss,
         "train_accuracy": last.train_accuracy,
@@ -105,13 +125,40 @@ def _run(
         "train_seconds": result.train_seconds,
         "wall_seconds": time.perf_counter() - started,
         "parameters": count_parameters(model),
-        "train_size": len(train_set),
-        "val_size": len(val_set) if val_set is not None else 0,
+        "train_size": task.train_size,
+        "val_size": task.val_size,
         "device": str(device),
         "precision": precision_name(autocast),
     }
     atomic_write_json(run.metrics, metrics)  # marks the run finished
     return TrainOutcome(run, recipe, result, metrics)
+
+
+def reader_meta() -> dict[str, Any]:
+    """What a runtime needs to turn a reader's outputs into digits and boxes."""
+    from digitrec.models.reader import BLANK, STRIDE
+    from digitrec.preprocess.fields import STRIP_HEIGHT
+
+    return {
+        "kind": "reader",
+        "alphabet": "0123456789",
+        "blank": BLANK,
+        "stride": STRIDE,
+        "input": {"shape": [1, STRIP_HEIGHT, None], "dtype": "uint8", "ink": "bright on dark, a field strip"},
+    }
+
+
+def start_from(model: torch.nn.Module | None, init: str, recipe: Recipe) -> None:
+    """Fine-tuning: copy a trained model's weights into `model`; with None, only check
+    that they fit (before a run folder is made for them)."""
+    from digitrec.artifacts.checkpoint import load_model
+
+    loaded = load_model(init, "cpu")
+    if loaded.meta.get("model") != recipe.model.to_dict():
+        arch = loaded.meta.get("model", {}).get("arch")
+        raise ConfigError(f"--init {init} is a {arch!r} model; recipe {recipe.name} trains {recipe.model.arch!r} with other options")
+    if model is not None:
+        model.load_state_dict(loaded.model.state_dict())
 
 
 def train_recipe(
@@ -122,6 +169,8 @@ def train_recipe(
     reporter: TrainReporter | None = None,
 ) -> TrainOutcome:
     recipe.validate()
+    if options.init is not None:
+        start_from(None, options.init, recipe)
     run = RunFolder.create(out or RunFolder.default_path(recipe.name))
     atomic_write_json(
         run.config,

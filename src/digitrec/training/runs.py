@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
 
+from digitrec.artifacts.checkpoint import BEST_CHECKPOINT, LAST_CHECKPOINT
 from digitrec.errors import RunError
 from digitrec.fileio import atomic_write_text
 
@@ -39,8 +40,8 @@ class RunFolder:
     config = property(lambda self: self.path / "config.json")
     history = property(lambda self: self.path / "history.csv")
     train_state = property(lambda self: self.path / "train_state.safetensors")
-    last = property(lambda self: self.path / "last.safetensors")
-    best = property(lambda self: self.path / "best.safetensors")
+    last = property(lambda self: self.path / LAST_CHECKPOINT)
+    best = property(lambda self: self.path / BEST_CHECKPOINT)
     metrics = property(lambda self: self.path / "metrics.json")
 
     @property
@@ -109,15 +110,3 @@ class RunFolder:
             return rows
 
 
-def resolve_model_path(run_or_checkpoint: str | Path) -> Path:
-    """A run folder means its best checkpoint (else its last); a file is itself."""
-    path = Path(run_or_checkpoint)
-    if path.is_dir():
-        run = RunFolder(path)
-        for candidate in (run.best, run.last):
-            if candidate.exists():
-                return candidate
-        raise RunError(f"{path} has no best.safetensors or last.safetensors; is it a run folder with a finished epoch?")
-    if not path.exists():
-        raise RunError(f"{path} does not exist; give a run folder or a .safetensors checkpoint")
-    return path

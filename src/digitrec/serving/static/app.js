@@ -10,6 +10,10 @@ const prediction = document.getElementById("prediction");
 const confidence = document.getElementById("confidence");
 const statusLine = document.getElementById("status");
 const digitsBox = document.getElementById("digits");
+const numbersList = document.getElementById("numbers");
+const photoView = document.getElementById("photo-view");
+const photoImage = document.getElementById("photo-image");
+const photoFrame = photoImage.parentElement;
 
 const strokes = []; // each: {width, points: [[x, y], ...]} in canvas pixels
 let current = null;
@@ -74,7 +78,9 @@ document.getElementById("photo").addEventListener("change", (e) => {
   if (!file) return;
   const form = new FormData();
   form.append("file", file);
-  send(form, null);
+  if (photoImage.src.startsWith("blob:")) URL.revokeObjectURL(photoImage.src);
+  photoImage.src = URL.createObjectURL(file);
+  send(form, null, true);
 });
 
 function schedule(delay) {
@@ -87,7 +93,7 @@ function readCanvas() {
   canvas.toBlob((blob) => send(blob, "image/png"), "image/png");
 }
 
-async function send(body, type) {
+async function send(body, type, photo = false) {
   const id = ++inFlight;
   statusLine.textContent = "reading…";
   try {
@@ -95,7 +101,7 @@ async function send(body, type) {
     const data = await response.json();
     if (id !== inFlight) return; // a newer drawing is being read
     if (!response.ok) throw new Error(data.error || response.statusText);
-    show(data);
+    show(data, photo);
   } catch (err) {
     if (id === inFlight) statusLine.textContent = "error: " + err.message;
   }
@@ -107,14 +113,45 @@ function showNothing() {
   confidence.textContent = "";
   statusLine.textContent = "";
   digitsBox.replaceChildren();
+  numbersList.replaceChildren();
+  photoView.hidden = true;
 }
 
-function show(data) {
+function show(data, photo) {
   prediction.textContent = data.text;
   statusLine.textContent = data.warning || "";
-  const p = data.digits.reduce((acc, d) => acc * d.confidence, 1);
-  confidence.textContent = data.digits.length ? `confidence ${(100 * p).toFixed(1)}%` : "";
+  confidence.textContent = data.digits.length ? `confidence ${(100 * data.confidence).toFixed(1)}%` : "";
   digitsBox.replaceChildren(...data.digits.map(digitCard));
+  const numbers = data.numbers || [];
+  numbersList.replaceChildren(...numbers.map((n) => {
+    const item = document.createElement("li");
+    item.className = "number";
+    item.dataset.box = n.box.join(",");
+    item.textContent = `${n.text} (${(100 * n.confidence).toFixed(1)}%)`;
+    return item;
+  }));
+  photoView.hidden = !photo;
+  if (photo) drawBoxes(numbers);
+}
+
+// Boxes over the photo, placed in percent of its own size, so they follow the layout.
+function drawBoxes(numbers) {
+  const place = () => {
+    photoFrame.querySelectorAll(".box").forEach((b) => b.remove());
+    const w = photoImage.naturalWidth, h = photoImage.naturalHeight;
+    for (const n of numbers) {
+      const [x, y, bw, bh] = n.box;
+      const box = document.createElement("div");
+      box.className = "box";
+      box.dataset.text = n.text;
+      Object.assign(box.style, { left: `${(100 * x) / w}%`, top: `${(100 * y) / h}%`, width: `${(100 * bw) / w}%`, height: `${(100 * bh) / h}%` });
+      const tag = document.createElement("span");
+      tag.textContent = n.text;
+      box.append(tag);
+      photoFrame.append(box);
+    }
+  };
+  photoImage.complete && photoImage.naturalWidth ? place() : photoImage.addEventListener("load", place, { once: true });
 }
 
 function digitCard(d, index) {

@@ -1,4 +1,6 @@
-"""Checkpoints: safetensors tensors plus JSON metadata, written atomically, never pickled.
+"""The one checkpoint format: safetensors tensors plus JSON metadata, written atomically,
+never pickled. This module alone writes and reads checkpoints, and `load_model` is the
+one way to get a model back, for evaluation, runtimes, export and serving alike.
 
 Two kinds share the format:
 - a model checkpoint (`best.safetensors`, `last.safetensors`): the weights and what is
@@ -30,6 +32,8 @@ from digitrec.fileio import atomic_write_bytes
 from digitrec.models.inputs import Normalization
 from digitrec.models.registry import ModelConfig, build_model
 
+BEST_CHECKPOINT = "best.safetensors"  # a run folder's model of its best epoch
+LAST_CHECKPOINT = "last.safetensors"  # ... and of its last finished epoch
 CHECKPOINT_FORMAT = "digitrec.checkpoint/1"
 TRAIN_STATE_FORMAT = "digitrec.train-state/1"
 METADATA_KEY = "digitrec"
@@ -101,7 +105,8 @@ def _read(path: Path, expected_format: str) -> tuple[dict[str, torch.Tensor], di
 
 
 def save_model_checkpoint(path: str | Path, model: nn.Module, meta: dict[str, Any]) -> Path:
-    """Write weights and metadata; `meta` must hold 'model' (a ModelConfig dict) and 'normalization'."""
+    """Write weights and metadata; `meta` must hold 'model' (a ModelConfig dict) and
+    'normalization', and holds the whole resolved recipe under 'recipe_config'."""
     full = {
         "format": CHECKPOINT_FORMAT,
         "classes": list(range(10)),
@@ -125,8 +130,41 @@ class LoadedModel:
         return Normalization(**self.meta["normalization"])
 
 
-def load_model_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
-    """Rebuild the model from the checkpoint alone, in eval mode on `device`."""
+def resolve_model_path(run_or_checkpoint: str | Path) -> Path:
+    """A run folder means its best checkpoint (else its last); a file is itself."""
+    path = Path(run_or_checkpoint)
+    if path.is_dir():
+        for name in (BEST_CHECKPOINT, LAST_CHECKPOINT):
+            if (path / name).exists():
+                return path / name
+        raise CheckpointError(f"{path} has no {BEST_CHECKPOINT} or {LAST_CHECKPOINT}; is it a run folder with a finished epoch?")
+    if not path.exists():
+        raise CheckpointError(f"{path} does not exist; give a run folder or a .safetensors checkpoint")
+    return path
+
+
+def load_model(run_or_checkpoint: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
+    """The model of a run folder (its best checkpoint) or of a checkpoint file, rebuilt
+    from the checkpoint alone, in eval mode on `device` ('auto' picks one)."""
+    if isinstance(device, str):
+        from digitrec.device import select_device
+
+        device = select_device(device)
+    return _rebuild_from_file(resolve_model_path(run_or_checkpoint), device)
+
+
+def model_card(run_or_checkpoint: str | Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """What a server reports about a model: the checkpoint's metadata plus, when the run
+    folder has one, its test evaluation."""
+    card = dict(meta)
+    evaluation = Path(run_or_checkpoint) / "evaluation-test.json"
+    if Path(run_or_checkpoint).is_dir() and evaluation.exists():
+        card["test_accuracy"] = json.loads(evaluation.read_text())["accuracy"]
+    return card
+
+
+def _rebuild_from_file(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
+    """Rebuild the model from one checkpoint file, in eval mode on `device`."""
     path = Path(path)
     tensors, meta = _read(path, CHECKPOINT_FORMAT)
     try:

@@ -1,4 +1,8 @@
-"""Exporting a trained model to ONNX, with what a runtime needs in its metadata."""
+"""Exporting a trained model to ONNX, with what a runtime needs in its metadata.
+
+Importing this module costs nothing: torch and onnx are imported by `export_onnx`, so an
+ONNX server reads `ONNX_METADATA_KEY` from here without PyTorch.
+"""
 
 from __future__ import annotations
 
@@ -9,45 +13,39 @@ from pathlib import Path
 from typing import Any
 
 from digitrec.errors import CheckpointError
-from digitrec.fileio import atomic_write_bytes, read_json
-from digitrec.runtime import ONNX_METADATA_KEY
-from digitrec.training.runs import resolve_model_path
+from digitrec.fileio import atomic_write_bytes
 
 OPSET = 17
-
-
-def model_card(run_or_checkpoint: Path, meta: dict[str, Any]) -> dict[str, Any]:
-    """What a server reports about a model: the checkpoint's metadata plus, when the run
-    folder has one, its test evaluation."""
-    card = dict(meta)
-    evaluation = Path(run_or_checkpoint) / "evaluation-test.json"
-    if Path(run_or_checkpoint).is_dir() and evaluation.exists():
-        card["test_accuracy"] = read_json(evaluation)["accuracy"]
-    return card
+ONNX_METADATA_KEY = "digitrec"
 
 
 def export_onnx(run_or_checkpoint: str | Path, out: str | Path) -> Path:
-    """Write an ONNX model: input `input` float (N, 1, 28, 28) already normalised, output
-    `logits` (N, 10). Normalisation, class names and the model's description go in the
-    metadata, where `digitrec.runtime.OnnxClassifier` reads them."""
+    """Write an ONNX model. A classifier: input `input` float (N, 1, 28, 28) already
+    normalised, output `logits` (N, 10). A number reader: input float (N, 1, 32, W) strips
+    in [0, 1], W a multiple of its stride, output `logits` (N, W / stride, 11). The model's
+    description (normalisation, classes or alphabet, stride) goes in the metadata, where
+    `digitrec.runtime` reads it."""
     import onnx
     import torch
 
-    from digitrec.training.checkpoint import load_model_checkpoint
+    from digitrec.artifacts.checkpoint import load_model, model_card
 
     source = Path(run_or_checkpoint)
-    loaded = load_model_checkpoint(resolve_model_path(source), "cpu")
+    loaded = load_model(source, "cpu")
     model = loaded.model.eval().to(memory_format=torch.contiguous_format)
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notices
+        reader = loaded.meta.get("kind") == "reader"
+        example = torch.zeros(2, 1, 32, 64) if reader else torch.zeros(1, 1, 28, 28)
+        axes = {"input": {0: "batch", 3: "width"}, "logits": {0: "batch", 1: "columns"}} if reader else {"input": {0: "batch"}, "logits": {0: "batch"}}
         torch.onnx.export(
             model,
-            (torch.zeros(1, 1, 28, 28),),
+            (example,),
             buffer,
             input_names=["input"],
             output_names=["logits"],
-            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+            dynamic_axes=axes,
             opset_version=OPSET,
             dynamo=False,
         )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from digitrec.errors import RunError
+from digitrec.evaluation.ensemble import evaluate_ensemble
 from digitrec.fileio import atomic_write_json, read_json
 from digitrec.training.config import Recipe
 from digitrec.training.engine import TrainReporter
@@ -122,7 +123,6 @@ def evaluate_folds_on_test(
     folder: Path, outcomes: list[FoldOutcome], data_dir: str | Path | None, device: str
 ) -> tuple[dict[str, Any], Any]:
     """Each fold model on the test set, and the ensemble that averages their probabilities."""
-    from digitrec.evaluation.ensemble import evaluate_ensemble
 
     evaluated = evaluate_ensemble([o.run.path for o in outcomes], folder, data_dir=data_dir, device=device, save=True)
     summary = evaluated.to_dict()

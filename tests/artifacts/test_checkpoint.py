@@ -7,9 +7,9 @@ import torch
 from digitrec.errors import CheckpointError
 from digitrec.evaluation import predict_logits
 from digitrec.models import ModelConfig, build_model
-from digitrec.training.checkpoint import (
+from digitrec.artifacts.checkpoint import (
     flatten_state,
-    load_model_checkpoint,
+    load_model,
     load_train_state,
     save_model_checkpoint,
     save_train_state,
@@ -29,7 +29,7 @@ def _model():
 def test_round_trip_gives_identical_predictions(tmp_path):
     model = _model()
     path = save_model_checkpoint(tmp_path / "m.safetensors", model, META)
-    loaded = load_model_checkpoint(path)
+    loaded = load_model(path)
     data = synthetic_dataset(64)
     norm = Normalization(0.1, 0.3)
     assert torch.equal(predict_logits(model, data.images, norm), predict_logits(loaded.model, data.images, norm))
@@ -53,33 +53,33 @@ def test_truncated_checkpoint(tmp_path):
     path = save_model_checkpoint(tmp_path / "m.safetensors", _model(), META)
     path.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(CheckpointError, match="not a readable safetensors checkpoint"):
-        load_model_checkpoint(path)
+        load_model(path)
 
 
 def test_garbage_file(tmp_path):
     path = tmp_path / "m.safetensors"
     path.write_bytes(b"\x80\x04\x95 a pickle, which we never load")
     with pytest.raises(CheckpointError, match="not a readable safetensors checkpoint"):
-        load_model_checkpoint(path)
+        load_model(path)
 
 
 def test_foreign_safetensors_file(tmp_path):
     path = tmp_path / "other.safetensors"
     safetensors.torch.save_file({"w": torch.zeros(2)}, str(path))
     with pytest.raises(CheckpointError, match="not a digitrec checkpoint"):
-        load_model_checkpoint(path)
+        load_model(path)
 
 
 def test_weights_that_do_not_fit_the_architecture(tmp_path):
     meta = {**META, "model": {"arch": "mlp", "options": {}}}
     path = save_model_checkpoint(tmp_path / "m.safetensors", _model(), meta)
     with pytest.raises(CheckpointError, match="weights do not fit architecture 'mlp'"):
-        load_model_checkpoint(path)
+        load_model(path)
 
 
 def test_missing_checkpoint(tmp_path):
     with pytest.raises(CheckpointError, match="does not exist"):
-        load_model_checkpoint(tmp_path / "none.safetensors")
+        load_model(tmp_path / "none.safetensors")
 
 
 def test_nested_state_round_trip_keeps_types():

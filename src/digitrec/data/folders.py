@@ -1,0 +1,221 @@
+"""Labelled folders: images with a `labels.csv` (`file,label`), the format of one's own
+documents and of the real sets in the data root.
+
+    my-forms/
+      labels.csv        file,label
+                        0001.jpg,1250
+                        0002.png,7
+      0001.jpg ...
+
+A label is the digit string the image shows (punctuation is not part of it). A folder
+is checked whole before anything trains on it; each problem names the file and line.
+
+`FOLDER:train` and `FOLDER:validation` name two fixed, disjoint parts of one folder
+(by a hash of each file name, a third held out), for a set that has no validation
+folder of its own.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from digitrec.errors import DataError
+
+# --- tuning --------------------------------------------------------------------------
+HELD_OUT_EVERY = 3  # FOLDER:validation is the files whose name hash is 0 modulo this
+CACHE_VERSION = "fields-6"  # bump when preprocess.fields changes what a strip looks like
+PARTS = ("train", "validation")
+DIGIT_ASPECT = 0.65  # a handwritten digit's width over its height, about: picks a label's field
+MAX_OTHER_FIELDS = 2  # other fields of an image kept as "nothing to read" examples
+OTHER_ASPECT = 4.0  # ... when wider than this many times their height (a printed line)
+OTHER_INK = 0.3  # ... or with less than this share of the number's ink
+
+
+@dataclass(frozen=True)
+class LabelledFile:
+    path: Path
+    label: str
+    line: int  # in labels.csv, for messages
+
+
+def split_spec(spec: str | os.PathLike) -> tuple[Path, str | None]:
+    """'FOLDER', 'FOLDER:train' or 'FOLDER:validation' -> (folder, part)."""
+    text = str(spec)
+    for part in PARTS:
+        if text.endswith(":" + part):
+            return Path(text[: -len(part) - 1]), part
+    return Path(text), None
+
+
+def in_part(name: str, part: str | None) -> bool:
+    if part is None:
+        return True
+    held = zlib.crc32(name.encode("utf-8")) % HELD_OUT_EVERY == 0
+    return held if part == "validation" else not held
+
+
+def read_labels(spec: str | os.PathLike, root: Path | None = None) -> list[LabelledFile]:
+    """The files and labels of a labelled folder, checked: header, labels, duplicates,
+    missing images. A relative folder is looked up under `root` (the data root) too."""
+    folder, part = split_spec(spec)
+    if not folder.is_absolute() and not folder.exists() and root is not None:
+        folder = root / folder
+    csv_path = folder / "labels.csv"
+    if not folder.is_dir():
+        raise DataError(f"{folder} is not a folder; a labelled folder holds images and a labels.csv")
+    if not csv_path.exists():
+        raise DataError(f"{folder} has no labels.csv; write one with the header file,label and a line per image")
+    with open(csv_path, newline="", encoding="utf-8-sig") as f:
+        rows = list(csv.reader(f))
+    if not rows or [c.strip().lower() for c in rows[0]] != ["file", "label"]:
+        found = ",".join(rows[0]) if rows else "nothing"
+        raise DataError(f"{csv_path}:1: the header must be file,label (found {found!r})")
+    out: list[LabelledFile] = []
+    seen: dict[str, int] = {}
+    for number, row in enumerate(rows[1:], start=2):
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) != 2:
+            raise DataError(f"{csv_path}:{number}: expected 2 columns (file,label), found {len(row)}")
+        name, label = row[0].strip(), row[1].strip()
+        if not label:
+            raise DataError(f"{csv_path}:{number}: the label of {name} is empty")
+        if not label.isdigit() or not label.isascii():
+            raise DataError(f"{csv_path}:{number}: the label of {name} is {label!r}; labels are digits only (0-9)")
+        if name in seen:
+            raise DataError(f"{csv_path}:{number}: {name} is listed twice (first on line {seen[name]})")
+        seen[name] = number
+        path = folder / name
+        if not path.is_file():
+            raise DataError(f"{csv_path}:{number}: {name} does not exist in {folder}")
+        if in_part(name, part):
+            out.append(LabelledFile(path, label, number))
+    if not out:
+        raise DataError(f"{csv_path} lists no images" + (f" in its {part} part" if part else ""))
+    return out
+
+
+@dataclass(frozen=True)
+class FieldDataset:
+    """Field strips as uint8 (N, 32, W_max), ink bright, each padded with 0 past its width."""
+
+    strips: torch.Tensor
+    widths: torch.Tensor  # long (N,)
+    texts: tuple[str, ...]
+    files: tuple[Path, ...]
+    name: str
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def to(self, device: torch.device | str) -> FieldDataset:
+        return FieldDataset(self.strips.to(device), self.widths.to(device), self.texts, self.files, self.name)
+
+    def subset(self, indices: list[int] | np.ndarray, name: str | None = None) -> FieldDataset:
+        idx = torch.as_tensor(np.asarray(indices, np.int64))
+        return FieldDataset(
+            self.strips[idx.to(self.strips.device)], self.widths[idx.to(self.widths.device)],
+            tuple(self.texts[i] for i in idx.tolist()), tuple(self.files[i] for i in idx.tolist()), name or self.name,
+        )
+
+
+def _strips_of(item: tuple[Path, str]) -> tuple[np.ndarray, list[np.ndarray]] | str:
+    """The reader strip of a labelled field image, cut as `Recognizer` cuts it, and the
+    strips of its other fields (print, strokes of neighbouring cells: no number). Of the
+    fields found, the one shaped most like the label's digits is the number (a cell's
+    printed line is far wider than its one to three digits); an error is returned as text."""
+    import math
+
+    from digitrec.errors import DigitrecError
+    from digitrec.preprocess.fields import STRIP_HEIGHT, find_fields
+
+    path, label = item
+    try:
+        found = find_fields(path)
+    except DigitrecError as e:
+        return str(e)
+    if not found.fields:
+        return np.zeros((STRIP_HEIGHT, 8), np.uint8), []
+
+    def ink(f) -> float:  # in the picture's pixels, whatever the strip's scale
+        return float(f.strip.sum(dtype=np.float64)) / (255 * f.scale * f.y_scale)
+
+    most = max(ink(f) for f in found.fields)
+
+    def misfit(f) -> float:
+        """How unlike the labelled number a field is: its shape against the label's
+        digits, and its ink against the most inked field (the number is rarely a speck)."""
+        aspect = f.box[2] / max(1, f.box[3])
+        shape = abs(math.log(max(aspect, 1e-3) / (DIGIT_ASPECT * max(1, len(label)))))
+        return shape - math.log(max(ink(f), 1e-6) / most)
+
+    ranked = sorted(found.fields, key=misfit)
+    number = ranked[0]
+    # Other fields teach "nothing to read" only when they clearly are not a number: print
+    # (a line far wider than tall) or specks beside the number's ink. Look-alikes stay out.
+    others = [f for f in ranked[1:] if f.box[2] > OTHER_ASPECT * f.box[3] or ink(f) < OTHER_INK * ink(number)]
+    return number.strip, [f.strip for f in others[:MAX_OTHER_FIELDS]]
+
+
+def _cache_key(files: list[LabelledFile], others: bool) -> str:
+    h = hashlib.sha256(f"{CACHE_VERSION}|others={others}".encode())
+    for f in files:
+        st = f.path.stat()
+        h.update(f"{f.path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{f.label}\n".encode())
+    return h.hexdigest()[:24]
+
+
+def load_fields(
+    spec: str | os.PathLike, root: Path | None = None, cache_dir: Path | None = None, workers: int | None = None, others: bool = False
+) -> FieldDataset:
+    """Read a labelled folder into reader strips (cut by `preprocess.fields`), cached.
+    With `others`, each image's other fields come too, labelled "" (nothing to read):
+    training on them teaches the reader to read nothing in print and stray strokes."""
+    from digitrec.data.mnist import default_cache_dir
+    from digitrec.fileio import atomic_write_bytes
+    from digitrec.preprocess.fields import STRIP_HEIGHT
+
+    files = read_labels(spec, root)
+    cache = (cache_dir or default_cache_dir()) / "fields" / f"{_cache_key(files, others)}.npz"
+    if cache.exists():
+        with np.load(cache) as z:
+            strips, widths, owners = z["strips"], z["widths"], z["owners"]
+    else:
+        items = [(f.path, f.label) for f in files]
+        workers = workers or min(4, os.cpu_count() or 1)
+        if workers > 1 and len(items) > 200:
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(workers) as pool:
+                results = list(pool.map(_strips_of, items, chunksize=64))
+        else:
+            results = [_strips_of(item) for item in items]
+        cut, owners = [], []  # owners: the file index of each strip, negative for its other fields
+        for i, (f, r) in enumerate(zip(files, results)):
+            if isinstance(r, str):
+                raise DataError(f"{f.path.parent / 'labels.csv'}:{f.line}: {r}")
+            cut.append(r[0])
+            owners.append(i)
+            if others:
+                cut += r[1]
+                owners += [-1 - i] * len(r[1])
+        widths = np.array([c.shape[1] for c in cut], np.int64)
+        strips = np.zeros((len(cut), STRIP_HEIGHT, int(widths.max())), np.uint8)
+        for k, c in enumerate(cut):
+            strips[k, :, : c.shape[1]] = c
+        import io
+
+        buffer = io.BytesIO()
+        np.savez(buffer, strips=strips, widths=widths, owners=np.array(owners, np.int64))
+        atomic_write_bytes(cache, buffer.getvalue())
+    texts = tuple(files[o].label if o >= 0 else "" for o in owners)
+    paths = tuple(files[o if o >= 0 else -1 - o].path for o in owners)
+    return FieldDataset(torch.from_numpy(strips), torch.from_numpy(widths), texts, paths, str(spec))

@@ -1,0 +1,99 @@
+"""A reader's column probabilities -> the digits of a number, each with its box.
+
+Best-path CTC decoding: the likeliest class of each column, repeats merged, blanks
+dropped. A digit's columns are its run in that path; they give its probability (the
+peak over the run), its top 3 (at that peak) and its box (the ink under those columns,
+mapped back into the original picture). The number's confidence is the product of its
+digits' probabilities and of the least sure blank column's blank probability: a digit
+read uncertainly lowers it, and so does a column where a digit nearly appeared. (The
+probability of the whole best path would also fall with the strip's length alone.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from digitrec.preprocess.fields import Field
+
+# --- tuning --------------------------------------------------------------------------
+BOX_INK = 0.3  # a strip pixel is ink for a digit's box above this share of 255
+BOX_REACH = 1  # columns either side of a digit's run that its box may take ink from
+
+
+@dataclass
+class DecodedDigit:
+    digit: int
+    confidence: float
+    top3: list[tuple[int, float]]
+    probabilities: list[float]  # the ten digits' probabilities at the peak column
+    columns: tuple[int, int]  # first and one-past-last strip pixel column of its ink
+    box: tuple[int, int, int, int]  # x, y, w, h in the original picture
+
+
+@dataclass
+class DecodedNumber:
+    text: str
+    confidence: float
+    digits: list[DecodedDigit]
+
+
+def best_path(probs: np.ndarray) -> list[tuple[int, int, int]]:
+    """Runs (class, first column, one past last) of the best path, blanks excluded; class 0 is blank."""
+    best = probs.argmax(1)
+    runs = []
+    start = 0
+    for t in range(1, len(best) + 1):
+        if t == len(best) or best[t] != best[start]:
+            if best[start] != 0:
+                runs.append((int(best[start]), start, t))
+            start = t
+    return runs
+
+
+def ink_columns(strip: np.ndarray, x0: int, x1: int) -> tuple[int, int]:
+    """The strip columns within [x0, x1) that hold ink (all of them when none does)."""
+    x0, x1 = max(0, x0), min(strip.shape[1], max(x1, x0 + 1))
+    cols = np.flatnonzero((strip[:, x0:x1] > BOX_INK * 255).any(0))
+    return (x0 + int(cols[0]), x0 + int(cols[-1]) + 1) if len(cols) else (x0, x1)
+
+
+def digit_box(field: Field, strip: np.ndarray, x0: int, x1: int) -> tuple[int, int, int, int]:
+    """The box of the ink in strip columns [x0, x1), in the original picture."""
+    x0, x1 = max(0, x0), min(strip.shape[1], max(x1, x0 + 1))
+    ink = strip[:, x0:x1] > BOX_INK * 255
+    rows, cols = np.nonzero(ink)
+    if len(rows):
+        y0, y1 = int(rows.min()), int(rows.max()) + 1
+        x0, x1 = x0 + int(cols.min()), x0 + int(cols.max()) + 1
+    else:
+        y0, y1 = 0, strip.shape[0]
+    fx, fy, _, _ = field.box
+    return (
+        int(fx + x0 / field.scale),
+        int(fy + y0 / field.y_scale),
+        max(1, round((x1 - x0) / field.scale)),
+        max(1, round((y1 - y0) / field.y_scale)),
+    )
+
+
+def decode_number(probs: np.ndarray, field: Field, stride: int) -> DecodedNumber:
+    """The number in one field from its (T, 11) column probabilities."""
+    digits = []
+    for cls, start, end in best_path(probs):
+        run = probs[start:end, cls]
+        peak = start + int(run.argmax())
+        ten = probs[peak, 1:]
+        order = np.argsort(-ten, kind="stable")[:3]
+        reach = ((start - BOX_REACH) * stride, (end + BOX_REACH) * stride)
+        digits.append(
+            DecodedDigit(
+                cls - 1, float(run.max()), [(int(i), float(ten[i])) for i in order], [float(p) for p in ten],
+                ink_columns(field.strip, *reach), digit_box(field, field.strip, *reach),
+            )
+        )
+    blank = probs.argmax(1) == 0
+    surest_gap = float(probs[blank, 0].min()) if blank.any() else 1.0
+    confidence = float(np.prod([d.confidence for d in digits])) * surest_gap if digits else 0.0
+    return DecodedNumber("".join(str(d.digit) for d in digits), confidence, digits)

@@ -1,0 +1,325 @@
+"""Finding the numbers in a picture: the regions that hold writing, as reader strips.
+
+A picture (a cheque's amount box, a register cell, a photo of a page) is cut to the
+regions that hold writing before a number reader sees them:
+
+1. The ink is found as for single digits (polarity, uneven light, ruled and grid lines),
+   after dark scanner margins are trimmed from the edges.
+2. Components that are frames, borders or margins are dropped: they touch the picture's
+   edge and are long and thin, or fill most of it.
+3. What is left is grouped into fields: pieces within a few stroke heights of each other
+   on the same line form one number; several lines or far-apart groups give several.
+4. Each field is cut from the background-flattened picture with a margin, ink bright, and
+   scaled to the reader's strip height (aspect kept).
+
+One function, `find_fields`, serves prediction, the server and the training data alike,
+so the reader sees the same kind of strip everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from digitrec.preprocess.decode import MAX_PIXELS, ImageInput, decode_image
+from digitrec.preprocess.ink import MIN_CONTRAST, dark_ink_on_light, flatten_background, quantiles, remove_lines, working_copy
+
+# --- tuning --------------------------------------------------------------------------
+STRIP_HEIGHT = 32  # the reader's input height: digits ~20-28 px tall, as MNIST's
+MAX_STRIP_WIDTH = 512  # longer fields are squeezed: 16 digits at the usual aspect
+MARGIN_DARK = 0.5  # a border column/row darker than this (ink scale, 0-1) on average is scanner margin
+MARGIN_BLACK = 0.3  # a scanner's margin is darker than this (of the 0-1 grey range)
+MARGIN_LEAD = 0.05  # a margin may begin this far in from the edge (scans have a bright rim)
+MARGIN_REACH = 0.5  # margins are trimmed from at most this fraction of each side (register scans: up to 45%)
+FRAME_THIN = 0.06  # a component thinner than this fraction of its length is a line or frame
+FRAME_LONG = 0.6  # ... when it is longer than this fraction of the picture's side
+EDGE_CONTACT = 0.2  # a thin component running along an edge for this share of it is a border or margin
+EDGE_RUN = 0.3  # ... and any component running along this much of it
+GROUP_REACH = 1.2  # pieces closer than this many median stroke heights join one field
+LINE_OVERLAP = 0.35  # pieces on one text line overlap vertically by this share of the shorter
+STOUT_FILL = 0.08  # ink covers at least this share of a digit's box; frames and joined rules are hollow
+ROOMY = 0.35  # numbers shorter than this share of the picture: it is a cell or a page, with neighbours at its edges
+PAD = 0.15  # margin around a field, as a fraction of its height
+MIN_FIELD_HEIGHT = 0.25  # fields shorter than this share of the tallest field are debris
+
+
+@dataclass(frozen=True)
+class FieldOptions:
+    lines: bool = True  # remove ruled lines and grids
+    several: bool = True  # a picture may hold several numbers (False: one field, all the writing)
+    max_side: int = 1200  # working resolution of the longer side
+    max_pixels: int = MAX_PIXELS
+
+
+@dataclass
+class Field:
+    strip: np.ndarray  # uint8 (STRIP_HEIGHT, W), ink bright on ~0: what the reader reads
+    box: tuple[int, int, int, int]  # x, y, w, h of the field in the original picture
+    scale: float  # strip pixels per original pixel, across (x = box x + strip x / scale)
+    y_scale: float  # ... and down (equal to `scale` unless a long field was squeezed)
+
+
+@dataclass
+class FoundFields:
+    fields: list[Field] = field(default_factory=list)
+    width: int = 0
+    height: int = 0
+    warning: str | None = None
+
+
+def _margin_band(dark: np.ndarray, reach: int, lead: int) -> int:
+    """How far a dark band reaches in from index 0 of `dark` (per column or row, whether it
+    is mostly dark): it may start after up to `lead` light ones (a scanner's bright edge)
+    and ends at the first light one, at most `reach` in."""
+    i = 0
+    while i < lead and i < len(dark) and not dark[i]:
+        i += 1
+    if i >= lead or i >= len(dark):
+        return 0
+    while i < reach and dark[i]:
+        i += 1
+    return i
+
+
+def scanner_margins(gray: np.ndarray) -> tuple[int, int, int, int]:
+    """The box (x0, y0, x1, y1) of a light page inside the black bands a scanner leaves
+    at its edges. A band can be half the picture, which would fool the polarity test, so
+    this comes first; a picture that is dark all over (light ink on black) is left whole."""
+    h, w = gray.shape
+    black = gray < MARGIN_BLACK
+    cols, rows = black.mean(0) > MARGIN_DARK, black.mean(1) > MARGIN_DARK
+    lead_x, lead_y = max(2, round(MARGIN_LEAD * w)), max(2, round(MARGIN_LEAD * h))
+    x0 = _margin_band(cols, round(w * MARGIN_REACH), lead_x)
+    x1 = w - _margin_band(cols[::-1], round(w * MARGIN_REACH), lead_x)
+    y0 = _margin_band(rows, round(h * MARGIN_REACH), lead_y)
+    y1 = h - _margin_band(rows[::-1], round(h * MARGIN_REACH), lead_y)
+    if (x0, y0, x1, y1) == (0, 0, w, h) or x1 - x0 < 8 or y1 - y0 < 8:
+        return 0, 0, w, h
+    if quantiles(gray[y0:y1, x0:x1], (0.2,))[0] < 0.5:
+        return 0, 0, w, h  # no light page inside (ink is the minority on paper): the "bands" are its own background
+    return x0, y0, x1, y1
+
+
+def trim_margins(ink: np.ndarray) -> tuple[int, int, int, int]:
+    """The box (x0, y0, x1, y1) left after trimming dark scanner margins: border columns
+    and rows that are mostly ink, up to MARGIN_REACH of each side."""
+    h, w = ink.shape
+    dark = ink > 0.5
+    cols, rows = dark.mean(0) > MARGIN_DARK, dark.mean(1) > MARGIN_DARK
+    lead_x, lead_y = max(2, round(MARGIN_LEAD * w)), max(2, round(MARGIN_LEAD * h))
+    x0 = _margin_band(cols, round(w * MARGIN_REACH), lead_x)
+    x1 = w - _margin_band(cols[::-1], round(w * MARGIN_REACH), lead_x)
+    y0 = _margin_band(rows, round(h * MARGIN_REACH), lead_y)
+    y1 = h - _margin_band(rows[::-1], round(h * MARGIN_REACH), lead_y)
+    # A margin's edge is blurred: take a few more pixels once something was trimmed.
+    edge = max(1, round(0.01 * max(h, w)))
+    x0, x1 = (x0 + edge if x0 else 0), (x1 - edge if x1 < w else w)
+    y0, y1 = (y0 + edge if y0 else 0), (y1 - edge if y1 < h else h)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return 0, 0, w, h
+    return x0, y0, x1, y1
+
+
+def edge_contact(labels: np.ndarray, n: int) -> np.ndarray:
+    """For each label, the largest share of one side of the picture that it runs along
+    (within 2 pixels of that side). Digits touch an edge at a point; rules, borders and
+    margin remnants run along it."""
+    h, w = labels.shape
+    best = np.zeros(n)
+    for band, length in ((labels[:2], w), (labels[-2:], w), (labels[:, :2].T, h), (labels[:, -2:].T, h)):
+        along = np.zeros((n, band.shape[1]), bool)
+        along[band, np.arange(band.shape[1])[None, :].repeat(band.shape[0], 0)] = True
+        best = np.maximum(best, along.sum(1) / max(length, 1))
+    return best
+
+
+def _is_frame(stats: np.ndarray, shape: tuple[int, int], contact: float = 0.0, roomy: bool = True) -> bool:
+    """Borders, frames and margins: pieces running along an edge, long thin pieces, or
+    hollow pieces that wrap the picture. In a tight crop of one number (not `roomy`), a
+    digit may hug the edges or fill the picture, and a "1" spans its height: there only
+    thin pieces spanning its width (rules, underlines) and hollow outlines count."""
+    h, w = shape
+    x, y, bw, bh, area = (int(v) for v in stats[:5])
+    at_edge = _touches((x, y, bw, bh), shape)
+    long_side, short_side = max(bw, bh), min(bw, bh)
+    # Along an edge: rules and margins are thin there, or run along most of it; a digit
+    # of a tight crop may touch the edge along its side, but is neither.
+    if roomy and (contact >= EDGE_RUN or (contact >= EDGE_CONTACT and short_side <= 0.25 * long_side)):
+        return True
+    if roomy and at_edge and short_side <= max(3, 0.1 * long_side) and long_side >= 0.15 * min(h, w):
+        return True  # a sliver of a margin or rule cut by the picture's edge
+    spans = (bw >= FRAME_LONG * w) or (bh >= FRAME_LONG * h) if roomy else bw >= FRAME_LONG * w
+    thin = area <= FRAME_THIN * long_side * max(long_side, 1) or short_side <= FRAME_THIN * long_side
+    if spans and thin:
+        return True
+    hollow = area < STOUT_FILL * bw * bh
+    if at_edge and bw >= 0.9 * w and bh >= 0.9 * h and (roomy or hollow):
+        return True  # an outline or margin wrapping the whole picture
+    return False
+
+
+def _touches(box: tuple[int, ...], shape: tuple[int, int]) -> bool:
+    x, y, w, h = box[:4]
+    return x <= 1 or y <= 1 or x + w >= shape[1] - 1 or y + h >= shape[0] - 1
+
+
+def is_roomy(mask: np.ndarray) -> bool:
+    """A cell or a page holds its numbers with room around them; a tight crop of one
+    number (a cheque's amount box) is filled by it: its tallest stout piece is most of
+    the picture's height. Lines are not stout (thin), nor are frames and rules joined at
+    corners (hollow)."""
+    h, w = mask.shape
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    stout = []
+    for i in range(1, n):
+        bw, bh, area = stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT], stats[i, cv2.CC_STAT_AREA]
+        if min(bw, bh) > 0.25 * max(bw, bh) and area >= max(20, STOUT_FILL * bw * bh):
+            stout.append(int(bh))
+    return max(stout, default=0) < ROOMY * mask.shape[0]
+
+
+def remove_broken_lines(mask: np.ndarray) -> np.ndarray:
+    """Remove vertical rules and margin edges that the scan broke into dashes: pieces of
+    ink stacked in one narrow column down most of the picture. A lone "1" is one piece;
+    a broken rule is many."""
+    h, w = mask.shape
+    reach = max(3, round(0.08 * h))
+    closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, reach)))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
+    if n <= 1:
+        return mask
+    pieces = cv2.connectedComponents(mask, connectivity=8)[1]
+    out = mask.copy()
+    for i in range(1, n):
+        bw, bh = stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]
+        if bh >= 0.5 * h and bw <= 0.15 * bh:
+            inside = (labels == i) & (mask > 0)
+            if len(np.unique(pieces[inside])) >= 3:
+                out[inside] = 0
+    return out
+
+
+def _groups(boxes: list[tuple[int, int, int, int]], several: bool) -> list[list[int]]:
+    """Indices of `boxes` grouped into fields (left-to-right pieces on one line, close together)."""
+    if not several:
+        return [list(range(len(boxes)))]
+    heights = np.array([b[3] for b in boxes], np.float32)
+    reach = GROUP_REACH * float(np.median(heights[heights >= 0.5 * heights.max()]))
+    parent = list(range(len(boxes)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, a in enumerate(boxes):
+        for j in range(i + 1, len(boxes)):
+            b = boxes[j]
+            v_overlap = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+            h_overlap = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+            same_line = v_overlap >= LINE_OVERLAP * min(a[3], b[3]) and -h_overlap <= reach
+            # An underline or a stroke just below or above, under the same columns.
+            # (flat next to the other: the next row's number is not an underline).
+            flat = min(a[3], b[3]) <= 0.5 * max(a[3], b[3])
+            stacked = flat and h_overlap >= 0.5 * min(a[2], b[2]) and -v_overlap <= 0.5 * reach
+            if same_line or stacked:
+                parent[find(j)] = find(i)
+    out: dict[int, list[int]] = {}
+    for i in range(len(boxes)):
+        out.setdefault(find(i), []).append(i)
+    return list(out.values())
+
+
+def to_strip(ink: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, float]:
+    """Cut `box` (x0, y0, x1, y1) from `ink` and scale it to STRIP_HEIGHT (uint8)."""
+    x0, y0, x1, y1 = box
+    crop = ink[y0:y1, x0:x1]
+    h, w = crop.shape
+    scale = STRIP_HEIGHT / max(h, 1)
+    width = int(min(MAX_STRIP_WIDTH, max(8, round(w * scale))))
+    strip = cv2.resize(crop, (width, STRIP_HEIGHT), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    peak = max(float(strip.max()), 1e-6)
+    return np.clip(strip / peak * 255, 0, 255).round().astype(np.uint8), width / max(w, 1)
+
+
+def ink_image(gray: np.ndarray) -> tuple[np.ndarray, float]:
+    """Ink bright on a flattened background near 0, contrast-normalised to [0, 1], and the
+    ink's contrast before normalisation (below MIN_CONTRAST the picture is blank)."""
+    x = 1.0 - gray if dark_ink_on_light(gray) else gray
+    flat = flatten_background(x)
+    contrast = float(cv2.GaussianBlur(flat, (0, 0), 1.0).max())
+    top = quantiles(flat, (0.999,))[0]
+    return np.clip(flat / max(top, MIN_CONTRAST), 0, 1).astype(np.float32), contrast
+
+
+def find_fields(source: ImageInput, options: FieldOptions = FieldOptions(), name: str | None = None) -> FoundFields:
+    """Every number-like region of a picture as a reader strip, top to bottom, left to right."""
+    gray = decode_image(source, name, options.max_pixels)
+    height, width = gray.shape
+    work, scale = working_copy(gray, options.max_side)
+    # Margins first: a scanner's black band would otherwise decide the polarity and the
+    # background estimate of everything else. Black bands go, then what is left of them
+    # (in ink polarity: mostly-ink columns and rows at the edges).
+    sx0, sy0, sx1, sy1 = scanner_margins(work)
+    page = work[sy0:sy1, sx0:sx1]
+    x = 1.0 - page if dark_ink_on_light(page) else page
+    tx0, ty0, tx1, ty1 = trim_margins(np.clip((x - quantiles(x, (0.5,))[0]) / 0.5, 0, 1))
+    inner = page[ty0:ty1, tx0:tx1]
+    mx0, my0 = sx0 + tx0, sy0 + ty0  # where `inner` starts in the working copy
+    ink, contrast = ink_image(inner)
+    if contrast < MIN_CONTRAST:
+        return FoundFields([], width, height, "no digit found: the image is blank or has too little contrast")
+    smooth = cv2.GaussianBlur(ink, (0, 0), max(0.5, max(ink.shape) / 500))
+    level, _ = cv2.threshold((smooth * 255).astype(np.uint8), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    mask = (smooth > max(level / 255.0, 0.3)).astype(np.uint8)
+    roomy = is_roomy(mask)
+    if options.lines:
+        # In a tight crop a tall thin "1" spans the height like a vertical rule: only a
+        # cell or a page has vertical rules to remove.
+        mask = remove_lines(mask, vertical_lines=roomy)
+        mask = remove_broken_lines(mask) if roomy else mask
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    contact = edge_contact(labels, n)
+    keep = [i for i in range(1, n) if not _is_frame(stats[i], mask.shape, contact[i], roomy)]
+    if keep:
+        largest = max(int(stats[i, cv2.CC_STAT_AREA]) for i in keep)
+        tallest = max(int(stats[i, cv2.CC_STAT_HEIGHT]) for i in keep)
+        # Specks go; flat strokes stay (underlines and dashes belong to their number).
+        keep = [
+            i for i in keep
+            if stats[i, cv2.CC_STAT_AREA] >= max(4, 0.01 * largest)
+            and max(stats[i, cv2.CC_STAT_HEIGHT], stats[i, cv2.CC_STAT_WIDTH] / 2) >= 0.12 * tallest
+        ]
+    if not keep:
+        return FoundFields([], width, height, "no digit found: only lines, frames or specks")
+    boxes = [tuple(int(v) for v in stats[i, :4]) for i in keep]
+    groups = _groups(boxes, options.several)
+    # A number cut by the picture's edge is a neighbour's (a register's next column, the
+    # row below): it goes when a field wholly inside the picture has at least half its
+    # ink. A tight crop's own number touches the edge too, but outweighs any speck inside.
+    areas = {i: int(stats[k, cv2.CC_STAT_AREA]) for i, k in enumerate(keep)}
+    ink_of = [sum(areas[i] for i in g) for g in groups]
+    at_edge = [any(_touches(boxes[i], mask.shape) for i in g) for g in groups]
+    inside_ink = max((a for a, e in zip(ink_of, at_edge) if not e), default=0)
+    if roomy:
+        groups = [g for g, a, e in zip(groups, ink_of, at_edge) if not e or inside_ink < 0.5 * a]
+    fields = []
+    for group in groups:
+        gx0 = min(boxes[i][0] for i in group)
+        gy0 = min(boxes[i][1] for i in group)
+        gx1 = max(boxes[i][0] + boxes[i][2] for i in group)
+        gy1 = max(boxes[i][1] + boxes[i][3] for i in group)
+        pad = round(PAD * (gy1 - gy0)) + 1
+        box = (max(0, gx0 - pad), max(0, gy0 - pad), min(ink.shape[1], gx1 + pad), min(ink.shape[0], gy1 + pad))
+        strip, strip_scale = to_strip(ink, box)
+        ox, oy = (box[0] + mx0) / scale, (box[1] + my0) / scale
+        original = (int(ox), int(oy), max(1, round((box[2] - box[0]) / scale)), max(1, round((box[3] - box[1]) / scale)))
+        fields.append(Field(strip, original, strip_scale * scale, STRIP_HEIGHT / (box[3] - box[1]) * scale))
+    tallest_field = max(f.box[3] for f in fields)
+    fields = [f for f in fields if f.box[3] >= MIN_FIELD_HEIGHT * tallest_field]
+    # Reading order: by text line (fields overlapping vertically), then left to right.
+    fields.sort(key=lambda f: (f.box[1] + f.box[3] / 2) // max(1, tallest_field) * 1e6 + f.box[0])
+    return FoundFields(fields, width, height)

@@ -1,0 +1,84 @@
+"""Synthetic numbers: batched, seeded, labelled as drawn, with each distractor doing its part."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from digitrec.data.synthetic import DigitBank, NumberMaker, SyntheticConfig, frame_like_mnist, jpeg_like
+from tests.helpers import synthetic_digits
+
+OFF = {  # every distractor off: digits only
+    "separator": 0.0, "trailing": 0.0, "line": 0.0, "border": 0.0, "margin": 0.0, "underline": 0.0, "stain": 0.0,
+    "pattern": 0.0, "blur": 0.0, "jpeg": 0.0, "low_contrast": 0.0, "noise": 0.0, "inverted": 0.0, "stroke": 0.0,
+}
+
+
+@pytest.fixture(scope="module")
+def bank() -> DigitBank:
+    images, labels = synthetic_digits(200, seed=3)
+    return DigitBank.from_images(torch.from_numpy(images), torch.from_numpy(labels.astype("int64")))
+
+
+def make(bank: DigitBank, **changes) -> NumberMaker:
+    return NumberMaker(bank, dataclasses.replace(SyntheticConfig(), **changes))
+
+
+def test_a_batch_has_strips_targets_and_lengths_that_agree(bank: DigitBank) -> None:
+    batch = make(bank).batch(32, torch.Generator().manual_seed(0))
+    assert batch.strips.shape == (32, 1, 32, 256) and batch.strips.dtype == torch.float32
+    assert 0.0 <= float(batch.strips.min()) and float(batch.strips.max()) <= 1.0
+    assert ((batch.lengths >= 1) & (batch.lengths <= 8)).all()
+    for row, n, text in zip(batch.targets, batch.lengths, batch.texts()):
+        assert len(text) == int(n) and (row[: int(n)] >= 0).all() and (row[int(n) :] == -1).all()
+    # Past each field's end the strip is padding, as real strips are padded.
+    for strip, width in zip(batch.strips, batch.widths):
+        assert float(strip[..., int(width) :].abs().sum()) == 0.0
+
+
+def test_the_same_seed_makes_the_same_numbers_and_another_seed_others(bank: DigitBank) -> None:
+    maker = make(bank)
+    a = maker.batch(16, torch.Generator().manual_seed(7))
+    b = maker.batch(16, torch.Generator().manual_seed(7))
+    c = maker.batch(16, torch.Generator().manual_seed(8))
+    assert torch.equal(a.strips, b.strips) and a.texts() == b.texts()
+    assert a.texts() != c.texts()
+
+
+def test_lengths_can_be_asked_for(bank: DigitBank) -> None:
+    batch = make(bank).batch(64, torch.Generator().manual_seed(1), lengths=(2, 6))
+    assert int(batch.lengths.min()) >= 2 and int(batch.lengths.max()) <= 6
+
+
+def test_digits_are_drawn_where_the_number_is_and_nowhere_else(bank: DigitBank) -> None:
+    batch = make(bank, **OFF, min_digits=3, max_digits=3).batch(8, torch.Generator().manual_seed(2))
+    ink_columns = (batch.strips[:, 0] > 0.3).any(1)  # (B, W)
+    for cols, width in zip(ink_columns, batch.widths):
+        assert cols.any() and not cols[int(width) :].any()
+
+
+@pytest.mark.parametrize("distractor", ["line", "border", "margin", "underline", "stain", "pattern", "separator", "trailing"])
+def test_each_distractor_adds_ink_of_its_own(bank: DigitBank, distractor: str) -> None:
+    clean = make(bank, **OFF, min_digits=3, max_digits=3).batch(16, torch.Generator().manual_seed(3))
+    noisy = make(bank, **{**OFF, distractor: 1.0}, min_digits=3, max_digits=3).batch(16, torch.Generator().manual_seed(3))
+    assert clean.texts() == noisy.texts()  # distractors never change the label
+    added = (noisy.strips - clean.strips[..., : noisy.strips.shape[-1]]).clamp_min(0).sum((1, 2, 3))
+    assert (added > 1.0).float().mean() > 0.8, added
+
+
+def test_jpeg_like_is_lossy_at_low_quality_and_close_at_high() -> None:
+    x = torch.rand(2, 1, 32, 64, generator=torch.Generator().manual_seed(0))
+    assert (jpeg_like(x, 95) - x).abs().mean() < (jpeg_like(x, 10) - x).abs().mean()
+    assert (jpeg_like(x, 95) - x).abs().mean() < 0.05
+
+
+def test_other_digit_sets_are_framed_like_mnist() -> None:
+    box = torch.zeros(1, 16, 16, dtype=torch.uint8)
+    box[0, :, 6:10] = 255  # a "1" filling its 16x16 box, as USPS and optdigits store digits
+    framed = frame_like_mnist(box.numpy())
+    ys, xs = (framed[0] > 40).nonzero()
+    assert framed.shape == (1, 28, 28)
+    assert ys.max() - ys.min() + 1 == 20  # the longer side fitted to 20, as MNIST
+    assert abs((ys.min() + ys.max()) / 2 - 13.5) <= 1

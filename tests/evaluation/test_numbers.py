@@ -1,0 +1,48 @@
+"""Scoring number reading: whole numbers, character error rate, confusions, calibration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from digitrec.errors import DigitrecError
+from digitrec.evaluation.numbers import FieldResult, NumberScore, calibration, score_reader
+
+
+def result(label: str, text: str, confidence: float = 0.9) -> FieldResult:
+    return FieldResult(f"{label}.png", label, text, confidence, 0.001)
+
+
+def test_whole_numbers_and_character_error_rate() -> None:
+    score = NumberScore("s", [result("1250", "1250"), result("1250", "1258"), result("77", "7"), result("3", "31")])
+    assert score.accuracy == 0.25
+    assert score.character_error_rate == 3 / 11  # one substitution, one deletion, one insertion over 11 true digits
+
+
+def test_confusions_name_what_was_read_for_what_and_missing_or_extra_digits() -> None:
+    score = NumberScore("s", [result("10", "18"), result("30", "38"), result("77", "7"), result("3", "31")])
+    confusions = {(a, b): n for a, b, n in score.confusions()}
+    assert confusions == {("0", "8"): 2, ("7", ""): 1, ("", "1"): 1}
+    assert score.confusions(top=1) == [("0", "8", 2)]
+
+
+def test_the_worst_readings_are_the_most_confidently_wrong() -> None:
+    score = NumberScore("s", [result("1", "1", 0.99), result("2", "7", 0.4), result("3", "8", 0.95)])
+    assert [r.label for r in score.worst()] == ["3", "2"]
+
+
+def test_calibration_says_how_often_answers_above_a_confidence_are_right() -> None:
+    results = [result("1", "1", 0.99), result("2", "2", 0.97), result("3", "8", 0.6), result("4", "", 0.0)]
+    rows = {r["min_confidence"]: r for r in calibration(results, thresholds=(0.0, 0.9))}
+    assert rows[0.0]["answered"] == 0.75 and rows[0.0]["right_when_answered"] == 2 / 3  # an empty reading is no answer
+    assert rows[0.9]["answered"] == 0.5 and rows[0.9]["right_when_answered"] == 1.0
+
+
+def test_a_file_that_cannot_be_read_is_scored_wrong_with_its_error() -> None:
+    def read(path: Path) -> tuple[str, float]:
+        if path.name == "bad.png":
+            raise DigitrecError("bad.png is not an image")
+        return "12", 0.9
+
+    score = score_reader(read, [(Path("good.png"), "12"), (Path("bad.png"), "12")], "s")
+    assert score.accuracy == 0.5
+    assert score.results[1].error == "bad.png is not an image" and score.results[1].text == ""

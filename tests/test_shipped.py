@@ -1,0 +1,110 @@
+"""The shipped models: they load with the network blocked, and the reader reads real-looking
+fields made from MNIST *test* digits (never trained on) with the distractors of documents."""
+
+from __future__ import annotations
+
+import socket
+
+import cv2
+import numpy as np
+import pytest
+
+from digitrec import Recognizer
+from digitrec.shipped import CARD, CLASSIFIER, READER
+from tests.pictures import encode, paper, paste_digit, ruled_lines, shadow
+
+def test_the_shipped_models_are_small_and_load_and_read_with_the_network_blocked(monkeypatch) -> None:
+    def no_network(*args, **kwargs):
+        raise OSError("the network is blocked in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    recognizer = Recognizer.load()
+    assert recognizer.reader is not None and recognizer.classifier is not None
+    assert recognizer.reader.meta["kind"] == "reader" and recognizer.classifier.meta.get("kind") != "reader"
+    page = paper(200, 80)
+    cv2.line(page, (60, 20), (64, 60), 20, 4)  # a stroke, so there is something to read
+    assert isinstance(recognizer.read(encode(page)).text, str)
+    assert READER.stat().st_size + CLASSIFIER.stat().st_size < 5_000_000
+    assert CARD.exists()
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> Recognizer:
+    return Recognizer.load()
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_test, recognizer):
+    """For each class, test digits the classifier reads confidently alone (clearly written)."""
+    images, labels = mnist_test.images[:3000].numpy(), mnist_test.labels[:3000].numpy()
+    probs = recognizer.classify(images)
+    return {c: [images[i] for i in np.flatnonzero((labels == c) & (probs.argmax(1) == c) & (probs.max(1) > 0.95))[:6]] for c in range(10)}
+
+
+def write(page: np.ndarray, digits, text: str, x: int, y: int, height: int, advance: float = 0.75, pick: int = 0) -> tuple[int, int, int, int]:
+    """Paste the digits of `text` as dark ink; `advance` is the step between digits in digit heights."""
+    boxes = []
+    for i, c in enumerate(text):
+        boxes.append(paste_digit(page, digits[int(c)][(pick + i) % len(digits[int(c)])], x + round(i * advance * height), y, height))
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    return x0, y0, max(b[0] + b[2] for b in boxes) - x0, max(b[1] + b[3] for b in boxes) - y0
+
+
+
+@pytest.mark.mnist
+@pytest.mark.parametrize("text", ["47", "3805", "190263"])
+def test_touching_digits_are_read(recognizer, digits, text) -> None:
+    page = paper(80 + 40 * len(text), 110, seed=len(text))
+    write(page, digits, text, 30, 25, 60, advance=0.45)  # MNIST digits are ~2/3 as wide as tall: these overlap
+    assert recognizer.read(encode(page)).text == text
+
+
+@pytest.mark.mnist
+def test_a_field_with_a_dark_margin_and_table_lines(recognizer, digits) -> None:
+    page = paper(150, 200, seed=7)
+    write(page, digits, "58", 65, 80, 36)
+    page[:, :45] = 12  # the scanner's black margin
+    page = ruled_lines(page, 170, colour=80, width=2)
+    page[:, 138:140] = 80  # the column's border
+    page[125:128, 62:120] = 40  # an underline
+    reading = recognizer.read(encode(page, "JPEG", quality=85))
+    assert reading.text == "58"
+
+
+@pytest.mark.mnist
+def test_separators_are_not_part_of_the_number(recognizer, digits) -> None:
+    page = paper(420, 110, seed=8)
+    h = 50
+    boxes = [paste_digit(page, digits[int(c)][0], x, 30, h) for c, x in zip("10000", (30, 70, 140, 180, 220))]
+    bottom = max(b[1] + b[3] for b in boxes)
+    for x in (118, 268):  # "10.000." : dots on the baseline
+        cv2.circle(page, (x, bottom - 3), 4, 25, -1)
+    cv2.line(page, (290, 30 + h // 2), (320, 30 + h // 2), 25, 4)  # and the dash: "10.000.-"
+    assert recognizer.read(encode(page)).text == "10000"
+
+
+@pytest.mark.mnist
+def test_a_page_with_three_numbers_gives_three_results_in_order(recognizer, digits) -> None:
+    page = paper(700, 500, seed=9)
+    truth = [("305", write(page, digits, "305", 60, 60, 60)), ("72", write(page, digits, "72", 450, 70, 60, pick=1)),
+             ("9146", write(page, digits, "9146", 120, 320, 70, pick=2))]
+    reading = recognizer.read(encode(shadow(page), "JPEG", quality=85))
+    assert [n.text for n in reading.numbers] == [t for t, _ in truth]
+    assert reading.text == "305 72 9146"
+    for number, (_, (x, y, w, h)) in zip(reading.numbers, truth):
+        bx, by, bw, bh = number.box
+        assert bx <= x + 3 and by <= y + 3 and bx + bw >= x + w - 3 and by + bh >= y + h - 3, (number.box, (x, y, w, h))
+
+
+def test_a_blank_field_a_dash_and_a_scribble_give_no_number(recognizer) -> None:
+    blank = paper(200, 80, seed=1)
+    dash = paper(200, 80, seed=2)
+    cv2.line(dash, (70, 40), (130, 41), 25, 5)
+    scribble = paper(200, 80, seed=3)
+    t = np.linspace(0, 6 * np.pi, 200)
+    points = np.stack([100 + 60 * np.sin(t) * np.cos(t / 3), 40 + 20 * np.sin(2.3 * t)], 1).astype(np.int32)
+    cv2.polylines(scribble, [points], False, 25, 3)
+    for name, page in (("blank", blank), ("dash", dash), ("scribble", scribble)):
+        reading = recognizer.read(encode(page))
+        assert reading.text == "" or reading.confidence < 0.5, (name, reading.text, reading.confidence)

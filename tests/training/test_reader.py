@@ -1,0 +1,142 @@
+"""Training the number reader through the one engine: run folders, resume, fine-tuning."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import safetensors.torch
+import torch
+from PIL import Image
+
+from digitrec import Recognizer
+from digitrec.artifacts.checkpoint import load_model
+from digitrec.data.folders import load_fields
+from digitrec.data.synthetic import DigitBank, NumberMaker, SyntheticConfig
+from digitrec.errors import ConfigError
+from digitrec.models import ModelConfig
+from digitrec.training import RunOptions, ScheduleConfig, get_recipe, resume_run, train_recipe
+from digitrec.training.runs import RunFolder
+from digitrec.training.tasks import score_fields
+from tests.helpers import synthetic_digits, write_kaggle_root
+from tests.training.test_engine import StopAfter
+
+CLEAN = SyntheticConfig(
+    min_digits=1, max_digits=3, separator=0.0, trailing=0.0, line=0.0, border=0.0, margin=0.0, underline=0.0,
+    stain=0.0, pattern=0.0, blur=0.0, jpeg=0.0, low_contrast=0.0, noise=0.0, inverted=0.0, stroke=0.0,
+)
+
+
+def write_number_folder(folder: Path, n: int = 45, seed: int = 0) -> Path:
+    """A labelled folder of field images: synthetic numbers of test digits, dark on light."""
+    images, labels = synthetic_digits(300, seed=11)
+    bank = DigitBank.from_images(torch.from_numpy(images), torch.from_numpy(labels.astype("int64")))
+    batch = NumberMaker(bank, CLEAN).batch(n, torch.Generator().manual_seed(seed))
+    folder.mkdir(parents=True)
+    rows = ["file,label"]
+    for i, (strip, width, text) in enumerate(zip(batch.strips[:, 0], batch.widths, batch.texts())):
+        pixels = 255 - (strip[:, : int(width)].numpy() * 255).round().astype(np.uint8)
+        Image.fromarray(np.pad(pixels, 8, constant_values=255)).resize((2 * (pixels.shape[1] + 16), 96)).save(folder / f"{i:03d}.png")
+        rows.append(f"{i:03d}.png,{text}")
+    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def tiny_reader(folder: Path, epochs: int = 2, steps: int = 8, real_share: float = 0.5):
+    """`reader` on a network of 16k parameters, a constant high learning rate and clean
+    synthetic numbers: learns something in seconds, to exercise the reader's paths."""
+    reader = dataclasses.replace(
+        get_recipe("reader").reader,
+        synthetic=CLEAN,
+        digit_sources=("kaggle",),
+        real=(f"{folder}:train",),
+        real_weights=(1.0,),
+        validation=(f"{folder}:validation",),
+        steps_per_epoch=steps,
+        real_share=real_share,
+    )
+    return get_recipe("reader").with_overrides(
+        model=ModelConfig("crnn", {"channels": [8, 16, 16, 24], "hidden": 16}), reader=reader, epochs=epochs, batch_size=16,
+        ema=0.0, schedule=ScheduleConfig("constant"), lr=1e-2,
+    )
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = write_kaggle_root(tmp_path_factory.mktemp("data"), n_train=300, n_test=10)
+    return root, write_number_folder(tmp_path_factory.mktemp("fields") / "numbers")
+
+
+@pytest.fixture(autouse=True)
+def _field_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+OPTIONS = RunOptions(seed=0, device="cpu")
+
+
+def test_a_reader_trains_into_a_run_folder_whose_model_reads_pictures(tmp_path, data):
+    root, folder = data
+    outcome = train_recipe(tiny_reader(folder), OPTIONS, tmp_path / "run", root)
+    run = outcome.run
+    assert [h.epoch for h in run.read_history()] == [1, 2]
+    assert outcome.metrics["val_size"] == len(load_fields(f"{folder}:validation", root))
+    loaded = load_model(run.path)
+    assert loaded.meta["kind"] == "reader" and loaded.meta["alphabet"] == "0123456789"
+    assert loaded.meta["recipe_config"]["reader"]["steps_per_epoch"] == 8  # the whole resolved recipe travels along
+    reading = Recognizer.load(run.path).read(next(folder.glob("*.png")))
+    assert all(d.digit in range(10) and len(d.top3) == 3 for d in reading.digits)
+    assert reading.text.replace(" ", "") == "".join(str(d.digit) for d in reading.digits)
+
+
+def test_an_interrupted_reader_run_resumes_exactly(tmp_path, data):
+    root, folder = data
+    recipe = tiny_reader(folder, epochs=3, steps=5)
+    straight = train_recipe(recipe, OPTIONS, tmp_path / "straight", root)
+    with pytest.raises(KeyboardInterrupt):
+        train_recipe(recipe, OPTIONS, tmp_path / "broken", root, reporter=StopAfter(2))
+    assert not RunFolder(tmp_path / "broken").finished
+    resumed = resume_run(tmp_path / "broken", root)
+    ws, wr = safetensors.torch.load_file(straight.run.last), safetensors.torch.load_file(resumed.run.last)
+    assert all(torch.equal(ws[k], wr[k]) for k in ws)
+
+
+def test_fine_tuning_on_ones_own_folder_improves_a_weak_reader(tmp_path, data):
+    root, folder = data
+    weak = train_recipe(tiny_reader(folder, epochs=1, steps=3), OPTIONS, tmp_path / "weak", root)
+    options = dataclasses.replace(OPTIONS, dataset=str(folder), init=str(weak.run.path))
+    tuned = train_recipe(tiny_reader(folder, epochs=4, steps=15, real_share=1.0), options, tmp_path / "tuned", root)
+    val = [load_fields(f"{folder}:validation", root)]
+
+    def validation_loss(run: Path) -> float:
+        return score_fields(load_model(run).model, val, torch.device("cpu")).loss
+
+    before, after = validation_loss(weak.run.path), validation_loss(tuned.run.path)
+    assert after < 0.8 * before, (before, after)
+    assert tuned.metrics["train_size"] == len(load_fields(f"{folder}:train", root, others=True))
+
+
+def test_init_from_another_architecture_is_refused(tmp_path, data):
+    root, folder = data
+    weak = train_recipe(tiny_reader(folder, epochs=1, steps=2), OPTIONS, tmp_path / "weak", root)
+    other = tiny_reader(folder).with_overrides(model=ModelConfig("crnn", {"channels": [8, 16, 16, 32], "hidden": 16}))
+    with pytest.raises(ConfigError, match="--init .* with other options"):
+        train_recipe(other, dataclasses.replace(OPTIONS, init=str(weak.run.path)), tmp_path / "other", root)
+
+
+def test_evaluating_a_folder_and_the_report_show_the_worst_read_fields(tmp_path, data):
+    from digitrec.evaluation.numbers import evaluate_fields
+    from digitrec.evaluation.report import write_run_report
+    from digitrec.fileio import read_json
+
+    root, folder = data
+    run = train_recipe(tiny_reader(folder, epochs=1, steps=3), OPTIONS, tmp_path / "run", root).run.path
+    score = evaluate_fields(run, str(folder), root)
+    saved = read_json(run / "evaluation-fields-numbers.json")
+    assert saved["size"] == score.size == 45 and saved["accuracy"] == score.accuracy
+    assert score.accuracy < 1.0, "a reader three steps old gets some wrong: they make the gallery"
+    page = write_run_report(run, data_dir=root).read_text()
+    assert "Worst-read fields of" in page and (run / "figures" / "worst_fields_1.png").exists()
+    assert f"{100 * score.accuracy:.2f}% of 45 numbers right" in page
