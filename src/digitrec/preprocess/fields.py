@@ -83,18 +83,25 @@ def _margin_band(dark: np.ndarray, reach: int, lead: int) -> int:
     return i
 
 
+def _inside_bands(dark: np.ndarray) -> tuple[int, int, int, int]:
+    """The box (x0, y0, x1, y1) inside the bands of mostly-`dark` columns and rows at each edge."""
+    h, w = dark.shape
+    cols, rows = dark.mean(0) > MARGIN_DARK, dark.mean(1) > MARGIN_DARK
+    lead_x, lead_y = max(2, round(MARGIN_LEAD * w)), max(2, round(MARGIN_LEAD * h))
+    return (
+        _margin_band(cols, round(w * MARGIN_REACH), lead_x),
+        _margin_band(rows, round(h * MARGIN_REACH), lead_y),
+        w - _margin_band(cols[::-1], round(w * MARGIN_REACH), lead_x),
+        h - _margin_band(rows[::-1], round(h * MARGIN_REACH), lead_y),
+    )
+
+
 def scanner_margins(gray: np.ndarray) -> tuple[int, int, int, int]:
     """The box (x0, y0, x1, y1) of a light page inside the black bands a scanner leaves
     at its edges. A band can be half the picture, which would fool the polarity test, so
     this comes first; a picture that is dark all over (light ink on black) is left whole."""
     h, w = gray.shape
-    black = gray < MARGIN_BLACK
-    cols, rows = black.mean(0) > MARGIN_DARK, black.mean(1) > MARGIN_DARK
-    lead_x, lead_y = max(2, round(MARGIN_LEAD * w)), max(2, round(MARGIN_LEAD * h))
-    x0 = _margin_band(cols, round(w * MARGIN_REACH), lead_x)
-    x1 = w - _margin_band(cols[::-1], round(w * MARGIN_REACH), lead_x)
-    y0 = _margin_band(rows, round(h * MARGIN_REACH), lead_y)
-    y1 = h - _margin_band(rows[::-1], round(h * MARGIN_REACH), lead_y)
+    x0, y0, x1, y1 = _inside_bands(gray < MARGIN_BLACK)
     if (x0, y0, x1, y1) == (0, 0, w, h) or x1 - x0 < 8 or y1 - y0 < 8:
         return 0, 0, w, h
     if quantiles(gray[y0:y1, x0:x1], (0.2,))[0] < 0.5:
@@ -106,13 +113,7 @@ def trim_margins(ink: np.ndarray) -> tuple[int, int, int, int]:
     """The box (x0, y0, x1, y1) left after trimming dark scanner margins: border columns
     and rows that are mostly ink, up to MARGIN_REACH of each side."""
     h, w = ink.shape
-    dark = ink > 0.5
-    cols, rows = dark.mean(0) > MARGIN_DARK, dark.mean(1) > MARGIN_DARK
-    lead_x, lead_y = max(2, round(MARGIN_LEAD * w)), max(2, round(MARGIN_LEAD * h))
-    x0 = _margin_band(cols, round(w * MARGIN_REACH), lead_x)
-    x1 = w - _margin_band(cols[::-1], round(w * MARGIN_REACH), lead_x)
-    y0 = _margin_band(rows, round(h * MARGIN_REACH), lead_y)
-    y1 = h - _margin_band(rows[::-1], round(h * MARGIN_REACH), lead_y)
+    x0, y0, x1, y1 = _inside_bands(ink > 0.5)
     # A margin's edge is blurred: take a few more pixels once something was trimmed.
     edge = max(1, round(0.01 * max(h, w)))
     x0, x1 = (x0 + edge if x0 else 0), (x1 - edge if x1 < w else w)
