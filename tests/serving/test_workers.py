@@ -85,11 +85,15 @@ def pool(onnx_path):
     try:
         yield server, port, wait_for_workers(server, port, 2)  # the workers, and perhaps multiprocessing's resource tracker
     finally:
+        left = children(server.pid)  # before the server goes: its orphans would no longer be its children
         if server.poll() is None:
             server.kill()
             server.wait()
-        for pid in children(server.pid):
-            os.kill(pid, signal.SIGKILL)
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # it died with the server, as a worker should
 
 
 def test_connections_spread_over_the_workers_and_a_dead_worker_is_replaced(pool):
@@ -123,6 +127,17 @@ def test_sigterm_stops_every_worker(pool):
     assert server.wait(timeout=60) == 0
     time.sleep(0.5)
     assert not any(Path(f"/proc/{p}").exists() and "Z" not in Path(f"/proc/{p}/stat").read_text().split()[2] for p in pids)
+
+
+def test_workers_die_with_a_killed_server(pool):
+    """SIGKILL gives the pool no chance to stop its workers: the kernel must."""
+    server, port, pids = pool
+    server.kill()
+    server.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and listening_sockets(port):
+        time.sleep(0.2)  # polls the kernel's socket table: a worker exits when it gets its SIGTERM
+    assert listening_sockets(port) == 0, "a worker outlived its server"
 
 
 def test_a_taken_port_is_refused_before_any_worker_starts(onnx_path):

@@ -10,7 +10,9 @@ spreads the connections as they arrive, whichever worker happens to be running.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
 import signal
 import socket
 import sys
@@ -50,11 +52,26 @@ def check_port_free(host: str, port: int) -> None:
     reuseport_socket(host, port, reuse_port=False).close()
 
 
-def _worker(model: str, runtime: str, config: ServerConfig, host: str, port: int, ready) -> None:
+PR_SET_PDEATHSIG = 1  # prctl option: the signal a process gets when its parent dies
+
+
+def die_with_parent(parent: int) -> None:
+    """Linux: have the kernel SIGTERM this process when the pool process dies, whatever
+    kills it (a SIGKILL gives the pool no chance to stop its workers). If the pool is
+    already gone by now, exit at once."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        return  # not Linux-like: daemon processes and stop() remain
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def _worker(model: str, runtime: str, config: ServerConfig, host: str, port: int, ready, parent: int) -> None:
     import uvicorn
 
     from digitrec.serving.app import load_app, one_thread_per_worker
 
+    die_with_parent(parent)
     app = load_app(model, runtime, config)
     one_thread_per_worker()
     sock = reuseport_socket(host, port)
@@ -77,7 +94,9 @@ class WorkerPool:
 
     def _start(self, index: int) -> None:
         ready = self.context.Event()
-        process = self.context.Process(target=_worker, args=(*self.args, ready), name=f"digitrec-worker-{index}", daemon=True)
+        process = self.context.Process(
+            target=_worker, args=(*self.args, ready, os.getpid()), name=f"digitrec-worker-{index}", daemon=True
+        )
         process.start()
         if index < len(self.processes):
             self.processes[index], self.ready[index] = process, ready
