@@ -52,23 +52,19 @@ def best_path(probs: np.ndarray) -> list[tuple[int, int, int]]:
     return runs
 
 
-def ink_columns(strip: np.ndarray, x0: int, x1: int) -> tuple[int, int]:
-    """The strip columns within [x0, x1) that hold ink (all of them when none does)."""
+def ink_extent(strip: np.ndarray, x0: int, x1: int) -> tuple[int, int, int, int]:
+    """The box (x0, y0, x1, y1) of the ink in strip columns [x0, x1), in strip pixels (the
+    columns' full height when they hold none)."""
     x0, x1 = max(0, x0), min(strip.shape[1], max(x1, x0 + 1))
-    cols = np.flatnonzero((strip[:, x0:x1] > BOX_INK * 255).any(0))
-    return (x0 + int(cols[0]), x0 + int(cols[-1]) + 1) if len(cols) else (x0, x1)
+    rows, cols = np.nonzero(strip[:, x0:x1] > BOX_INK * 255)
+    if not len(rows):
+        return x0, 0, x1, strip.shape[0]
+    return x0 + int(cols.min()), int(rows.min()), x0 + int(cols.max()) + 1, int(rows.max()) + 1
 
 
-def digit_box(field: Field, strip: np.ndarray, x0: int, x1: int) -> tuple[int, int, int, int]:
-    """The box of the ink in strip columns [x0, x1), in the original picture."""
-    x0, x1 = max(0, x0), min(strip.shape[1], max(x1, x0 + 1))
-    ink = strip[:, x0:x1] > BOX_INK * 255
-    rows, cols = np.nonzero(ink)
-    if len(rows):
-        y0, y1 = int(rows.min()), int(rows.max()) + 1
-        x0, x1 = x0 + int(cols.min()), x0 + int(cols.max()) + 1
-    else:
-        y0, y1 = 0, strip.shape[0]
+def picture_box(field: Field, extent: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """A box in strip pixels (x0, y0, x1, y1) as x, y, w, h in the original picture."""
+    x0, y0, x1, y1 = extent
     fx, fy, _, _ = field.box
     return (
         int(fx + x0 / field.scale),
@@ -86,11 +82,11 @@ def decode_number(probs: np.ndarray, field: Field, stride: int) -> DecodedNumber
         peak = start + int(run.argmax())
         ten = probs[peak, 1:]
         order = np.argsort(-ten, kind="stable")[:3]
-        reach = ((start - BOX_REACH) * stride, (end + BOX_REACH) * stride)
+        extent = ink_extent(field.strip, (start - BOX_REACH) * stride, (end + BOX_REACH) * stride)
         digits.append(
             DecodedDigit(
                 cls - 1, float(run.max()), [(int(i), float(ten[i])) for i in order], [float(p) for p in ten],
-                ink_columns(field.strip, *reach), digit_box(field, field.strip, *reach),
+                (extent[0], extent[2]), picture_box(field, extent),
             )
         )
     blank = probs.argmax(1) == 0

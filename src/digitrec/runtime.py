@@ -26,8 +26,9 @@ class Classifier(Protocol):
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+    """Over the last axis: classes of (N, 10) logits, or of each column of (N, T, 11)."""
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 class TorchClassifier:
@@ -86,8 +87,7 @@ class OnnxReader:
         if not strips:
             return []
         (logits,) = self.session.run(None, {self.input_name: pad_batch(strips, self.stride)})
-        probs = _softmax_last(logits.astype(np.float64)).astype(np.float32)
-        return [p[: -(-s.shape[1] // self.stride)] for p, s in zip(probs, strips)]
+        return own_columns(softmax(logits.astype(np.float64)).astype(np.float32), strips, self.stride)
 
 
 class OnnxClassifier:
@@ -120,17 +120,17 @@ class StripReader(Protocol):
 
 def pad_batch(strips: list[np.ndarray], stride: int) -> np.ndarray:
     """uint8 strips of any widths -> float (B, 1, 32, W) in [0, 1], 0-padded to a multiple of `stride`."""
-    width = max(s.shape[1] for s in strips)
-    width = -(-width // stride) * stride
+    width = -(-max(s.shape[1] for s in strips) // stride) * stride
     out = np.zeros((len(strips), 1, strips[0].shape[0], width), np.float32)
     for i, s in enumerate(strips):
         out[i, 0, :, : s.shape[1]] = s / 255.0
     return out
 
 
-def _softmax_last(logits: np.ndarray) -> np.ndarray:
-    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+def own_columns(probs: np.ndarray, strips: list[np.ndarray], stride: int) -> list[np.ndarray]:
+    """Each strip's rows of a padded batch's (B, T, 11) probabilities: columns past a
+    strip's own width saw only padding and are not part of it."""
+    return [p[: -(-s.shape[1] // stride)] for p, s in zip(probs, strips)]
 
 
 class TorchReader:
@@ -148,8 +148,7 @@ class TorchReader:
         with torch.inference_mode():
             x = torch.from_numpy(pad_batch(strips, self.stride)).contiguous(memory_format=torch.channels_last)
             probs = self.loaded.model(x).float().softmax(-1).numpy()
-        # Columns past a strip's own width saw only padding: they are not part of it.
-        return [p[: -(-s.shape[1] // self.stride)] for p, s in zip(probs, strips)]
+        return own_columns(probs, strips, self.stride)
 
 
 def load_runtime_model(path: str | Path, device: str = "cpu", runtime: str = "auto") -> Classifier | StripReader:

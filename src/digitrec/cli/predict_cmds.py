@@ -28,7 +28,7 @@ def predict(
 
     recognizer = Recognizer.load(model, device, PreprocessOptions(single=single, deskew=deskew), min_confidence=min_confidence)
     if single and recognizer.classifier is None:
-        raise DigitrecError(f"--single reads one digit with a digit classifier, and {model} is a number reader; pass a classifier's run folder")
+        raise DigitrecError(f"--single reads one digit with a digit classifier, and {model or 'the shipped reader'} is a number reader with none beside it; pass a classifier's run folder")
     files = expand_paths(paths)
     if not files:
         raise DigitrecError(f"no image files found in {', '.join(map(str, paths))}")

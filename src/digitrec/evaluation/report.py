@@ -139,6 +139,12 @@ def render_html(title: str, summary_html: str, sections: list[tuple[str, str]], 
     return "\n".join(parts)
 
 
+def configuration_section(config: dict[str, Any]) -> tuple[str, str]:
+    """A run's config.json as a collapsed section: the recipe, then the run options."""
+    return ("Configuration", _details("recipe and run options", _table(_flatten(config.get("recipe", {}), "recipe."))
+                                      + _table(_flatten(config.get("options", {}), "run."))))
+
+
 def _save_figures(folder: Path, figs: list[ReportFigure]) -> None:
     for f in figs:
         atomic_write_bytes(folder / "figures" / f"{f.name}.png", f.png)
@@ -185,8 +191,7 @@ def write_run_report(
              ("errors", d["errors"]), ("images", d["size"])])
             + '<div class="scroll"><table><thead><tr><th class="num">class</th><th class="num">precision</th>'
             f'<th class="num">recall</th><th class="num">support</th></tr></thead><tbody>{rows}</tbody></table></div>'))
-    sections.append(("Configuration", _details("recipe and run options", _table(_flatten(config.get("recipe", {}), "recipe."))
-                                                + _table(_flatten(config.get("options", {}), "run.")))))
+    sections.append(configuration_section(config))
     path = run.path / "report.html"
     atomic_write_text(path, render_html(f"digitrec run {run.path.name}", summary, sections, figs))
     return path
@@ -234,8 +239,7 @@ def write_reader_report(run_dir: str | Path, data_dir: str | Path | None = None,
     summary = _table(rows, ("labelled folder", "read")) if rows else ""
     if metrics:
         sections.insert(0, ("Training", _table(metrics.items())))
-    sections.append(("Configuration", _details("recipe and run options", _table(_flatten(config.get("recipe", {}), "recipe."))
-                                                + _table(_flatten(config.get("options", {}), "run.")))))
+    sections.append(configuration_section(config))
     path = run.path / "report.html"
     atomic_write_text(path, render_html(f"digitrec number reader {run.path.name}", summary, sections, figs))
     return path

@@ -3,10 +3,11 @@
 A picture (a cheque's amount box, a register cell, a photo of a page) is cut to the
 regions that hold writing before a number reader sees them:
 
-1. The ink is found as for single digits (polarity, uneven light, ruled and grid lines),
-   after dark scanner margins are trimmed from the edges.
-2. Components that are frames, borders or margins are dropped: they touch the picture's
-   edge and are long and thin, or fill most of it.
+1. Black scanner bands are cut off first (they would decide the polarity), then the ink
+   is found as for single digits (polarity, uneven light, ruled and grid lines).
+2. Components that are frames, borders or margins are dropped: thin pieces spanning the
+   picture, hollow outlines, and in a cell or a page (`is_roomy`) pieces running along
+   or cut by its edge and rules broken into dashes.
 3. What is left is grouped into fields: pieces within a few stroke heights of each other
    on the same line form one number; several lines or far-apart groups give several.
 4. Each field is cut from the background-flattened picture with a margin, ink bright, and
@@ -301,11 +302,10 @@ def find_fields(source: ImageInput, options: FieldOptions = FieldOptions(), name
     # A number cut by the picture's edge is a neighbour's (a register's next column, the
     # row below): it goes when a field wholly inside the picture has at least half its
     # ink. A tight crop's own number touches the edge too, but outweighs any speck inside.
-    areas = {i: int(stats[k, cv2.CC_STAT_AREA]) for i, k in enumerate(keep)}
-    ink_of = [sum(areas[i] for i in g) for g in groups]
-    at_edge = [any(_touches(boxes[i], mask.shape) for i in g) for g in groups]
-    inside_ink = max((a for a, e in zip(ink_of, at_edge) if not e), default=0)
     if roomy:
+        ink_of = [sum(int(stats[keep[i], cv2.CC_STAT_AREA]) for i in g) for g in groups]
+        at_edge = [any(_touches(boxes[i], mask.shape) for i in g) for g in groups]
+        inside_ink = max((a for a, e in zip(ink_of, at_edge) if not e), default=0)
         groups = [g for g, a, e in zip(groups, ink_of, at_edge) if not e or inside_ink < 0.5 * a]
     fields = []
     for group in groups:

@@ -100,13 +100,14 @@ def _run(
     data_dir: str | Path | None,
     reporter: TrainReporter | None,
     state: dict | None,
+    init_weights: dict[str, torch.Tensor] | None = None,
 ) -> TrainOutcome:
     device = select_device(options.device)
     task = build_task(recipe, options, data_dir, device)
     torch.manual_seed(options.seed)  # weight init and dropout
     model = build_model(recipe.model).to(device)
-    if options.init is not None and state is None:
-        start_from(model, options.init, recipe)
+    if init_weights is not None:
+        model.load_state_dict(init_weights)
     checkpoint_meta = checkpoint_meta_of(recipe, options, model)
     started = time.perf_counter()
     autocast = autocast_dtype(options.precision, device)
@@ -148,17 +149,16 @@ def reader_meta() -> dict[str, Any]:
     }
 
 
-def start_from(model: torch.nn.Module | None, init: str, recipe: Recipe) -> None:
-    """Fine-tuning: copy a trained model's weights into `model`; with None, only check
-    that they fit (before a run folder is made for them)."""
+def init_weights_of(init: str, recipe: Recipe) -> dict[str, torch.Tensor]:
+    """Fine-tuning: the weights of a trained model, checked to fit the recipe's
+    architecture (before a run folder is made for them)."""
     from digitrec.artifacts.checkpoint import load_model
 
     loaded = load_model(init, "cpu")
     if loaded.meta.get("model") != recipe.model.to_dict():
         arch = loaded.meta.get("model", {}).get("arch")
         raise ConfigError(f"--init {init} is a {arch!r} model; recipe {recipe.name} trains {recipe.model.arch!r} with other options")
-    if model is not None:
-        model.load_state_dict(loaded.model.state_dict())
+    return loaded.model.state_dict()
 
 
 def train_recipe(
@@ -169,14 +169,13 @@ def train_recipe(
     reporter: TrainReporter | None = None,
 ) -> TrainOutcome:
     recipe.validate()
-    if options.init is not None:
-        start_from(None, options.init, recipe)
+    init_weights = init_weights_of(options.init, recipe) if options.init is not None else None
     run = RunFolder.create(out or RunFolder.default_path(recipe.name))
     atomic_write_json(
         run.config,
         {"recipe": recipe.to_dict(), "options": options.to_dict(), "versions": library_versions()},
     )
-    return _run(run, recipe, options, data_dir, reporter, state=None)
+    return _run(run, recipe, options, data_dir, reporter, state=None, init_weights=init_weights)
 
 
 def resume_run(

@@ -139,7 +139,8 @@ def exact_matches(logits: torch.Tensor, targets: StripTargets) -> torch.Tensor:
 
 
 def pad_strips(strips: list[torch.Tensor]) -> torch.Tensor:
-    """(B, 1, 32, W_i) float strips -> one batch padded with 0 to a multiple of STRIDE."""
+    """(B, 1, 32, W_i) float strips, each 0 past its fields' ends -> one batch padded with 0
+    to a multiple of STRIDE."""
     width = max(s.shape[-1] for s in strips)
     width = -(-width // STRIDE) * STRIDE
     return torch.cat([F.pad(s, (0, width - s.shape[-1])) for s in strips], 0)
@@ -170,8 +171,7 @@ class ReaderTask:
     def _real_batch(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, list[str]]:
         picks = torch.multinomial(self.real_weights, n, replacement=True, generator=generator)
         idx = picks.to(self.device)
-        width = -(-int(self.real_widths[idx].max()) // STRIDE) * STRIDE
-        strips = self.real_strips[idx, :, :width].unsqueeze(1).float().div_(255)
+        strips = self.real_strips[idx, :, : int(self.real_widths[idx].max())].unsqueeze(1).float().div_(255)
         return strips, [self.real_texts[i] for i in picks.tolist()]
 
     def batches(self, recipe: Recipe, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, StripTargets]]:
@@ -182,8 +182,7 @@ class ReaderTask:
             parts, texts = [], []
             if n_syn:
                 syn = self.maker.batch(n_syn, generator)
-                width = int(syn.widths.max())
-                parts.append(syn.strips[..., : -(-width // STRIDE) * STRIDE])
+                parts.append(syn.strips[..., : int(syn.widths.max())])  # past every field's end: padding
                 texts += syn.texts()
             if n_real:
                 real, real_texts = self._real_batch(n_real, cpu)
