@@ -108,3 +108,29 @@ def test_a_blank_field_a_dash_and_a_scribble_give_no_number(recognizer) -> None:
     for name, page in (("blank", blank), ("dash", dash), ("scribble", scribble)):
         reading = recognizer.read(encode(page))
         assert reading.text == "" or reading.confidence < 0.5, (name, reading.text, reading.confidence)
+
+
+@pytest.mark.mnist
+def test_tight_crops_of_lone_digits_are_read_though_a_7s_bar_and_a_1s_stem_span_them(recognizer, digits) -> None:
+    # As USPS crops its digits: the ink fills the picture, so the bar of a 7 and the stem of
+    # a 1 run from edge to edge, like the rules and borders the field finder removes.
+    for c in (1, 7, 4):
+        for image in digits[c][:3]:
+            ys, xs = np.nonzero(image > 40)
+            crop = image[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+            for pixels in (crop, 255 - crop):
+                picture = cv2.resize(pixels, (3 * crop.shape[1], 3 * crop.shape[0]), interpolation=cv2.INTER_CUBIC)
+                assert recognizer.read(encode(picture)).text == str(c)
+
+
+def test_a_doubtful_short_number_beside_a_surer_one_is_a_neighbours_stroke() -> None:
+    from digitrec.decode import DecodedNumber
+    from digitrec.preprocess.fields import Field
+
+    def field(height: int) -> Field:
+        return Field(np.zeros((32, 40), np.uint8), (0, 0, 40, height), 1.0, 1.0)
+
+    sure, doubtful = DecodedNumber("12", 0.97, []), DecodedNumber("1", 0.4, [])
+    assert Recognizer.neighbours_stroke(field(20), doubtful, field(40), sure)  # cut by the cell's edge
+    assert not Recognizer.neighbours_stroke(field(38), doubtful, field(40), sure)  # a page's other number
+    assert not Recognizer.neighbours_stroke(field(20), DecodedNumber("7", 0.9, []), field(40), sure)  # read surely

@@ -47,3 +47,20 @@ def test_prepare_batch_normalises_and_is_channels_last():
     x = prepare_batch(_blob(), Normalization(0.5, 0.5))
     assert x.shape == (8, 1, 28, 28) and x.is_contiguous(memory_format=torch.channels_last)
     assert x.min().item() == -1.0 and x.max().item() == 1.0
+
+
+def test_warp_strips_varies_each_field_and_keeps_its_ink_inside_its_new_width():
+    from digitrec.training.augment import STRIP_STRETCH, warp_strips
+
+    strips = torch.zeros(16, 1, 32, 120)
+    widths = torch.full((16,), 60)
+    strips[:, :, 8:24, 4:56] = 1.0  # a block of ink inside each 60-pixel field
+    warped, new_widths = warp_strips(strips, widths, torch.Generator().manual_seed(0))
+    again, _ = warp_strips(strips, widths, torch.Generator().manual_seed(0))
+    assert torch.equal(warped, again)  # seeded
+    assert warped.shape[-1] >= 120 * (1 + STRIP_STRETCH)  # room for the widest stretch
+    ends = [int((row[0].sum(0) > 1e-3).nonzero().max()) for row in warped]
+    assert len(set(ends)) > 8  # each field warped its own way
+    assert all(end < int(w) for end, w in zip(ends, new_widths))
+    ink = warped.sum((1, 2, 3)) / strips.sum((1, 2, 3))
+    assert ((ink > 0.75) & (ink < 1.3)).all()  # stretched and squashed, not lost

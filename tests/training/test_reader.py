@@ -140,3 +140,22 @@ def test_evaluating_a_folder_and_the_report_show_the_worst_read_fields(tmp_path,
     page = write_run_report(run, data_dir=root).read_text()
     assert "Worst-read fields of" in page and (run / "figures" / "worst_fields_1.png").exists()
     assert f"{100 * score.accuracy:.2f}% of 45 numbers right" in page
+
+
+def test_reader_batches_are_grouped_by_width_so_narrow_fields_carry_no_wide_padding():
+    from digitrec.data.folders import FieldDataset
+    from digitrec.training.tasks import ReaderTask
+
+    images, labels = synthetic_digits(100, seed=3)
+    bank = DigitBank.from_images(torch.from_numpy(images), torch.from_numpy(labels.astype("int64")))
+    maker = NumberMaker(bank, dataclasses.replace(CLEAN, min_digits=5, max_digits=6))
+    cells = FieldDataset(torch.full((40, 32, 32), 200, dtype=torch.uint8), torch.full((40,), 32), ("7",) * 40, (Path("c.png"),) * 40, "cells")
+    task = ReaderTask(maker, [cells], (1.0,), [], real_share=0.5)
+    recipe = tiny_reader(Path("unused"), steps=8).with_overrides(batch_size=16)
+    batches = list(task.batches(recipe, torch.Generator().manual_seed(0)))
+    assert len(batches) == 8 and all(x.shape[0] == 16 for x, _ in batches)
+    widths = sorted(x.shape[-1] for x, _ in batches)
+    # Half the fields are 32-pixel cells (<= 52 after warping), half numbers of 5-6 digits:
+    # grouped, the cells' batches stay narrow; mixed, every batch would be as wide as a number.
+    assert widths[0] <= 56 and widths[-1] >= 100
+    assert sum(t.lengths.tolist().count(1) for _, t in batches) == 64  # every cell came, once per draw

@@ -86,3 +86,32 @@ def prepare_batch(
         x = random_thickness(x, augment.thickness, generator)
         x = random_blur(x, augment.blur, generator)
     return finish_input(x, norm)
+
+
+# --- reader strips ---------------------------------------------------------------------
+STRIP_STRETCH = 0.15  # field width scaled by up to this much either way: wider or narrower hands
+STRIP_SQUASH = 0.1  # height scaled by up to this much: digits taller or shorter in the strip
+STRIP_SHEAR = 0.2  # slant added or taken away (x per y)
+STRIP_SHIFT = 2.0  # pixels up or down
+
+
+def warp_strips(strips: torch.Tensor, widths: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stretch, squash, slant and shift each real field strip of a (B, 1, 32, W) batch (ink
+    bright on 0) in one resampling; returns the strips and each field's new width.
+
+    The real fields are few (410 cheque amounts) next to thousands of steps: drawn again
+    and again unchanged, they would be learnt by heart rather than read."""
+    b, _, h, w = strips.shape
+    out_w = int(w * (1 + STRIP_STRETCH)) + 1
+    rand = torch.rand((4, b, 1, 1), generator=generator, device=strips.device) * 2 - 1
+    stretch, squash = 1 + rand[0] * STRIP_STRETCH, 1 + rand[1] * STRIP_SQUASH
+    shear, shift = rand[2] * STRIP_SHEAR, rand[3] * STRIP_SHIFT
+    ys = torch.arange(h, device=strips.device, dtype=torch.float32).view(1, h, 1) + 0.5
+    xs = torch.arange(out_w, device=strips.device, dtype=torch.float32).view(1, 1, out_w) + 0.5
+    centre = h / 2
+    src_y = (ys - centre - shift) / squash + centre
+    src_x = xs / stretch + shear * (ys - centre)
+    grid = torch.stack([(2 * src_x / w - 1).expand(b, h, out_w), (2 * src_y / h - 1).expand(b, h, out_w)], -1)
+    warped = F.grid_sample(strips, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    new_widths = (widths.float() * stretch.view(b) + STRIP_SHEAR * centre).ceil().long().clamp(1, out_w)
+    return warped, new_widths

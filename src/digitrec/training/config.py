@@ -67,7 +67,7 @@ class ReaderConfig:
     real: tuple[str, ...] = ("danish-rowid/train", "orand-car-a-dev:train")  # real fields trained on
     real_weights: tuple[float, ...] = (0.6, 0.4)  # share of each real set among the real fields of a batch
     validation: tuple[str, ...] = ("danish-rowid/validation", "orand-car-a-dev:validation")  # choose checkpoints on these
-    real_share: float = 0.5  # fraction of each batch that is real fields
+    real_share: float = 0.5  # fraction of the training fields that are real (the rest synthetic)
     steps_per_epoch: int = 200
 
 
