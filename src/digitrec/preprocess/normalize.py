@@ -87,4 +87,3 @@ def normalize_digit(ink: np.ndarray, region_mask: np.ndarray, box: tuple[int, in
         canvas = _deskew(canvas)
     peak = canvas.max()
     return np.clip(canvas / peak * 255 if peak > 0 else canvas, 0, 255).round().astype(np.uint8)
-
