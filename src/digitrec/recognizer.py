@@ -13,7 +13,7 @@ import numpy as np
 from digitrec.decode import DecodedNumber, decode_number
 from digitrec.errors import ConfigError
 from digitrec.preprocess import ImageError, Preprocessed, PreprocessOptions, extract_digits
-from digitrec.preprocess.decode import ImageInput
+from digitrec.preprocess.decode import ImageInput, decode_image
 from digitrec.preprocess.fields import Field, FieldOptions, FoundFields, find_fields
 from digitrec.runtime import Classifier, StripReader, load_runtime_model
 
@@ -174,20 +174,21 @@ class Recognizer:
     def read_numbers(self, image: ImageInput, name: str | None = None) -> Reading:
         """The number reader's path: find the fields, read each strip whole."""
         assert self.reader is not None
-        found = find_fields(image, self.field_options, name)
+        # Decoded once: a lone digit's picture is read by the digit path too.
+        gray = decode_image(image, name, self.field_options.max_pixels)
+        found = find_fields(gray, self.field_options, name)
         stride = int(self.reader.meta.get("stride", 4))
         probs = self.reader.column_probabilities([f.strip for f in found.fields])
         decoded = [decode_number(p, f, stride) for f, p in zip(found.fields, probs)]
-        lone = self.lone_digit(image, name, found, decoded)
+        lone = self.lone_digit(gray, name, found, decoded)
         if lone is not None and lone.confidence >= self.min_confidence:
             return lone
-        if lone is not None:  # a lone digit, read below --min-confidence
-            decoded = []
-        read_fields = [(f, d) for f, d in zip(found.fields, decoded) if d.text]
+        doubtful = int(lone is not None)  # a lone digit read below --min-confidence
+        read_fields = [] if lone is not None else [(f, d) for f, d in zip(found.fields, decoded) if d.text]
         surest = max(read_fields, key=lambda fd: fd[1].confidence, default=None)
-        numbers, doubtful = [], 0 if lone is None else 1
+        numbers = []
         for f, read in read_fields:
-            if surest is not None and self.neighbours_stroke(f, read, *surest):
+            if self.neighbours_stroke(f, read, *surest):
                 continue
             if read.confidence < self.min_confidence:
                 doubtful += 1

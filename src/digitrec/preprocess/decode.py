@@ -96,13 +96,13 @@ def _flatten_alpha(rgba: np.ndarray) -> np.ndarray:
     return alpha * gray + (1 - alpha) * background
 
 
-def _from_array(array: np.ndarray, name: str) -> np.ndarray:
+def _from_array(array: np.ndarray, name: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     a = np.asarray(array)
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
         raise ImageError(f"{name} has shape {a.shape}; expected (H, W), (H, W, 3) or (H, W, 4)")
-    check_size(a.shape[1], a.shape[0], name)
+    check_size(a.shape[1], a.shape[0], name, max_pixels)
     if a.dtype == np.bool_:
         a = a.astype(np.float32)
     if not np.issubdtype(a.dtype, np.number):
@@ -126,7 +126,7 @@ def decode_image(source: ImageInput, name: str | None = None, max_pixels: int = 
     if name is None:
         name = str(source) if isinstance(source, (str, os.PathLike)) else f"the {type(source).__name__} image"
     if isinstance(source, np.ndarray):
-        return _from_array(source, name)
+        return _from_array(source, name, max_pixels)
     image = source if isinstance(source, Image.Image) else _open(source, name)
     check_size(image.width, image.height, name, max_pixels)
     try:

@@ -141,11 +141,15 @@ def exact_matches(logits: torch.Tensor, targets: StripTargets) -> torch.Tensor:
     return (decoded == want).all(1) & (targets.lengths <= t)
 
 
+def to_stride(width: int) -> int:
+    """`width` rounded up to a whole number of the reader's output columns."""
+    return -(-width // STRIDE) * STRIDE
+
+
 def pad_strips(strips: list[torch.Tensor]) -> torch.Tensor:
     """(B, 1, 32, W_i) float strips, each 0 past its fields' ends -> one batch padded with 0
     to a multiple of STRIDE."""
-    width = max(s.shape[-1] for s in strips)
-    width = -(-width // STRIDE) * STRIDE
+    width = to_stride(max(s.shape[-1] for s in strips))
     return torch.cat([F.pad(s, (0, width - s.shape[-1])) for s in strips], 0)
 
 
@@ -184,13 +188,13 @@ class ReaderTask:
         if n_syn:
             syn = self.maker.batch(steps * n_syn, generator)
             parts.append(syn.strips[..., : int(syn.widths.max())])  # past every field's end: padding
-            widths.append(syn.widths.to(self.device))
+            widths.append(syn.widths)
             texts += syn.texts()
         if n_real:
             real, real_widths, real_texts = self._real_batch(steps * n_real, cpu)
             real, real_widths = warp_strips(real, real_widths, generator)
             parts.append(real)
-            widths.append(real_widths.to(self.device))
+            widths.append(real_widths)
             texts += real_texts
         return pad_strips(parts), torch.cat(widths), texts
 
@@ -205,8 +209,7 @@ class ReaderTask:
             by_width = torch.argsort(widths, stable=True)
             for chunk in torch.randperm(steps, generator=cpu).tolist():
                 idx = by_width[chunk * recipe.batch_size : (chunk + 1) * recipe.batch_size]
-                width = -(-int(widths[idx].max()) // STRIDE) * STRIDE
-                x = strips[idx, :, :, :width].contiguous(memory_format=torch.channels_last)
+                x = strips[idx, :, :, : to_stride(int(widths[idx].max()))].contiguous(memory_format=torch.channels_last)
                 yield x, texts_to_targets([texts[i] for i in idx.tolist()], self.device)
             left -= steps
 
@@ -234,7 +237,7 @@ def score_fields(model: nn.Module, sets: list[FieldDataset], device: torch.devic
         order = torch.argsort(data.widths).tolist()  # similar widths batch with little padding
         for start in range(0, len(order), VAL_BATCH):
             idx = order[start : start + VAL_BATCH]
-            w = -(-int(data.widths[idx].max()) // STRIDE) * STRIDE
+            w = to_stride(int(data.widths[idx].max()))
             x = data.strips[idx][:, None, :, :w].float().div_(255).to(device)
             targets = texts_to_targets([data.texts[i] for i in idx], device)
             logits = model(x.contiguous(memory_format=torch.channels_last))
