@@ -27,3 +27,7 @@ class RunError(DigitrecError):
 
 class ConfigError(DigitrecError):
     """A recipe, option or override is invalid."""
+
+
+class WriteError(DigitrecError):
+    """A file cannot be written: the disk is full, read-only, or the folder is not ours."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -13,7 +15,7 @@ import numpy as np
 from digitrec.decode import DecodedNumber, decode_number
 from digitrec.errors import ConfigError
 from digitrec.preprocess import ImageError, Preprocessed, PreprocessOptions, extract_digits
-from digitrec.preprocess.decode import ImageInput, decode_image
+from digitrec.preprocess.decode import ImageInput, Picture, decode_picture
 from digitrec.preprocess.fields import Field, FieldOptions, FoundFields, find_fields
 from digitrec.runtime import Classifier, StripReader, load_runtime_model
 
@@ -127,6 +129,7 @@ class Recognizer:
         runtime: str = "auto",
         min_confidence: float = 0.0,
         classifier: str | os.PathLike | None = None,
+        field_options: FieldOptions = FieldOptions(),
     ) -> Recognizer:
         """From a run folder (its best checkpoint), a .safetensors checkpoint or an .onnx
         export, of a number reader or a digit classifier; None: the shipped models.
@@ -143,7 +146,7 @@ class Recognizer:
         single = load_runtime_model(Path(classifier), device, runtime) if classifier is not None else None
         if single is not None and single.meta.get("kind") == "reader":
             raise ConfigError(f"{classifier} is a number reader; single digits need a digit classifier")
-        return cls(single, options, reader=model, min_confidence=min_confidence)  # type: ignore[arg-type]
+        return cls(single, options, reader=model, field_options=field_options, min_confidence=min_confidence)  # type: ignore[arg-type]
 
     @property
     def model(self) -> Classifier | StripReader:
@@ -175,12 +178,13 @@ class Recognizer:
         """The number reader's path: find the fields, read each strip whole."""
         assert self.reader is not None
         # Decoded once: a lone digit's picture is read by the digit path too.
-        gray = decode_image(image, name, self.field_options.max_pixels)
-        found = find_fields(gray, self.field_options, name)
+        side = max(self.field_options.max_side, self.options.max_side)  # enough for both paths
+        picture = decode_picture(image, name, self.field_options.max_pixels, side)
+        found = find_fields(picture, self.field_options, name)
         stride = int(self.reader.meta.get("stride", 4))
         probs = self.reader.column_probabilities([f.strip for f in found.fields])
         decoded = [decode_number(p, f, stride) for f, p in zip(found.fields, probs)]
-        lone = self.lone_digit(gray, name, found, decoded)
+        lone = self.lone_digit(picture, name, found, decoded)
         if lone is not None and lone.confidence >= self.min_confidence:
             return lone
         doubtful = int(lone is not None)  # a lone digit read below --min-confidence
@@ -210,7 +214,7 @@ class Recognizer:
         """Whether a number read beside a surer one is a neighbour's stroke (see EXTRA_DOUBT)."""
         return read.confidence < min(EXTRA_DOUBT, surest.confidence) and field.box[3] < EXTRA_SHORT * surest_field.box[3]
 
-    def lone_digit(self, image: ImageInput, name: str | None, found: FoundFields, decoded: list[DecodedNumber]) -> Reading | None:
+    def lone_digit(self, image: Picture, name: str | None, found: FoundFields, decoded: list[DecodedNumber]) -> Reading | None:
         """A picture that a lone digit fills, read by the digit classifier, the specialist
         for lone digits, through the digit path's own cleaning; None when it is not one.
 
@@ -258,15 +262,68 @@ class Recognizer:
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
-def expand_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """Files as given, and the image files inside folders (sorted), for `predict`."""
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
-        else:
-            out.append(p)
+@dataclass(frozen=True)
+class PictureFile:
+    path: Path
+    problem: str | None = None  # why it cannot be read (it is then not opened)
+
+
+def _kind(mode: int) -> str | None:
+    """What a non-regular file is, in words; None for a regular file or a folder."""
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return None
+
+
+def _problem(path: Path, *, named: bool) -> str | None:
+    """Why `path` cannot be read as a picture, or None. Never opens it: a FIFO would block."""
+    try:
+        mode = path.stat().st_mode  # follows links
+    except FileNotFoundError:
+        if path.is_symlink():
+            return f"{path} is a dangling symlink (to {os.readlink(path)})"
+        return f"{path} does not exist"
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return f"{path} is a symlink loop"
+        return f"cannot read {path}: {e.strerror or e}"
+    kind = _kind(mode)
+    if kind:
+        return f"{path} is {kind}, not a picture; not read"
+    if stat.S_ISDIR(mode):
+        return None if named else f"{path} is a folder, not an image"
+    if not os.access(path, os.R_OK):
+        return f"cannot read {path}: permission denied"
+    return None
+
+
+def find_pictures(paths: Iterable[str | os.PathLike]) -> list[PictureFile]:
+    """The pictures `predict` reads: files as given, and inside folders (sorted, not
+    following links to folders, which may loop) every file with an image suffix. What
+    cannot be read is listed with its problem, never skipped in silence: a dangling link
+    or a loop, a FIFO or device, a folder named like an image, a folder that cannot be
+    listed, a file that cannot be read."""
+    out: list[PictureFile] = []
+    for given in map(Path, paths):
+        problem = _problem(given, named=True)
+        if problem or not given.is_dir():
+            out.append(PictureFile(given, problem))
+            continue
+        found: list[PictureFile] = []
+
+        def unlistable(e: OSError) -> None:
+            found.append(PictureFile(Path(e.filename), f"cannot list folder {e.filename}: {e.strerror or e}"))
+
+        for root, dirs, files in os.walk(given, onerror=unlistable):
+            for name in files + dirs:
+                path = Path(root) / name
+                if name in dirs and path.is_symlink():
+                    found.append(PictureFile(path, f"{path} is a link to a folder; not followed (links can loop)"))
+                elif path.suffix.lower() in IMAGE_SUFFIXES or (path.is_symlink() and not path.exists()):
+                    found.append(PictureFile(path, _problem(path, named=False)))
+        out += sorted(found, key=lambda f: f.path)
     return out
 
 
-__all__ = ["DigitReading", "ImageError", "NumberReading", "Reading", "Recognizer", "expand_paths"]
+__all__ = ["DigitReading", "ImageError", "NumberReading", "Reading", "PictureFile", "Recognizer", "find_pictures"]

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from digitrec.artifacts.onnx import ONNX_METADATA_KEY
+from digitrec.artifacts.schema import check_metadata
 from digitrec.errors import CheckpointError
 
 
@@ -72,7 +73,11 @@ def onnx_session(path: Path, threads: int = 1) -> tuple[Any, dict[str, Any]]:
     custom = session.get_modelmeta().custom_metadata_map
     if ONNX_METADATA_KEY not in custom:
         raise CheckpointError(f"{path} is an ONNX model without digitrec metadata; export it with `digitrec export`")
-    return session, json.loads(custom[ONNX_METADATA_KEY])
+    try:
+        meta = json.loads(custom[ONNX_METADATA_KEY])
+    except json.JSONDecodeError:
+        raise CheckpointError(f"{path} has digitrec metadata that is not valid JSON; export it again with `digitrec export`") from None
+    return session, check_metadata(meta, path, needs_model=False)
 
 
 class OnnxReader:

@@ -101,3 +101,72 @@ def test_train_state_file_round_trip(tmp_path):
     path = save_train_state(tmp_path / "s.safetensors", {"epoch": 3, "w": torch.arange(4)})
     back = load_train_state(path)
     assert back["epoch"] == 3 and torch.equal(back["w"], torch.arange(4))
+
+
+def rewrite_meta(path, change) -> None:
+    """The checkpoint at `path` with its metadata passed through `change`."""
+    with safetensors.safe_open(str(path), "pt") as f:
+        meta = json.loads(f.metadata()["digitrec"])
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    safetensors.torch.save_file(tensors, str(path), metadata={"digitrec": json.dumps(change(meta))})
+
+
+def without(key):
+    return lambda meta: {k: v for k, v in meta.items() if k != key}
+
+
+def setting(key, value):
+    return lambda meta: {**meta, key: value}
+
+
+BAD_METADATA = [
+    ("no normalization", without("normalization"), "no normalization"),
+    ("normalization a string", setting("normalization", "0.1/0.3"), "normalization is str"),
+    ("std of 0", setting("normalization", {"mean": 0.1, "std": 0}), "std must be a finite number above 0"),
+    ("NaN mean", setting("normalization", {"mean": float("nan"), "std": 0.3}), "std must be a finite number above 0"),
+    ("metadata a list", lambda meta: [meta], "metadata is a JSON list"),
+    ("no model", without("model"), "no model description"),
+    ("hidden of 400,000", lambda meta: {**meta, "model": {"arch": "fastnet", "options": {"conv1": 8, "conv2": 16, "hidden": 400_000}}}, "hidden is 400000, outside"),
+    ("classes not digits", setting("classes", ["a"] * 10), "classes must be a list of the 10 digits"),
+    ("unknown kind", setting("kind", "detector"), "kind is 'detector'"),
+]
+
+
+@pytest.mark.parametrize("case, change, message", BAD_METADATA, ids=[c[0] for c in BAD_METADATA])
+def test_bad_metadata_is_refused_at_load_with_one_sentence(tmp_path, case, change, message):
+    path = save_model_checkpoint(tmp_path / "m.safetensors", _model(), META)
+    rewrite_meta(path, change)
+    with pytest.raises(CheckpointError, match=message):
+        load_model(path)
+
+
+def test_a_wider_architecture_than_the_weights_is_refused_before_it_is_built(tmp_path, monkeypatch):
+    """hidden=40,000 in the metadata of 32-wide weights: the shapes are compared on the meta
+    device, so the 40,000-wide model (1.2 GB of float32 for its first layer) is never built."""
+    import digitrec.artifacts.checkpoint as checkpoint
+
+    path = save_model_checkpoint(tmp_path / "m.safetensors", _model(), META)
+    rewrite_meta(path, lambda meta: {**meta, "model": {"arch": "fastnet", "options": {"conv1": 8, "conv2": 16, "hidden": 40_000}}})
+    built = []
+    real = checkpoint.build_model
+    monkeypatch.setattr(checkpoint, "build_model", lambda config: built.append(torch.empty(0).device.type) or real(config))
+    with pytest.raises(CheckpointError, match=r"do not fit architecture 'fastnet'.*in the file"):
+        load_model(path)
+    assert built == ["meta"]  # only the skeleton, on the meta device
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_weights_with_nan_or_infinity_are_refused(tmp_path, value):
+    model = _model()
+    with torch.no_grad():
+        next(model.parameters())[0].fill_(value)
+    path = save_model_checkpoint(tmp_path / "m.safetensors", model, META)
+    with pytest.raises(CheckpointError, match="NaN or infinite"):
+        load_model(path)
+
+
+def test_an_onnx_export_given_to_a_pytorch_command_says_what_it_is(tmp_path):
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"\x08\x07")
+    with pytest.raises(CheckpointError, match="is an ONNX export"):
+        load_model(path)

@@ -243,3 +243,41 @@ def test_predict_with_the_shipped_reader_and_evaluate_a_labelled_folder(capsys, 
         assert set(confusion) == {"true", "read", "count"} and confusion["true"] != confusion["read"]
     code, _, err = run(capsys, "evaluate", READER, "--dataset", tmp_path / "nowhere")
     assert code == 1 and "is not a folder" in err
+
+
+def test_predict_reports_every_unreadable_entry_of_a_folder_and_reads_the_rest(capsys, trained_run, tmp_path, monkeypatch):
+    """Each was skipped in silence (or hung, for a FIFO); now each has its own line."""
+    import os
+
+    import numpy as np
+    from PIL import Image
+
+    folder = tmp_path / "pictures"
+    (folder / "locked").mkdir(parents=True)
+    Image.fromarray(np.full((40, 40), 255, np.uint8)).save(folder / "good.png")
+    Image.fromarray(np.full((40, 40), 255, np.uint8)).save(folder / "locked" / "hidden.png")
+    (folder / "loop.png").symlink_to(folder / "loop.png")
+    (folder / "dangling.png").symlink_to(tmp_path / "gone.png")
+    (folder / "up").symlink_to(folder)  # a link to an ancestor: following it never ends
+    os.mkfifo(folder / "pipe.png")
+    (folder / "x.png").mkdir()
+    real_scandir = os.scandir
+
+    def scandir(path="."):  # root reads every folder: deny this one as a filesystem would
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    code, out, err = run(capsys, "predict", "--model", trained_run, folder, folder / "pipe.png", "--json")
+    assert code == 1
+    lines = [json.loads(line) for line in out.splitlines()]
+    errors = {Path(d["file"]).name: d["error"] for d in lines if "error" in d}
+    assert [Path(d["file"]).name for d in lines if "error" not in d] == ["good.png"]
+    assert "symlink loop" in errors["loop.png"]
+    assert "dangling symlink" in errors["dangling.png"]
+    assert "not followed" in errors["up"]
+    assert "is a FIFO" in errors["pipe.png"]  # in the folder and named on the command line
+    assert sum(1 for d in lines if Path(d["file"]).name == "pipe.png") == 2
+    assert "is a folder, not an image" in errors["x.png"]
+    assert "cannot list folder" in errors["locked"] and "Permission denied" in errors["locked"]

@@ -74,6 +74,19 @@ def test_non_numeric_value(tmp_path):
         read_kaggle_csv(path, labelled=False)
 
 
+def test_a_binary_file_named_like_the_csv_is_named(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_bytes(b"label,pixel0\x00\xff\xfe\n1,2\n")  # was "unexpected UnicodeDecodeError"
+    with pytest.raises(DataError, match=r"train.csv is not a text CSV \(byte \d+ is not UTF-8\)"):
+        read_kaggle_csv(path, labelled=True)
+
+
+def test_a_folder_named_like_the_csv_is_named(tmp_path):
+    (tmp_path / "train.csv").mkdir()
+    with pytest.raises(DataError, match=r"cannot read .*train.csv: Is a directory"):
+        read_kaggle_csv(tmp_path / "train.csv", labelled=True)
+
+
 def test_header_only(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text(HEADER + "\n")

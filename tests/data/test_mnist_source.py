@@ -120,6 +120,18 @@ def test_local_root_checksum_mismatch(tmp_path, served):
         MnistSource(data_root=tmp_path / "root", files=files).load("test")
 
 
+def test_a_folder_where_an_idx_file_should_be_is_named(tmp_path, served):
+    server_dir, files = served
+    root = tmp_path / "root" / "mnist"
+    root.mkdir(parents=True)
+    for f in server_dir.iterdir():
+        (root / f.name).write_bytes(f.read_bytes())
+    (root / "train-images-idx3-ubyte.gz").unlink()
+    (root / "train-images-idx3-ubyte.gz").mkdir()  # was "unexpected IsADirectoryError"
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte.gz is a folder or a special file, not the MNIST file"):
+        MnistSource(data_root=tmp_path / "root", files=files).load("train")
+
+
 def test_images_and_labels_of_different_lengths(tmp_path):
     from digitrec.data.idx import write_idx
     from tests.helpers import synthetic_digits

@@ -80,3 +80,31 @@ def test_test_set_figures_for_every_fold_and_the_ensemble(tmp_path, mnist_root):
     expected = (averaged.argmax(1) == singles[0].result.labels).float().mean().item()
     assert test["ensemble"]["accuracy"] == pytest.approx(expected)
     assert sum(map(sum, test["ensemble"]["confusion_matrix"])) == 10_000
+
+
+def test_a_kfold_killed_before_its_results_is_finished_by_resume(tmp_path, root):
+    """results.json marks the folder finished and is written last: a kill just before it
+    leaves a folder that --resume completes (it refused, and `report` found no config)."""
+    folder = tmp_path / "kf"
+    run_kfold(folder, TINY, RunOptions(dataset="kaggle", device="cpu"), 2, root)
+    assert (folder / "report.html").exists()
+    (folder / "results.json").unlink()
+    (folder / "report.html").unlink()
+    outcome = run_kfold(folder, data_dir=root)
+    assert (folder / "results.json").exists() and (folder / "report.html").exists()
+    assert [len(f.history) for f in outcome.folds] == [2, 2]
+
+
+def test_a_kfold_folder_in_use_is_refused_naming_its_holder(tmp_path, root):
+    import os
+
+    from digitrec.training.runs import hold_folder
+
+    folder = tmp_path / "kf"
+    folder.mkdir()
+    lock = hold_folder(folder, "K-fold")
+    try:
+        with pytest.raises(RunError, match=f"being trained by another process \\(pid {os.getpid()}\\)"):
+            run_kfold(folder, TINY, RunOptions(dataset="kaggle", device="cpu"), 2, root)
+    finally:
+        lock.close()

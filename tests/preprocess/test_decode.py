@@ -119,6 +119,33 @@ def _png_header_only(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b"")
 
 
+def png_with_chunk(kind: bytes, data: bytes) -> bytes:
+    """A small valid PNG with one more chunk after its header."""
+    png = _png(np.full((8, 8), 128, np.uint8))
+    ihdr_end = 8 + 8 + 13 + 4
+    body = struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return png[:ihdr_end] + body + png[ihdr_end:]
+
+
+def metadata_bomb(kind: str) -> bytes:
+    """A ~2 KB PNG whose zTXt, iTXt or iCCP chunk inflates to 2 MB, past Pillow's limit."""
+    inflated = zlib.compress(b"\x00" * 2_000_000, 9)
+    payload = {
+        "zTXt": b"Comment\x00\x00" + inflated,
+        "iTXt": b"Comment\x00\x01\x00\x00\x00" + inflated,
+        "iCCP": b"icc\x00\x00" + inflated,
+    }[kind]
+    return png_with_chunk(kind.encode(), payload)
+
+
+@pytest.mark.parametrize("kind", ["zTXt", "iTXt", "iCCP"])
+def test_a_metadata_bomb_is_refused_as_a_bad_image(kind):
+    data = metadata_bomb(kind)
+    assert len(data) < 3000
+    with pytest.raises(ImageError, match="metadata that Pillow refuses"):
+        decode_image(data, "the upload")
+
+
 def test_huge_image_is_refused_from_its_header_before_decoding():
     """30000x30000 would take 900 MB as gray bytes; the header alone gets it refused."""
     import tracemalloc

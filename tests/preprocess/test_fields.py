@@ -67,3 +67,26 @@ def test_an_underline_belongs_to_its_number() -> None:
     found = find_fields(encode(page))
     assert len(found.fields) == 1
     assert found.fields[0].box[1] + found.fields[0].box[3] >= number[1] + number[3] + 6
+
+
+def dot_grid(side: int = 800, step: int = 8) -> np.ndarray:
+    """The 2.4 KB PNG of the denial-of-service probe: 3x3 black dots every 8 pixels."""
+    page = np.full((side, side), 255, np.uint8)
+    for y in range(0, side, step):
+        for x in range(0, side, step):
+            page[y : y + 3, x : x + 3] = 0
+    return page
+
+
+def test_a_texture_of_10000_marks_is_refused_before_any_grouping(monkeypatch):
+    """Both paths count the marks first: grouping 10,000 of them was the cost."""
+    from digitrec.preprocess import fields, pipeline
+    from digitrec.preprocess.pipeline import extract_digits
+
+    def refuse(*_a, **_k):
+        raise AssertionError("a texture reached the grouping")
+
+    monkeypatch.setattr(fields, "_groups", refuse)
+    monkeypatch.setattr(pipeline, "group_components", refuse)
+    for found in (find_fields(dot_grid()), extract_digits(dot_grid())):
+        assert "10,000 separate marks" in found.warning

@@ -9,7 +9,7 @@ from PIL import Image
 from digitrec.recognizer import Recognizer
 from digitrec.serving import app as app_module
 from digitrec.serving.app import ServerConfig, create_app, load_app
-from tests.preprocess.test_decode import _png_header_only
+from tests.preprocess.test_decode import _png_header_only, metadata_bomb
 
 
 def png(array: np.ndarray, fmt: str = "PNG") -> bytes:
@@ -107,6 +107,16 @@ BAD = [
     ("pixels: negative", "/api/v1/predict/pixels", {"json": {"pixels": [-1] + [0] * 783}}, 422, "0-255"),
     ("pixels: strings", "/api/v1/predict/pixels", {"json": {"pixels": ["a"] * 784}}, 422, "numbers"),
     ("pixels: missing key", "/api/v1/predict/pixels", {"json": {"image": [0] * 784}}, 422, "pixels"),
+    *[(f"{kind} bomb", "/api/v1/predict", {"content": metadata_bomb(kind), "headers": {"Content-Type": "image/png"}}, 400, "metadata") for kind in ("zTXt", "iTXt", "iCCP")],
+    ("pixels: nested 2,000 deep", "/api/v1/predict/pixels", {"content": b'{"pixels": ' + b"[" * 2000 + b"]" * 2000 + b"}", "headers": {"Content-Type": "application/json"}}, 400, "nested too deeply"),
+    ("pixels: a 5,000-digit integer", "/api/v1/predict/pixels", {"content": b'{"pixels": [' + b"9" * 5000 + b", 0" * 783 + b"]}", "headers": {"Content-Type": "application/json"}}, 400, "not valid JSON"),
+    ("pixels: 10^400", "/api/v1/predict/pixels", {"content": b'{"pixels": [1' + b"0" * 400 + b", 0" * 783 + b"]}", "headers": {"Content-Type": "application/json"}}, 422, "0-255"),
+    ("pixels: numeric strings", "/api/v1/predict/pixels", {"json": {"pixels": ["1"] * 784}}, 422, "numbers.*strings"),
+    ("pixels: booleans", "/api/v1/predict/pixels", {"json": {"pixels": [True] * 784}}, 422, "numbers.*true/false"),
+    ("pixels: not a list", "/api/v1/predict/pixels", {"json": {"pixels": "0" * 784}}, 422, "numbers.*str"),
+    ("pixels: empty", "/api/v1/predict/pixels", {"json": {"pixels": []}}, 422, "shape"),
+    ("pixels: application/jsonx", "/api/v1/predict/pixels", {"content": b'{"pixels": [0]}', "headers": {"Content-Type": "application/jsonx"}}, 415, "application/json"),
+    ("image: image-ish type", "/api/v1/predict", {"content": b"hello", "headers": {"Content-Type": "imagex/png"}}, 415, "unsupported content type"),
 ]
 
 
@@ -135,10 +145,38 @@ def test_model_is_loaded_once_at_start_up(tiny_run, monkeypatch):
     assert len(calls) == 1
 
 
+def test_the_pixel_limit_is_the_servers_own(tiny_run):
+    """--max-pixels reaches the decoders of both paths (it was defined and never passed)."""
+    client = TestClient(load_app(tiny_run, config=ServerConfig(max_pixels=10_000)))
+    r = client.post("/api/v1/predict", content=png(drawing()), headers={"Content-Type": "image/png"})  # 240x120
+    assert r.status_code == 413 and "over the limit of 0.01" in r.json()["error"], r.text
+    small = drawing()[::3, ::3]  # 80x40
+    assert client.post("/api/v1/predict", content=png(small), headers={"Content-Type": "image/png"}).status_code == 200
+
+
 def test_bad_model_fails_at_start_up(tmp_path):
     from digitrec.errors import DigitrecError
 
     bad = tmp_path / "model.onnx"
     bad.write_bytes(b"not onnx")
     with pytest.raises(DigitrecError, match="not a readable ONNX model"):
+        load_app(bad)
+
+
+def test_an_onnx_model_with_bad_metadata_fails_at_start_up(onnx_path, tmp_path):
+    """std 0 was accepted: the server started and every answer had confidence null."""
+    import json
+
+    import onnx
+
+    from digitrec.artifacts.onnx import ONNX_METADATA_KEY
+    from digitrec.errors import DigitrecError
+
+    proto = onnx.load(str(onnx_path))
+    for prop in proto.metadata_props:
+        if prop.key == ONNX_METADATA_KEY:
+            prop.value = json.dumps({**json.loads(prop.value), "normalization": {"mean": 0.1, "std": 0}})
+    bad = tmp_path / "bad.onnx"
+    onnx.save(proto, str(bad))
+    with pytest.raises(DigitrecError, match="std must be a finite number above 0"):
         load_app(bad)

@@ -36,7 +36,7 @@ def children(pid: int) -> set[int]:
 
 
 def listening_sockets(port: int) -> int:
-    """How many sockets listen on the port: each worker binds its own once its model is loaded."""
+    """How many sockets listen on the port: the pool binds one per worker before they start."""
     lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
     return sum(1 for line in lines if int(line.split()[1].rsplit(":", 1)[1], 16) == port and line.split()[3] == "0A")
 
@@ -64,36 +64,64 @@ def get(port: int, path: str = "/healthz", conn: http.client.HTTPConnection | No
     return response.status, json.loads(response.read())
 
 
+def workers_of(pid: int) -> set[int]:
+    """The pool's worker processes (not multiprocessing's resource tracker)."""
+    out = set()
+    for child in children(pid):
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                out.add(child)
+        except OSError:
+            continue
+    return out
+
+
 def wait_for_workers(server: subprocess.Popen, port: int, workers: int, timeout: float = 120) -> set[int]:
+    """Every worker's process started, and the port answering. A worker still loading its
+    model holds its connections until it serves them (its socket listens already)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert server.poll() is None, server.stderr.read()
-        if listening_sockets(port) == workers:
+        if len(workers_of(server.pid)) == workers and listening_sockets(port) == workers:
             assert get(port)[0] == 200
             return children(server.pid)
         time.sleep(0.3)
     raise AssertionError("the workers did not start")
 
 
+def serve_command(onnx_path: Path, port: int) -> list[str]:
+    return [sys.executable, "-m", "digitrec", "serve", "--model", str(onnx_path), "--port", str(port), "--workers", "2"]
+
+
+def alive(pid: int) -> bool:
+    try:
+        return "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+
+
+def reap(server: subprocess.Popen) -> None:
+    """Kill a server and every process it started, collected before it goes: after, its
+    orphans would no longer be its children."""
+    left = children(server.pid)
+    if server.poll() is None:
+        server.kill()
+        server.wait()
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # it died with the server, as a worker should
+
+
 @pytest.fixture
 def pool(onnx_path):
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "digitrec", "serve", "--model", str(onnx_path), "--port", str(port), "--workers", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
+    server = subprocess.Popen(serve_command(onnx_path, port), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         yield server, port, wait_for_workers(server, port, 2)  # the workers, and perhaps multiprocessing's resource tracker
     finally:
-        left = children(server.pid)  # before the server goes: its orphans would no longer be its children
-        if server.poll() is None:
-            server.kill()
-            server.wait()
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass  # it died with the server, as a worker should
+        reap(server)
 
 
 def test_connections_spread_over_the_workers_and_a_dead_worker_is_replaced(pool):
@@ -121,23 +149,52 @@ def test_connections_spread_over_the_workers_and_a_dead_worker_is_replaced(pool)
     assert get(port, "/api/v1/model")[1]["runtime"] == "onnxruntime"
 
 
+def gone_within(pids: set[int], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not any(alive(p) for p in pids)
+
+
 def test_sigterm_stops_every_worker(pool):
     server, port, pids = pool
+    workers = workers_of(server.pid)
     server.send_signal(signal.SIGTERM)
     assert server.wait(timeout=60) == 0
-    time.sleep(0.5)
-    assert not any(Path(f"/proc/{p}").exists() and "Z" not in Path(f"/proc/{p}/stat").read_text().split()[2] for p in pids)
+    assert not any(alive(p) for p in workers)  # the pool joins its workers before it exits
+    assert gone_within(pids, 2)  # and multiprocessing's resource tracker follows them
 
 
 def test_workers_die_with_a_killed_server(pool):
-    """SIGKILL gives the pool no chance to stop its workers: the kernel must."""
+    """SIGKILL gives the pool no chance to stop its workers: the kernel must, within 2 s,
+    and nothing the server started is left (workers, resource tracker)."""
     server, port, pids = pool
     server.kill()
     server.wait()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and listening_sockets(port):
-        time.sleep(0.2)  # polls the kernel's socket table: a worker exits when it gets its SIGTERM
+    assert gone_within(pids, 2), "a process outlived its server"  # a worker exits on its SIGTERM
     assert listening_sockets(port) == 0, "a worker outlived its server"
+
+
+def test_two_servers_started_together_do_not_share_the_port(onnx_path):
+    """Started at once, one server keeps the port and the other exits with a clear message
+    (both passed the old port check and formed one group of 4 listeners)."""
+    port = free_port()
+    servers = [subprocess.Popen(serve_command(onnx_path, port), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and all(s.poll() is None for s in servers):
+            time.sleep(0.1)
+        lost = [s for s in servers if s.poll() is not None]
+        assert len(lost) == 1, "neither server exited"
+        kept = next(s for s in servers if s is not lost[0])
+        assert lost[0].returncode == 1
+        message = lost[0].stderr.read()
+        assert f"127.0.0.1:{port}" in message and ("already served by digitrec" in message or "cannot listen" in message), message
+        wait_for_workers(kept, port, 2)
+        assert listening_sockets(port) == 2  # the winner's group, and nobody else's
+    finally:
+        for s in servers:
+            reap(s)
 
 
 def test_a_taken_port_is_refused_before_any_worker_starts(onnx_path):
@@ -145,9 +202,6 @@ def test_a_taken_port_is_refused_before_any_worker_starts(onnx_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run(
-            [sys.executable, "-m", "digitrec", "serve", "--model", str(onnx_path), "--port", str(port), "--workers", "2"],
-            capture_output=True, text=True, timeout=120,
-        )
-    assert result.returncode == 2
-    assert "cannot listen on 127.0.0.1" in result.stderr
+        result = subprocess.run(serve_command(onnx_path, port), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr

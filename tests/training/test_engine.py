@@ -177,7 +177,7 @@ def test_kill_9_mid_training_loses_at_most_one_epoch(tmp_path, root):
     outcome = resume_run(run_dir, root, device="cpu")
     assert [h.epoch for h in outcome.fit.history] == list(range(1, 41))
     assert run.finished and len(run.read_history()) == 40
-    assert not [p for p in run_dir.iterdir() if p.name.startswith(".")], "no temporary files left"
+    assert not [p for p in run_dir.iterdir() if p.name.endswith(".tmp")], "no temporary files left"
 
 
 @pytest.mark.mnist

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 import digitrec
+from digitrec.artifacts.schema import check_metadata
 from digitrec.errors import CheckpointError
 from digitrec.fileio import atomic_write_bytes
 from digitrec.models.inputs import Normalization
@@ -99,6 +100,8 @@ def _read(path: Path, expected_format: str) -> tuple[dict[str, torch.Tensor], di
         meta = json.loads(header[METADATA_KEY])
     except (KeyError, json.JSONDecodeError):
         raise CheckpointError(f"{path} is a safetensors file without digitrec metadata; it is not a digitrec checkpoint") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path} is not a usable digitrec checkpoint: its metadata is a JSON {type(meta).__name__}, not an object")
     if meta.get("format") != expected_format:
         raise CheckpointError(f"{path} has format {meta.get('format')!r}, expected {expected_format!r}")
     return tensors, meta
@@ -140,6 +143,11 @@ def resolve_model_path(run_or_checkpoint: str | Path) -> Path:
         raise CheckpointError(f"{path} has no {BEST_CHECKPOINT} or {LAST_CHECKPOINT}; is it a run folder with a finished epoch?")
     if not path.exists():
         raise CheckpointError(f"{path} does not exist; give a run folder or a .safetensors checkpoint")
+    if path.suffix.lower() == ".onnx":
+        raise CheckpointError(
+            f"{path} is an ONNX export, which runs on ONNX Runtime (`digitrec predict` and `digitrec serve` take it); "
+            "this command needs the PyTorch checkpoint it was exported from: a run folder or a .safetensors file"
+        )
     return path
 
 
@@ -164,20 +172,39 @@ def model_card(run_or_checkpoint: str | Path, meta: dict[str, Any]) -> dict[str,
 
 
 def _rebuild_from_file(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
-    """Rebuild the model from one checkpoint file, in eval mode on `device`."""
+    """Rebuild the model from one checkpoint file, in eval mode on `device`. Everything is
+    checked before the model takes memory: the metadata against its schema, each tensor's
+    shape against the architecture (built first on the meta device, which allocates
+    nothing), and the weights for NaN and infinity."""
     path = Path(path)
     tensors, meta = _read(path, CHECKPOINT_FORMAT)
-    try:
-        config = ModelConfig.from_dict(meta["model"])
-    except (KeyError, TypeError):
-        raise CheckpointError(f"{path} has no valid model description in its metadata") from None
+    check_metadata(meta, path)
+    config = ModelConfig.from_dict(meta["model"])
+    with torch.device("meta"):
+        skeleton = build_model(config)
+    fault = shape_fault(skeleton.state_dict(), tensors)
+    if fault:
+        raise CheckpointError(f"{path}: weights do not fit architecture {config.arch!r} {config.options} ({fault})")
+    bad = next((k for k, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()), None)
+    if bad is not None:
+        raise CheckpointError(f"{path}: weight {bad} holds NaN or infinite values; the training that wrote it diverged")
     model = build_model(config)
-    try:
-        model.load_state_dict(tensors, strict=True)
-    except RuntimeError as e:
-        first = str(e).splitlines()[0] if str(e) else "mismatch"
-        raise CheckpointError(f"{path}: weights do not fit architecture {config.arch!r} ({first})") from None
+    model.load_state_dict(tensors, strict=True)
     return LoadedModel(model.to(device).eval(), meta, path)
+
+
+def shape_fault(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> str | None:
+    """The first difference between an architecture's tensors and a file's, in words."""
+    missing = sorted(set(expected) - set(found))
+    if missing:
+        return f"missing {missing[0]}" + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
+    extra = sorted(set(found) - set(expected))
+    if extra:
+        return f"unexpected {extra[0]}" + (f" and {len(extra) - 1} more" if len(extra) > 1 else "")
+    for key, tensor in expected.items():
+        if tuple(tensor.shape) != tuple(found[key].shape):
+            return f"{key} is {list(found[key].shape)} in the file, {list(tensor.shape)} in the architecture"
+    return None
 
 
 def save_train_state(path: str | Path, state: dict[str, Any]) -> Path:

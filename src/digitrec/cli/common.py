@@ -22,7 +22,7 @@ DataDirOption = typer.Option(
 )
 JsonOption = typer.Option(False, "--json", help="Print one JSON document on stdout instead of tables.")
 DeviceOption = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps.")
-PrecisionOption = typer.Option("auto", "--precision", help="Training forward pass: auto (bf16 autocast on CUDA, fp32 elsewhere), fp32 or bf16.")
+PrecisionOption = typer.Option(None, "--precision", help="Training forward pass: auto (the default: bf16 autocast on CUDA, fp32 elsewhere), fp32 or bf16.")
 
 
 def _clean(obj: Any) -> Any:

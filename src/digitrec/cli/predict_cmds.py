@@ -24,26 +24,30 @@ def predict(
 ) -> None:
     """Read the digits in each picture: one line per image (--json: one JSON object per line)."""
     from digitrec.preprocess import PreprocessOptions
-    from digitrec.recognizer import Recognizer, expand_paths
+    from digitrec.recognizer import Recognizer, find_pictures
 
     recognizer = Recognizer.load(model, device, PreprocessOptions(single=single, deskew=deskew), min_confidence=min_confidence)
     if single and recognizer.classifier is None:
         raise DigitrecError(f"--single reads one digit with a digit classifier, and {model or 'the shipped reader'} is a number reader with none beside it; pass a classifier's run folder")
-    files = expand_paths(paths)
-    if not files:
+    pictures = find_pictures(paths)
+    if not pictures:
         raise DigitrecError(f"no image files found in {', '.join(map(str, paths))}")
     if save_crops is not None:
         save_crops.mkdir(parents=True, exist_ok=True)
     failures = 0
-    for path in files:
-        try:
-            reading = recognizer.read(path)
-        except DigitrecError as e:
+    for picture in pictures:
+        path, problem = picture.path, picture.problem
+        if problem is None:
+            try:
+                reading = recognizer.read(path)
+            except DigitrecError as e:
+                problem = str(e)
+        if problem is not None:  # its own line, and the rest are still read
             failures += 1
             if as_json:
-                emit_json({"file": str(path), "text": "", "digits": [], "error": str(e)})
+                emit_json({"file": str(path), "text": "", "digits": [], "error": problem})
             else:
-                err.print(f"{path}: error: {e}", markup=False)
+                err.print(f"{path}: error: {problem}", markup=False)
             continue
         if save_crops is not None:
             for i, d in enumerate(reading.digits):

@@ -36,36 +36,41 @@ def serve(
     runtime: str = typer.Option("auto", "--runtime", help="pytorch, onnx, or auto (onnx for .onnx files)."),
     max_bytes: int = typer.Option(10 * 1024 * 1024, "--max-bytes", min=1, help="Largest request body accepted."),
     workers: int = typer.Option(1, "--workers", min=1, help="Server processes (each loads the model once)."),
+    header_timeout: float = typer.Option(10.0, "--header-timeout", min=0.1, help="Seconds a request's headers may take to arrive (then 408)."),
+    body_timeout: float = typer.Option(30.0, "--body-timeout", min=0.1, help="Seconds a request's body may take once its headers are in (then the connection closes)."),
 ) -> None:
     """Serve the REST API and the drawing board page (FastAPI on uvicorn)."""
     import os
 
     import uvicorn
 
-    from digitrec.serving.app import ServerConfig, load_app, one_thread_per_worker
+    from digitrec.serving.app import ServerConfig, load_app, one_thread_per_worker, serve_on
 
     if model is None:
         from digitrec.shipped import READER, shipped
 
         model = shipped(READER)  # with the shipped classifier beside it for pixels
-    config = ServerConfig(max_bytes=max_bytes)
-    if workers == 1:
-        app = load_app(model, runtime, config)  # fails here, before binding, if the model is bad
-        one_thread_per_worker()
-        err.print(f"digitrec serving {model} ({runtime}) on http://{host}:{port}  (API docs at /docs)")
-        uvicorn.run(app, host=host, port=port, log_level="warning")
-        return
-    load_app(model, runtime, config)  # check the model once, before starting workers
-    from digitrec.serving.workers import WorkerPool, balanced_workers_supported, check_port_free
+    config = ServerConfig(max_bytes=max_bytes, header_timeout=header_timeout, body_timeout=body_timeout)
+    app = load_app(model, runtime, config)  # a bad model fails here, before the port is claimed
+    from digitrec.serving.workers import WorkerPool, balanced_workers_supported
 
-    if not balanced_workers_supported():
+    if workers > 1 and not balanced_workers_supported():
         os.environ.update({"DIGITREC_SERVE_MODEL": str(model), "DIGITREC_SERVE_RUNTIME": runtime, "DIGITREC_SERVE_MAX_BYTES": str(max_bytes)})
         err.print(f"digitrec serving {model} ({runtime}) on http://{host}:{port} with {workers} workers (uvicorn's)")
         uvicorn.run("digitrec.serving.uvicorn_worker:app", host=host, port=port, workers=workers, log_level="warning")
         return
+    from digitrec.serving.listen import claim_port
+
+    claim = claim_port(host, port, workers)  # a taken port fails here, with one clear message
     try:
-        check_port_free(host, port)  # a taken port fails here, with one clear message
-    except OSError as e:
-        raise typer.BadParameter(f"cannot listen on {host}:{port}: {e.strerror or e}", param_hint="--port") from None
-    err.print(f"digitrec serving {model} ({runtime}) on http://{host}:{port} with {workers} workers")
-    raise typer.Exit(WorkerPool(model, runtime, config, host, port, workers).run())
+        if workers == 1:
+            one_thread_per_worker()
+            err.print(f"digitrec serving {model} ({runtime}) on http://{host}:{port}  (API docs at /docs)")
+            serve_on(app, claim.sockets[0], config)
+            return
+        del app  # each worker loads its own
+        err.print(f"digitrec serving {model} ({runtime}) on http://{host}:{port} with {workers} workers")
+        status = WorkerPool(model, runtime, config, claim).run()
+    finally:
+        claim.close()
+    raise typer.Exit(status)

@@ -66,18 +66,26 @@ def recipes(
     out.print(format_summary(rows, count_parameters(model)), markup=False)
 
 
+def refuse_on_resume(*flags: tuple[str, object]) -> None:
+    """--resume continues a run with the settings it was started with: a flag that would
+    change them is refused, by name, rather than silently ignored."""
+    given = [name for name, value in flags if value is not None]
+    if given:
+        raise ConfigError(f"--resume continues a run with its own settings; drop {', '.join(given)}")
+
+
 def train(
     recipe_name: Optional[str] = typer.Option(None, "--recipe", help="Recipe to train (see `digitrec recipes`); default fast."),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
     lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (the peak, for one-cycle)."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the split, the weights and the batches (default 0)."),
     device: str = DeviceOption,
-    precision: str = PrecisionOption,
+    precision: Optional[str] = PrecisionOption,
     val_split: Optional[float] = typer.Option(None, "--val-split", help="Fraction of the training set held out, 0 for none."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Train on a random subset of this many images (quick runs)."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Run folder to create (default runs/<recipe>-<time>)."),
-    dataset: str = typer.Option("mnist", "--dataset", help="mnist, kaggle, or a labelled folder (images + labels.csv) for the reader."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="mnist (default), kaggle, or a labelled folder (images + labels.csv) for the reader."),
     init: Optional[Path] = typer.Option(None, "--init", help="Start from this trained model's weights (fine-tuning, e.g. a reader on your own folder)."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue this interrupted run folder."),
     data_dir: Optional[Path] = DataDirOption,
@@ -87,23 +95,31 @@ def train(
 ) -> None:
     """Train a recipe into a run folder: config, history, best and last checkpoints, metrics, report."""
     from digitrec.cli.progress import ConsoleReporter
+    from digitrec.fileio import read_json
     from digitrec.training import RunOptions, get_recipe, resume_run, train_recipe
+    from digitrec.training.runs import RunFolder
 
     reporter = None if quiet else ConsoleReporter(err)
     try:
         if resume is not None:
-            changed = [n for n, v in (("--recipe", recipe_name), ("--epochs", epochs), ("--batch-size", batch_size), ("--lr", lr),
-                                      ("--val-split", val_split), ("--limit", limit), ("--out", out_dir), ("--init", init)) if v is not None]
-            if changed:
-                raise ConfigError(f"--resume continues a run with its own settings; drop {', '.join(changed)}")
+            refuse_on_resume(("--recipe", recipe_name), ("--epochs", epochs), ("--batch-size", batch_size), ("--lr", lr), ("--val-split", val_split),
+                             ("--limit", limit), ("--out", out_dir), ("--init", init), ("--seed", seed), ("--dataset", dataset), ("--precision", precision))
+            if RunFolder(resume).finished and not (resume / "report.html").exists() and report:
+                # Killed between its last checkpoint and its report: finish what is missing.
+                from digitrec.evaluation.report import write_run_report
+
+                split = "val" if read_json(RunFolder(resume).metrics)["val_size"] else None
+                path = write_run_report(resume, split=split, data_dir=data_dir, device=device)
+                out.print(f"{resume} had finished training without its report; wrote {path}")
+                return
             if not quiet:
-                err.print(f"resuming {resume}")
+                err.print(f"resuming {resume}" + (f" on --device {device}" if device != "auto" else ""))
             outcome = resume_run(resume, data_dir, reporter, device=None if device == "auto" else device)
         else:
             recipe = get_recipe(recipe_name or "fast").with_overrides(
                 epochs=epochs, batch_size=batch_size, lr=lr, val_split=val_split
             )
-            options = RunOptions(dataset=dataset, seed=seed, limit=limit, device=device, precision=precision,
+            options = RunOptions(dataset=dataset or "mnist", seed=seed or 0, limit=limit, device=device, precision=precision or "auto",
                                  init=None if init is None else str(init))
             outcome = train_recipe(recipe, options, out_dir, data_dir, reporter)
     except KeyboardInterrupt:
@@ -247,25 +263,24 @@ def report(
 
 def kfold(
     recipe_name: Optional[str] = typer.Option(None, "--recipe", help="Recipe to cross-validate; default fast."),
-    folds: int = typer.Option(5, "--folds", min=2, help="K, the number of folds."),
+    folds: Optional[int] = typer.Option(None, "--folds", min=2, help="K, the number of folds (default 5)."),
     test: bool = typer.Option(False, "--test", help="Also evaluate every fold model and their ensemble on the test set."),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
     lr: Optional[float] = typer.Option(None, "--lr"),
-    seed: int = typer.Option(0, "--seed"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the folds and the training (default 0)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Cross-validate on a random subset of this many images."),
-    dataset: str = typer.Option("mnist", "--dataset"),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="mnist (default) or kaggle."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder to create (default runs/kfold-<recipe>-<time>)."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue an interrupted K-fold folder at its first unfinished fold."),
     data_dir: Optional[Path] = DataDirOption,
     device: str = DeviceOption,
-    precision: str = PrecisionOption,
+    precision: Optional[str] = PrecisionOption,
     quiet: bool = typer.Option(False, "--quiet", "-q"),
     as_json: bool = JsonOption,
 ) -> None:
     """K-fold cross-validation: K models on K disjoint validation folds, mean ± std, one report."""
     from digitrec.cli.progress import ConsoleReporter
-    from digitrec.evaluation.report import write_kfold_report
     from digitrec.training import RunOptions, get_recipe
     from digitrec.evaluation.kfold import run_kfold
     from digitrec.training.runs import RunFolder
@@ -277,14 +292,19 @@ def kfold(
         return ConsoleReporter(err)
 
     if resume is not None:
+        refuse_on_resume(("--recipe", recipe_name), ("--folds", folds), ("--epochs", epochs), ("--batch-size", batch_size), ("--lr", lr),
+                         ("--seed", seed), ("--limit", limit), ("--dataset", dataset), ("--out", out_dir), ("--precision", precision))
+        applied = [name for name, on in (("--test", test), (f"--device {device}", device != "auto")) if on]
+        if applied and not quiet:
+            err.print(f"resuming {resume} with its own settings, and {' and '.join(applied)}")
         outcome = run_kfold(resume, data_dir=data_dir, reporter_for=reporter_for, test=test,
                             device=None if device == "auto" else device)
     else:
         recipe = get_recipe(recipe_name or "fast").with_overrides(epochs=epochs, batch_size=batch_size, lr=lr)
         folder = out_dir or RunFolder.default_path(f"kfold-{recipe.name}")
-        options = RunOptions(dataset=dataset, seed=seed, limit=limit, device=device, precision=precision)
-        outcome = run_kfold(folder, recipe, options, folds, data_dir, reporter_for, test)
-    path = write_kfold_report(outcome)
+        options = RunOptions(dataset=dataset or "mnist", seed=seed or 0, limit=limit, device=device, precision=precision or "auto")
+        outcome = run_kfold(folder, recipe, options, folds or 5, data_dir, reporter_for, test)
+    path = outcome.folder / "report.html"
     r = outcome.results
     if as_json:
         emit_json({"folder": outcome.folder, "report": path, **r})

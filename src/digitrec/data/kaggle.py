@@ -25,16 +25,21 @@ def read_kaggle_csv(path: str | Path, labelled: bool) -> DigitDataset:
     if not path.exists():
         raise DataError(f"{path} does not exist; download {path.name} from {KAGGLE_URL}")
     expected = (["label"] if labelled else []) + PIXEL_COLUMNS
-    with open(path, encoding="utf-8", newline="") as f:
-        header = f.readline().strip().split(",")
-        if header != expected:
-            raise DataError(_header_problem(path, header, expected))
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # "no data": reported below, by name
-                table = np.loadtxt(f, delimiter=",", dtype=np.int64, ndmin=2)
-        except ValueError as e:
-            raise DataError(f"{path} has a malformed row: {e}") from None
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            header = f.readline().strip().split(",")
+            if header != expected:
+                raise DataError(_header_problem(path, header, expected))
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # "no data": reported below, by name
+                    table = np.loadtxt(f, delimiter=",", dtype=np.int64, ndmin=2)
+            except ValueError as e:
+                raise DataError(f"{path} has a malformed row: {e}") from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path} is not a text CSV (byte {e.start} is not UTF-8); is it the Kaggle {path.name}?") from None
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e.strerror or e}") from None
     if table.shape[0] == 0:
         raise DataError(f"{path} has a header but no rows")
     if table.shape[1] != len(expected):

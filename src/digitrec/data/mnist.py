@@ -117,8 +117,13 @@ class MnistSource:
 
 
 def verify_file(path: Path, remote: RemoteFile) -> None:
+    if not path.is_file():
+        raise DataError(f"{path} is a folder or a special file, not the MNIST file {remote.name}; replace it with the official file")
     size = path.stat().st_size
-    got = sha256_file(path)
+    try:
+        got = sha256_file(path)
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e.strerror or e}") from None
     if got != remote.sha256:
         hint = f" (it has {size} bytes, the official file {remote.size}: truncated?)" if size != remote.size else ""
         raise DataError(

@@ -17,11 +17,12 @@ from typing import Any, Callable
 
 from digitrec.errors import RunError
 from digitrec.evaluation.ensemble import evaluate_ensemble
+from digitrec.evaluation.report import write_kfold_report
 from digitrec.fileio import atomic_write_json, read_json
 from digitrec.training.config import Recipe
 from digitrec.training.engine import TrainReporter
 from digitrec.training.runner import RunOptions, resume_run, train_recipe
-from digitrec.training.runs import EpochStats, RunFolder
+from digitrec.training.runs import EpochStats, RunFolder, hold_folder
 
 KFOLD_CONFIG = "kfold.json"
 KFOLD_RESULTS = "results.json"
@@ -58,7 +59,7 @@ def _start_or_resume(folder: Path, recipe: Recipe | None, options: RunOptions | 
         return Recipe.from_dict(config["recipe"]), RunOptions(**config["options"]), int(config["folds"])
     if recipe is None or options is None or folds is None:
         raise RunError(f"cannot resume {folder}: it has no {KFOLD_CONFIG}, so it is not a K-fold folder")
-    if folder.exists() and any(folder.iterdir()):
+    if folder.exists() and any(p.name != ".lock" for p in folder.iterdir()):
         raise RunError(f"{folder} exists and is not empty; choose another --out")
     if folds < 2:
         raise RunError(f"K-fold needs at least 2 folds, got {folds}")
@@ -78,6 +79,15 @@ def run_kfold(
 ) -> KFoldOutcome:
     """Train (or finish) every fold; without recipe/options/folds, resume `folder`."""
     folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = hold_folder(folder, "K-fold")
+    try:
+        return _run_folds(folder, recipe, options, folds, data_dir, reporter_for, test, device)
+    finally:
+        lock.close()
+
+
+def _run_folds(folder, recipe, options, folds, data_dir, reporter_for, test, device) -> KFoldOutcome:
     recipe, options, folds = _start_or_resume(folder, recipe, options, folds)
     if device is not None:
         options = replace(options, device=device)
@@ -97,8 +107,10 @@ def run_kfold(
     ensemble = None
     if test:
         results["test"], ensemble = evaluate_folds_on_test(folder, outcomes, data_dir, options.device)
-    atomic_write_json(folder / KFOLD_RESULTS, results)
-    return KFoldOutcome(folder, recipe, outcomes, results, ensemble)
+    outcome = KFoldOutcome(folder, recipe, outcomes, results, ensemble)
+    write_kfold_report(outcome)
+    atomic_write_json(folder / KFOLD_RESULTS, results)  # last: it marks the folder finished
+    return outcome
 
 
 def summarize_folds(outcomes: list[FoldOutcome]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import io
 import os
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
@@ -46,6 +47,8 @@ def _open(source: ImageInput, name: str) -> Image.Image:
                 raise ImageError(f"{path} does not exist")
             if path.is_dir():
                 raise ImageError(f"{path} is a folder, not an image")
+            if not path.is_file():  # a FIFO or a device: opening it could block for ever
+                raise ImageError(f"{path} is not a regular file (a FIFO, device or socket); not read")
             if path.stat().st_size == 0:
                 raise ImageError(f"{path} is empty")
             image = Image.open(path, formats=FORMATS)
@@ -55,11 +58,13 @@ def _open(source: ImageInput, name: str) -> Image.Image:
         # Pillow refuses very large images from their header before we see the size.
         found = re.search(r"\((\d+) pixels\)", str(e))
         size = f"{int(found.group(1)) / 1e6:.0f} megapixels, " if found else ""
-        raise ImageTooLargeError(f"{name} is {size}over the limit of {MAX_PIXELS / 1e6:.0f} megapixels; scale it down first") from None
+        raise ImageTooLargeError(f"{name} is {size}over the limit of {MAX_PIXELS / 1e6:.3g} megapixels; scale it down first") from None
     except PermissionError:
         raise ImageError(f"cannot read {name}: permission denied") from None
-    except OSError as e:  # Pillow's errors for bad headers and short files
+    except (OSError, SyntaxError) as e:  # Pillow's errors for bad headers and short files
         raise ImageError(f"{name} is corrupt or truncated ({e})") from None
+    except ValueError as e:  # a text or colour-profile chunk that inflates past Pillow's limit
+        raise ImageError(f"{name} has metadata that Pillow refuses to expand ({e})") from None
     return image
 
 
@@ -68,8 +73,8 @@ def check_size(width: int, height: int, name: str, max_pixels: int = MAX_PIXELS)
         raise ImageError(f"{name} has no pixels ({width}x{height})")
     if width * height > max_pixels:
         raise ImageTooLargeError(
-            f"{name} is {width}x{height} = {width * height / 1e6:.0f} megapixels, over the limit of "
-            f"{max_pixels / 1e6:.0f}; scale it down first"
+            f"{name} is {width}x{height} = {width * height / 1e6:.3g} megapixels, over the limit of "
+            f"{max_pixels / 1e6:.3g}; scale it down first"
         )
 
 
@@ -121,24 +126,73 @@ def _from_array(array: np.ndarray, name: str, max_pixels: int = MAX_PIXELS) -> n
     return a[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
 
 
+@dataclass(frozen=True)
+class Picture:
+    """A decoded picture: its grey image, perhaps reduced for reading, and its own size,
+    in which every box is reported."""
+
+    gray: np.ndarray  # float32 (h, w) in [0, 1], in the picture's own polarity
+    width: int
+    height: int
+
+    @property
+    def scale(self) -> float:
+        """Pixels of `gray` per pixel of the picture."""
+        return self.gray.shape[1] / self.width
+
+
 def decode_image(source: ImageInput, name: str | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """A float32 (H, W) grayscale image in [0, 1], in the picture's own polarity."""
+    return decode_picture(source, name, max_pixels).gray
+
+
+def decode_picture(source: ImageInput | Picture, name: str | None = None, max_pixels: int = MAX_PIXELS, min_side: int | None = None) -> Picture:
+    """Decode a picture; with `min_side`, reduced by a whole factor while its longer side
+    stays at least `min_side` (readers work at a bounded resolution: a 6300x6300 scan was
+    300 MB per request decoded whole). JPEGs are reduced while decoding (DCT scaling)."""
+    if isinstance(source, Picture):
+        return source
     if name is None:
         name = str(source) if isinstance(source, (str, os.PathLike)) else f"the {type(source).__name__} image"
     if isinstance(source, np.ndarray):
-        return _from_array(source, name, max_pixels)
-    image = source if isinstance(source, Image.Image) else _open(source, name)
+        gray = _from_array(source, name, max_pixels)
+        return Picture(gray, gray.shape[1], gray.shape[0])
+    ours = not isinstance(source, Image.Image)
+    image = _open(source, name) if ours else source
     check_size(image.width, image.height, name, max_pixels)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's warnings about odd metadata are not the user's problem
-            image = ImageOps.exif_transpose(image)
-            if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-                return _flatten_alpha(np.asarray(image.convert("RGBA")))
-            if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-                a = np.asarray(image, dtype=np.float32)
-                span = float(a.max() - a.min()) or 1.0
-                return (a - a.min()) / span
-            return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+            w0, h0 = image.size
+            factor = max(1, max(w0, h0) // min_side) if min_side else 1
+            if factor > 1 and ours and image.format == "JPEG":
+                image.draft(image.mode, (-(-w0 // factor), -(-h0 // factor)))
+            oriented = ImageOps.exif_transpose(image, in_place=True) if ours else ImageOps.exif_transpose(image)
+            image = image if oriented is None else oriented
+            # The picture's size as shown: its header's, turned as EXIF turned the pixels.
+            width, height = (w0, h0) if (image.width >= image.height) == (w0 >= h0) else (h0, w0)
+            factor = max(1, max(image.size) // min_side) if min_side else 1  # what DCT scaling left to do
+            if factor > 1:
+                if image.mode not in REDUCIBLE:  # palette, bilevel, 16-bit
+                    image = image.convert("RGBA" if _has_alpha(image) else "I" if image.mode.startswith("I;16") else "L")
+                image = image.reduce(factor)
+            return Picture(_gray(image), width, height)
     except (OSError, ValueError, SyntaxError) as e:  # truncated or corrupt pixel data
         raise ImageError(f"{name} is corrupt or truncated ({e})") from None
+
+
+REDUCIBLE = ("L", "LA", "RGB", "RGBA", "I", "F")  # modes Image.reduce takes
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+
+
+def _gray(image: Image.Image) -> np.ndarray:
+    if _has_alpha(image):
+        return _flatten_alpha(np.asarray(image.convert("RGBA")))
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        a = np.asarray(image, dtype=np.float32)
+        span = float(a.max() - a.min()) or 1.0
+        return (a - a.min()) / span
+    return np.asarray(image.convert("L"), dtype=np.float32) / 255.0

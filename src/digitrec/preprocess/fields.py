@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from digitrec.preprocess.decode import MAX_PIXELS, ImageInput, decode_image
-from digitrec.preprocess.ink import MIN_CONTRAST, dark_ink_on_light, flatten_background, quantiles, remove_lines, working_copy
+from digitrec.preprocess.decode import MAX_PIXELS, ImageInput, Picture, decode_picture
+from digitrec.preprocess.ink import MIN_CONTRAST, dark_ink_on_light, flatten_background, quantiles, remove_lines, too_many_pieces, working_copy
 
 # --- tuning --------------------------------------------------------------------------
 STRIP_HEIGHT = 32  # the reader's input height: digits ~20-28 px tall, as MNIST's
@@ -209,6 +209,17 @@ def _groups(boxes: list[tuple[int, int, int, int]], several: bool) -> list[list[
         return [list(range(len(boxes)))]
     heights = np.array([b[3] for b in boxes], np.float32)
     reach = GROUP_REACH * float(np.median(heights[heights >= 0.5 * heights.max()]))
+    # The rules compare the pieces' own boxes, pair by pair: as one matrix, then the
+    # connected pairs joined (a Python loop over all pairs cost seconds for 1,000 pieces).
+    b = np.array(boxes, np.int64)
+    x0, y0, bw, bh = b[:, 0:1], b[:, 1:2], b[:, 2:3], b[:, 3:4]
+    v_overlap = np.minimum(y0 + bh, (y0 + bh).T) - np.maximum(y0, y0.T)
+    h_overlap = np.minimum(x0 + bw, (x0 + bw).T) - np.maximum(x0, x0.T)
+    shorter, taller = np.minimum(bh, bh.T), np.maximum(bh, bh.T)
+    same_line = (v_overlap >= LINE_OVERLAP * shorter) & (-h_overlap <= reach)
+    # An underline or a stroke just below or above, under the same columns (flat next to
+    # the other: the next row's number is not an underline).
+    stacked = (shorter <= 0.5 * taller) & (h_overlap >= 0.5 * np.minimum(bw, bw.T)) & (-v_overlap <= 0.5 * reach)
     parent = list(range(len(boxes)))
 
     def find(i: int) -> int:
@@ -217,18 +228,8 @@ def _groups(boxes: list[tuple[int, int, int, int]], several: bool) -> list[list[
             i = parent[i]
         return i
 
-    for i, a in enumerate(boxes):
-        for j in range(i + 1, len(boxes)):
-            b = boxes[j]
-            v_overlap = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-            h_overlap = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-            same_line = v_overlap >= LINE_OVERLAP * min(a[3], b[3]) and -h_overlap <= reach
-            # An underline or a stroke just below or above, under the same columns.
-            # (flat next to the other: the next row's number is not an underline).
-            flat = min(a[3], b[3]) <= 0.5 * max(a[3], b[3])
-            stacked = flat and h_overlap >= 0.5 * min(a[2], b[2]) and -v_overlap <= 0.5 * reach
-            if same_line or stacked:
-                parent[find(j)] = find(i)
+    for i, j in zip(*np.nonzero(np.triu(same_line | stacked, 1))):
+        parent[find(int(j))] = find(int(i))
     out: dict[int, list[int]] = {}
     for i in range(len(boxes)):
         out.setdefault(find(i), []).append(i)
@@ -257,11 +258,12 @@ def ink_image(gray: np.ndarray) -> tuple[np.ndarray, float]:
     return np.clip(flat / max(top, MIN_CONTRAST), 0, 1).astype(np.float32), contrast
 
 
-def find_fields(source: ImageInput, options: FieldOptions = FieldOptions(), name: str | None = None) -> FoundFields:
+def find_fields(source: ImageInput | Picture, options: FieldOptions = FieldOptions(), name: str | None = None) -> FoundFields:
     """Every number-like region of a picture as a reader strip, top to bottom, left to right."""
-    gray = decode_image(source, name, options.max_pixels)
-    height, width = gray.shape
-    work, scale = working_copy(gray, options.max_side)
+    picture = decode_picture(source, name, options.max_pixels, options.max_side)
+    width, height = picture.width, picture.height
+    work, scale = working_copy(picture.gray, options.max_side)
+    scale *= picture.scale  # working pixels per pixel of the picture
     # Margins first: a scanner's black band would otherwise decide the polarity and the
     # background estimate of everything else. Black bands go, then what is left of them
     # (in ink polarity: mostly-ink columns and rows at the edges).
@@ -277,6 +279,9 @@ def find_fields(source: ImageInput, options: FieldOptions = FieldOptions(), name
     smooth = cv2.GaussianBlur(ink, (0, 0), max(0.5, max(ink.shape) / 500))
     level, _ = cv2.threshold((smooth * 255).astype(np.uint8), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     mask = (smooth > max(level / 255.0, 0.3)).astype(np.uint8)
+    crowded = too_many_pieces(mask)
+    if crowded:
+        return FoundFields([], width, height, crowded)
     roomy = is_roomy(mask)
     if options.lines:
         # In a tight crop a tall thin "1" spans the height like a vertical rule: only a

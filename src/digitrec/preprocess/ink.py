@@ -12,6 +12,9 @@ import cv2
 import numpy as np
 
 MIN_CONTRAST = 0.12  # ink must differ from the paper by this much (of the 0-1 range)
+MAX_PIECES = 1000  # separate marks in a picture we still read: the busiest cheque of
+# orand-car-a-dev has 137 (its security pattern), a register cell ~20; a picture of
+# 10,000 dots is a texture, and cost a minute of CPU before this bound
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,15 @@ def quantiles(x: np.ndarray, qs: tuple[float, ...]) -> list[float]:
     ranks = [min(flat.size - 1, max(0, round(q * (flat.size - 1)))) for q in qs]
     part = np.partition(flat, sorted(set(ranks)))
     return [float(part[r]) for r in ranks]
+
+
+def too_many_pieces(mask: np.ndarray) -> str | None:
+    """The warning for a mask with more separate marks than MAX_PIECES (None: readable).
+    Counting takes a few milliseconds; what follows it grows with the count."""
+    n = cv2.connectedComponents(mask, connectivity=8)[0] - 1
+    if n <= MAX_PIECES:
+        return None
+    return f"no digit found: {n:,} separate marks, more than any picture of numbers has (a texture or a halftone?)"
 
 
 def working_copy(gray: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:

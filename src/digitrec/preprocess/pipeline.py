@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from digitrec.preprocess.decode import MAX_PIXELS, ImageInput, decode_image
-from digitrec.preprocess.ink import find_ink
+from digitrec.preprocess.decode import MAX_PIXELS, ImageInput, Picture, decode_picture
+from digitrec.preprocess.ink import find_ink, too_many_pieces
 from digitrec.preprocess.normalize import normalize_digit
 from digitrec.preprocess.segment import group_components
 
@@ -46,12 +46,15 @@ class Preprocessed:
         return np.stack([d.image for d in self.digits])
 
 
-def extract_digits(source: ImageInput, options: PreprocessOptions = PreprocessOptions(), name: str | None = None) -> Preprocessed:
-    gray = decode_image(source, name, options.max_pixels)
-    height, width = gray.shape
-    found = find_ink(gray, options.max_side, options.lines)
+def extract_digits(source: ImageInput | Picture, options: PreprocessOptions = PreprocessOptions(), name: str | None = None) -> Preprocessed:
+    picture = decode_picture(source, name, options.max_pixels, options.max_side)
+    width, height = picture.width, picture.height
+    found = find_ink(picture.gray, options.max_side, options.lines)
     if not found.mask.any():
         return Preprocessed([], width, height, "no digit found: the image is blank or has too little contrast")
+    crowded = too_many_pieces(found.mask)
+    if crowded:
+        return Preprocessed([], width, height, crowded)
     regions = group_components(found.mask, single=options.single)
     if not regions:
         return Preprocessed([], width, height, "no digit found: only specks of ink")
@@ -59,7 +62,7 @@ def extract_digits(source: ImageInput, options: PreprocessOptions = PreprocessOp
     for region in regions:
         image = normalize_digit(found.ink, region.mask, region.box, options.stroke, options.deskew)
         x, y, w, h = region.box
-        s = found.scale
+        s = found.scale * picture.scale  # working pixels per pixel of the picture
         box = (int(x / s), int(y / s), max(1, round(w / s)), max(1, round(h / s)))
         digits.append(DigitCrop(image, box))
     return Preprocessed(digits, width, height)

@@ -6,6 +6,7 @@ never reaches a 500: it gets 400, 413, 415 or 422 and a JSON body {"error": "...
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import math
@@ -26,12 +27,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from digitrec import __version__
 from digitrec.preprocess.decode import MAX_PIXELS, ImageError, ImageTooLargeError
+from digitrec.preprocess.fields import FieldOptions
+from digitrec.preprocess.pipeline import PreprocessOptions
 from digitrec.recognizer import Reading, Recognizer
 from digitrec.serving.batching import MicroBatcher
 
 STATIC = Path(__file__).parent / "static"
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-IMAGE_TYPES = ("image/", "application/octet-stream")
 
 
 class ApiError(Exception):
@@ -44,6 +46,11 @@ class ApiError(Exception):
 class ServerConfig:
     max_bytes: int = DEFAULT_MAX_BYTES  # largest request body
     max_pixels: int = MAX_PIXELS  # largest decoded picture
+    header_timeout: float = 10.0  # seconds a request's headers may take to arrive
+    body_timeout: float = 30.0  # seconds its body may take, once the headers are in
+    reading_slots: int = 2  # pictures a worker reads at once; the rest wait their turn. It
+    # bounds the memory of a burst (a 6300x6300 PNG holds ~60 MB while it is decoded)
+    # and costs no throughput: a worker has one core to read with
 
 
 def png_base64(image: np.ndarray) -> str:
@@ -90,21 +97,40 @@ def parse_json(body: bytes) -> Any:
         return orjson.loads(body)  # a fifth of json.loads' time for 784 numbers
     except orjson.JSONDecodeError:
         pass
-    try:  # not strict JSON: perhaps Python's NaN, which deserves "contains NaN", not "invalid"
+    # Not strict JSON, or beyond orjson's limits: perhaps Python's NaN, which deserves
+    # "contains NaN", not "invalid". The standard library has limits of its own: integers
+    # of more than 4,300 digits (ValueError), nesting past the recursion limit.
+    try:
         return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except RecursionError:
+        raise ApiError(400, "the body is not valid JSON (nested too deeply)") from None
+    except (ValueError, UnicodeDecodeError) as e:
         raise ApiError(400, f"the body is not valid JSON ({e})") from None
 
 
+PIXELS_HELP = "pixels must be numbers, in 28 rows of 28 or a flat list of 784"
+JSON_NAMES = {str: "strings", bool: "true/false", list: "nested lists", dict: "objects", type(None): "null"}
+
+
 def pixels_array(payload: Any) -> np.ndarray:
-    """28x28 or 784 numbers, 0-255 or 0-1, as a uint8 (28, 28) image."""
+    """28x28 or 784 numbers, 0-255 or 0-1, as a uint8 (28, 28) image. Only JSON numbers:
+    numpy would also take "1" and true for 1."""
     values = payload.get("pixels") if isinstance(payload, dict) else payload
     if values is None:
         raise ApiError(422, 'expected a JSON object {"pixels": [...]} with 28x28 or 784 numbers')
+    if not isinstance(values, list):
+        raise ApiError(422, f"{PIXELS_HELP}; got {type(values).__name__}")
+    flat = [v for row in values for v in row] if values and all(isinstance(row, list) for row in values) else values
+    kinds = set(map(type, flat))
+    if not kinds <= {int, float}:
+        names = ", ".join(sorted({JSON_NAMES.get(k, k.__name__) for k in kinds - {int, float}}))
+        raise ApiError(422, f"{PIXELS_HELP}; got {names}")
     try:
         array = np.asarray(values, dtype=np.float64)
+    except OverflowError:  # an integer past float64's range, such as 10**400
+        raise ApiError(422, "pixel values must be in 0-255 (or 0-1); got an integer too large for any image") from None
     except (ValueError, TypeError):
-        raise ApiError(422, "pixels must be numbers, in 28 rows of 28 or a flat list of 784") from None
+        raise ApiError(422, PIXELS_HELP) from None
     if array.shape not in ((28, 28), (784,)):
         raise ApiError(422, f"pixels have shape {list(array.shape)}; expected [28, 28] or [784]")
     if not np.isfinite(array).all():
@@ -114,6 +140,12 @@ def pixels_array(payload: Any) -> np.ndarray:
     if array.max() <= 1.0:
         array = array * 255.0
     return array.reshape(28, 28).round().astype(np.uint8)
+
+
+def media_type(request: Request) -> str:
+    """The request's media type, lower case, without parameters ("application/jsonx" is not
+    "application/json")."""
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
 def create_app(recognizer: Recognizer, config: ServerConfig = ServerConfig(), model_card: dict[str, Any] | None = None) -> FastAPI:
@@ -126,6 +158,7 @@ def create_app(recognizer: Recognizer, config: ServerConfig = ServerConfig(), mo
     card = dict(model_card or recognizer.meta)
     batcher = MicroBatcher(recognizer.classify)
     app.state.batcher = batcher
+    reading_slots = asyncio.Semaphore(config.reading_slots)
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, e: ApiError) -> JSONResponse:
@@ -141,7 +174,8 @@ def create_app(recognizer: Recognizer, config: ServerConfig = ServerConfig(), mo
 
     async def read_image(data: bytes, name: str) -> JSONResponse:
         try:
-            reading = await run_in_threadpool(recognizer.read, data, None, name)
+            async with reading_slots:
+                reading = await run_in_threadpool(recognizer.read, data, None, name)
         except ImageTooLargeError as e:
             raise ApiError(413, str(e)) from None
         except ImageError as e:
@@ -165,8 +199,8 @@ def create_app(recognizer: Recognizer, config: ServerConfig = ServerConfig(), mo
     async def predict(request: Request) -> JSONResponse:
         """An image as a multipart upload (any field name) or as the raw body. Returns the
         number read, and per digit its class, confidence, top 3, box and 28x28 image (base64 PNG)."""
-        content_type = request.headers.get("content-type", "").lower()
-        if content_type.startswith("multipart/form-data"):
+        content_type = media_type(request)
+        if content_type == "multipart/form-data":
             body = await read_body(request, config.max_bytes)
 
             async def replay() -> dict[str, Any]:  # the stream is spent: parse the bytes read under the limit
@@ -183,7 +217,7 @@ def create_app(recognizer: Recognizer, config: ServerConfig = ServerConfig(), mo
             if not data:
                 raise ApiError(400, "the uploaded file is empty")
             return await read_image(data, f"the uploaded file {uploads[0].filename or ''}".strip())
-        if not content_type.startswith(IMAGE_TYPES):
+        if not (content_type.startswith("image/") or content_type == "application/octet-stream"):
             raise ApiError(415, f"unsupported content type {content_type or '(none)'!r}; send multipart/form-data or image bytes (image/png, image/jpeg, ...)")
         return await read_image(await read_body(request, config.max_bytes), "the uploaded image")
 
@@ -199,10 +233,10 @@ def create_app(recognizer: Recognizer, config: ServerConfig = ServerConfig(), mo
     )
     async def predict_pixels(request: Request) -> JSONResponse:
         """JSON {"pixels": ...}: 28 rows of 28 numbers or 784 numbers, 0-255 or 0-1, either polarity."""
-        content_type = request.headers.get("content-type", "").lower()
+        content_type = media_type(request)
         if recognizer.classifier is None:
             raise ApiError(501, "this server has a number reader and no digit classifier, which single 28x28 digits need; serve one with --model")
-        if not content_type.startswith("application/json"):
+        if content_type != "application/json":
             raise ApiError(415, f"unsupported content type {content_type or '(none)'!r}; send application/json")
         body = await read_body(request, config.max_bytes)
         payload = parse_json(body)
@@ -253,9 +287,21 @@ def one_thread_per_worker() -> None:
         sys.modules["torch"].set_num_threads(1)
 
 
+def serve_on(app: FastAPI, sock: Any, config: ServerConfig = ServerConfig()) -> None:
+    """Serve `app` on an already listening socket until SIGINT or SIGTERM."""
+    import uvicorn
+
+    from digitrec.serving.protocol import protocol_with
+
+    http = protocol_with(config.header_timeout, config.body_timeout)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", http=http)).run(sockets=[sock])
+
+
 def load_app(model: str | Path, runtime: str = "auto", config: ServerConfig = ServerConfig()) -> FastAPI:
     """Load the model once and build the app around it."""
-    recognizer = Recognizer.load(model, "cpu", runtime=runtime)
+    recognizer = Recognizer.load(
+        model, "cpu", PreprocessOptions(max_pixels=config.max_pixels), runtime=runtime, field_options=FieldOptions(max_pixels=config.max_pixels)
+    )
     card = dict(recognizer.meta)
     if recognizer.runtime == "pytorch":
         from digitrec.artifacts.checkpoint import model_card

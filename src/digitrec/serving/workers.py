@@ -1,5 +1,5 @@
 """`digitrec serve --workers N`: N server processes, each with the model loaded once and
-its own listening socket on the same port (SO_REUSEPORT).
+its own listening socket on the same port (SO_REUSEPORT), bound by the pool (listen.py).
 
 Why not uvicorn's own workers: they share one socket, and the worker that wakes first
 accepts every connection waiting. Keep-alive clients that connect together (a load test,
@@ -21,35 +21,16 @@ import time
 from pathlib import Path
 
 from digitrec.serving.app import ServerConfig
+from digitrec.serving.listen import PortClaim
 
 RESTART_PAUSE = 1.0  # seconds before restarting a worker that died, so a crash loop cannot spin
+PARENT_POLL = 0.5  # seconds between a worker's checks that its pool process is alive
 
 
 def balanced_workers_supported() -> bool:
     # Linux spreads connections over a SO_REUSEPORT group; other systems either lack the
     # option or hand every connection to one socket of the group.
     return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
-
-
-def reuseport_socket(host: str, port: int, reuse_port: bool = True) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if reuse_port:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def check_port_free(host: str, port: int) -> None:
-    """Raise OSError if anything listens there. A bind without SO_REUSEPORT fails even
-    against a SO_REUSEPORT group, so a second `digitrec serve` cannot silently join the
-    first one's workers and take half of its traffic."""
-    reuseport_socket(host, port, reuse_port=False).close()
 
 
 PR_SET_PDEATHSIG = 1  # prctl option: the signal a process gets when its parent dies
@@ -66,27 +47,40 @@ def die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
-def _worker(model: str, runtime: str, config: ServerConfig, host: str, port: int, ready, parent: int) -> None:
-    import uvicorn
+def watch_parent(parent: int) -> None:
+    """A second guard beside the parent-death signal (which other systems lack, and which
+    follows the parent's thread, not its process): SIGTERM this process, so that uvicorn
+    finishes its requests and exits, once the pool process is gone."""
 
-    from digitrec.serving.app import load_app, one_thread_per_worker
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="digitrec-parent-watch", daemon=True).start()
+
+
+def _worker(model: str, runtime: str, config: ServerConfig, sock: socket.socket, ready, parent: int) -> None:
+    from digitrec.serving.app import load_app, one_thread_per_worker, serve_on
 
     die_with_parent(parent)
+    watch_parent(parent)
     app = load_app(model, runtime, config)
     one_thread_per_worker()
-    sock = reuseport_socket(host, port)
     ready.set()
-    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+    serve_on(app, sock, config)
 
 
 class WorkerPool:
-    """Starts the workers, restarts one that dies after it started, and stops them all on
-    SIGINT or SIGTERM. A worker that dies while starting stops the pool: its cause (a bad
-    model, a taken port) would kill every restart too."""
+    """Starts a worker per socket of `claim`, restarts one that dies after it started, and
+    stops them all on SIGINT or SIGTERM. A worker that dies while starting stops the pool:
+    its cause (a bad model) would kill every restart too. The pool keeps the sockets: a
+    replaced worker takes over its predecessor's, with the connections waiting on it."""
 
-    def __init__(self, model: Path, runtime: str, config: ServerConfig, host: str, port: int, workers: int):
-        self.args = (str(model), runtime, config, host, port)
-        self.workers = workers
+    def __init__(self, model: Path, runtime: str, config: ServerConfig, claim: PortClaim):
+        self.args = (str(model), runtime, config)
+        self.claim = claim
+        self.workers = len(claim.sockets)
         self.context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked threads or locks
         self.processes: list = []
         self.ready: list = []
@@ -95,7 +89,7 @@ class WorkerPool:
     def _start(self, index: int) -> None:
         ready = self.context.Event()
         process = self.context.Process(
-            target=_worker, args=(*self.args, ready, os.getpid()), name=f"digitrec-worker-{index}", daemon=True
+            target=_worker, args=(*self.args, self.claim.sockets[index], ready, os.getpid()), name=f"digitrec-worker-{index}", daemon=True
         )
         process.start()
         if index < len(self.processes):

@@ -170,12 +170,15 @@ def train_recipe(
 ) -> TrainOutcome:
     recipe.validate()
     init_weights = init_weights_of(options.init, recipe) if options.init is not None else None
-    run = RunFolder.create(out or RunFolder.default_path(recipe.name))
-    atomic_write_json(
-        run.config,
-        {"recipe": recipe.to_dict(), "options": options.to_dict(), "versions": library_versions()},
-    )
-    return _run(run, recipe, options, data_dir, reporter, state=None, init_weights=init_weights)
+    run = RunFolder.create(out or RunFolder.default_path(recipe.name)).hold()
+    try:
+        atomic_write_json(
+            run.config,
+            {"recipe": recipe.to_dict(), "options": options.to_dict(), "versions": library_versions()},
+        )
+        return _run(run, recipe, options, data_dir, reporter, state=None, init_weights=init_weights)
+    finally:
+        run.release()
 
 
 def resume_run(
@@ -185,14 +188,21 @@ def resume_run(
     device: str | None = None,
 ) -> TrainOutcome:
     """Continue an interrupted run from its last finished epoch, with its own config."""
-    run = RunFolder.open_unfinished(path)
+    run = RunFolder.open_unfinished(path)  # and holds its lock
+    try:
+        recipe, options = run_settings(run)
+        if device is not None:
+            options = RunOptions(**{**options.to_dict(), "device": device})
+        state = load_train_state(run.train_state) if run.train_state.exists() else None
+        return _run(run, recipe, options, data_dir, reporter, state)
+    finally:
+        run.release()
+
+
+def run_settings(run: RunFolder) -> tuple[Recipe, RunOptions]:
+    """The recipe and options a run was started with, from its config.json."""
     config = read_json(run.config)
     try:
-        recipe = Recipe.from_dict(config["recipe"])
-        options = RunOptions(**config["options"])
+        return Recipe.from_dict(config["recipe"]), RunOptions(**config["options"])
     except (KeyError, TypeError) as e:
         raise RunError(f"{run.config} is not a valid run config ({e})") from None
-    if device is not None:
-        options = RunOptions(**{**options.to_dict(), "device": device})
-    state = load_train_state(run.train_state) if run.train_state.exists() else None
-    return _run(run, recipe, options, data_dir, reporter, state)

@@ -7,6 +7,7 @@
       last.safetensors         the model after the last finished epoch
       best.safetensors         the model of the best epoch by validation accuracy
       metrics.json             final figures; its presence marks the run finished
+      .lock                    held by the process training the run (see `hold`)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from digitrec.artifacts.checkpoint import BEST_CHECKPOINT, LAST_CHECKPOINT
 from digitrec.errors import RunError
-from digitrec.fileio import atomic_write_text
+from digitrec.fileio import LockHeld, atomic_write_text, take_lock
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class EpochStats:
 class RunFolder:
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._lock = None
 
     config = property(lambda self: self.path / "config.json")
     history = property(lambda self: self.path / "history.csv")
@@ -47,6 +49,18 @@ class RunFolder:
     @property
     def finished(self) -> bool:
         return self.metrics.exists()
+
+    def hold(self) -> RunFolder:
+        """Take the folder's lock until `release` (or this process's end): two processes
+        training one run would interleave its checkpoints."""
+        if self._lock is None:
+            self._lock = hold_folder(self.path, "run")
+        return self
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     @staticmethod
     def default_path(recipe_name: str, root: str | Path = "runs") -> Path:
@@ -80,6 +94,7 @@ class RunFolder:
             raise RunError(f"cannot resume {run.path}: it has no config.json, so it is not a digitrec run folder")
         if run.finished:
             raise RunError(f"{run.path} is already finished; there is nothing to resume")
+        run.hold()  # before its temporary files go: they may be another process's writes
         run.remove_interrupted_writes()
         return run
 
@@ -110,3 +125,11 @@ class RunFolder:
             return rows
 
 
+
+
+def hold_folder(folder: Path, what: str):
+    """The lock of a run or K-fold folder, or a RunError naming the process that holds it."""
+    try:
+        return take_lock(folder / ".lock")
+    except LockHeld as e:
+        raise RunError(f"{folder} is being trained by another process (pid {e.holder}); wait for it to finish or stop it, then --resume") from None
