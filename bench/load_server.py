@@ -1,7 +1,7 @@
 """Load on `digitrec serve`, on loopback, with concurrent clients.
 
     python bench/load_server.py --model runs/demo [--runtime onnx] [--workers 1]
-        [--clients 16] [--pixels-requests 10000] [--photo-requests 1000] [--time-limit 300]
+        [--clients 16,64] [--pixels-requests 10000] [--photo-requests 1000] [--time-limit 300]
 
 Starts the server in its own process on 127.0.0.1, sends a bounded number of requests
 (each phase also stops at --time-limit seconds), and reports requests per second, p50
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="runs/demo")
     parser.add_argument("--runtime", default="auto")
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--clients", default="16,64", help="concurrent connections, comma-separated: each level is measured in turn")
     parser.add_argument("--pixels-requests", type=int, default=10_000)
     parser.add_argument("--photo-requests", type=int, default=1_000)
     parser.add_argument("--time-limit", type=float, default=300.0, help="seconds per phase at most")
@@ -273,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="load generator: wrk when installed (auto), or aiohttp in this process")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    levels = [int(c) for c in args.clients.split(",")]
 
     port = free_port()
     cmd = [sys.executable, "-m", "digitrec", "serve", "--model", args.model, "--runtime", args.runtime,
@@ -298,25 +299,28 @@ def main(argv: list[str] | None = None) -> int:
         report = {
             "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()},
             "model": model,
-            "clients": args.clients,
+            "clients": levels,
             "workers": args.workers,
         }
         # Warm-up, not measured: first requests pay one-off costs (imports, allocations).
-        asyncio.run(phase(base + "/api/v1/predict/pixels", pixels_payload(), "application/json", 200, args.clients, 30, lambda n: None))
+        asyncio.run(phase(base + "/api/v1/predict/pixels", pixels_payload(), "application/json", 200, levels[0], 30, lambda n: None))
         memory.append(rss_mb(pids))
         # Baseline: the HTTP stack alone, an endpoint that does no work (GET-free POST is
         # not allowed, so /healthz is fetched with the same client and concurrency).
-        report["baseline_healthz"] = asyncio.run(phase_get(base + "/healthz", 5000, args.clients, args.time_limit))
+        report["baseline_healthz"] = asyncio.run(phase_get(base + "/healthz", 5000, levels[0], args.time_limit))
         client = args.client if args.client != "auto" else ("wrk" if shutil.which("wrk") else "aiohttp")
         report["client"] = client
         phases = (("pixels", "/api/v1/predict/pixels", pixels_payload(), "application/json", args.pixels_requests),
                   ("photo", "/api/v1/predict", photo_payload(), "image/jpeg", args.photo_requests))
-        for name, path, body, content_type, total in phases:
-            if client == "wrk":
-                report[name] = wrk_phase(base + path, body, content_type, total, args.clients, args.time_limit, memory, pids, port)
-            else:
-                report[name] = asyncio.run(phase(base + path, body, content_type, total, args.clients, args.time_limit,
-                                                 lambda n: memory.append(rss_mb(pids))))
+        report["levels"] = {}
+        for clients in levels:
+            level = report["levels"][clients] = {}
+            for name, path, body, content_type, total in phases:
+                if client == "wrk":
+                    level[name] = wrk_phase(base + path, body, content_type, total, clients, args.time_limit, memory, pids, port)
+                else:
+                    level[name] = asyncio.run(phase(base + path, body, content_type, total, clients, args.time_limit,
+                                                    lambda n: memory.append(rss_mb(pids))))
         memory.append(rss_mb(pids))
         report["memory_mb"] = {"after_start": memory[0], "after_warm_up": memory[1], "samples": memory[2:],
                                "growth_after_warm_up": memory[-1] - memory[1]}
@@ -328,14 +332,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     m = report["machine"]
     print(f"machine: {m['cpu']}, {m['cores']} cores; model {report['model']['recipe']} on {report['model']['runtime']}, "
-          f"{args.workers} worker(s), {args.clients} concurrent clients ({report['client']}) on loopback")
+          f"{args.workers} worker(s), clients from {report['client']} on loopback")
     b = report["baseline_healthz"]
-    print(f"baseline GET /healthz (no work): {b['rps']:.0f}/s  p50 {b['p50_ms']:.1f} ms  p99 {b['p99_ms']:.1f} ms")
-    for name in ("pixels", "photo"):
-        r = report[name]
-        print(f"{name:>6}: {r['requests']:,} requests in {r['seconds']:.1f} s = {r['rps']:.0f}/s  "
-              f"p50 {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  max {r['max_ms']:.1f} ms  errors {r['errors']}"
-              + (f"  connections per process {'/'.join(map(str, r['connections_per_process']))}" if "connections_per_process" in r else ""))
+    print(f"baseline GET /healthz (no work, {levels[0]} clients): {b['rps']:.0f}/s  p50 {b['p50_ms']:.1f} ms  p99 {b['p99_ms']:.1f} ms")
+    for clients, level in report["levels"].items():
+        for name in ("pixels", "photo"):
+            r = level[name]
+            print(f"{clients:>3} clients {name:>6}: {r['requests']:,} requests in {r['seconds']:.1f} s = {r['rps']:.0f}/s  "
+                  f"p50 {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  max {r['max_ms']:.1f} ms  errors {r['errors']}"
+                  + (f"  connections per process {'/'.join(map(str, r['connections_per_process']))}" if "connections_per_process" in r else ""))
     mem = report["memory_mb"]
     print(f"server memory: {mem['after_warm_up']:.0f} MB after warm-up, {memory[-1]:.0f} MB at the end "
           f"({mem['growth_after_warm_up']:+.1f} MB); samples: {', '.join(f'{x:.0f}' for x in mem['samples'])}")

@@ -2,6 +2,7 @@
 
 import math
 import os
+import re
 import shutil
 import socket
 import threading
@@ -62,14 +63,39 @@ def browser():
         b.close()
 
 
+def csp_violations(page) -> list[str]:
+    """Console messages of the Content-Security-Policy refusing something of the page's
+    own: the page must need nothing the policy forbids (inline script, eval, a CDN)."""
+    found: list[str] = []
+    page.on("console", lambda m: found.append(m.text) if "Content Security Policy" in m.text else None)
+    return found
+
+
 @pytest.fixture
 def page(browser, server):
     context = browser.new_context(viewport={"width": 1000, "height": 720})
     page = context.new_page()
+    violations = csp_violations(page)
     page.goto(server + "/")
     page.wait_for_selector("#canvas")
     yield page
     context.close()
+    assert not violations, violations
+
+
+def test_the_api_docs_render_offline_under_the_policy(browser, server):
+    """/docs loaded Swagger UI from a CDN; now from the package (Swagger UI 5: FastAPI's
+    schema is OpenAPI 3.1, which Swagger UI 4 refuses to render), with no inline script."""
+    context = browser.new_context()
+    page = context.new_page()
+    violations = csp_violations(page)
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((server, "data:", "blob:")) else None)
+    page.goto(server + "/docs")
+    page.get_by_text("/api/v1/predict/pixels", exact=True).first.wait_for(timeout=15_000)  # Swagger UI rendered the schema
+    context.close()
+    assert not violations, violations
+    assert not outside, outside
 
 
 def stroke(page, points):
@@ -96,9 +122,11 @@ def seven(x):
 
 
 def read(page, expected_length=1):
-    page.wait_for_function(
-        f"document.getElementById('prediction').textContent.length === {expected_length}", timeout=10_000
-    )
+    from playwright.sync_api import expect
+
+    # An assertion that polls, not wait_for_function: that evaluates a string in the page,
+    # which the page's Content-Security-Policy (no eval) rightly refuses.
+    expect(page.locator("#prediction")).to_have_text(re.compile(rf"^.{{{expected_length}}}$"), timeout=10_000)
     page.wait_for_timeout(400)  # let the debounced final read of the drawing land
     return page.text_content("#prediction")
 

@@ -180,3 +180,73 @@ def test_an_onnx_model_with_bad_metadata_fails_at_start_up(onnx_path, tmp_path):
     onnx.save(proto, str(bad))
     with pytest.raises(DigitrecError, match="std must be a finite number above 0"):
         load_app(bad)
+
+
+def test_the_openapi_schema_documents_every_error_and_is_as_strict_as_the_checks(client):
+    schema = client.get("/openapi.json").json()
+    paths = schema["paths"]
+    for path, statuses in (("/api/v1/predict", {"400", "413", "415"}), ("/api/v1/predict/pixels", {"400", "413", "415", "422"})):
+        responses = paths[path]["post"]["responses"]
+        assert statuses <= set(responses), (path, set(responses))
+        for status in statuses:
+            assert responses[status]["content"]["application/json"]["schema"]["required"] == ["error"]
+    pixels = paths["/api/v1/predict/pixels"]["post"]["requestBody"]["content"]["application/json"]["schema"]["properties"]["pixels"]
+    flat, rows = pixels["oneOf"]
+    assert (flat["minItems"], flat["maxItems"]) == (784, 784) and flat["items"]["maximum"] == 255  # [] is no longer valid
+    assert (rows["minItems"], rows["items"]["maxItems"]) == (28, 28)
+
+
+def test_a_wrong_method_gets_405_with_allow(client):
+    r = client.get("/api/v1/predict")
+    assert r.status_code == 405 and r.headers["allow"] == "POST" and "error" in r.json()
+
+
+@pytest.mark.parametrize("path", ["/", "/healthz", "/api/v1/model", "/docs", "/static/app.js"])
+def test_every_answer_carries_the_security_headers(client, path):
+    headers = client.get(path).headers
+    assert "default-src 'self'" in headers["content-security-policy"] and "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff" and headers["x-frame-options"] == "DENY"
+    assert (headers.get("cache-control") == "no-store") == path.startswith("/api/")
+
+
+def test_the_api_docs_load_their_assets_from_the_package(client):
+    """/docs loaded Swagger UI from a CDN: offline, it was a blank page."""
+    import re
+
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert assets and all(a.startswith("/static/") or a.startswith("data:") for a in assets), assets
+    for asset in assets:
+        if asset.startswith("/static/"):
+            assert client.get(asset).status_code == 200, asset
+    assert "<script>" not in page.text, "no inline script: the CSP allows none"
+
+
+KEY = "k" * 24
+
+
+@pytest.fixture(scope="module")
+def keyed(tiny_run):
+    return TestClient(create_app(Recognizer.load(tiny_run), ServerConfig(api_key=KEY)))
+
+
+def test_with_an_api_key_every_api_request_must_carry_it(keyed):
+    assert keyed.get("/api/v1/model").status_code == 401
+    assert keyed.get("/api/v1/model", headers={"X-API-Key": "wrong" * 5}).status_code == 401
+    r = keyed.post("/api/v1/predict/pixels", json={"pixels": [0] * 784})
+    assert r.status_code == 401 and "API key" in r.json()["error"]
+    assert keyed.get("/api/v1/model", headers={"X-API-Key": KEY}).status_code == 200
+    assert keyed.get("/api/v1/model", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
+    for open_path in ("/healthz", "/", "/docs"):
+        assert keyed.get(open_path).status_code == 200, open_path
+
+
+def test_only_loopback_counts_as_private_and_keys_are_long_enough():
+    from digitrec.cli.serve_cmds import is_loopback, read_api_key
+    from digitrec.errors import ConfigError
+
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.2") and not is_loopback("example.org")
+    with pytest.raises(ConfigError, match="at least 16"):
+        read_api_key("short", None)

@@ -22,14 +22,16 @@ MEMORY_BOUND = 1_000_000_000  # bytes a worker may peak at, whatever a burst of 
 
 
 @pytest.fixture(scope="module")
-def server(onnx_path):
+def server(onnx_path, tmp_path_factory):
     port = free_port()
     command = [sys.executable, "-m", "digitrec", "serve", "--model", str(onnx_path), "--port", str(port), "--header-timeout", "1", "--body-timeout", "1"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log = tmp_path_factory.mktemp("server") / "stderr.txt"
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log.open("w"), text=True)
+    process.log = log
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            assert process.poll() is None, process.stderr.read()
+            assert process.poll() is None, process.log.read_text()
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1):
                     break
@@ -62,6 +64,18 @@ def test_a_body_that_never_finishes_gets_its_connection_closed(server):
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.sendall(b"POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n" + b"\x89PNG")
         assert b"200 OK" not in read_until_closed(sock)
+
+
+def test_a_client_leaving_mid_upload_is_one_line_in_the_log(server):
+    """An aborted upload logged a ClientDisconnect traceback."""
+    process, port = server
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n" + b"\x89PNG" * 100)
+    deadline = time.monotonic() + 20
+    while "left during the upload" not in process.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = process.log.read_text()
+    assert "left during the upload of /api/v1/predict" in log and "Traceback" not in log, log
 
 
 def test_an_idle_connection_after_a_request_is_closed(server):

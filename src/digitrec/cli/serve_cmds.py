@@ -29,6 +29,30 @@ def export(
     out.print(f"wrote {path} ({path.stat().st_size:,} bytes); serve it with `digitrec serve --model {path} --runtime onnx`")
 
 
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def read_api_key(key: str | None, key_file: Path | None) -> str | None:
+    if key is not None and key_file is not None:
+        raise ConfigError("give --api-key or --api-key-file, not both")
+    if key_file is not None:
+        try:
+            key = key_file.read_text().strip()
+        except OSError as e:
+            raise ConfigError(f"cannot read the API key file {key_file}: {e.strerror or e}") from None
+    if key is not None and len(key) < 16:
+        raise ConfigError("an API key must be at least 16 characters (`python -c 'import secrets; print(secrets.token_urlsafe())'` makes one)")
+    return key
+
+
 def serve(
     model: Optional[Path] = typer.Option(None, "--model", help="Run folder, checkpoint, or .onnx export; default: the shipped models."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; loopback unless told otherwise."),
@@ -38,6 +62,8 @@ def serve(
     workers: int = typer.Option(1, "--workers", min=1, help="Server processes (each loads the model once)."),
     header_timeout: float = typer.Option(10.0, "--header-timeout", min=0.1, help="Seconds a request's headers may take to arrive (then 408)."),
     body_timeout: float = typer.Option(30.0, "--body-timeout", min=0.1, help="Seconds a request's body may take once its headers are in (then the connection closes)."),
+    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="DIGITREC_API_KEY", help="Every /api/ request must carry this key (X-API-Key or Authorization: Bearer); also from DIGITREC_API_KEY."),
+    api_key_file: Optional[Path] = typer.Option(None, "--api-key-file", help="Read the API key from this file (it stays out of the process list)."),
 ) -> None:
     """Serve the REST API and the drawing board page (FastAPI on uvicorn)."""
     import os
@@ -50,12 +76,18 @@ def serve(
         from digitrec.shipped import READER, shipped
 
         model = shipped(READER)  # with the shipped classifier beside it for pixels
-    config = ServerConfig(max_bytes=max_bytes, header_timeout=header_timeout, body_timeout=body_timeout)
+    key = read_api_key(api_key, api_key_file)
+    if not is_loopback(host):
+        advice = "every /api/ request needs its API key" if key else "anyone who can reach this address can use the API; pass --api-key or --api-key-file"
+        err.print(f"[bold yellow]warning:[/] serving on {host}, not loopback: {advice}")
+    config = ServerConfig(max_bytes=max_bytes, header_timeout=header_timeout, body_timeout=body_timeout, api_key=key)
     app = load_app(model, runtime, config)  # a bad model fails here, before the port is claimed
     from digitrec.serving.workers import WorkerPool, balanced_workers_supported
 
     if workers > 1 and not balanced_workers_supported():
         os.environ.update({"DIGITREC_SERVE_MODEL": str(model), "DIGITREC_SERVE_RUNTIME": runtime, "DIGITREC_SERVE_MAX_BYTES": str(max_bytes)})
+        if key:
+            os.environ["DIGITREC_API_KEY"] = key
         err.print(f"digitrec serving {model} ({runtime}) on http://{host}:{port} with {workers} workers (uvicorn's)")
         uvicorn.run("digitrec.serving.uvicorn_worker:app", host=host, port=port, workers=workers, log_level="warning")
         return

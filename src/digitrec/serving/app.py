@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import importlib.resources
+import itertools
 import json
+import logging
 import math
 import sys
 from dataclasses import dataclass
@@ -20,10 +23,11 @@ import numpy as np
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from digitrec import __version__
 from digitrec.preprocess.decode import MAX_PIXELS, ImageError, ImageTooLargeError
@@ -31,8 +35,12 @@ from digitrec.preprocess.fields import FieldOptions
 from digitrec.preprocess.pipeline import PreprocessOptions
 from digitrec.recognizer import Reading, Recognizer
 from digitrec.serving.batching import MicroBatcher
+from digitrec.serving.security import SecurityMiddleware
+
+log = logging.getLogger("digitrec.serving")
 
 STATIC = Path(__file__).parent / "static"
+SWAGGER_UI = str(importlib.resources.files("fastapi_swagger.resources"))  # Swagger UI 5 (OpenAPI 3.1), packaged
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
 
@@ -48,9 +56,41 @@ class ServerConfig:
     max_pixels: int = MAX_PIXELS  # largest decoded picture
     header_timeout: float = 10.0  # seconds a request's headers may take to arrive
     body_timeout: float = 30.0  # seconds its body may take, once the headers are in
+    api_key: str | None = None  # when set, every /api/ request must carry it (see security.py)
     reading_slots: int = 2  # pictures a worker reads at once; the rest wait their turn. It
     # bounds the memory of a burst (a 6300x6300 PNG holds ~60 MB while it is decoded)
     # and costs no throughput: a worker has one core to read with
+
+
+ERROR_BODY = {"type": "object", "properties": {"error": {"type": "string", "description": "what is wrong, in one sentence"}}, "required": ["error"]}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error answers of an endpoint, each with its JSON body."""
+    meaning = {
+        400: "an empty body, an undecodable image, invalid JSON",
+        401: "the server has an API key and the request did not carry it",
+        413: "more bytes than the server accepts, or more pixels",
+        415: "a content type the endpoint does not take",
+        422: "pixels of the wrong shape or type, NaN, or out of range",
+    }
+    return {s: {"description": meaning[s], "content": {"application/json": {"schema": ERROR_BODY}}} for s in statuses}
+
+
+PIXEL = {"type": "number", "minimum": 0, "maximum": 255}
+PIXELS_SCHEMA = {
+    "type": "object",
+    "required": ["pixels"],
+    "properties": {
+        "pixels": {
+            "oneOf": [
+                {"type": "array", "items": PIXEL, "minItems": 784, "maxItems": 784, "description": "784 numbers, row by row"},
+                {"type": "array", "items": {"type": "array", "items": PIXEL, "minItems": 28, "maxItems": 28}, "minItems": 28, "maxItems": 28, "description": "28 rows of 28 numbers"},
+            ],
+            "description": "0-255, or 0-1 when none is above 1; either polarity",
+        }
+    },
+}
 
 
 def png_base64(image: np.ndarray) -> str:
@@ -120,8 +160,8 @@ def pixels_array(payload: Any) -> np.ndarray:
         raise ApiError(422, 'expected a JSON object {"pixels": [...]} with 28x28 or 784 numbers')
     if not isinstance(values, list):
         raise ApiError(422, f"{PIXELS_HELP}; got {type(values).__name__}")
-    flat = [v for row in values for v in row] if values and all(isinstance(row, list) for row in values) else values
-    kinds = set(map(type, flat))
+    rows = values and all(isinstance(row, list) for row in values)
+    kinds = set(map(type, itertools.chain.from_iterable(values) if rows else values))
     if not kinds <= {int, float}:
         names = ", ".join(sorted({JSON_NAMES.get(k, k.__name__) for k in kinds - {int, float}}))
         raise ApiError(422, f"{PIXELS_HELP}; got {names}")
@@ -154,6 +194,8 @@ def create_app(recognizer: Recognizer, config: ServerConfig = ServerConfig(), mo
         title="digitrec",
         version=__version__,
         description="Read handwritten digits from pictures or pixel arrays.",
+        docs_url=None,  # served below from the package's own Swagger UI, not a CDN
+        redoc_url=None,
     )
     card = dict(model_card or recognizer.meta)
     batcher = MicroBatcher(recognizer.classify)
@@ -170,7 +212,12 @@ def create_app(recognizer: Recognizer, config: ServerConfig = ServerConfig(), mo
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, e: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(e.detail)}, status_code=e.status_code)
+        return JSONResponse({"error": str(e.detail)}, status_code=e.status_code, headers=e.headers)  # 405 keeps its Allow
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, _: ClientDisconnect) -> Response:
+        log.warning("digitrec: %s left during the upload of %s", request.client.host if request.client else "a client", request.url.path)
+        return Response(status_code=400)  # never delivered: there is no one to read it
 
     async def read_image(data: bytes, name: str) -> JSONResponse:
         try:
@@ -185,11 +232,12 @@ def create_app(recognizer: Recognizer, config: ServerConfig = ServerConfig(), mo
     @app.post(
         "/api/v1/predict",
         summary="Read the digits in an image",
+        responses=error_responses(400, 401, 413, 415),
         openapi_extra={
             "requestBody": {
                 "required": True,
                 "content": {
-                    "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}},
+                    "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}},
                     "image/*": {"schema": {"type": "string", "format": "binary"}},
                     "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
                 },
@@ -224,12 +272,8 @@ def create_app(recognizer: Recognizer, config: ServerConfig = ServerConfig(), mo
     @app.post(
         "/api/v1/predict/pixels",
         summary="Read a digit given as pixels",
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": {"type": "object", "properties": {"pixels": {"type": "array", "items": {}}}, "required": ["pixels"]}}},
-            }
-        },
+        responses={**error_responses(400, 401, 413, 415, 422), 501: {"description": "a number reader served without a digit classifier"}},
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": PIXELS_SCHEMA}}}},
     )
     async def predict_pixels(request: Request) -> JSONResponse:
         """JSON {"pixels": ...}: 28 rows of 28 numbers or 784 numbers, 0-255 or 0-1, either polarity."""
@@ -251,7 +295,7 @@ def create_app(recognizer: Recognizer, config: ServerConfig = ServerConfig(), mo
         # A ready response: FastAPI's generic encoder costs more than the reading itself.
         return FastJSONResponse(reading_json(reading))
 
-    @app.get("/api/v1/model", summary="The model being served")
+    @app.get("/api/v1/model", summary="The model being served", responses=error_responses(401))
     async def model() -> dict[str, Any]:
         accuracy = card.get("test_accuracy")
         return {
@@ -268,12 +312,18 @@ def create_app(recognizer: Recognizer, config: ServerConfig = ServerConfig(), mo
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.mount("/static/swagger", StaticFiles(directory=SWAGGER_UI), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> FileResponse:
+        return FileResponse(STATIC / "docs.html")
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
+    app.add_middleware(SecurityMiddleware, api_key=config.api_key)
     return app
 
 

@@ -8,6 +8,6 @@ from digitrec.serving.app import ServerConfig, load_app, one_thread_per_worker
 app = load_app(
     os.environ["DIGITREC_SERVE_MODEL"],
     os.environ.get("DIGITREC_SERVE_RUNTIME", "auto"),
-    ServerConfig(max_bytes=int(os.environ.get("DIGITREC_SERVE_MAX_BYTES", 10 * 1024 * 1024))),
+    ServerConfig(max_bytes=int(os.environ.get("DIGITREC_SERVE_MAX_BYTES", 10 * 1024 * 1024)), api_key=os.environ.get("DIGITREC_API_KEY")),
 )
 one_thread_per_worker()

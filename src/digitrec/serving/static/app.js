@@ -93,11 +93,28 @@ function readCanvas() {
   canvas.toBlob((blob) => send(blob, "image/png"), "image/png");
 }
 
+// A server started with --api-key answers 401 without it: ask once, keep it for the tab.
+async function api(path, init = {}) {
+  const withKey = () => {
+    const key = sessionStorage.getItem("digitrec-api-key");
+    return { ...init, headers: { ...(init.headers || {}), ...(key ? { "X-API-Key": key } : {}) } };
+  };
+  let response = await fetch(path, withKey());
+  if (response.status === 401) {
+    const key = window.prompt("This server needs its API key:");
+    if (key) {
+      sessionStorage.setItem("digitrec-api-key", key);
+      response = await fetch(path, withKey());
+    }
+  }
+  return response;
+}
+
 async function send(body, type, photo = false) {
   const id = ++inFlight;
   statusLine.textContent = "reading…";
   try {
-    const response = await fetch("/api/v1/predict", { method: "POST", body, headers: type ? { "Content-Type": type } : {} });
+    const response = await api("/api/v1/predict", { method: "POST", body, headers: type ? { "Content-Type": type } : {} });
     const data = await response.json();
     if (id !== inFlight) return; // a newer drawing is being read
     if (!response.ok) throw new Error(data.error || response.statusText);
@@ -183,7 +200,7 @@ function digitCard(d, index) {
   return card;
 }
 
-fetch("/api/v1/model")
+api("/api/v1/model")
   .then((r) => r.json())
   .then((m) => {
     const acc = m.test_accuracy == null ? "" : `, ${(100 * m.test_accuracy).toFixed(2)}% on MNIST test`;
