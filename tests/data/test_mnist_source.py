@@ -109,12 +109,18 @@ def test_local_root_missing_file_names_path_and_fix(tmp_path, served):
         MnistSource(data_root=tmp_path / "root", files=files).load("train")
 
 
-def test_local_root_checksum_mismatch(tmp_path, served):
-    server_dir, files = served
+def local_root(server_dir: Path, tmp_path: Path) -> Path:
+    """A data root's mnist/ folder holding copies of the served files."""
     root = tmp_path / "root" / "mnist"
     root.mkdir(parents=True)
     for f in server_dir.iterdir():
         (root / f.name).write_bytes(f.read_bytes())
+    return root
+
+
+def test_local_root_checksum_mismatch(tmp_path, served):
+    server_dir, files = served
+    root = local_root(server_dir, tmp_path)
     (root / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b truncated")
     with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte.gz fails its checksum.*truncated\?"):
         MnistSource(data_root=tmp_path / "root", files=files).load("test")
@@ -122,10 +128,7 @@ def test_local_root_checksum_mismatch(tmp_path, served):
 
 def test_a_folder_where_an_idx_file_should_be_is_named(tmp_path, served):
     server_dir, files = served
-    root = tmp_path / "root" / "mnist"
-    root.mkdir(parents=True)
-    for f in server_dir.iterdir():
-        (root / f.name).write_bytes(f.read_bytes())
+    root = local_root(server_dir, tmp_path)
     (root / "train-images-idx3-ubyte.gz").unlink()
     (root / "train-images-idx3-ubyte.gz").mkdir()  # was "unexpected IsADirectoryError"
     with pytest.raises(DataError, match=r"train-images-idx3-ubyte.gz is a folder or a special file, not the MNIST file"):

@@ -35,6 +35,7 @@ from digitrec.preprocess.fields import FieldOptions
 from digitrec.preprocess.pipeline import PreprocessOptions
 from digitrec.recognizer import Reading, Recognizer
 from digitrec.serving.batching import MicroBatcher
+from digitrec.serving.openapi import PIXELS_SCHEMA, error_responses
 from digitrec.serving.security import SecurityMiddleware
 
 log = logging.getLogger("digitrec.serving")
@@ -60,37 +61,6 @@ class ServerConfig:
     reading_slots: int = 2  # pictures a worker reads at once; the rest wait their turn. It
     # bounds the memory of a burst (a 6300x6300 PNG holds ~60 MB while it is decoded)
     # and costs no throughput: a worker has one core to read with
-
-
-ERROR_BODY = {"type": "object", "properties": {"error": {"type": "string", "description": "what is wrong, in one sentence"}}, "required": ["error"]}
-
-
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error answers of an endpoint, each with its JSON body."""
-    meaning = {
-        400: "an empty body, an undecodable image, invalid JSON",
-        401: "the server has an API key and the request did not carry it",
-        413: "more bytes than the server accepts, or more pixels",
-        415: "a content type the endpoint does not take",
-        422: "pixels of the wrong shape or type, NaN, or out of range",
-    }
-    return {s: {"description": meaning[s], "content": {"application/json": {"schema": ERROR_BODY}}} for s in statuses}
-
-
-PIXEL = {"type": "number", "minimum": 0, "maximum": 255}
-PIXELS_SCHEMA = {
-    "type": "object",
-    "required": ["pixels"],
-    "properties": {
-        "pixels": {
-            "oneOf": [
-                {"type": "array", "items": PIXEL, "minItems": 784, "maxItems": 784, "description": "784 numbers, row by row"},
-                {"type": "array", "items": {"type": "array", "items": PIXEL, "minItems": 28, "maxItems": 28}, "minItems": 28, "maxItems": 28, "description": "28 rows of 28 numbers"},
-            ],
-            "description": "0-255, or 0-1 when none is above 1; either polarity",
-        }
-    },
-}
 
 
 def png_base64(image: np.ndarray) -> str:

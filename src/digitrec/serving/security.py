@@ -25,8 +25,8 @@ HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
 ]
-API_PREFIX = "/api/"  # answers that are computed per request: never cached
-OPEN_PATHS = ("/healthz",)  # answered without the key: a load balancer's probe has none
+API_PREFIX = "/api/"  # computed per request: never cached, and behind the key (the page,
+# its assets, /docs and /healthz stay open: a load balancer's probe has no key)
 API_KEY_HEADER = b"x-api-key"
 
 
@@ -52,7 +52,7 @@ class SecurityMiddleware:
         path = scope["path"]
         api = path.startswith(API_PREFIX)
         extra = HEADERS + ([(b"cache-control", b"no-store")] if api else [])
-        if self.api_key is not None and api and path not in OPEN_PATHS:
+        if self.api_key is not None and api:
             key = presented_key(scope["headers"])
             if key is None or not hmac.compare_digest(key, self.api_key):
                 await self._refuse(send, extra, "an API key is missing" if key is None else "the API key is wrong")
