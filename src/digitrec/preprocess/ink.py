@@ -58,7 +58,7 @@ def working_copy(gray: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     scale = min(1.0, max_side / max(h, w))
     if scale < 1.0:
         gray = cv2.resize(gray, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    return gray.astype(np.float32), scale
+    return gray.astype(np.float32, copy=False), scale
 
 
 def dark_ink_on_light(gray: np.ndarray) -> bool:
@@ -84,8 +84,8 @@ def flatten_background(x: np.ndarray) -> np.ndarray:
     k = max(3, (min(small.shape) // 2) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     background = cv2.GaussianBlur(cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel), (0, 0), k / 3)
-    background = cv2.resize(background, (w, h), interpolation=cv2.INTER_LINEAR)
-    return np.clip(x - background, 0, None)
+    flat = x - cv2.resize(background, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.maximum(flat, 0, out=flat)
 
 
 def _band_thickness(component: np.ndarray) -> float:
@@ -168,7 +168,8 @@ def find_ink(gray: np.ndarray, max_side: int = 800, lines: bool = True) -> InkRe
     contrast = float(smooth.max())
     if contrast < MIN_CONTRAST:
         return InkResult(np.zeros_like(flat), np.zeros(flat.shape, np.uint8), scale, inverted, contrast)
-    ink = np.clip(smooth / contrast, 0, 1).astype(np.float32)
+    ink = smooth * np.float32(1.0 / contrast)  # in [0, 1]: a blur of non-negative ink, over its peak
+    np.minimum(ink, 1.0, out=ink)  # (rounding)
     level, _ = cv2.threshold((ink * 255).astype(np.uint8), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     # Otsu on a near-empty page can settle in the noise; ink is at least a third of the peak.
     threshold = max(level / 255.0, 0.33)
