@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from digitrec.preprocess.decode import MAX_PIXELS, ImageInput, Picture, decode_picture
-from digitrec.preprocess.ink import MIN_CONTRAST, dark_ink_on_light, flatten_background, quantiles, remove_lines, too_many_pieces, working_copy
+from digitrec.preprocess.ink import MIN_CONTRAST, dark_ink_on_light, flatten_background, label_pieces, quantiles, remove_lines, too_many_pieces, working_copy
 
 # --- tuning --------------------------------------------------------------------------
 STRIP_HEIGHT = 32  # the reader's input height: digits ~20-28 px tall, as MNIST's
@@ -167,13 +167,12 @@ def _touches(box: tuple[int, ...], shape: tuple[int, int]) -> bool:
     return x <= 1 or y <= 1 or x + w >= shape[1] - 1 or y + h >= shape[0] - 1
 
 
-def is_roomy(mask: np.ndarray) -> bool:
+def is_roomy(mask: np.ndarray, pieces: tuple) -> bool:
     """A cell or a page holds its numbers with room around them; a tight crop of one
     number (a cheque's amount box) is filled by it: its tallest stout piece is most of
     the picture's height. Lines are not stout (thin), nor are frames and rules joined at
-    corners (hollow)."""
-    h, w = mask.shape
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    corners (hollow). `pieces`: the mask's `label_pieces`."""
+    n, _, stats, _ = pieces
     stout = []
     for i in range(1, n):
         bw, bh, area = stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT], stats[i, cv2.CC_STAT_AREA]
@@ -279,10 +278,11 @@ def find_fields(source: ImageInput | Picture, options: FieldOptions = FieldOptio
     smooth = cv2.GaussianBlur(ink, (0, 0), max(0.5, max(ink.shape) / 500))
     level, _ = cv2.threshold((smooth * 255).astype(np.uint8), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     mask = (smooth > max(level / 255.0, 0.3)).astype(np.uint8)
-    crowded = too_many_pieces(mask)
+    pieces = label_pieces(mask)
+    crowded = too_many_pieces(pieces)
     if crowded:
         return FoundFields([], width, height, crowded)
-    roomy = is_roomy(mask)
+    roomy = is_roomy(mask, pieces)
     if options.lines:
         # In a tight crop a tall thin "1" spans the height like a vertical rule: only a
         # cell or a page has vertical rules to remove.

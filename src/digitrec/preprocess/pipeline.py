@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from digitrec.preprocess.decode import MAX_PIXELS, ImageInput, Picture, decode_picture
-from digitrec.preprocess.ink import find_ink, too_many_pieces
+from digitrec.preprocess.ink import find_ink, label_pieces, too_many_pieces
 from digitrec.preprocess.normalize import normalize_digit
 from digitrec.preprocess.segment import group_components
 
@@ -52,10 +52,11 @@ def extract_digits(source: ImageInput | Picture, options: PreprocessOptions = Pr
     found = find_ink(picture.gray, options.max_side, options.lines)
     if not found.mask.any():
         return Preprocessed([], width, height, "no digit found: the image is blank or has too little contrast")
-    crowded = too_many_pieces(found.mask)
+    pieces = label_pieces(found.mask)
+    crowded = too_many_pieces(pieces)
     if crowded:
         return Preprocessed([], width, height, crowded)
-    regions = group_components(found.mask, single=options.single)
+    regions = group_components(found.mask, single=options.single, pieces=pieces)
     if not regions:
         return Preprocessed([], width, height, "no digit found: only specks of ink")
     digits = []

@@ -54,14 +54,14 @@ def merge_spans(spans: list[tuple[int, int]]) -> list[list[int]]:
     return closed + [members for _, members in open_groups]
 
 
-def group_components(mask: np.ndarray, single: bool = False) -> list[DigitRegion]:
+def group_components(mask: np.ndarray, single: bool = False, pieces: tuple | None = None) -> list[DigitRegion]:
     """Group 8-connected components into digits and order them left to right.
 
     Pieces of one digit overlap horizontally (the bar and body of a 5, the two strokes of
     a 4); neighbouring digits in a number do not. Specks and dots, small next to the
-    digits around them, are dropped.
+    digits around them, are dropped. `pieces`: the mask's labelling, if the caller has it.
     """
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    n, labels, stats, _ = pieces if pieces is not None else cv2.connectedComponentsWithStats(mask, connectivity=8)
     if n <= 1:
         return []
     areas = stats[1:, cv2.CC_STAT_AREA]
