@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import errno
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -265,50 +263,20 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".ti
 @dataclass(frozen=True)
 class PictureFile:
     path: Path
-    problem: str | None = None  # why it cannot be read (it is then not opened)
-
-
-def _kind(mode: int) -> str | None:
-    """What a non-regular file is, in words; None for a regular file or a folder."""
-    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return name
-    return None
-
-
-def _problem(path: Path, *, named: bool) -> str | None:
-    """Why `path` cannot be read as a picture, or None. Never opens it: a FIFO would block."""
-    try:
-        mode = path.stat().st_mode  # follows links
-    except FileNotFoundError:
-        if path.is_symlink():
-            return f"{path} is a dangling symlink (to {os.readlink(path)})"
-        return f"{path} does not exist"
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            return f"{path} is a symlink loop"
-        return f"cannot read {path}: {e.strerror or e}"
-    kind = _kind(mode)
-    if kind:
-        return f"{path} is {kind}, not a picture; not read"
-    if stat.S_ISDIR(mode):
-        return None if named else f"{path} is a folder, not an image"
-    if not os.access(path, os.R_OK):
-        return f"cannot read {path}: permission denied"
-    return None
+    problem: str | None = None  # why a folder's walk could not use it (it is then not opened)
 
 
 def find_pictures(paths: Iterable[str | os.PathLike]) -> list[PictureFile]:
     """The pictures `predict` reads: files as given, and inside folders (sorted, not
-    following links to folders, which may loop) every file with an image suffix. What
-    cannot be read is listed with its problem, never skipped in silence: a dangling link
-    or a loop, a FIFO or device, a folder named like an image, a folder that cannot be
-    listed, a file that cannot be read."""
+    following links to folders, which may loop) every entry with an image suffix, and
+    links that lead nowhere. Nothing is skipped in silence: reading a dangling link, a
+    loop, a FIFO or device, or a folder named like an image fails with its own sentence
+    (`preprocess.decode.path_problem`); a link to a folder and a folder that cannot be
+    listed get theirs here."""
     out: list[PictureFile] = []
     for given in map(Path, paths):
-        problem = _problem(given, named=True)
-        if problem or not given.is_dir():
-            out.append(PictureFile(given, problem))
+        if not given.is_dir():
+            out.append(PictureFile(given))
             continue
         found: list[PictureFile] = []
 
@@ -321,7 +289,7 @@ def find_pictures(paths: Iterable[str | os.PathLike]) -> list[PictureFile]:
                 if name in dirs and path.is_symlink():
                     found.append(PictureFile(path, f"{path} is a link to a folder; not followed (links can loop)"))
                 elif path.suffix.lower() in IMAGE_SUFFIXES or (path.is_symlink() and not path.exists()):
-                    found.append(PictureFile(path, _problem(path, named=False)))
+                    found.append(PictureFile(path))
         out += sorted(found, key=lambda f: f.path)
     return out
 

@@ -8,9 +8,11 @@ before any pixel is decoded.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import re
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +37,30 @@ class ImageTooLargeError(ImageError):
     """A picture has more pixels than digitrec decodes (a server answers 413)."""
 
 
+SPECIAL_FILES = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def path_problem(path: Path) -> str | None:
+    """Why the file at `path` cannot be a picture, in one sentence, or None. Never opens
+    it: opening a FIFO or a device could block for ever."""
+    try:
+        mode = path.stat().st_mode  # follows links
+    except FileNotFoundError:
+        if path.is_symlink():
+            return f"{path} is a dangling symlink (to {os.readlink(path)})"
+        return f"{path} does not exist"
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return f"{path} is a symlink loop"
+        return f"cannot read {path}: {e.strerror or e}"
+    if stat.S_ISDIR(mode):
+        return f"{path} is a folder, not an image"
+    kind = next((name for test, name in SPECIAL_FILES if test(mode)), None)
+    if kind:
+        return f"{path} is {kind}, not a picture; not read"
+    return None
+
+
 def _open(source: ImageInput, name: str) -> Image.Image:
     try:
         if isinstance(source, (bytes, bytearray)):
@@ -43,12 +69,9 @@ def _open(source: ImageInput, name: str) -> Image.Image:
             image = Image.open(io.BytesIO(bytes(source)), formats=FORMATS)
         else:
             path = Path(source)
-            if not path.exists():
-                raise ImageError(f"{path} does not exist")
-            if path.is_dir():
-                raise ImageError(f"{path} is a folder, not an image")
-            if not path.is_file():  # a FIFO or a device: opening it could block for ever
-                raise ImageError(f"{path} is not a regular file (a FIFO, device or socket); not read")
+            problem = path_problem(path)
+            if problem:
+                raise ImageError(problem)
             if path.stat().st_size == 0:
                 raise ImageError(f"{path} is empty")
             image = Image.open(path, formats=FORMATS)
