@@ -44,3 +44,20 @@ def test_a_lone_thin_stroke_spanning_the_canvas_is_kept():
     image = np.zeros((400, 400), np.float32)
     image[10:390, 198:202] = 1.0
     assert find_ink(image).mask[10:390, 198:202].mean() > 0.9
+
+
+@pytest.mark.parametrize("density", [0.05, 0.45, 0.7])
+def test_labelling_gives_opencvs_default_labels_and_stats(density):
+    """label_pieces runs BBDT for speed; every caller relies on the labels, their order
+    and the stats being those of OpenCV's default labelling."""
+    import cv2
+
+    from digitrec.preprocess.ink import count_pieces, label_pieces
+
+    rng = np.random.default_rng(7)
+    for h, w in [(1, 1), (3, 500), (97, 131), (480, 640)]:
+        mask = (rng.random((h, w)) < density).astype(np.uint8)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        got = label_pieces(mask)
+        assert got[0] == n and np.array_equal(got[1], labels) and np.array_equal(got[2], stats)
+        assert count_pieces(mask) == n - 1

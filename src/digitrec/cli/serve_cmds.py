@@ -70,7 +70,7 @@ def serve(
 
     import uvicorn
 
-    from digitrec.serving.app import ServerConfig, load_app, one_thread_per_worker, serve_on
+    from digitrec.serving.app import ServerConfig, load_app, prepare_worker_process, serve_on
 
     if model is None:
         from digitrec.shipped import READER, shipped
@@ -96,7 +96,7 @@ def serve(
     claim = claim_port(host, port, workers)  # a taken port fails here, with one clear message
     try:
         if workers == 1:
-            one_thread_per_worker()
+            prepare_worker_process()
             err.print(f"digitrec serving {model} ({runtime}) on http://{host}:{port}  (API docs at /docs)")
             serve_on(app, claim.sockets[0], config)
             return

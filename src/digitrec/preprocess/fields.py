@@ -188,10 +188,10 @@ def remove_broken_lines(mask: np.ndarray) -> np.ndarray:
     h, w = mask.shape
     reach = max(3, round(0.08 * h))
     closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, reach)))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
+    n, labels, stats, _ = label_pieces(closed)
     if n <= 1:
         return mask
-    pieces = cv2.connectedComponents(mask, connectivity=8)[1]
+    pieces = label_pieces(mask)[1]
     out = mask.copy()
     for i in range(1, n):
         bw, bh = stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]
@@ -288,7 +288,7 @@ def find_fields(source: ImageInput | Picture, options: FieldOptions = FieldOptio
         # cell or a page has vertical rules to remove.
         mask = remove_lines(mask, vertical_lines=roomy)
         mask = remove_broken_lines(mask) if roomy else mask
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    n, labels, stats, _ = label_pieces(mask)
     contact = edge_contact(labels, n)
     keep = [i for i in range(1, n) if not _is_frame(stats[i], mask.shape, contact[i], roomy)]
     if keep:

@@ -45,8 +45,17 @@ def quantiles(x: np.ndarray, qs: tuple[float, ...]) -> list[float]:
 
 def label_pieces(mask: np.ndarray) -> tuple:
     """The 8-connected pieces of a mask: OpenCV's (count with background, labels, stats,
-    centroids), labelled once for the piece bound and whatever groups the pieces next."""
-    return cv2.connectedComponentsWithStats(mask, connectivity=8)
+    centroids). Every labelling of the package comes here, and the field and digit paths
+    label a mask once for the piece bound and whatever groups the pieces next.
+
+    BBDT (block-based decision trees) rather than OpenCV's default: the same labels and
+    stats (checked on random masks), in a third of the time on a 640x480 photo's mask."""
+    return cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_BBDT)
+
+
+def count_pieces(mask: np.ndarray) -> int:
+    """How many 8-connected pieces a mask has (background not counted)."""
+    return cv2.connectedComponentsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_BBDT)[0] - 1
 
 
 def too_many_pieces(pieces: tuple) -> str | None:
@@ -129,15 +138,15 @@ def remove_lines(mask: np.ndarray, vertical_lines: bool = True) -> np.ndarray:
     for vertical in (False, True) if vertical_lines else (False,):
         m = mask.T if vertical else mask
         h, w = m.shape
-        if w < 40:
-            continue
+        if w < 40 or np.count_nonzero(m.any(0)) < 0.8 * w:
+            continue  # a line spans 80% of the columns: without that much ink, no opening to do
         # Short kernels follow lines tilted by a few degrees; only components that then
         # span most of the image count as lines, which no digit does.
         kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (max(5, w // 12), 1))
         candidates = cv2.morphologyEx(np.ascontiguousarray(m), cv2.MORPH_OPEN, kernel)
         if np.count_nonzero(candidates.any(0)) < 0.8 * w:
             continue  # no piece can span 80% of the width when fewer columns hold any
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(candidates, connectivity=8)
+        n, labels, stats, _ = label_pieces(candidates)
         for i in range(1, n):
             # Ruled and grid lines are thin next to the page (a few pixels in hundreds); a
             # digit "1" filling its box is long too, but far thicker.
@@ -156,7 +165,7 @@ def remove_lines(mask: np.ndarray, vertical_lines: bool = True) -> np.ndarray:
     out[(removed > 0) & (bridged > 0)] = 1
     # What is left of a line is thin debris along it: drop components that live inside its band.
     near_line = cv2.dilate(removed, np.ones((5, 5), np.uint8))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(out, connectivity=8)
+    n, labels, stats, _ = label_pieces(out)
     for i in range(1, n):
         component = labels == i
         if (near_line[component] > 0).mean() > 0.9 and min(stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]) <= 4:

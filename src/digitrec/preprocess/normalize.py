@@ -8,6 +8,8 @@ import functools
 import cv2
 import numpy as np
 
+from digitrec.preprocess.ink import count_pieces
+
 BOX = 20  # MNIST fits each digit's longer side to 20 pixels
 SIZE = 28
 CENTRE = 14.0  # MNIST's mean centre of mass, in pixel-index coordinates (measured: 14.00, 13.99)
@@ -37,9 +39,7 @@ def normalize_stroke(mask: np.ndarray, target: float) -> np.ndarray:
         # Thinning must not erase parts of the digit: keep it only if most ink survives
         # in every part that was there.
         if eroded.sum() > 0.25 * mask.sum():
-            n_before = cv2.connectedComponents(mask)[0]
-            n_after = cv2.connectedComponents(eroded)[0]
-            if n_after <= n_before:
+            if count_pieces(eroded) <= count_pieces(mask):
                 return eroded
     return mask
 

@@ -3,11 +3,11 @@ balanced workers of workers.py are not available (not Linux)."""
 
 import os
 
-from digitrec.serving.app import ServerConfig, load_app, one_thread_per_worker
+from digitrec.serving.app import ServerConfig, load_app, prepare_worker_process
 
 app = load_app(
     os.environ["DIGITREC_SERVE_MODEL"],
     os.environ.get("DIGITREC_SERVE_RUNTIME", "auto"),
     ServerConfig(max_bytes=int(os.environ.get("DIGITREC_SERVE_MAX_BYTES", 10 * 1024 * 1024)), api_key=os.environ.get("DIGITREC_API_KEY")),
 )
-one_thread_per_worker()
+prepare_worker_process()

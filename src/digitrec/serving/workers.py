@@ -61,12 +61,12 @@ def watch_parent(parent: int) -> None:
 
 
 def _worker(model: str, runtime: str, config: ServerConfig, sock: socket.socket, ready, parent: int) -> None:
-    from digitrec.serving.app import load_app, one_thread_per_worker, serve_on
+    from digitrec.serving.app import load_app, prepare_worker_process, serve_on
 
     die_with_parent(parent)
     watch_parent(parent)
     app = load_app(model, runtime, config)
-    one_thread_per_worker()
+    prepare_worker_process()
     ready.set()
     serve_on(app, sock, config)
 
