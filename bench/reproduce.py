@@ -8,7 +8,9 @@ against the figure its tutorial published. Any recipe can be tabled the same way
 
 Each run is a normal `digitrec train` run folder under --runs (one per recipe and seed),
 so an interrupted table resumes: finished runs are read back, not retrained, and an
-unfinished one continues from its last finished epoch. A recipe's checkpoint is chosen
+unfinished one continues from its last finished epoch. A folder is reused only if its
+config.json holds the same recipe (every setting, as the code has it now), seed, limit
+and dataset; any other run there is moved aside (`NAME.stale-N`) and trained again. A recipe's checkpoint is chosen
 on its own validation split where it has one, else its last epoch is used; the test set
 gives the final number only.
 """
@@ -28,23 +30,58 @@ from digitrec.evaluation.checkpoints import evaluate_saved_model
 from digitrec.evaluation.ensemble import ensemble_of
 from digitrec.fileio import read_json
 from digitrec.training import RunOptions, get_recipe, resume_run, train_recipe
+from digitrec.training.config import Recipe
 from digitrec.training.recipes import TUTORIAL_RECIPES
+from digitrec.training.runner import run_settings
 from digitrec.training.runs import RunFolder
+
+
+COMPARED_OPTIONS = ("dataset", "seed", "limit", "fold", "folds", "init")  # what changes a run's result
+# (the device and precision may differ between machines: a run is not stale for them)
+
+
+def stale_reason(folder: Path, recipe: Recipe, options: RunOptions) -> str | None:
+    """Why the run in `folder` is not the run asked for (None: it is): its config.json
+    must hold this recipe, every setting of it as the code has it now, and these options."""
+    try:
+        ran_recipe, ran_options = run_settings(RunFolder(folder))
+    except RunError as e:
+        return str(e)
+    if ran_recipe.name != recipe.name:
+        return f"it is a run of {ran_recipe.name}, not {recipe.name}"
+    if ran_recipe.to_dict() != recipe.to_dict():
+        was, now = ran_recipe.to_dict(), recipe.to_dict()
+        changed = sorted(k for k in now if was.get(k) != now[k])
+        return f"its recipe differs in {', '.join(changed)}"
+    changed = [k for k in COMPARED_OPTIONS if getattr(ran_options, k) != getattr(options, k)]
+    if changed:
+        return "its " + ", ".join(f"{k} was {getattr(ran_options, k)!r}, not {getattr(options, k)!r}" for k in changed)
+    return None
+
+
+def set_aside(folder: Path) -> Path:
+    """Move a stale run out of the way (never deleted: it may be someone's finished run)."""
+    n = 1
+    while folder.with_name(f"{folder.name}.stale-{n}").exists():
+        n += 1
+    return folder.rename(folder.with_name(f"{folder.name}.stale-{n}"))
 
 
 def train_or_resume(recipe_name: str, seed: int, folder: Path, device: str, data_dir: str | None,
                     limit: int | None, epochs: int | None) -> dict:
-    """The run's metrics.json, training it first if it is not finished."""
-    if folder.exists():
-        try:
-            if RunFolder(folder).finished:
-                return read_json(folder / "metrics.json")
-            resume_run(folder, data_dir, device=device)
-            return read_json(folder / "metrics.json")
-        except RunError:
-            raise SystemExit(f"{folder} exists and is not a run of {recipe_name}; move it away")
+    """The run's metrics.json, training it first unless `folder` holds this very run,
+    finished; an unfinished one continues, a different one is set aside and retrained."""
     recipe = get_recipe(recipe_name).with_overrides(epochs=epochs)
-    train_recipe(recipe, RunOptions(seed=seed, device=device, limit=limit), folder, data_dir)
+    options = RunOptions(seed=seed, device=device, limit=limit)
+    if folder.exists():
+        reason = stale_reason(folder, recipe, options)
+        if reason is None:
+            if not RunFolder(folder).finished:
+                resume_run(folder, data_dir, device=device)
+            return read_json(folder / "metrics.json")
+        moved = set_aside(folder)
+        print(f"  {folder} is not this run ({reason}): moved to {moved.name}, training again", file=sys.stderr, flush=True)
+    train_recipe(recipe, options, folder, data_dir)
     return read_json(folder / "metrics.json")
 
 

@@ -39,13 +39,20 @@ def test_round_trip_gives_identical_predictions(tmp_path):
 
 
 def test_checkpoint_is_plain_safetensors_with_json_metadata(tmp_path):
-    path = save_model_checkpoint(tmp_path / "m.safetensors", _model(), META)
-    with open(path, "rb") as f:
-        assert b"pickle" not in f.read(200)
-    from safetensors import safe_open
-
-    with safe_open(str(path), "pt") as f:
-        meta = json.loads(f.metadata()["digitrec"])
+    """The file is safetensors' layout and nothing else: an 8-byte header length, a JSON
+    header, then raw tensor bytes that the header's offsets cover exactly. A pickle or a
+    zip (torch.save) has neither, so no code can run when a checkpoint is opened."""
+    model = _model()
+    path = save_model_checkpoint(tmp_path / "m.safetensors", model, META)
+    raw = path.read_bytes()
+    length = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + length])
+    tensors = {k: v for k, v in header.items() if k != "__metadata__"}
+    ends = sorted(v["data_offsets"] for v in tensors.values())
+    assert ends[0][0] == 0 and all(a[1] == b[0] for a, b in zip(ends, ends[1:]))
+    assert 8 + length + ends[-1][1] == len(raw), "the tensors fill the rest of the file"
+    assert set(tensors) == set(model.state_dict())
+    meta = json.loads(header["__metadata__"]["digitrec"])
     assert meta["model"]["arch"] == "fastnet" and meta["classes"] == list(range(10))
 
 

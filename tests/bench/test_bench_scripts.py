@@ -45,18 +45,45 @@ def test_time_to_accuracy(mnist_root, tmp_path, capsys):
     assert "quick vs train-mnist-fast" in capsys.readouterr().out
 
 
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_curve_times_exclude_evaluation():
-    import time
-
-    import torch
-
     bench = load("time_to_accuracy")
-    curve = bench.Curve(lambda: (time.sleep(0.2), 0.5)[1], torch.device("cpu"), every=0.0)
+    clock = FakeClock()
+
+    def evaluate() -> float:
+        clock.now += 5.0  # evaluating takes 5 s
+        return 0.5
+
+    curve = bench.Curve(evaluate, torch.device("cpu"), every=0.0, clock=clock)
     curve.start()
     for _ in range(3):
+        clock.now += 1.0  # a second of training between evaluations
         curve.tick()
-    assert curve.points[-1][0] < 0.1, "the 0.6 s spent evaluating is off the clock"
-    assert curve.time_to(0.5) == curve.points[0][0] and curve.time_to(0.6) is None
+    assert [t for t, _ in curve.points] == [1.0, 2.0, 3.0], "the 15 s spent evaluating are off the clock"
+
+
+def test_a_threshold_counts_only_once_the_curve_stays_above_it():
+    bench = load("time_to_accuracy")
+    curve = bench.Curve(lambda: 0.0, torch.device("cpu"), every=1.0)
+    curve.points = [(1.0, 0.985), (2.0, 0.991), (3.0, 0.988), (4.0, 0.990), (5.0, 0.993), (6.0, 0.992)]
+    assert curve.time_to(0.99) == 4.0, "a touch at 2 s that falls back is not a reach"
+    assert curve.time_to(0.992) == 5.0
+    assert curve.time_to(0.993) is None, "the run ended below it"
+
+
+def test_speed_ups_need_two_thirds_of_both_sides_seeds():
+    bench = load("time_to_accuracy")
+    assert bench.speedup_cell([1.0, 2.0, None], [4.0, 6.0, 8.0]) == "4.0x"  # medians 1.5 and 6
+    assert bench.speedup_cell([1.0, None, None], [4.0, 6.0, 8.0]) == "we too few"
+    assert bench.speedup_cell([1.0, 1.0, 1.0], [4.0, None, None]) == "ref too few"
+    assert bench.median_cell([3.0, None, 1.0]) == "2.0 (2/3)" and bench.median_cell([None, None]) == "never (0/2)"
 
 
 @pytest.mark.mnist
@@ -71,6 +98,39 @@ def test_reproduce_resumes_finished_runs(mnist_root, tmp_path, capsys):
     assert json.loads((tmp_path / "r.json").read_text())["rows"] == first["rows"]
     assert (tmp_path / "runs" / "cnn-adadelta-seed0" / "best.safetensors").read_bytes() == checkpoint, "not retrained"
     assert "cnn-adadelta" in capsys.readouterr().out
+    longer = [a if a != "1" or args[i - 1] != "--epochs" else "2" for i, a in enumerate(args)]
+    assert bench.main(longer) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["rows"][0]["epochs"] == 2
+    config = json.loads((tmp_path / "runs" / "cnn-adadelta-seed0" / "config.json").read_text())
+    assert config["recipe"]["epochs"] == 2, "a run of other settings is not reused: it is trained again"
+    assert (tmp_path / "runs" / "cnn-adadelta-seed0.stale-1" / "best.safetensors").read_bytes() == checkpoint, "and kept"
+
+
+def write_run_config(folder: Path, recipe, options) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"recipe": recipe.to_dict(), "options": options.to_dict()}))
+    return folder
+
+
+@pytest.mark.parametrize("change, why", [
+    ({"seed": 1}, "seed was 1, not 0"),
+    ({"limit": 500}, "limit was 500, not None"),
+    ({"dataset": "kaggle"}, "dataset was 'kaggle', not 'mnist'"),
+    ({"lr": 0.5}, "its recipe differs in optimizer"),
+    ({"epochs": 3}, "its recipe differs in epochs"),
+    ({"recipe": "mlp"}, "it is a run of mlp, not cnn-adadelta"),
+])
+def test_reproduce_tells_a_stale_run_from_the_one_asked_for(tmp_path, change, why):
+    from digitrec.training import RunOptions, get_recipe
+
+    bench = load("reproduce")
+    wanted, options = get_recipe("cnn-adadelta"), RunOptions(seed=0)
+    ran = get_recipe(change.pop("recipe", "cnn-adadelta")).with_overrides(**{k: v for k, v in change.items() if k in ("lr", "epochs")})
+    ran_options = RunOptions(**{k: v for k, v in change.items() if k not in ("lr", "epochs")} | {"seed": change.get("seed", 0)})
+    folder = write_run_config(tmp_path / "run", ran, ran_options)
+    assert why in bench.stale_reason(folder, wanted, options)
+    same = write_run_config(tmp_path / "same", wanted, RunOptions(seed=0, device="cuda"))
+    assert bench.stale_reason(same, wanted, options) is None, "another device is the same run"
 
 
 @pytest.mark.mnist
@@ -120,3 +180,26 @@ def test_real_documents(mnist_root, tiny_run, tmp_path, capsys):
         row = report["sets"][name]
         assert row["reader"]["size"] == 4 and row["components"]["size"] == 4
         assert 0 <= row["reader"]["accuracy"] <= 1 and row["reader"]["ms_per_image"] > 0
+
+
+@pytest.mark.mnist
+def test_choose_settings_trains_each_variant_on_validation_only(mnist_root, tmp_path, capsys, monkeypatch):
+    bench = load("choose_settings")
+    loaded = []
+    real = bench.train_recipe.__globals__["load_dataset"]
+
+    def watching(name, split, *args, **kwargs):
+        loaded.append(split)
+        return real(name, split, *args, **kwargs)
+
+    monkeypatch.setitem(bench.train_recipe.__globals__, "load_dataset", watching)
+    out = tmp_path / "c.json"
+    assert bench.main(["--recipe", "quick", "--vary", "batch_size=32,64", "--seeds", "2", "--limit", "600",
+                       "--device", "cpu", "--data-dir", str(mnist_root), "--json", str(out)]) == 0
+    assert set(loaded) == {"train"}, "the test set is never loaded"
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["settings"] for r in rows] == [{"batch_size": 32}, {"batch_size": 64}]
+    for row in rows:
+        assert [r["val_size"] for r in row["runs"]] == [50, 50], "quick has no split of its own: 1/12 is held out"
+        assert row["val_accuracy_mean"] == pytest.approx(sum(r["val_accuracy"] for r in row["runs"]) / 2)
+    assert "batch_size=64" in capsys.readouterr().out

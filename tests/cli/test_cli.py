@@ -162,16 +162,21 @@ def test_report_command(capsys, trained_run, kaggle_root):
 
 def test_train_and_evaluate_write_the_report(capsys, trained_run, kaggle_root):
     assert (trained_run / "report.html").exists(), "train writes the report at its end"
-    before = (trained_run / "report.html").stat().st_mtime_ns
+    (trained_run / "report.html").unlink()
     result = run_json(capsys, "evaluate", trained_run, "--split", "val", "--data-dir", kaggle_root)
     assert result["report"] == str(trained_run / "report.html")
-    assert (trained_run / "report.html").stat().st_mtime_ns >= before
+    assert (trained_run / "report.html").read_text().count("<img") == 6, "evaluate wrote it again, figures and all"
 
 
 def test_kfold_command(capsys, kaggle_root, tmp_path):
     result = run_json(capsys, "kfold", "--recipe", "fast", "--folds", "2", "--epochs", "1", "--batch-size", "16",
                       "--dataset", "kaggle", "--data-dir", kaggle_root, "--out", tmp_path / "kf", "--device", "cpu")
-    assert len(result["folds"]) == 2 and 0 <= result["val_accuracy_mean"] <= 1
+    accuracies = [fold["val_accuracy"] for fold in result["folds"]]
+    assert [fold["fold"] for fold in result["folds"]] == [1, 2]
+    assert result["val_accuracy_mean"] == pytest.approx(sum(accuracies) / 2)
+    for fold in result["folds"]:  # each fold's figure is its own run's
+        metrics = json.loads((Path(fold["run_dir"]) / "metrics.json").read_text())
+        assert fold["val_accuracy"] == metrics["val_accuracy"]
     assert (tmp_path / "kf" / "report.html").exists() and (tmp_path / "kf" / "results.json").exists()
     code, _, err = run(capsys, "kfold", "--resume", tmp_path / "kf", "--data-dir", kaggle_root)
     assert code == 1 and "never overwritten" in err
@@ -204,7 +209,7 @@ def test_predict_files_folders_json_errors_and_crops(capsys, trained_run, tmp_pa
     lines = [json.loads(line) for line in out.splitlines()]
     by_file = {Path(d["file"]).name: d for d in lines}
     assert set(by_file) == {"d0.png", "d1.png", "blank.png", "broken.jpg"}, "the others are still processed"
-    assert "error" in by_file["broken.jpg"] and by_file["broken.jpg"]["text"] == ""
+    assert "broken.jpg" in by_file["broken.jpg"]["error"] and by_file["broken.jpg"]["text"] == ""
     assert by_file["blank.png"]["text"] == "" and "no digit" in by_file["blank.png"]["warning"]
     for name in ("d0.png", "d1.png"):
         d = by_file[name]
@@ -227,7 +232,8 @@ def test_predict_with_the_shipped_reader_and_evaluate_a_labelled_folder(capsys, 
     folder = write_number_folder(tmp_path / "fields", n=6)
     code, out, err = run(capsys, "predict", folder, "--json")  # no --model: the shipped reader
     assert code == 0, err
-    for d in map(json.loads, out.splitlines()):
+    readings = list(map(json.loads, out.splitlines()))
+    for d in readings:
         assert d["text"].replace(" ", "") == "".join(str(x["digit"]) for x in d["digits"])
         assert len(d["numbers"]) == len(d["text"].split())
         for number in d["numbers"]:
@@ -238,7 +244,10 @@ def test_predict_with_the_shipped_reader_and_evaluate_a_labelled_folder(capsys, 
     code, out, _ = run(capsys, "predict", "--model", READER, folder / "000.png", "--single")
     assert code == 0, "a reader is paired with the shipped classifier for single digits"
     report = run_json(capsys, "evaluate", READER, "--dataset", folder)
-    assert report["size"] == 6 and 0 <= report["accuracy"] <= 1 and 0 <= report["character_error_rate"]
+    labels = dict(line.split(",") for line in (folder / "labels.csv").read_text().splitlines()[1:])
+    right = sum(d["text"].replace(" ", "") == labels[Path(d["file"]).name] for d in readings)
+    assert report["size"] == 6 and report["accuracy"] == right / 6, "evaluate scores what predict reads"
+    assert report["errors"] == 6 - right
     for confusion in report["confusions"]:
         assert set(confusion) == {"true", "read", "count"} and confusion["true"] != confusion["read"]
     code, _, err = run(capsys, "evaluate", READER, "--dataset", tmp_path / "nowhere")

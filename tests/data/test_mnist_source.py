@@ -160,8 +160,11 @@ def test_data_root_that_does_not_exist(tmp_path):
 def test_real_http_download_from_loopback_server(tmp_path, served):
     """The real urllib fetcher against an HTTP server on 127.0.0.1 (never the internet)."""
     server_dir, files = served
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(server_dir))
-    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # no access log on the test's stderr
+            pass
+
+    handler = partial(Quiet, directory=str(server_dir))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

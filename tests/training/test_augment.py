@@ -64,3 +64,39 @@ def test_warp_strips_varies_each_field_and_keeps_its_ink_inside_its_new_width():
     assert all(end < int(w) for end, w in zip(ends, new_widths))
     ink = warped.sum((1, 2, 3)) / strips.sum((1, 2, 3))
     assert ((ink > 0.75) & (ink < 1.3)).all()  # stretched and squashed, not lost
+
+
+def _spread(x: torch.Tensor) -> torch.Tensor:
+    """Each image's ink spread (std) along y and x, (B, 2)."""
+    c = _centre_of_mass(x)
+    ys = torch.arange(28.0).view(1, 28, 1)
+    xs = torch.arange(28.0).view(1, 1, 28)
+    m = x.sum((1, 2, 3))
+    img = x[:, 0]
+    vy = (img * (ys - c[:, 0].view(-1, 1, 1)) ** 2).sum((1, 2)) / m
+    vx = (img * (xs - c[:, 1].view(-1, 1, 1)) ** 2).sum((1, 2)) / m
+    return torch.stack([vy.sqrt(), vx.sqrt()], 1)
+
+
+def test_keras_zoom_scales_x_and_y_separately():
+    square = torch.zeros(64, 28, 28, dtype=torch.uint8)
+    square[:, 9:19, 9:19] = 255
+    x = to_float_batch(square)
+    before = _spread(x)
+    for each_axis in (False, True):
+        zoomed = random_affine(x, AugmentConfig(zoom=0.25, zoom_each_axis=each_axis), torch.Generator().manual_seed(2))
+        ratio = _spread(zoomed) / before
+        aspect = ratio[:, 0] / ratio[:, 1]
+        assert ratio.min() < 0.9 and ratio.max() > 1.1, "zoomed in and out"
+        if each_axis:
+            assert (aspect - 1).abs().max() > 0.15, "Keras' zoom changes the aspect"
+        else:
+            assert (aspect - 1).abs().max() < 0.02, "one zoom for both axes keeps it"
+
+
+def test_nearest_fill_repeats_the_edge_where_zeros_leave_background():
+    x = torch.ones(4, 1, 28, 28)
+    cfg = dict(shift=0.2)
+    zeros = random_affine(x, AugmentConfig(**cfg), torch.Generator().manual_seed(3))
+    nearest = random_affine(x, AugmentConfig(**cfg, fill="nearest"), torch.Generator().manual_seed(3))
+    assert zeros.min() == 0 and torch.allclose(nearest, x)

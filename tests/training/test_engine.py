@@ -163,12 +163,15 @@ def test_kill_9_mid_training_loses_at_most_one_epoch(tmp_path, root):
            "--epochs", "40", "--limit", "300", "--out", str(run_dir), "--quiet", "--device", "cpu"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    state = run_dir / "train_state.safetensors"
-    while not state.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
+    history = run_dir / "history.csv"
+
+    def epochs_done() -> int:  # rows after the header; the file is replaced atomically
+        return max(0, len(history.read_text().splitlines()) - 1) if history.exists() else 0
+
+    while epochs_done() < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)  # polls for the event: the second epoch recorded
     assert proc.poll() is None, f"training ended before it could be killed: {proc.stderr.read().decode()}"
-    time.sleep(0.3)  # land somewhere in a later epoch, maybe mid-write
-    os.kill(proc.pid, signal.SIGKILL)
+    os.kill(proc.pid, signal.SIGKILL)  # right after an epoch's record: its checkpoints may be mid-write
     proc.wait()
     run = RunFolder(run_dir)
     assert not run.finished

@@ -5,6 +5,7 @@ import pytest
 from digitrec.errors import ConfigError
 from digitrec.models import build_model
 from digitrec.training import RECIPES, TUTORIAL_RECIPES, Recipe, get_recipe
+from digitrec.training.config import AugmentConfig
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))
@@ -39,6 +40,14 @@ def test_overrides():
         get_recipe("fast").with_overrides(val_split=1.5)
     with pytest.raises(ConfigError, match="unknown recipe"):
         get_recipe("nope")
+    with pytest.raises(ConfigError, match="fill must be one of zeros, nearest"):
+        get_recipe("fast").with_overrides(augment=AugmentConfig(shift=0.1, fill="reflect"))
+
+
+def test_the_kaggle_kernels_augmentation_is_keras_image_data_generators():
+    """ImageDataGenerator(rotation_range=10, zoom_range=0.1, width_shift_range=0.1,
+    height_shift_range=0.1), fill_mode left at its default."""
+    assert get_recipe("kaggle-cnn-augmented").augment == AugmentConfig(rotation=10.0, zoom=0.1, shift=0.1, zoom_each_axis=True, fill="nearest")
 
 
 def test_unknown_field_in_saved_recipe_is_rejected():

@@ -19,28 +19,34 @@ def random_affine(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generato
     [0, 1] independently, in one resampling.
 
     Runs before normalisation so that the area the transform uncovers is filled with the
-    background value 0.
+    background value 0 (or, with fill "nearest", the nearest edge pixel, as Keras does).
     """
     if not (cfg.rotation or cfg.zoom or cfg.shift or cfg.elastic):
         return x
     b, _, h, w = x.shape
-    rand = torch.rand((4, b), generator=generator, device=x.device) * 2 - 1  # uniform in [-1, 1]
+    rand = torch.rand((5 if cfg.zoom_each_axis else 4, b), generator=generator, device=x.device) * 2 - 1  # uniform in [-1, 1]
     angle = rand[0] * math.radians(cfg.rotation)
-    scale = 1 + rand[1] * cfg.zoom
-    # affine_grid maps output to input coordinates, so an image zoomed by `scale` samples
-    # its input at coordinates divided by it; [-1, 1] spans the image, so a shift of a
-    # fraction f of the size is 2f.
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack(
-        [torch.stack([cos, -sin, rand[2] * 2 * cfg.shift], 1), torch.stack([sin, cos, rand[3] * 2 * cfg.shift], 1)], 1
-    )
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    if cfg.zoom_each_axis:
+        # Keras' ImageDataGenerator: output coordinates times (zx, zy), each uniform in
+        # [1 - zoom, 1 + zoom], then rotated, to give the input coordinates.
+        zx, zy = 1 + rand[1] * cfg.zoom, 1 + rand[4] * cfg.zoom
+        row_x, row_y = [cos * zx, -sin * zy], [sin * zx, cos * zy]
+    else:
+        # affine_grid maps output to input coordinates, so an image zoomed by `scale`
+        # samples its input at coordinates divided by it.
+        scale = 1 + rand[1] * cfg.zoom
+        row_x, row_y = [cos / scale, -sin / scale], [sin / scale, cos / scale]
+    # [-1, 1] spans the image, so a shift of a fraction f of the size is 2f.
+    theta = torch.stack([torch.stack([*row_x, rand[2] * 2 * cfg.shift], 1), torch.stack([*row_y, rand[3] * 2 * cfg.shift], 1)], 1)
     grid = F.affine_grid(theta, [b, 1, h, w], align_corners=False)
     if cfg.elastic:
         # A coarse random field, upsampled smoothly: bends strokes like a different hand.
         coarse = torch.rand((b, 2, ELASTIC_GRID, ELASTIC_GRID), generator=generator, device=x.device) * 2 - 1
         field = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=True)
         grid = grid + field.permute(0, 2, 3, 1) * (2 * cfg.elastic / max(h, w))
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    padding = "border" if cfg.fill == "nearest" else "zeros"  # border: the nearest edge pixel
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding, align_corners=False)
 
 
 def random_thickness(x: torch.Tensor, probability: float, generator: torch.Generator) -> torch.Tensor:

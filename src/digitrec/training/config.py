@@ -41,12 +41,19 @@ class ScheduleConfig:
     anneal: Literal["linear", "cos"] = "linear"  # onecycle: shape of both ramps
 
 
+AUGMENT_FILLS = ("zeros", "nearest")
+
+
 @dataclass(frozen=True)
 class AugmentConfig:
     """Random affine per image, drawn on the device. Zero everywhere means no augmentation."""
 
     rotation: float = 0.0  # degrees, uniform in [-rotation, rotation]
     zoom: float = 0.0  # scale uniform in [1 - zoom, 1 + zoom]
+    zoom_each_axis: bool = False  # draw the x and y zoom separately, as Keras'
+    # ImageDataGenerator does (its zoom_range); else one zoom for both axes
+    fill: str = "zeros"  # what the transform uncovers: zeros, or "nearest" edge pixels
+    # (Keras' default fill_mode, which a tutorial that never sets it gets)
     shift: float = 0.0  # fraction of the image size, per axis, uniform in [-shift, shift]
     elastic: float = 0.0  # largest elastic displacement, in pixels (a smooth random field)
     thickness: float = 0.0  # probability that a stroke is thickened or thinned by a pixel
@@ -126,6 +133,8 @@ class Recipe:
             raise ConfigError(f"label smoothing must be in [0, 1), got {self.label_smoothing}")
         if not 0.0 <= self.ema < 1.0:
             raise ConfigError(f"the EMA decay must be in [0, 1), got {self.ema}")
+        if self.augment.fill not in AUGMENT_FILLS:
+            raise ConfigError(f"augmentation fill must be one of {', '.join(AUGMENT_FILLS)}, got {self.augment.fill!r}")
 
 
 def _to_jsonable(obj: Any) -> Any:

@@ -67,7 +67,9 @@ KAGGLE_CNN_AUGMENTED = Recipe(
     model=ModelConfig("kaggle-cnn-augmented"),
     optimizer=OptimizerConfig("rmsprop", lr=1e-3, rho=0.9, eps=1e-8),
     schedule=ScheduleConfig("plateau", factor=0.5, patience=3, min_lr=1e-5),
-    augment=AugmentConfig(rotation=10.0, zoom=0.1, shift=0.1),
+    # ImageDataGenerator(rotation_range=10, zoom_range=0.1, width/height_shift_range=0.1):
+    # zoom drawn per axis, and fill_mode left at Keras' default, "nearest".
+    augment=AugmentConfig(rotation=10.0, zoom=0.1, shift=0.1, zoom_each_axis=True, fill="nearest"),
     epochs=30,
     batch_size=86,
     val_split=0.1,
