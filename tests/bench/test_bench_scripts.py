@@ -203,3 +203,26 @@ def test_choose_settings_trains_each_variant_on_validation_only(mnist_root, tmp_
         assert [r["val_size"] for r in row["runs"]] == [50, 50], "quick has no split of its own: 1/12 is held out"
         assert row["val_accuracy_mean"] == pytest.approx(sum(r["val_accuracy"] for r in row["runs"]) / 2)
     assert "batch_size=64" in capsys.readouterr().out
+
+
+@pytest.mark.mnist
+def test_gpu_script_cpu_path(mnist_root, tmp_path, monkeypatch):
+    """bench/gpu.py on the CPU with a tiny budget: every section written, and a variant
+    that cannot run records its error while the others stand."""
+    bench = load("gpu")
+    monkeypatch.setattr(bench, "STEP_RECIPES", ("quick", "reader"))
+    broken = ("fp32 channels-last no-such-mode", None, torch.channels_last, "no-such-mode")
+    monkeypatch.setattr(bench, "VARIANTS", [*bench.VARIANTS[:2], broken])
+    out = tmp_path / "gpu.json"
+    assert bench.main(["--device", "cpu", "--tiny", "--data-dir", str(mnist_root), "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["errors"] == {} and report["device"] == "cpu"
+    for name in ("quick", "reader"):
+        variants = report["step"][name]["variants"]
+        assert "no-such-mode" in variants[broken[0]]["error"]
+        timed = {k: v["ms_per_step"] for k, v in variants.items() if "ms_per_step" in v}
+        assert set(timed) == {"fp32 contiguous eager", "fp32 channels-last eager"}
+        assert report["step"][name]["fastest"] == min(timed, key=timed.get)
+    assert set(report["reader"]) == set(timed), "fields per second for each variant that ran"
+    assert set(report["time_to_accuracy"]["results"]) == {"quick", "train-mnist-fast"}
+    assert set(report["inference"]) == {"batch 1 fp32", "batch 1 bf16", "batch 64 fp32", "batch 64 bf16"}
