@@ -56,16 +56,15 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def step_ms(recipe_name: str, task, device: torch.device, variant: tuple, steps: int, warmup: int) -> float:
-    """The mean time of `steps` training steps after `warmup` steps (compilation and graph
-    capture happen in the warm-up), on a fixed set of batches made beforehand."""
+def step_ms(recipe_name: str, task, batches: list, device: torch.device, variant: tuple, warmup: int) -> float:
+    """The mean time of a training step over `batches` after the first `warmup` of them
+    (compilation and graph capture happen in the warm-up)."""
     _, autocast, layout, mode = variant
     recipe = get_recipe(recipe_name)
     torch.manual_seed(0)
     model = build_model(recipe.model).to(device, memory_format=layout)
     parts = training_parts(model, recipe, task, 0)
     forward = torch.compile(model, mode=mode) if mode else model
-    batches = list(itertools.islice(task.batches(recipe, parts.generator), warmup + steps))
     for i, (x, y) in enumerate(batches):
         if i == warmup:
             sync(device)
@@ -76,19 +75,22 @@ def step_ms(recipe_name: str, task, device: torch.device, variant: tuple, steps:
         loss.backward()
         parts.optimizer.step()
     sync(device)
-    return 1000 * (time.perf_counter() - started) / steps
+    return 1000 * (time.perf_counter() - started) / (len(batches) - warmup)
 
 
 def step_section(device: torch.device, data_dir: str | None, tiny: bool, variants: list[tuple]) -> dict:
+    steps, warmup = (2, 1) if tiny else (50, 10)
     out = {}
     for name in STEP_RECIPES:
         recipe = get_recipe(name)
-        # The same data for every variant: MNIST (a subset is plenty) or the reader's fields.
+        # The same batches for every variant: of MNIST (a subset is plenty) or the reader's fields.
         task = build_task(recipe, RunOptions(seed=0, device=str(device), limit=None if recipe.reader else 8192), data_dir, device)
+        generator = torch.Generator(device=device).manual_seed(0)
+        batches = list(itertools.islice(task.batches(recipe, generator), warmup + steps))
         rows = {}
         for variant in variants:
             try:
-                rows[variant[0]] = {"ms_per_step": step_ms(name, task, device, variant, 2 if tiny else 50, 1 if tiny else 10)}
+                rows[variant[0]] = {"ms_per_step": step_ms(name, task, batches, device, variant, warmup)}
             except Exception as e:  # a variant this machine cannot run: recorded, eager stands
                 rows[variant[0]] = {"error": f"{type(e).__name__}: {e}".splitlines()[0][:300]}
             print(f"  step {name} {variant[0]}: {rows[variant[0]]}", file=sys.stderr, flush=True)

@@ -23,8 +23,8 @@ def test_the_shipped_models_are_small_and_load_and_read_with_the_network_blocked
     assert recognizer.reader is not None and recognizer.classifier is not None
     assert recognizer.reader.meta["kind"] == "reader" and recognizer.classifier.meta.get("kind") != "reader"
     page = paper(200, 80)
-    cv2.line(page, (60, 20), (64, 60), 20, 4)  # a stroke, so there is something to read
-    assert isinstance(recognizer.read(encode(page)).text, str)
+    cv2.line(page, (60, 20), (64, 60), 20, 4)  # a "1"
+    assert recognizer.read(encode(page)).text == "1"
     assert READER.stat().st_size + CLASSIFIER.stat().st_size < 5_000_000
     assert CARD.exists()
 

@@ -90,7 +90,7 @@ KAGGLE_CNN_AUGMENTED = Recipe(
 # What validation showed is in the comments at each setting.
 FAST = Recipe(
     name="fast",
-    summary="digitrec's CPU default: small convnet, one-cycle Adam, light augmentation, ~30 s on 2 cores",
+    summary="digitrec's CPU default: small convnet, one-cycle Adam, light augmentation, 6 epochs",
     source="digitrec: the train_mnist_fast layout, widened, with augmentation, label smoothing and a longer one-cycle",
     published="",
     model=ModelConfig("fastnet", {"conv1": 32, "conv2": 64, "hidden": 256}),
@@ -98,7 +98,11 @@ FAST = Recipe(
     schedule=ScheduleConfig("onecycle", pct_start=0.25, div_factor=20.0, final_div_factor=200.0, anneal="linear"),
     augment=AugmentConfig(rotation=8.0, zoom=0.08, shift=0.08),  # mild: MNIST digits are already centred
     normalization=Normalization(mean=0.1307, std=0.3081),  # MNIST's pixel mean and std
-    epochs=4,  # 99.5% test accuracy after ~20 s of training on 2 CPU cores, ~99.6% at the end
+    # Validation (2026-12-01, seeds 0-2, the last epoch's accuracy on 5,000 held-out
+    # images): 2 epochs 99.20 ± 0.07%, 3: 99.32 ± 0.11, 4: 99.39 ± 0.05, 5: 99.43 ± 0.08,
+    # 6: 99.51 ± 0.13. The rule above picks 6 (no other count within 0.04 points); it was 4,
+    # chosen on test accuracy, which the protocol forbids.
+    epochs=6,
     batch_size=256,  # on CPU, 256 trains more images per second than 128 and converges as well per epoch
     val_split=1 / 12,  # 5,000 images: enough to pick a checkpoint, little lost to training
     label_smoothing=0.1,  # softer targets: better calibrated and slightly more accurate
@@ -109,12 +113,14 @@ FAST = Recipe(
 QUICK = dataclasses.replace(
     FAST,
     name="quick",
-    summary="99% in ~4 s on 2 CPU cores: train_mnist_fast's network, one epoch, one-cycle Adam",
+    summary="the least that reaches 99%: train_mnist_fast's network, one epoch, one-cycle Adam",
     source="digitrec: the train_mnist_fast network with fast's optimiser, label smoothing and batch 128",
     model=ModelConfig("fastnet", {"conv1": 24, "conv2": 32, "hidden": 256}),
     augment=AugmentConfig(),  # none: in one epoch it costs more than it teaches
     epochs=1,
-    batch_size=128,  # more steps in the one epoch
+    # Validation (2026-12-01, seeds 0-2, one epoch on 55,000 images): batch 128 98.90 ±
+    # 0.02%, batch 256 98.54 ± 0.07%; the rule above keeps 128.
+    batch_size=128,
     val_split=0.0,  # a fixed schedule with nothing to choose: train on all 60,000
 )
 
