@@ -184,21 +184,22 @@ def is_roomy(mask: np.ndarray, pieces: tuple) -> bool:
 def remove_broken_lines(mask: np.ndarray) -> np.ndarray:
     """Remove vertical rules and margin edges that the scan broke into dashes: pieces of
     ink stacked in one narrow column down most of the picture. A lone "1" is one piece;
-    a broken rule is many."""
+    a broken rule is many. Returns `mask` itself when it removes nothing."""
     h, w = mask.shape
     reach = max(3, round(0.08 * h))
     closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, reach)))
     n, labels, stats, _ = label_pieces(closed)
-    if n <= 1:
-        return mask
+    tall, wide = stats[:, cv2.CC_STAT_HEIGHT], stats[:, cv2.CC_STAT_WIDTH]
+    columns = [i for i in range(1, n) if tall[i] >= 0.5 * h and wide[i] <= 0.15 * tall[i]]
+    if not columns:
+        return mask  # no tall narrow column: nothing to count pieces in
     pieces = label_pieces(mask)[1]
-    out = mask.copy()
-    for i in range(1, n):
-        bw, bh = stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]
-        if bh >= 0.5 * h and bw <= 0.15 * bh:
-            inside = (labels == i) & (mask > 0)
-            if len(np.unique(pieces[inside])) >= 3:
-                out[inside] = 0
+    out = mask
+    for i in columns:
+        inside = (labels == i) & (mask > 0)
+        if len(np.unique(pieces[inside])) >= 3:
+            out = mask.copy() if out is mask else out
+            out[inside] = 0
     return out
 
 
@@ -283,12 +284,13 @@ def find_fields(source: ImageInput | Picture, options: FieldOptions = FieldOptio
     if crowded:
         return FoundFields([], width, height, crowded)
     roomy = is_roomy(mask, pieces)
+    labelled = mask
     if options.lines:
         # In a tight crop a tall thin "1" spans the height like a vertical rule: only a
         # cell or a page has vertical rules to remove.
         mask = remove_lines(mask, vertical_lines=roomy)
         mask = remove_broken_lines(mask) if roomy else mask
-    n, labels, stats, _ = label_pieces(mask)
+    n, labels, stats, _ = pieces if mask is labelled else label_pieces(mask)  # label again only what changed
     contact = edge_contact(labels, n)
     keep = [i for i in range(1, n) if not _is_frame(stats[i], mask.shape, contact[i], roomy)]
     if keep:

@@ -132,8 +132,8 @@ def _line_band(component: np.ndarray) -> np.ndarray:
 def remove_lines(mask: np.ndarray, vertical_lines: bool = True) -> np.ndarray:
     """Remove ruled lines and grid lines: thin structures that run (nearly) across the
     whole image, horizontally or (with `vertical_lines`) vertically. Strokes that cross a
-    removed line are bridged again across the gap it leaves."""
-    out = mask.copy()
+    removed line are bridged again across the gap it leaves. Returns `mask` itself when
+    it removes nothing, so that a caller holding its labelling can tell it still holds."""
     removed = np.zeros_like(mask)
     for vertical in (False, True) if vertical_lines else (False,):
         m = mask.T if vertical else mask
@@ -154,9 +154,10 @@ def remove_lines(mask: np.ndarray, vertical_lines: bool = True) -> np.ndarray:
                 band = _line_band((labels == i).astype(np.uint8))
                 removed |= band.T if vertical else band
     if not removed.any():
-        return out
+        return mask
     if (mask & ~removed.astype(bool)).sum() < 0.02 * mask.sum():
-        return out  # nothing would be left: the "line" is the writing itself, a lone "1"
+        return mask  # nothing would be left: the "line" is the writing itself, a lone "1"
+    out = mask.copy()
     out[removed > 0] = 0
     # Re-bridge strokes cut by a line: close across the line direction only where a line was.
     reach = 7
