@@ -56,11 +56,10 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def step_ms(recipe_name: str, task, batches: list, device: torch.device, variant: tuple, warmup: int) -> float:
+def step_ms(recipe, task, batches: list, device: torch.device, variant: tuple, warmup: int) -> float:
     """The mean time of a training step over `batches` after the first `warmup` of them
     (compilation and graph capture happen in the warm-up)."""
     _, autocast, layout, mode = variant
-    recipe = get_recipe(recipe_name)
     torch.manual_seed(0)
     model = build_model(recipe.model).to(device, memory_format=layout)
     parts = training_parts(model, recipe, task, 0)
@@ -90,7 +89,7 @@ def step_section(device: torch.device, data_dir: str | None, tiny: bool, variant
         rows = {}
         for variant in variants:
             try:
-                rows[variant[0]] = {"ms_per_step": step_ms(name, task, batches, device, variant, warmup)}
+                rows[variant[0]] = {"ms_per_step": step_ms(recipe, task, batches, device, variant, warmup)}
             except Exception as e:  # a variant this machine cannot run: recorded, eager stands
                 rows[variant[0]] = {"error": f"{type(e).__name__}: {e}".splitlines()[0][:300]}
             print(f"  step {name} {variant[0]}: {rows[variant[0]]}", file=sys.stderr, flush=True)

@@ -174,9 +174,10 @@ def reference_setup(name: str, images: int, device: torch.device, layout: torch.
     if name == "train-mnist-fast":
         model = TrainMnistFastNet().to(device, memory_format=layout)
         optimizer = torch.optim.Adam(model.parameters(), lr=0.01, betas=(0.7, 0.9))
-        total_steps = math.ceil(images / 256)  # one epoch of batch 256
+        epochs, batch = 1, 256
+        total_steps = math.ceil(images / batch) * epochs
         scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.01, total_steps=total_steps, cycle_momentum=False)
-        return model, optimizer, scheduler, dict(epochs=1, batch=256, shuffle=False, per_step=True)
+        return model, optimizer, scheduler, dict(epochs=epochs, batch=batch, shuffle=False, per_step=True)
     raise ValueError(name)
 
 
