@@ -6,7 +6,7 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -257,41 +257,4 @@ class Recognizer:
         return Reading(text, readings, pre.width, pre.height, numbers=[number])
 
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-
-
-@dataclass(frozen=True)
-class PictureFile:
-    path: Path
-    problem: str | None = None  # why a folder's walk could not use it (it is then not opened)
-
-
-def find_pictures(paths: Iterable[str | os.PathLike]) -> list[PictureFile]:
-    """The pictures `predict` reads: files as given, and inside folders (sorted, not
-    following links to folders, which may loop) every entry with an image suffix, and
-    links that lead nowhere. Nothing is skipped in silence: reading a dangling link, a
-    loop, a FIFO or device, or a folder named like an image fails with its own sentence
-    (`preprocess.decode.path_problem`); a link to a folder and a folder that cannot be
-    listed get theirs here."""
-    out: list[PictureFile] = []
-    for given in map(Path, paths):
-        if not given.is_dir():
-            out.append(PictureFile(given))
-            continue
-        found: list[PictureFile] = []
-
-        def unlistable(e: OSError) -> None:
-            found.append(PictureFile(Path(e.filename), f"cannot list folder {e.filename}: {e.strerror or e}"))
-
-        for root, dirs, files in os.walk(given, onerror=unlistable):
-            for name in files + dirs:
-                path = Path(root) / name
-                if name in dirs and path.is_symlink():
-                    found.append(PictureFile(path, f"{path} is a link to a folder; not followed (links can loop)"))
-                elif path.suffix.lower() in IMAGE_SUFFIXES or (path.is_symlink() and not path.exists()):
-                    found.append(PictureFile(path))
-        out += sorted(found, key=lambda f: f.path)
-    return out
-
-
-__all__ = ["DigitReading", "ImageError", "NumberReading", "Reading", "PictureFile", "Recognizer", "find_pictures"]
+__all__ = ["DigitReading", "ImageError", "NumberReading", "Reading", "Recognizer"]

@@ -1,4 +1,4 @@
-"""prepare_worker_process: the settings a server process runs under."""
+"""prepare_worker_process: the settings a server or batch worker process runs under."""
 
 import subprocess
 import sys
@@ -13,7 +13,7 @@ CHILD = """
 import resource, sys
 import numpy as np
 if sys.argv[1] == "prepared":
-    from digitrec.serving.app import prepare_worker_process
+    from digitrec.processes import prepare_worker_process
     prepare_worker_process()
 def request():
     held = [np.ones(size << 18, np.float32) for size in (3, 1, 3, 2, 3)]  # 12 MB in all

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from digitrec.serving.workers import balanced_workers_supported
+from tests.processes import alive, children, gone_within, reap, workers_of
 
 pytestmark = pytest.mark.skipif(not balanced_workers_supported(), reason="balanced workers need Linux's SO_REUSEPORT")
 
@@ -21,18 +22,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def children(pid: int) -> set[int]:
-    out = set()
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            lines = status.read_text().splitlines()
-        except OSError:
-            continue
-        if f"PPid:\t{pid}" in lines and not any(line.startswith("State:\tZ") for line in lines):
-            out.add(int(status.parent.name))
-    return out
 
 
 def listening_sockets(port: int) -> int:
@@ -64,18 +53,6 @@ def get(port: int, path: str = "/healthz", conn: http.client.HTTPConnection | No
     return response.status, json.loads(response.read())
 
 
-def workers_of(pid: int) -> set[int]:
-    """The pool's worker processes (not multiprocessing's resource tracker)."""
-    out = set()
-    for child in children(pid):
-        try:
-            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
-                out.add(child)
-        except OSError:
-            continue
-    return out
-
-
 def wait_for_workers(server: subprocess.Popen, port: int, workers: int, timeout: float = 120) -> set[int]:
     """Every worker's process started, and the port answering. A worker still loading its
     model holds its connections until it serves them (its socket listens already)."""
@@ -91,27 +68,6 @@ def wait_for_workers(server: subprocess.Popen, port: int, workers: int, timeout:
 
 def serve_command(onnx_path: Path, port: int) -> list[str]:
     return [sys.executable, "-m", "digitrec", "serve", "--model", str(onnx_path), "--port", str(port), "--workers", "2"]
-
-
-def alive(pid: int) -> bool:
-    try:
-        return "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-
-
-def reap(server: subprocess.Popen) -> None:
-    """Kill a server and every process it started, collected before it goes: after, its
-    orphans would no longer be its children."""
-    left = children(server.pid)
-    if server.poll() is None:
-        server.kill()
-        server.wait()
-    for pid in left:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass  # it died with the server, as a worker should
 
 
 @pytest.fixture
@@ -147,13 +103,6 @@ def test_connections_spread_over_the_workers_and_a_dead_worker_is_replaced(pool)
     wait_for_workers(server, port, 2)
     assert all(get(port)[0] == 200 for _ in range(10))
     assert get(port, "/api/v1/model")[1]["runtime"] == "onnxruntime"
-
-
-def gone_within(pids: set[int], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while any(alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return not any(alive(p) for p in pids)
 
 
 def test_sigterm_stops_every_worker(pool):

@@ -1,4 +1,4 @@
-"""`digitrec predict`: read the digits in pictures."""
+"""`digitrec predict`: read the digits in pictures, a few or a whole archive."""
 
 from __future__ import annotations
 
@@ -6,57 +6,93 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from PIL import Image
 
 from digitrec.cli.common import JsonOption, emit_json, err
-from digitrec.errors import DigitrecError
 
 
 def predict(
-    paths: list[Path] = typer.Argument(..., help="Image files or folders of images."),
+    paths: list[str] = typer.Argument(..., help="Image files, folders, globs ('scans/**/*.png', quoted), list files (.txt: one path per line) or s3:// URIs."),
     model: Optional[Path] = typer.Option(None, "--model", help="Run folder, checkpoint or .onnx: a number reader (recipe `reader`) or a digit classifier; default: the shipped reader."),
     single: bool = typer.Option(False, "--single", help="Treat each whole image as one digit (uses a digit classifier)."),
     min_confidence: float = typer.Option(0.0, "--min-confidence", min=0.0, max=1.0, help="Report numbers read with less confidence as not read."),
     deskew: bool = typer.Option(False, "--deskew", help="Straighten slanted digits before reading them."),
     save_crops: Optional[Path] = typer.Option(None, "--save-crops", help="Write the normalised 28x28 crops here, for inspection."),
     device: str = typer.Option("cpu", "--device", help="cpu is fastest for single pictures."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write one row per picture to this .jsonl, .csv or .parquet file as results come; run again to resume (pictures already in it are skipped)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Processes reading pictures, each with the model loaded once (default: one per core)."),
+    engine: str = typer.Option("local", "--engine", help="local (processes on this machine) or ray (Ray Data; pip install 'digitrec[cluster]')."),
+    address: Optional[str] = typer.Option(None, "--address", help="--engine ray: the cluster to join (ray://HOST:10001 or auto); default: a local Ray on this machine."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Read the digits in each picture: one line per image (--json: one JSON object per line)."""
-    from digitrec.preprocess import PreprocessOptions
-    from digitrec.recognizer import Recognizer, find_pictures
+    """Read the digits in each picture: one line per image on stdout (--json: one JSON
+    object per line), or, with --out, one row per image in a results file. Exit code 1
+    if any picture failed (its row or line says why), 130 if interrupted."""
+    from digitrec.batch.job import run_job
+    from digitrec.batch.rows import ReaderSpec
+    from digitrec.errors import DigitrecError
 
-    recognizer = Recognizer.load(model, device, PreprocessOptions(single=single, deskew=deskew), min_confidence=min_confidence)
-    if single and recognizer.classifier is None:
-        raise DigitrecError(f"--single reads one digit with a digit classifier, and {model or 'the shipped reader'} is a number reader with none beside it; pass a classifier's run folder")
-    pictures = find_pictures(paths)
-    if not pictures:
-        raise DigitrecError(f"no image files found in {', '.join(map(str, paths))}")
-    if save_crops is not None:
-        save_crops.mkdir(parents=True, exist_ok=True)
-    failures = 0
-    for picture in pictures:
-        path, problem = picture.path, picture.problem
-        if problem is None:
-            try:
-                reading = recognizer.read(path)
-            except DigitrecError as e:
-                problem = str(e)
-        if problem is not None:  # its own line, and the rest are still read
-            failures += 1
-            if as_json:
-                emit_json({"file": str(path), "text": "", "digits": [], "error": problem})
-            else:
-                err.print(f"{path}: error: {problem}", markup=False)
-            continue
-        if save_crops is not None:
-            for i, d in enumerate(reading.digits):
-                Image.fromarray(d.image).save(save_crops / f"{path.stem}_{i}_{d.digit}.png")
-        if as_json:
-            emit_json({"file": str(path), **reading.to_dict()})
-        elif reading.text:  # tab-separated: file, number read, confidence
-            print(f"{path}\t{reading.text}\t{reading.confidence:.3f}", flush=True)
-        else:
-            print(f"{path}\t\t0.000\t({reading.warning})", flush=True)
-    if failures:
+    if address is not None and engine != "ray":
+        raise DigitrecError("--address names a Ray cluster; it needs --engine ray")
+    spec = ReaderSpec(str(model) if model is not None else None, device, single, deskew, min_confidence, str(save_crops) if save_crops else None)
+    bar = BatchBar() if out is not None and err.is_terminal else None
+    on_row = None if out is not None else (print_json_row if as_json else print_row)
+    try:
+        summary = run_job(paths, spec, out, workers=workers, engine=engine, address=address, on_row=on_row, progress=bar, details=as_json and out is None)
+    finally:
+        if bar is not None:
+            bar.close()
+    if out is not None:
+        skipped = f"; {summary.skipped:,} already in {out} were skipped" if summary.skipped else ""
+        err.print(
+            f"{summary.read:,} pictures read in {summary.seconds:.1f} s ({summary.images_per_second:,.1f}/s), "
+            f"{summary.failed:,} failed{skipped}; results in {out}",
+            markup=False,
+        )
+    if summary.interrupted:
+        err.print(f"interrupted: {summary.read:,} rows were written; run the same command again to resume" if out else "interrupted")
+        raise typer.Exit(130)
+    if summary.any_failed:
         raise typer.Exit(1)
+
+
+def print_row(row) -> None:
+    if row.error:  # its own line, and the rest are still read
+        err.print(f"{row.path}: error: {row.error}", markup=False)
+    elif row.number:  # tab-separated: file, number read, confidence
+        print(f"{row.path}\t{row.number}\t{row.confidence:.3f}", flush=True)
+    else:
+        print(f"{row.path}\t\t0.000\t({row.warning})", flush=True)
+
+
+def print_json_row(row) -> None:
+    if row.error:
+        emit_json({"file": row.path, "text": "", "digits": [], "error": row.error})
+    else:
+        emit_json({"file": row.path, **(row.details or {})})
+
+
+class BatchBar:
+    """A live bar on stderr: pictures read, images per second and, once the inputs are
+    counted, the ETA."""
+
+    def __init__(self, console=err) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("reading"), BarColumn(bar_width=30), MofNCompleteColumn(), TaskProgressColumn(),
+            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            console=console, transient=True,
+        )
+        self.task = self.progress.add_task("read", total=None, rate="")
+        self.progress.start()
+
+    def total_known(self, total: int) -> None:
+        self.progress.update(self.task, total=total)
+
+    def advanced(self, rows: int) -> None:
+        self.progress.advance(self.task, rows)
+        speed = self.progress.tasks[0].speed
+        self.progress.update(self.task, rate=f"{speed:,.1f} images/s" if speed else "")
+
+    def close(self) -> None:
+        self.progress.stop()

@@ -70,7 +70,8 @@ def serve(
 
     import uvicorn
 
-    from digitrec.serving.app import ServerConfig, load_app, prepare_worker_process, serve_on
+    from digitrec.processes import prepare_worker_process
+    from digitrec.serving.app import ServerConfig, load_app, serve_on
 
     if model is None:
         from digitrec.shipped import READER, shipped

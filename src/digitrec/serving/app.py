@@ -13,7 +13,6 @@ import itertools
 import json
 import logging
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -295,42 +294,6 @@ def create_app(recognizer: Recognizer, config: ServerConfig = ServerConfig(), mo
 
     app.add_middleware(SecurityMiddleware, api_key=config.api_key)
     return app
-
-
-# --- the worker process ---------------------------------------------------------------
-ALLOCATOR_MMAP_THRESHOLD = 16 << 20  # blocks up to this size come from the heap, not mmap:
-# a photo's working arrays (1-3 MB each, a dozen per request) were mapped and unmapped on
-# every request, and their page faults were a quarter of a photo's preprocessing time
-ALLOCATOR_TRIM_THRESHOLD = 64 << 20  # free heap kept for the next request before it is
-# returned to the system; larger pictures (a 6300x6300 scan) still map and unmap theirs
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
-
-
-def prepare_worker_process() -> None:
-    """For a server process: its concurrency comes from requests and from worker processes,
-    one per core. Thread pools inside OpenCV and PyTorch would only contend with them
-    (PyTorch's spin-waiting threads cut two workers' throughput tenfold) and save nothing
-    on images this small. The allocator keeps the memory a request freed for the next.
-    Process-wide, so `digitrec serve` calls it, not `load_app`."""
-    cv2.setNumThreads(1)
-    if "torch" in sys.modules:  # never import it for an ONNX server
-        sys.modules["torch"].set_num_threads(1)
-    keep_freed_memory()
-
-
-def keep_freed_memory() -> None:
-    """Raise glibc's mmap and trim thresholds (see ALLOCATOR_*); elsewhere, nothing."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
-        return
-    mallopt(M_MMAP_THRESHOLD, ALLOCATOR_MMAP_THRESHOLD)
-    mallopt(M_TRIM_THRESHOLD, ALLOCATOR_TRIM_THRESHOLD)
 
 
 def serve_on(app: FastAPI, sock: Any, config: ServerConfig = ServerConfig()) -> None:

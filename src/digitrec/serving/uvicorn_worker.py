@@ -3,7 +3,8 @@ balanced workers of workers.py are not available (not Linux)."""
 
 import os
 
-from digitrec.serving.app import ServerConfig, load_app, prepare_worker_process
+from digitrec.processes import prepare_worker_process
+from digitrec.serving.app import ServerConfig, load_app
 
 app = load_app(
     os.environ["DIGITREC_SERVE_MODEL"],

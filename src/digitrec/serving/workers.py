@@ -10,7 +10,6 @@ spreads the connections as they arrive, whichever worker happens to be running.
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
 import signal
@@ -20,11 +19,11 @@ import threading
 import time
 from pathlib import Path
 
+from digitrec.processes import die_with_parent, watch_parent
 from digitrec.serving.app import ServerConfig
 from digitrec.serving.listen import PortClaim
 
 RESTART_PAUSE = 1.0  # seconds before restarting a worker that died, so a crash loop cannot spin
-PARENT_POLL = 0.5  # seconds between a worker's checks that its pool process is alive
 
 
 def balanced_workers_supported() -> bool:
@@ -33,35 +32,9 @@ def balanced_workers_supported() -> bool:
     return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
-PR_SET_PDEATHSIG = 1  # prctl option: the signal a process gets when its parent dies
-
-
-def die_with_parent(parent: int) -> None:
-    """Linux: have the kernel SIGTERM this process when the pool process dies, whatever
-    kills it (a SIGKILL gives the pool no chance to stop its workers). If the pool is
-    already gone by now, exit at once."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
-        return  # not Linux-like: daemon processes and stop() remain
-    if os.getppid() != parent:
-        os._exit(0)
-
-
-def watch_parent(parent: int) -> None:
-    """A second guard beside the parent-death signal (which other systems lack, and which
-    follows the parent's thread, not its process): SIGTERM this process, so that uvicorn
-    finishes its requests and exits, once the pool process is gone."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_POLL)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    threading.Thread(target=watch, name="digitrec-parent-watch", daemon=True).start()
-
-
 def _worker(model: str, runtime: str, config: ServerConfig, sock: socket.socket, ready, parent: int) -> None:
-    from digitrec.serving.app import load_app, prepare_worker_process, serve_on
+    from digitrec.processes import prepare_worker_process
+    from digitrec.serving.app import load_app, serve_on
 
     die_with_parent(parent)
     watch_parent(parent)
