@@ -9,6 +9,12 @@ import torch
 from digitrec.errors import ConfigError
 
 
+def threads_per_rank(cores: int) -> int:
+    """One thread per core, the cores shared among the ranks that torchrun started on
+    this machine (LOCAL_WORLD_SIZE), so that N ranks do not run N x cores threads."""
+    return max(1, cores // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+
+
 def select_device(name: str = "auto") -> torch.device:
     """'auto' picks cuda, then mps, then cpu; an explicit device must be available."""
     if name == "auto":
@@ -28,7 +34,7 @@ def select_device(name: str = "auto") -> torch.device:
         raise ConfigError("device 'mps' was asked for but is not available; use --device cpu or auto")
     if device.type == "cpu":
         # One thread per core: PyTorch sometimes defaults to fewer in containers.
-        torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+        torch.set_num_threads(threads_per_rank(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
     return device
 
 

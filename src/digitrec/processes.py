@@ -11,8 +11,6 @@ import sys
 import threading
 import time
 
-import cv2
-
 # --- tuning --------------------------------------------------------------------------
 PARENT_POLL = 0.5  # seconds between a worker's checks that its parent process is alive
 ALLOCATOR_MMAP_THRESHOLD = 16 << 20  # blocks up to this size come from the heap, not mmap:
@@ -29,6 +27,8 @@ def prepare_worker_process() -> None:
     PyTorch would only contend with them (PyTorch's spin-waiting threads cut two
     workers' throughput tenfold) and save nothing on images this small. The allocator keeps the memory a request freed for the next.
     Process-wide, so `digitrec serve` and the batch workers call it, not `load_app`."""
+    import cv2
+
     cv2.setNumThreads(1)
     if "torch" in sys.modules:  # never import it for an ONNX server
         sys.modules["torch"].set_num_threads(1)

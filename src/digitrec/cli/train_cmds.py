@@ -97,14 +97,16 @@ def train(
     from digitrec.cli.progress import ConsoleReporter
     from digitrec.fileio import read_json
     from digitrec.training import RunOptions, get_recipe, resume_run, train_recipe
+    from digitrec.training.distributed import from_environment, leave
     from digitrec.training.runs import RunFolder
 
-    reporter = None if quiet else ConsoleReporter(err)
+    group = from_environment()  # under torchrun: this rank's place in the group; rank 0 reports
+    reporter = None if quiet or not group.main else ConsoleReporter(err)
     try:
         if resume is not None:
             refuse_on_resume(("--recipe", recipe_name), ("--epochs", epochs), ("--batch-size", batch_size), ("--lr", lr), ("--val-split", val_split),
                              ("--limit", limit), ("--out", out_dir), ("--init", init), ("--seed", seed), ("--dataset", dataset), ("--precision", precision))
-            if RunFolder(resume).finished and not (resume / "report.html").exists() and report:
+            if RunFolder(resume).finished and not (resume / "report.html").exists() and report and group.main:
                 # Killed between its last checkpoint and its report: finish what is missing.
                 from digitrec.evaluation.report import write_run_report
 
@@ -112,22 +114,25 @@ def train(
                 path = write_run_report(resume, split=split, data_dir=data_dir, device=device)
                 out.print(f"{resume} had finished training without its report; wrote {path}")
                 return
-            if not quiet:
+            if not quiet and group.main:
                 err.print(f"resuming {resume}" + (f" on --device {device}" if device != "auto" else ""))
-            outcome = resume_run(resume, data_dir, reporter, device=None if device == "auto" else device)
+            outcome = resume_run(resume, data_dir, reporter, device=None if device == "auto" else device, group=group)
         else:
             recipe = get_recipe(recipe_name or "fast").with_overrides(
                 epochs=epochs, batch_size=batch_size, lr=lr, val_split=val_split
             )
             options = RunOptions(dataset=dataset or "mnist", seed=seed or 0, limit=limit, device=device, precision=precision or "auto",
                                  init=None if init is None else str(init))
-            outcome = train_recipe(recipe, options, out_dir, data_dir, reporter)
+            outcome = train_recipe(recipe, options, out_dir, data_dir, reporter, group)
     except KeyboardInterrupt:
         if reporter is not None:
             reporter.close()
         where = resume or out_dir or "the run folder"
         err.print(f"interrupted: finished epochs are saved; continue with `digitrec train --resume {where}`")
         raise typer.Exit(130)
+    leave(group)
+    if not group.main:
+        return  # rank 0 reports for the group
     m = outcome.metrics
     report_path = None
     if report:

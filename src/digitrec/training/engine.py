@@ -20,6 +20,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from digitrec.errors import RunError
 from digitrec.artifacts.checkpoint import save_model_checkpoint, save_train_state
 from digitrec.training.config import Recipe
+from digitrec.training.distributed import SINGLE, Distributed
 from digitrec.training.optim import LRSchedule, build_optimizer
 from digitrec.training.runs import EpochStats, RunFolder
 from digitrec.training.tasks import Task
@@ -48,12 +49,15 @@ def train_one_epoch(
     report_every: int = 10,
     ema: AveragedModel | None = None,
     autocast: torch.dtype | None = None,
-) -> tuple[float, float]:
-    """One pass over the task's batches for an epoch; returns mean loss and accuracy.
+    group: Distributed = SINGLE,
+) -> tuple[float, float, int]:
+    """One pass over the task's batches for an epoch; returns mean loss, accuracy and the
+    number of examples, over all ranks.
 
     `ema`, when given, folds the weights into their moving average after every step.
     `autocast` (bf16) runs the forward pass in that dtype; weights and their gradients
-    stay fp32.
+    stay fp32. Under DDP `model` is the DistributedDataParallel wrapper, and `on_batch`
+    sees this rank's running figures.
     """
     model.train()
     device = next(model.parameters()).device
@@ -70,14 +74,15 @@ def train_one_epoch(
         optimizer.step()
         schedule.after_batch()
         if ema is not None:
-            ema.update_parameters(model)
+            ema.update_parameters(getattr(model, "module", model))
         stats = task.stats(output.detach(), y, loss.detach(), recipe)
         loss_sum += stats.loss_sum
         correct += stats.correct
         seen += stats.count
         if on_batch is not None and ((step + 1) % report_every == 0 or step + 1 == steps):
             on_batch(step + 1, loss_sum.item() / seen, correct.item() / seen)
-    return loss_sum.item() / max(seen, 1), correct.item() / max(seen, 1)
+    loss_total, correct_total, seen_total = group.sum(loss_sum, correct, seen)
+    return loss_total / max(seen_total, 1), correct_total / max(seen_total, 1), int(seen_total)
 
 
 @dataclass
@@ -93,11 +98,14 @@ class TrainingParts:
     steps: int  # optimiser steps per epoch
 
 
-def training_parts(model: nn.Module, recipe: Recipe, task: Task, seed: int) -> TrainingParts:
+RANK_SEED = 7919  # DDP: rank r's generator starts from seed + 1 + r * RANK_SEED (rank 0's is one process's)
+
+
+def training_parts(model: nn.Module, recipe: Recipe, task: Task, seed: int, group: Distributed = SINGLE) -> TrainingParts:
     optimizer = build_optimizer(model, recipe.optimizer)
     steps = task.steps_per_epoch(recipe)
     schedule = LRSchedule(optimizer, recipe.schedule, recipe.epochs, steps)
-    generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed + 1)
+    generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed + 1 + group.rank * RANK_SEED)
     # Batch-norm statistics are averaged with the weights (use_buffers), so the average
     # needs no extra pass over the data to fix them.
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(recipe.ema), use_buffers=True) if recipe.ema else None
@@ -109,6 +117,68 @@ class FitResult:
     history: list[EpochStats]
     best_epoch: int
     train_seconds: float
+    examples_per_epoch: int = 0  # of the last epoch, over all ranks
+
+
+@dataclass
+class Progress:
+    """Where a run stands after its last finished epoch: what the training state holds
+    besides the model, optimiser and generators."""
+
+    history: list[EpochStats]
+    best_metric: float = -math.inf
+    best_epoch: int = 0
+    train_seconds: float = 0.0
+
+    @property
+    def next_epoch(self) -> int:
+        return len(self.history) + 1
+
+
+def restore(state: dict, model: nn.Module, parts: TrainingParts, device: torch.device, group: Distributed) -> Progress:
+    """Puts a run back where its training state says it stopped. Under DDP each rank
+    takes back its own generators (the state holds every rank's)."""
+    model.load_state_dict(state["model"])
+    if parts.ema is not None:
+        if state.get("ema") is None:
+            raise RunError("this training state has no moving average of the weights, which its recipe keeps")
+        parts.ema.load_state_dict(state["ema"])
+    parts.optimizer.load_state_dict(state["optimizer"])
+    parts.schedule.load_state_dict(state["schedule"])
+    ranks = state.get("ranks") or [state]
+    if len(ranks) != group.world:
+        raise RunError(f"this run trained on {len(ranks)} process(es); resume it with as many (torchrun --nproc-per-node {len(ranks)}), not {group.world}")
+    mine = ranks[group.rank]
+    parts.generator.set_state(mine["generator"])
+    torch.set_rng_state(mine["torch_rng"])
+    if device.type == "cuda" and mine.get("cuda_rng") is not None:
+        torch.cuda.set_rng_state(mine["cuda_rng"], device)
+    history = [EpochStats(**row) for row in state["history"]]
+    return Progress(history, state["best_metric"], state["best_epoch"], state["train_seconds"])
+
+
+def rank_state(parts: TrainingParts, device: torch.device) -> dict:
+    return {
+        "generator": parts.generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+    }
+
+
+def train_state(model: nn.Module, parts: TrainingParts, progress: Progress, ranks: list[dict]) -> dict:
+    return {
+        "epoch": len(progress.history),
+        "model": model.state_dict(),
+        "ema": parts.ema.state_dict() if parts.ema is not None else None,
+        "optimizer": parts.optimizer.state_dict(),
+        "schedule": parts.schedule.state_dict(),
+        **(ranks[0] if len(ranks) == 1 else {}),  # one process keeps its generators at the top
+        "ranks": ranks if len(ranks) > 1 else None,  # DDP: every rank's, in rank order
+        "history": [vars(h) for h in progress.history],
+        "best_metric": progress.best_metric,
+        "best_epoch": progress.best_epoch,
+        "train_seconds": progress.train_seconds,
+    }
 
 
 def fit(
@@ -121,80 +191,56 @@ def fit(
     reporter: TrainReporter | None = None,
     state: dict | None = None,
     autocast: torch.dtype | None = None,
+    group: Distributed = SINGLE,
 ) -> FitResult:
     """Train for `recipe.epochs`, committing each finished epoch to `run`.
 
     Each epoch ends by writing the best and last checkpoints, then the training state,
     which is the commit point: a crash before it loses only the epoch in progress.
-    `state` (from `load_train_state`) continues a run exactly where it stopped.
+    `state` (from `load_train_state`) continues a run exactly where it stopped. Under
+    DDP (`group`) every rank trains its shard and rank 0 alone writes.
     """
     reporter = reporter or TrainReporter()
     device = next(model.parameters()).device
-    parts = training_parts(model, recipe, task, seed)
-    optimizer, schedule, generator, ema, kept, steps = (
-        parts.optimizer, parts.schedule, parts.generator, parts.ema, parts.kept, parts.steps
-    )
-    history: list[EpochStats] = []
-    best_metric, best_epoch, train_seconds, start_epoch = -math.inf, 0, 0.0, 1
-    if state is not None:
-        model.load_state_dict(state["model"])
-        if ema is not None:
-            if state.get("ema") is None:
-                raise RunError("this training state has no moving average of the weights, which its recipe keeps")
-            ema.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        if device.type == "cuda" and state.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state(state["cuda_rng"], device)
-        history = [EpochStats(**row) for row in state["history"]]
-        best_metric, best_epoch = state["best_metric"], state["best_epoch"]
-        train_seconds, start_epoch = state["train_seconds"], state["epoch"] + 1
-
-    for epoch in range(start_epoch, recipe.epochs + 1):
-        reporter.epoch_started(epoch, recipe.epochs, steps)
+    task.shard(group, seed)
+    parts = training_parts(model, recipe, task, seed, group)
+    progress = restore(state, model, parts, device, group) if state is not None else Progress([])
+    trained = nn.parallel.DistributedDataParallel(model) if group.active else model
+    examples = 0
+    for epoch in range(progress.next_epoch, recipe.epochs + 1):
+        task.set_epoch(epoch)
+        reporter.epoch_started(epoch, recipe.epochs, parts.steps)
         started = time.perf_counter()
-        train_loss, train_acc = train_one_epoch(
-            model, optimizer, schedule, task, recipe, generator, reporter.batch_done, ema=ema, autocast=autocast
+        train_loss, train_acc, examples = train_one_epoch(
+            trained, parts.optimizer, parts.schedule, task, recipe, parts.generator, reporter.batch_done,
+            ema=parts.ema, autocast=autocast, group=group,
         )
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - started
-        train_seconds += seconds
-        lr = optimizer.param_groups[0]["lr"]
-        val = task.validate(kept, recipe)
+        progress.train_seconds += seconds
+        group.share_buffers(parts.kept)
+        val = task.validate(parts.kept, recipe)
         # Without a validation split, plateau schedules watch training accuracy and the
         # "best" checkpoint is simply the latest.
         monitored = val.accuracy if val is not None else train_acc
-        schedule.after_epoch(monitored)
-        stats = EpochStats(
-            epoch, train_loss, train_acc, val.loss if val else None, val.accuracy if val else None, lr, seconds
-        )
-        history.append(stats)
-        improved = val is None or monitored > best_metric
-        meta = {**checkpoint_meta, "epoch": epoch, "val_accuracy": stats.val_accuracy}
+        parts.schedule.after_epoch(monitored)
+        stats = EpochStats(epoch, train_loss, train_acc, val.loss if val else None, val.accuracy if val else None, parts.optimizer.param_groups[0]["lr"], seconds)
+        progress.history.append(stats)
+        improved = val is None or monitored > progress.best_metric
         if improved:
-            best_metric, best_epoch = monitored, epoch
-            save_model_checkpoint(run.best, kept, meta)
-        save_model_checkpoint(run.last, kept, meta)
-        save_train_state(
-            run.train_state,
-            {
-                "epoch": epoch,
-                "model": model.state_dict(),
-                "ema": ema.state_dict() if ema is not None else None,
-                "optimizer": optimizer.state_dict(),
-                "schedule": schedule.state_dict(),
-                "generator": generator.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-                "history": [vars(h) for h in history],
-                "best_metric": best_metric,
-                "best_epoch": best_epoch,
-                "train_seconds": train_seconds,
-            },
-        )
-        run.write_history(history)
+            progress.best_metric, progress.best_epoch = monitored, epoch
+        ranks = group.gather(rank_state(parts, device))
+        if group.main:
+            commit_epoch(run, model, parts, progress, ranks, {**checkpoint_meta, "epoch": epoch, "val_accuracy": stats.val_accuracy}, improved=improved)
         reporter.epoch_done(stats, recipe.epochs, improved)
-    return FitResult(history, best_epoch, train_seconds)
+    return FitResult(progress.history, progress.best_epoch, progress.train_seconds, examples)
+
+
+def commit_epoch(run: RunFolder, model: nn.Module, parts: TrainingParts, progress: Progress, ranks: list[dict], meta: dict, *, improved: bool) -> None:
+    """The epoch's files, the training state last: it is the commit point."""
+    if improved:
+        save_model_checkpoint(run.best, parts.kept, meta)
+    save_model_checkpoint(run.last, parts.kept, meta)
+    save_train_state(run.train_state, train_state(model, parts, progress, ranks))
+    run.write_history(progress.history)

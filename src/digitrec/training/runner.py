@@ -17,6 +17,7 @@ from digitrec.fileio import atomic_write_json, read_json
 from digitrec.models.registry import build_model, count_parameters
 from digitrec.artifacts.checkpoint import library_versions, load_train_state
 from digitrec.training.config import Recipe
+from digitrec.training.distributed import Distributed, from_environment
 from digitrec.training.engine import FitResult, TrainReporter, fit
 from digitrec.training.runs import RunFolder
 from digitrec.training.tasks import ClassificationTask, Task
@@ -101,8 +102,10 @@ def _run(
     reporter: TrainReporter | None,
     state: dict | None,
     init_weights: dict[str, torch.Tensor] | None = None,
+    group: Distributed | None = None,
 ) -> TrainOutcome:
-    device = select_device(options.device)
+    group = group or from_environment()
+    device = select_device(group.device(options.device))
     task = build_task(recipe, options, data_dir, device)
     torch.manual_seed(options.seed)  # weight init and dropout
     model = build_model(recipe.model).to(device)
@@ -111,7 +114,7 @@ def _run(
     checkpoint_meta = checkpoint_meta_of(recipe, options, model)
     started = time.perf_counter()
     autocast = autocast_dtype(options.precision, device)
-    result = fit(model, recipe, task, run, options.seed, checkpoint_meta, reporter, state, autocast)
+    result = fit(model, recipe, task, run, options.seed, checkpoint_meta, reporter, state, autocast, group)
     best = next(h for h in result.history if h.epoch == result.best_epoch)
     last = result.history[-1]
     metrics = {
@@ -130,8 +133,11 @@ def _run(
         "val_size": task.val_size,
         "device": str(device),
         "precision": precision_name(autocast),
+        "processes": group.world,  # ranks of torch.distributed that trained it
+        "examples_per_epoch": result.examples_per_epoch,  # seen by all ranks together
     }
-    atomic_write_json(run.metrics, metrics)  # marks the run finished
+    if group.main:
+        atomic_write_json(run.metrics, metrics)  # marks the run finished
     return TrainOutcome(run, recipe, result, metrics)
 
 
@@ -167,16 +173,24 @@ def train_recipe(
     out: str | Path | None = None,
     data_dir: str | Path | None = None,
     reporter: TrainReporter | None = None,
+    group: Distributed | None = None,
 ) -> TrainOutcome:
+    """Train `recipe` into a new run folder. Under torchrun (`group`, else the one torchrun
+    set up) every rank trains and rank 0 alone makes and writes the folder."""
     recipe.validate()
+    group = group or from_environment()
     init_weights = init_weights_of(options.init, recipe) if options.init is not None else None
+    if not group.main:
+        path = group.broadcast(None)  # where rank 0 made the folder
+        return _run(RunFolder(path), recipe, options, data_dir, None, state=None, init_weights=init_weights, group=group)
     run = RunFolder.create(out or RunFolder.default_path(recipe.name)).hold()
     try:
         atomic_write_json(
             run.config,
             {"recipe": recipe.to_dict(), "options": options.to_dict(), "versions": library_versions()},
         )
-        return _run(run, recipe, options, data_dir, reporter, state=None, init_weights=init_weights)
+        group.broadcast(str(run.path))
+        return _run(run, recipe, options, data_dir, reporter, state=None, init_weights=init_weights, group=group)
     finally:
         run.release()
 
@@ -186,17 +200,22 @@ def resume_run(
     data_dir: str | Path | None = None,
     reporter: TrainReporter | None = None,
     device: str | None = None,
+    group: Distributed | None = None,
 ) -> TrainOutcome:
-    """Continue an interrupted run from its last finished epoch, with its own config."""
-    run = RunFolder.open_unfinished(path)  # and holds its lock
+    """Continue an interrupted run from its last finished epoch, with its own config.
+    Under torchrun rank 0 holds the folder; the other ranks only read it."""
+    group = group or from_environment()
+    run = RunFolder.open_unfinished(path) if group.main else RunFolder(path)  # rank 0 holds its lock
     try:
+        group.broadcast(None)  # the other ranks read the folder once rank 0 has tidied it
         recipe, options = run_settings(run)
         if device is not None:
             options = RunOptions(**{**options.to_dict(), "device": device})
         state = load_train_state(run.train_state) if run.train_state.exists() else None
-        return _run(run, recipe, options, data_dir, reporter, state)
+        return _run(run, recipe, options, data_dir, reporter if group.main else None, state, group=group)
     finally:
-        run.release()
+        if group.main:
+            run.release()
 
 
 def run_settings(run: RunFolder) -> tuple[Recipe, RunOptions]:

@@ -22,6 +22,7 @@ from digitrec.models.inputs import predict_logits
 from digitrec.models.reader import BLANK, STRIDE
 from digitrec.training.augment import prepare_batch, warp_strips
 from digitrec.training.config import Recipe
+from digitrec.training.distributed import SINGLE, Distributed
 
 # --- tuning --------------------------------------------------------------------------
 VAL_BATCH = 256  # field strips per validation batch
@@ -57,23 +58,50 @@ class Task(Protocol):
 
     def validate(self, model: nn.Module, recipe: Recipe) -> Validation | None: ...
 
+    def shard(self, group: Distributed, seed: int) -> None: ...  # train on this rank's part of each batch
+
+    def set_epoch(self, epoch: int) -> None: ...
+
+
+ORDER_SEED = 1_000_003  # DDP: epoch e's shared order is drawn from seed * ORDER_SEED + e
+
 
 class ClassificationTask:
     def __init__(self, train_set: DigitDataset, val_set: DigitDataset | None):
         assert train_set.labels is not None
         self.train_set, self.val_set = train_set, val_set
         self.train_size, self.val_size = len(train_set), len(val_set) if val_set is not None else 0
+        self.group, self.order_seed, self.epoch = SINGLE, 0, 1
+
+    def shard(self, group: Distributed, seed: int) -> None:
+        """Under DDP every rank draws the same order of the epoch (from the run's seed and
+        the epoch, not from its own generator, which augments its own images) and trains
+        on its slice of each batch, so that one step of all ranks is one batch."""
+        self.group, self.order_seed = group, seed
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def steps_per_epoch(self, recipe: Recipe) -> int:
         n, bs = len(self.train_set), recipe.batch_size
-        return n // bs if recipe.drop_last else -(-n // bs)
+        if recipe.drop_last or n % bs < self.group.world:  # DDP: a last batch too small to give each rank an image goes
+            return n // bs
+        return -(-n // bs)
+
+    def epoch_indices(self, recipe: Recipe, generator: torch.Generator) -> Iterator[torch.Tensor]:
+        """This rank's images of each step of one epoch, in a fresh random order."""
+        bs, device = recipe.batch_size, self.train_set.images.device
+        if self.group.active:
+            generator = torch.Generator(device=device).manual_seed(self.order_seed * ORDER_SEED + self.epoch)
+        order = torch.randperm(len(self.train_set), generator=generator, device=device)
+        for step in range(self.steps_per_epoch(recipe)):
+            idx = order[step * bs : (step + 1) * bs]
+            yield idx[self.group.rank :: self.group.world] if self.group.active else idx
 
     def batches(self, recipe: Recipe, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """One pass over the training set in a fresh random order, augmented on the device."""
-        data, bs = self.train_set, recipe.batch_size
-        order = torch.randperm(len(data), generator=generator, device=data.images.device)
-        for step in range(self.steps_per_epoch(recipe)):
-            idx = order[step * bs : (step + 1) * bs]
+        data = self.train_set
+        for idx in self.epoch_indices(recipe, generator):
             yield prepare_batch(data.images[idx], recipe.normalization, recipe.augment, generator), data.labels[idx]
 
     def loss(self, output: torch.Tensor, target: torch.Tensor, recipe: Recipe) -> torch.Tensor:
@@ -86,11 +114,16 @@ class ClassificationTask:
         return BatchStats(reported * len(target), (output.argmax(1) == target).sum(), len(target))
 
     def validate(self, model: nn.Module, recipe: Recipe) -> Validation | None:
+        """Loss and accuracy on the validation split; under DDP each rank scores its
+        share of it and the sums are added up."""
         if self.val_set is None or not len(self.val_set):
             return None
-        logits = predict_logits(model, self.val_set.images, recipe.normalization)
-        labels = self.val_set.labels.to(logits.device)
-        return Validation(F.cross_entropy(logits, labels).item(), (logits.argmax(1) == labels).float().mean().item())
+        g = self.group
+        images, labels = self.val_set.images[g.rank :: g.world], self.val_set.labels[g.rank :: g.world]
+        logits = predict_logits(model, images, recipe.normalization)
+        labels = labels.to(logits.device)
+        loss_sum, correct, count = g.sum(F.cross_entropy(logits, labels, reduction="sum"), (logits.argmax(1) == labels).sum(), len(labels))
+        return Validation(loss_sum / count, correct / count)
 
 
 # --- the number reader ----------------------------------------------------------------
@@ -170,6 +203,15 @@ class ReaderTask:
         self.real_widths = torch.cat([d.widths for d in real]).to(self.device) if real else None
         self.real_texts = [t for d in real for t in d.texts]
         self.real_weights = torch.cat([torch.full((len(d),), w / len(d)) for d, w in zip(real, weights)]) if real else None
+        self.group = SINGLE
+
+    def shard(self, group: Distributed, seed: int) -> None:
+        """Under DDP each rank draws its own share of every batch, from its own generator
+        (seeded by its rank): disjoint random streams of synthetic numbers and real fields."""
+        self.group = group
+
+    def set_epoch(self, epoch: int) -> None:
+        pass  # a reader's epoch is a count of random draws, not a pass in some order
 
     def steps_per_epoch(self, recipe: Recipe) -> int:
         assert recipe.reader is not None
@@ -199,8 +241,9 @@ class ReaderTask:
         return pad_strips(parts), torch.cat(widths), texts
 
     def batches(self, recipe: Recipe, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, StripTargets]]:
-        n_real = round(recipe.batch_size * self.real_share) if self.real_strips is not None else 0
-        n_syn = recipe.batch_size - n_real
+        batch_size = max(1, recipe.batch_size // self.group.world)  # this rank's share
+        n_real = round(batch_size * self.real_share) if self.real_strips is not None else 0
+        n_syn = batch_size - n_real
         cpu = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator, device=self.device)))
         left = self.steps_per_epoch(recipe)
         while left:
@@ -208,7 +251,7 @@ class ReaderTask:
             strips, widths, texts = self._pool(steps, n_syn, n_real, generator, cpu)
             by_width = torch.argsort(widths, stable=True)
             for chunk in torch.randperm(steps, generator=cpu).tolist():
-                idx = by_width[chunk * recipe.batch_size : (chunk + 1) * recipe.batch_size]
+                idx = by_width[chunk * batch_size : (chunk + 1) * batch_size]
                 x = strips[idx, :, :, : to_stride(int(widths[idx].max()))].contiguous(memory_format=torch.channels_last)
                 yield x, texts_to_targets([texts[i] for i in idx.tolist()], self.device)
             left -= steps
@@ -221,20 +264,21 @@ class ReaderTask:
         return BatchStats(loss * n, exact_matches(output, target).sum(), n)
 
     def validate(self, model: nn.Module, recipe: Recipe) -> Validation | None:
-        return score_fields(model, self.val, self.device) if self.val else None
+        return score_fields(model, self.val, self.device, self.group) if self.val else None
 
 
 @torch.inference_mode()
-def score_fields(model: nn.Module, sets: list[FieldDataset], device: torch.device) -> Validation:
+def score_fields(model: nn.Module, sets: list[FieldDataset], device: torch.device, group: Distributed = SINGLE) -> Validation:
     """CTC loss and whole numbers right of a reader on labelled strips, the mean over
     `sets`: each set counts alike, however many fields it has, so that a small set of
-    cheques does not drown in a large register."""
+    cheques does not drown in a large register. Under DDP each rank scores its share of
+    each set and the sums are added up."""
     was_training = model.training
     model.eval()
     losses, accuracies = [], []
     for data in sets:
         loss_sum, correct, count = 0.0, 0, 0
-        order = torch.argsort(data.widths).tolist()  # similar widths batch with little padding
+        order = torch.argsort(data.widths).tolist()[group.rank :: group.world]  # similar widths batch with little padding
         for start in range(0, len(order), VAL_BATCH):
             idx = order[start : start + VAL_BATCH]
             w = to_stride(int(data.widths[idx].max()))
@@ -244,6 +288,7 @@ def score_fields(model: nn.Module, sets: list[FieldDataset], device: torch.devic
             loss_sum += float(ctc_loss(logits, targets)) * len(idx)
             correct += int(exact_matches(logits, targets).sum())
             count += len(idx)
+        loss_sum, correct, count = group.sum(loss_sum, correct, count)
         losses.append(loss_sum / count)
         accuracies.append(correct / count)
     model.train(was_training)
