@@ -10,7 +10,8 @@ there are --count of them, in folders of 1,000 (made once, under --work). Each m
 `digitrec predict FOLDER --out FILE` as a child process, timed from start to exit
 (model loading and, for Ray, starting the cluster included), while this script samples
 the memory (RSS) of the child and every process it started, once a second, against the
-rows written so far.
+rows written so far. "One process" runs `--workers 1` pinned to one core: the unit that
+the scaling efficiency divides by.
 """
 
 from __future__ import annotations
@@ -33,10 +34,12 @@ from digitrec.batch.output import read_results  # noqa: E402
 SOURCES = ("danish-rowid/train", "danish-rowid/validation", "orand-car-a-dev", "real-dev")
 PER_FOLDER = 1000
 SAMPLE_EVERY = 1.0  # seconds between memory samples
-MODES = {  # name -> (what it is, extra arguments of `digitrec predict`)
-    "one": ("one process", ["--workers", "1"]),
-    "local": ("local engine, all cores", []),
-    "ray": ("Ray, local cluster", ["--engine", "ray"]),
+MODES = {  # name -> (what it is, extra arguments of `digitrec predict`, pinned to one core)
+    # One process on one core: unpinned, --workers 1 would also run PyTorch's and OpenCV's
+    # thread pools on the other cores, and the ratio would not say what the processes add.
+    "one": ("one process, one core", ["--workers", "1"], True),
+    "local": ("local engine, all cores", [], False),
+    "ray": ("Ray, local cluster", ["--engine", "ray"], False),
 }
 MIX = 7919  # a prime stride through the sorted sources, so every set is in the mix from the start
 
@@ -86,11 +89,13 @@ def tree_rss(pid: int) -> int:
 
 
 def run_mode(name: str, fields: Path, out: Path, count: int) -> dict:
-    label, extra = MODES[name]
+    label, extra, pinned = MODES[name]
     out.unlink(missing_ok=True)
     command = [sys.executable, "-m", "digitrec", "predict", str(fields), "--out", str(out), *extra]
     started = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    first_core = min(os.sched_getaffinity(0))
+    pin = (lambda: os.sched_setaffinity(0, {first_core})) if pinned else None
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=pin)
     samples = []  # (seconds, rows written, bytes resident)
     try:
         while child.poll() is None:

@@ -12,6 +12,8 @@ Four sections, each recorded even when another fails:
    3 seeds, on the device (digitrec's engine trains eager, bf16 autocast, channels-last).
 3. reader: the number reader's training throughput (fields per second) in eager bf16.
 4. inference: images per second of fast's network at batch 1, 1024 and 8192, fp32 and bf16.
+5. ddp: on a machine with 2 or more GPUs, bench/ddp_train.py: `fast` on one GPU against
+   all of them (torchrun, NCCL), ms per step and test accuracy, 2 seeds.
 
 The targets on an H200 (issue 15): 99.0% in <= 0.25 s, 99.5% <= 1 s, 99.7% <= 5 s of
 training. The whole run stays within about 8 minutes (--max-seconds caps each
@@ -146,6 +148,17 @@ def reader_section(step: dict) -> dict:
     return {name: batch * 1000 / row["ms_per_step"] for name, row in rows.items() if "ms_per_step" in row}
 
 
+def ddp_section(device: torch.device, data_dir: str | None, tiny: bool) -> dict:
+    """One GPU against all of them, where there are several; else why not."""
+    gpus = torch.cuda.device_count() if device.type == "cuda" else 0
+    if gpus < 2 or tiny:
+        return {"skipped": f"needs 2 or more CUDA GPUs (this machine: {gpus})"}
+    ddp = load_bench("ddp_train")
+    with tempfile.TemporaryDirectory() as work:
+        argv = ["--recipe", "fast", "--processes", f"1,{gpus}", "--seeds", "2", "--device", "cuda", "--work", work]
+        return ddp.main(argv + (["--data-dir", data_dir] if data_dir else []))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto")
@@ -166,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         ("time_to_accuracy", lambda: time_to_accuracy_section(device, args.data_dir, args.tiny, 2.0 if args.tiny else args.max_seconds)),
         ("reader", lambda: reader_section(report.get("step", {}))),
         ("inference", lambda: inference_section(device, args.tiny)),
+        ("ddp", lambda: ddp_section(device, args.data_dir, args.tiny)),
     ]
     for name, run in sections:
         try:

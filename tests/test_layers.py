@@ -1,6 +1,6 @@
 """The house rules of the package, checked on its source: arrows point down.
 
-Code that reads pictures (preprocess, decode, runtime, recognizer, serving) never imports
+Code that reads pictures (preprocess, decode, runtime, recognizer, serving, batch) never imports
 training or evaluation; artifacts imports only models; training never imports evaluation.
 Function-level imports count: they are imports all the same.
 """
@@ -39,7 +39,7 @@ def under(module: str, *prefixes: str) -> bool:
     return any(module == p or module.startswith(p + ".") for p in prefixes)
 
 
-PICTURE_READERS = ("digitrec.preprocess", "digitrec.decode", "digitrec.runtime", "digitrec.recognizer", "digitrec.serving")
+PICTURE_READERS = ("digitrec.preprocess", "digitrec.decode", "digitrec.runtime", "digitrec.recognizer", "digitrec.serving", "digitrec.batch", "digitrec.processes")
 
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if under(m, *PICTURE_READERS, "digitrec.artifacts")))

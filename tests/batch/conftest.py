@@ -39,3 +39,15 @@ def reference(archive, tmp_path_factory):
     summary = run_job([str(archive)], ReaderSpec(), out, workers=1)
     assert (summary.read, summary.failed, summary.interrupted) == (61, 1, False)
     return out
+
+
+class Interrupt:
+    """on_row that presses Ctrl-C after `after` rows."""
+
+    def __init__(self, after: int):
+        self.after, self.seen = after, 0
+
+    def __call__(self, row) -> None:
+        self.seen += 1
+        if self.seen == self.after:
+            raise KeyboardInterrupt

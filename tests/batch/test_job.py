@@ -10,6 +10,7 @@ import pytest
 from digitrec.batch import ReaderSpec, read_results, run_job
 from digitrec.batch.output import JOURNAL_SUFFIX, OutputError
 from digitrec.recognizer import Recognizer
+from tests.batch.conftest import Interrupt
 
 SHIPPED = ReaderSpec()
 
@@ -24,18 +25,6 @@ def test_one_row_per_picture_and_the_corrupt_file_in_its_own(reference, archive)
     for row in rows[:3] + rows[-3:]:  # the rows say what the recognizer reads
         reading = recognizer.read(row.path)
         assert (row.number, row.confidence) == (reading.text, round(reading.confidence, 6))
-
-
-class Interrupt:
-    """on_row that presses Ctrl-C after `after` rows."""
-
-    def __init__(self, after: int):
-        self.after, self.seen = after, 0
-
-    def __call__(self, row) -> None:
-        self.seen += 1
-        if self.seen == self.after:
-            raise KeyboardInterrupt
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
@@ -105,3 +94,13 @@ def test_inputs_that_name_no_picture_are_an_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DigitrecError, match="no image files found"):
         run_job([str(tmp_path / "empty")], SHIPPED, tmp_path / "rows.jsonl", workers=1)
+
+
+def test_uris_are_read_through_pyarrow_filesystems(reference, archive, tmp_path):
+    """file:// goes the way s3:// does (pyarrow's FileSystem.from_uri), without a network."""
+    local = read_results(reference)[:5]
+    listing = tmp_path / "uris.txt"
+    listing.write_text("".join(f"file://{row.path}\n" for row in local) + f"file://{archive}/missing.png\n")
+    rows = read_results(run_job([str(listing)], SHIPPED, tmp_path / "rows.jsonl", workers=1).out)
+    assert [(r.number, r.confidence) for r in rows[:5]] == [(r.number, r.confidence) for r in local]
+    assert rows[5].path == f"file://{archive}/missing.png" and "missing.png" in rows[5].error

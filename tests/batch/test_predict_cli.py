@@ -4,6 +4,7 @@ kill -9 in the middle of a job with worker processes."""
 from __future__ import annotations
 
 import io
+import json
 import signal
 import subprocess
 import sys
@@ -39,6 +40,11 @@ def test_predict_out_says_what_it_did_and_exits_1_when_a_picture_failed(capsys, 
     assert code == 1 and "use .jsonl, .csv or .parquet" in err
     code, _, err = run(capsys, "predict", good, "--address", "auto")
     assert code == 1 and "--address names a Ray cluster" in err
+    code, _, err = run(capsys, "predict", good, "--engine", "ray")
+    assert code == 1 and "--engine ray writes a results file" in err
+    code, stdout, _ = run(capsys, "predict", good, archive, "--out", tmp_path / "good.jsonl", "--json", "--workers", "1")
+    summary = json.loads(stdout)  # the three good ones were read by the first run: the archive's are new
+    assert (summary["skipped"], summary["read"], summary["failed"], code) == (3, 61, 1, 1)
 
 
 def test_the_progress_bar_shows_the_rate_and_once_counted_the_eta():

@@ -226,3 +226,15 @@ def test_gpu_script_cpu_path(mnist_root, tmp_path, monkeypatch):
     assert set(report["reader"]) == set(timed), "fields per second for each variant that ran"
     assert set(report["time_to_accuracy"]["results"]) == {"quick", "train-mnist-fast"}
     assert set(report["inference"]) == {"batch 1 fp32", "batch 1 bf16", "batch 64 fp32", "batch 64 bf16"}
+    assert "needs 2 or more CUDA GPUs" in report["ddp"]["skipped"]
+
+
+def test_ddp_bench_trains_one_and_two_processes_and_scores_them(mnist_root, tmp_path, capsys):
+    bench = load("ddp_train")
+    report = bench.main(["--processes", "1,2", "--seeds", "1", "--limit", "1024", "--epochs", "1", "--data-dir", str(mnist_root),
+                         "--work", str(tmp_path), "--json", str(tmp_path / "ddp.json")])
+    one, two = report["results"]
+    assert (one["processes"], two["processes"]) == (1, 2)
+    assert json.loads((tmp_path / "quick-p2-seed0" / "metrics.json").read_text())["processes"] == 2
+    assert all(0.2 < r["accuracy_mean"] <= 1 and r["ms_per_step"] > 0 for r in (one, two))  # 8 steps: above chance (0.1)
+    assert "2 processes: step time" in capsys.readouterr().out

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from digitrec.cli.common import JsonOption, emit_json, err
+from digitrec.cli.common import emit_json, err
 
 
 def predict(
@@ -22,7 +22,7 @@ def predict(
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Processes reading pictures, each with the model loaded once (default: one per core)."),
     engine: str = typer.Option("local", "--engine", help="local (processes on this machine) or ray (Ray Data; pip install 'digitrec[cluster]')."),
     address: Optional[str] = typer.Option(None, "--address", help="--engine ray: the cluster to join (ray://HOST:10001 or auto); default: a local Ray on this machine."),
-    as_json: bool = JsonOption,
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per picture on stdout; with --out, the job's summary as one JSON object."),
 ) -> None:
     """Read the digits in each picture: one line per image on stdout (--json: one JSON
     object per line), or, with --out, one row per image in a results file. Exit code 1
@@ -33,6 +33,8 @@ def predict(
 
     if address is not None and engine != "ray":
         raise DigitrecError("--address names a Ray cluster; it needs --engine ray")
+    if engine == "ray" and out is None:
+        raise DigitrecError("--engine ray writes a results file: pass --out FILE (.jsonl, .csv or .parquet)")
     spec = ReaderSpec(str(model) if model is not None else None, device, single, deskew, min_confidence, str(save_crops) if save_crops else None)
     bar = BatchBar() if out is not None and err.is_terminal else None
     on_row = None if out is not None else (print_json_row if as_json else print_row)
@@ -41,7 +43,10 @@ def predict(
     finally:
         if bar is not None:
             bar.close()
-    if out is not None:
+    if out is not None and as_json:  # the rows are in the file; stdout gets the job's summary
+        emit_json({"out": out, "read": summary.read, "failed": summary.failed, "skipped": summary.skipped,
+                   "skipped_failed": summary.skipped_failed, "seconds": summary.seconds, "interrupted": summary.interrupted})
+    elif out is not None:
         skipped = f"; {summary.skipped:,} already in {out} were skipped" if summary.skipped else ""
         err.print(
             f"{summary.read:,} pictures read in {summary.seconds:.1f} s ({summary.images_per_second:,.1f}/s), "
