@@ -117,8 +117,10 @@ def test_resuming_on_another_number_of_processes_is_refused(root, tmp_path, caps
         while not ((out / "history.csv").exists() and len((out / "history.csv").read_text().splitlines()) >= 2):
             assert job.poll() is None and time.monotonic() < deadline
             time.sleep(0.02)
-        os.killpg(job.pid, signal.SIGKILL)
+        ranks = children(job.pid)
+        job.send_signal(signal.SIGKILL)
         job.wait()
+        assert gone_within(ranks, 5)  # rank 0 held the folder's lock until it went
     finally:
         reap(job)
     assert main(["train", "--resume", str(out), "--data-dir", str(root), "--no-report"]) == 1  # one process, not two
