@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol
 
@@ -39,7 +39,6 @@ class JobSummary:
     seconds: float = 0.0
     interrupted: bool = False
     out: Path | None = None
-    models: set[str] = field(default_factory=set)
 
     @property
     def any_failed(self) -> bool:
@@ -82,18 +81,7 @@ def run_job(
         started = time.perf_counter()
         chunks = engine_rows(engine, pictures, spec, workers, recognizer, address, details=details)
         try:
-            for rows in chunks:
-                for row in rows:
-                    if results is not None:
-                        results.write(row)
-                    summary.read += 1
-                    summary.failed += bool(row.error)
-                    if on_row is not None:
-                        on_row(row)
-                if results is not None:
-                    results.flush()
-                if progress is not None:
-                    progress.advanced(len(rows))
+            write_rows(chunks, results, summary, on_row, progress)
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:
@@ -107,7 +95,25 @@ def run_job(
     return summary
 
 
-def engine_rows(engine: str, pictures: Iterator[PictureFile], spec: ReaderSpec, workers: int | None, recognizer, address: str | None, *, details: bool) -> Iterator[list[Row]]:
+def write_rows(chunks: Iterable[list[Row]], results, summary: JobSummary, on_row: Callable[[Row], None] | None, progress: Progress | None) -> None:
+    """Each row to the results file and to `on_row`, counted; flushed after each chunk."""
+    for rows in chunks:
+        for row in rows:
+            if results is not None:
+                results.write(row)
+            summary.read += 1
+            summary.failed += bool(row.error)
+            if on_row is not None:
+                on_row(row)
+        if results is not None:
+            results.flush()
+        if progress is not None:
+            progress.advanced(len(rows))
+
+
+def engine_rows(
+    engine: str, pictures: Iterator[PictureFile], spec: ReaderSpec, workers: int | None, recognizer, address: str | None, *, details: bool
+) -> Iterator[list[Row]]:
     workers = workers or available_cores()
     if engine == "ray":
         from digitrec.batch.ray_engine import read_ray

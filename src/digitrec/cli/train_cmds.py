@@ -97,7 +97,7 @@ def train(
     from digitrec.cli.progress import ConsoleReporter
     from digitrec.fileio import read_json
     from digitrec.training import RunOptions, get_recipe, resume_run, train_recipe
-    from digitrec.training.distributed import from_environment, leave
+    from digitrec.training.distributed import exit_rank, from_environment, leave
     from digitrec.training.runs import RunFolder
 
     group = from_environment()  # under torchrun: this rank's place in the group; rank 0 reports
@@ -131,8 +131,14 @@ def train(
         err.print(f"interrupted: finished epochs are saved; continue with `digitrec train --resume {where}`")
         raise typer.Exit(130)
     leave(group)
-    if not group.main:
-        return  # rank 0 reports for the group
+    if group.main:  # rank 0 reports for the group
+        report_outcome(outcome, report=report, data_dir=data_dir, device=device, as_json=as_json)
+    if group.active:
+        exit_rank()
+
+
+def report_outcome(outcome, *, report: bool, data_dir: Optional[Path], device: str, as_json: bool) -> None:
+    """What `train` prints at the end, and the report it writes."""
     m = outcome.metrics
     report_path = None
     if report:
