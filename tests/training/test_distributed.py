@@ -25,7 +25,8 @@ from digitrec.training.runner import split_training_data
 from digitrec.training.runs import RunFolder
 from digitrec.training.tasks import ClassificationTask, score_fields
 from tests.helpers import synthetic_dataset, write_kaggle_root
-from tests.processes import children, gone_within, reap
+from digitrec.fileio import LockHeld, take_lock
+from tests.processes import alive, children, gone_within, reap
 from tests.training.test_reader import write_number_folder
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
@@ -106,6 +107,18 @@ def test_a_killed_two_process_run_resumes_to_the_uninterrupted_weights(root, tmp
     assert [h.val_accuracy for h in RunFolder(straight).read_history()] == [h.val_accuracy for h in RunFolder(broken).read_history()]
 
 
+def wait_for_the_lock(path: Path, deadline: float) -> None:
+    """Until nothing holds the run folder's lock (CI once saw it still held just after the
+    killed ranks were reported gone)."""
+    while True:
+        try:
+            take_lock(path).close()
+            return
+        except LockHeld as e:
+            assert time.monotonic() < deadline, f"the lock is still held by pid {e.holder} (alive: {e.holder.isdigit() and alive(int(e.holder))})"
+            time.sleep(0.05)
+
+
 def test_resuming_on_another_number_of_processes_is_refused(root, tmp_path, capsys):
     from digitrec.cli import main
 
@@ -120,9 +133,10 @@ def test_resuming_on_another_number_of_processes_is_refused(root, tmp_path, caps
         ranks = children(job.pid)
         job.send_signal(signal.SIGKILL)
         job.wait()
-        assert gone_within(ranks, 5)  # rank 0 held the folder's lock until it went
+        assert gone_within(ranks, 5)
     finally:
         reap(job)
+    wait_for_the_lock(out / ".lock", deadline=time.monotonic() + 30)  # rank 0 held it until the kernel let it go
     assert main(["train", "--resume", str(out), "--data-dir", str(root), "--no-report"]) == 1  # one process, not two
     assert "resume it with as many (torchrun --nproc-per-node 2), not 1" in capsys.readouterr().err
 
