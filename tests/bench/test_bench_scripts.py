@@ -229,6 +229,7 @@ def test_gpu_script_cpu_path(mnist_root, tmp_path, monkeypatch):
     assert "needs 2 or more CUDA GPUs" in report["ddp"]["skipped"]
 
 
+@pytest.mark.mnist
 def test_ddp_bench_trains_one_and_two_processes_and_scores_them(mnist_root, tmp_path, capsys):
     bench = load("ddp_train")
     report = bench.main(["--processes", "1,2", "--seeds", "1", "--limit", "1024", "--epochs", "1", "--data-dir", str(mnist_root),
