@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from digitrec.batch.local import available_cores  # noqa: E402
+from digitrec.processes import available_cores  # noqa: E402
 from digitrec.batch.output import read_results  # noqa: E402
 
 SOURCES = ("danish-rowid/train", "danish-rowid/validation", "orand-car-a-dev", "real-dev")

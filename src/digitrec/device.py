@@ -7,6 +7,7 @@ import os
 import torch
 
 from digitrec.errors import ConfigError
+from digitrec.processes import available_cores
 
 
 def threads_per_rank(cores: int) -> int:
@@ -34,7 +35,7 @@ def select_device(name: str = "auto") -> torch.device:
         raise ConfigError("device 'mps' was asked for but is not available; use --device cpu or auto")
     if device.type == "cpu":
         # One thread per core: PyTorch sometimes defaults to fewer in containers.
-        torch.set_num_threads(threads_per_rank(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+        torch.set_num_threads(threads_per_rank(available_cores()))
     return device
 
 

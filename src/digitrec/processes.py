@@ -21,12 +21,18 @@ ALLOCATOR_TRIM_THRESHOLD = 64 << 20  # free heap kept for the next request befor
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its affinity; a container may allow fewer than the machine has)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def prepare_worker_process() -> None:
     """For a server or batch worker process: its concurrency comes from requests (or
     pictures) and from worker processes, one per core. Thread pools inside OpenCV and
     PyTorch would only contend with them (PyTorch's spin-waiting threads cut two
-    workers' throughput tenfold) and save nothing on images this small. The allocator keeps the memory a request freed for the next.
-    Process-wide, so `digitrec serve` and the batch workers call it, not `load_app`."""
+    workers' throughput tenfold) and save nothing on images this small. The allocator
+    keeps the memory a request freed for the next. Process-wide, so `digitrec serve` and
+    the batch workers call it, not `load_app`."""
     import cv2
 
     cv2.setNumThreads(1)
@@ -39,8 +45,6 @@ def keep_freed_memory() -> None:
     """Raise glibc's mmap and trim thresholds (see ALLOCATOR_*); elsewhere, nothing."""
     if not sys.platform.startswith("linux"):
         return
-    import ctypes
-
     try:
         libc = ctypes.CDLL(None)
         mallopt = libc.mallopt

@@ -13,16 +13,10 @@ import time
 from rich.console import Console
 
 from digitrec.batch import ReaderSpec, read_results, run_job
-from digitrec.cli import main
 from digitrec.cli.predict_cmds import BatchBar
 from tests.batch.conftest import write_archive
+from tests.cli.test_cli import run
 from tests.processes import children, gone_within, reap
-
-
-def run(capsys, *args):
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_predict_out_says_what_it_did_and_exits_1_when_a_picture_failed(capsys, archive, tmp_path):

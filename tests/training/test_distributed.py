@@ -82,14 +82,14 @@ def test_two_processes_write_one_run_folder_with_the_sums_of_both(root, tmp_path
     assert metrics["val_accuracy"] == pytest.approx(evaluate(best.model, val_set, recipe.normalization).accuracy, abs=1e-9)
 
 
-def test_a_killed_two_process_run_resumes_to_the_uninterrupted_weights(root, tmp_path):
-    straight, broken = tmp_path / "straight", tmp_path / "broken"
-    run(train_command(root, straight, "--epochs", "6", "--out", str(straight)))
-    job = subprocess.Popen(train_command(root, broken, "--epochs", "6", "--out", str(broken)), stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE, start_new_session=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+def kill_torchrun_after_epoch_one(command: list[str], out: Path) -> None:
+    """Start a 2-process run, kill -9 torchrun (alone) once epoch 1 is committed, and check
+    that its two ranks follow it."""
+    job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     try:
         deadline = time.monotonic() + 120
-        history = broken / "history.csv"
+        history = out / "history.csv"
         while not (history.exists() and len(history.read_text().splitlines()) >= 2):  # epoch 1 committed
             assert job.poll() is None and time.monotonic() < deadline, job.stderr.read()
             time.sleep(0.02)
@@ -99,6 +99,12 @@ def test_a_killed_two_process_run_resumes_to_the_uninterrupted_weights(root, tmp
         assert len(ranks) == 2 and gone_within(ranks, 5), "a rank outlived torchrun"
     finally:
         reap(job)
+
+
+def test_a_killed_two_process_run_resumes_to_the_uninterrupted_weights(root, tmp_path):
+    straight, broken = tmp_path / "straight", tmp_path / "broken"
+    run(train_command(root, straight, "--epochs", "6", "--out", str(straight)))
+    kill_torchrun_after_epoch_one(train_command(root, broken, "--epochs", "6", "--out", str(broken)), broken)
     assert not RunFolder(broken).finished, "the kill did not land before the end of training"
     done = run([*TORCHRUN, "-m", "digitrec", "train", "--resume", str(broken), "--data-dir", str(root), "--no-report"])
     assert "resuming" in done.stderr
@@ -123,19 +129,7 @@ def test_resuming_on_another_number_of_processes_is_refused(root, tmp_path, caps
     from digitrec.cli import main
 
     out = tmp_path / "ddp"
-    job = subprocess.Popen(train_command(root, out, "--epochs", "6", "--out", str(out)), stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while not ((out / "history.csv").exists() and len((out / "history.csv").read_text().splitlines()) >= 2):
-            assert job.poll() is None and time.monotonic() < deadline
-            time.sleep(0.02)
-        ranks = children(job.pid)
-        job.send_signal(signal.SIGKILL)
-        job.wait()
-        assert gone_within(ranks, 5)
-    finally:
-        reap(job)
+    kill_torchrun_after_epoch_one(train_command(root, out, "--epochs", "6", "--out", str(out)), out)
     wait_for_the_lock(out / ".lock", deadline=time.monotonic() + 30)  # rank 0 held it until the kernel let it go
     assert main(["train", "--resume", str(out), "--data-dir", str(root), "--no-report"]) == 1  # one process, not two
     assert "resume it with as many (torchrun --nproc-per-node 2), not 1" in capsys.readouterr().err

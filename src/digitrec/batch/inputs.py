@@ -12,7 +12,8 @@ import fnmatch
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from itertools import islice
+from typing import Iterable, Iterator, TypeVar
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 LIST_SUFFIXES = frozenset({".txt", ".lst", ".list"})  # a file naming one picture per line
@@ -24,6 +25,16 @@ REMOTE_MARK = "://"  # s3://bucket/key and the like: read through pyarrow's file
 class PictureFile:
     path: str  # as given or found: a local path, or a URI such as s3://bucket/key
     problem: str | None = None  # why the walk could not use it (it is then not opened)
+
+
+T = TypeVar("T")
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`items` in lists of `size` (the last may be shorter), taken as they come."""
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
 
 
 def is_remote(path: str) -> bool:

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol
 
 from digitrec.batch.inputs import PictureFile, iter_pictures
-from digitrec.batch.local import available_cores, read_local
+from digitrec.batch.local import read_local
 from digitrec.batch.output import OutputError, open_results
 from digitrec.batch.rows import ReaderSpec, Row
 from digitrec.errors import DigitrecError
+from digitrec.processes import available_cores
 
 ENGINES = ("local", "ray")
 

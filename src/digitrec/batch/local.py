@@ -17,7 +17,7 @@ from concurrent.futures.process import BrokenProcessPool
 from itertools import chain, islice
 from typing import Iterable, Iterator
 
-from digitrec.batch.inputs import PictureFile
+from digitrec.batch.inputs import PictureFile, chunked
 from digitrec.batch.rows import ReaderSpec, Row, read_row
 from digitrec.errors import DigitrecError
 
@@ -25,16 +25,6 @@ from digitrec.errors import DigitrecError
 CHUNK = 16  # pictures per task: amortises the pickling round trip (~0.2 ms) over ~50 ms of reading
 IN_FLIGHT = 4  # chunks queued per worker: enough that none waits while the parent writes
 SMALL_JOB = 2 * CHUNK  # a job this small is read in this process: starting workers costs more
-
-
-def available_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def chunked(items: Iterable[PictureFile], size: int) -> Iterator[list[PictureFile]]:
-    it = iter(items)
-    while chunk := list(islice(it, size)):
-        yield chunk
 
 
 # --- in each worker process ------------------------------------------------------------

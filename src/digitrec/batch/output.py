@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from digitrec.batch.inputs import chunked
 from digitrec.batch.rows import COLUMNS, Row
 from digitrec.errors import DigitrecError
 
@@ -173,7 +174,7 @@ def merge_into_parquet(path: Path, journal: Path) -> None:
         if path.exists():
             for batch in pq.ParquetFile(path).iter_batches(batch_size=PARQUET_BATCH):
                 writer.write_batch(batch)
-        for rows in _chunks(_journal_rows(journal), PARQUET_BATCH):
+        for rows in chunked(_journal_rows(journal), PARQUET_BATCH):
             writer.write_table(pa.Table.from_pylist([r.to_dict() for r in rows], schema=schema()))
     os.replace(tmp, path)
     journal.unlink()
@@ -183,17 +184,6 @@ def _journal_rows(journal: Path) -> Iterator[Row]:
     with open(journal, "rb") as fh:
         for line in fh:
             yield Row.from_dict(json.loads(line))
-
-
-def _chunks(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
-    chunk: list[Row] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def open_results(path: Path) -> tuple[LineFile | ParquetFile, Done]:

@@ -15,8 +15,8 @@ from __future__ import annotations
 import logging
 from typing import Iterator
 
-from digitrec.batch.inputs import PictureFile
-from digitrec.batch.local import CHUNK, chunked
+from digitrec.batch.inputs import PictureFile, chunked
+from digitrec.batch.local import CHUNK
 from digitrec.batch.rows import COLUMNS, ReaderSpec, Row, read_row
 from digitrec.errors import DigitrecError
 

@@ -99,8 +99,8 @@ def from_environment() -> Distributed:
 
 
 def leave(group: Distributed) -> None:
-    """Leave the group together: a rank that tore down its connections while rank 0 was
-    still writing the run's last files aborted now and then (gloo, SIGABRT at exit)."""
+    """Leave the group together, at a barrier, so that no rank tears down its connections
+    while rank 0 is still writing the run's last files (see also `exit_rank`)."""
     if group.active and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
