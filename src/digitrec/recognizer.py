@@ -14,6 +14,7 @@ from digitrec.decode import DecodedNumber, decode_number
 from digitrec.errors import ConfigError
 from digitrec.preprocess import ImageError, Preprocessed, PreprocessOptions, extract_digits
 from digitrec.preprocess.decode import ImageInput, Picture, decode_picture
+from digitrec.preprocess.field_image import field_image
 from digitrec.preprocess.fields import Field, FieldOptions, FoundFields, find_fields
 from digitrec.runtime import Classifier, StripReader, load_runtime_model
 
@@ -29,6 +30,14 @@ EXTRA_SHORT = 0.8
 # number fills ~15-25%); the digit classifier reads it (see `lone_digit`) ...
 TIGHT = 0.5
 LONE_SURE = 0.5  # ... and, where the reader saw no digit, only when more likely right than wrong
+# How a picture is read by a field reader: `field`, whole, as one number (a register cell,
+# a cheque's amount box, a strip, a lone digit); `page`, its numbers found by the field
+# finder and each read as a field; `auto`, a page when the picture is at least PAGE_SIDE
+# pixels on its longer side and the finder sees PAGE_NUMBERS or more numbers on it.
+LAYOUTS = ("auto", "field", "page")
+PAGE_SIDE = 600
+PAGE_NUMBERS = 2
+PAGE_PAD = 0.3  # a number found on a page is read with this much of its height around it
 
 
 @dataclass
@@ -110,6 +119,7 @@ class Recognizer:
         reader: StripReader | None = None,
         field_options: FieldOptions = FieldOptions(),
         min_confidence: float = 0.0,
+        layout: str = "auto",
     ):
         if classifier is None and reader is None:
             raise ValueError("a Recognizer needs a classifier, a reader or both")
@@ -117,6 +127,7 @@ class Recognizer:
             raise ConfigError(f"--min-confidence is a probability in [0, 1], got {min_confidence}")
         self.classifier, self.reader = classifier, reader
         self.options, self.field_options, self.min_confidence = options, field_options, min_confidence
+        self.layout = check_layout(layout)
 
     @classmethod
     def load(
@@ -128,6 +139,7 @@ class Recognizer:
         min_confidence: float = 0.0,
         classifier: str | os.PathLike | None = None,
         field_options: FieldOptions = FieldOptions(),
+        layout: str = "auto",
     ) -> Recognizer:
         """From a run folder (its best checkpoint), a .safetensors checkpoint or an .onnx
         export, of a number reader or a digit classifier; None: the shipped models.
@@ -144,7 +156,7 @@ class Recognizer:
         single = load_runtime_model(Path(classifier), device, runtime) if classifier is not None else None
         if single is not None and single.meta.get("kind") == "reader":
             raise ConfigError(f"{classifier} is a number reader; single digits need a digit classifier")
-        return cls(single, options, reader=model, field_options=field_options, min_confidence=min_confidence)  # type: ignore[arg-type]
+        return cls(single, options, reader=model, field_options=field_options, min_confidence=min_confidence, layout=layout)  # type: ignore[arg-type]
 
     @property
     def model(self) -> Classifier | StripReader:
@@ -164,20 +176,101 @@ class Recognizer:
             raise ConfigError("this model is a number reader; reading single 28x28 digits needs a digit classifier")
         return self.classifier.classify(np.asarray(images, np.uint8))
 
-    def read(self, image: ImageInput, single: bool | None = None, name: str | None = None) -> Reading:
+    def read(self, image: ImageInput, single: bool | None = None, name: str | None = None, layout: str | None = None) -> Reading:
         """Read the numbers of a picture (path, bytes, PIL image or numpy array)."""
         single = self.options.single if single is None else single
         if self.reader is not None and not single:
-            return self.read_numbers(image, name)
+            return self.read_numbers(image, name, layout)
         pre = self.preprocess(image, single, name)
         return self.reading(pre, self.classify(pre.images))
 
-    def read_numbers(self, image: ImageInput, name: str | None = None) -> Reading:
-        """The number reader's path: find the fields, read each strip whole."""
+    @property
+    def reads_fields(self) -> bool:
+        """Whether the reader reads whole fields (else strips cut by the field finder)."""
+        return self.reader is not None and self.reader.meta.get("input", {}).get("layout") == "field"
+
+    def read_numbers(self, image: ImageInput, name: str | None = None, layout: str | None = None) -> Reading:
+        """The number reader's path: a field read whole, or a page's numbers found and each read."""
         assert self.reader is not None
+        layout = self.layout if layout is None else check_layout(layout)
         # Decoded once: a lone digit's picture is read by the digit path too.
         side = max(self.field_options.max_side, self.options.max_side)  # enough for both paths
         picture = decode_picture(image, name, self.field_options.max_pixels, side)
+        if not self.reads_fields:
+            return self.read_strips(picture, name)
+        found = None
+        if layout == "auto":
+            layout, found = self.choose_layout(picture, name)
+        if layout == "field":
+            return self.read_field(picture, name)
+        return self.read_page(picture, name, found)
+
+    def choose_layout(self, picture: Picture, name: str | None) -> tuple[str, FoundFields | None]:
+        """`auto`'s rule: field or page (see PAGE_SIDE), and the fields found, if looked for."""
+        if max(picture.width, picture.height) < PAGE_SIDE:
+            return "field", None
+        found = find_fields(picture, self.field_options, name)
+        return ("page" if len(found.fields) >= PAGE_NUMBERS else "field"), found
+
+    def read_field(self, picture: Picture, name: str | None) -> Reading:
+        """A picture that is one field, read whole: one number, or none."""
+        assert self.reader is not None
+        image = field_image(picture, name, height=int(self.reader.meta["input"]["shape"][1]))
+        ((probs, boxes),) = self.reader.read_columns([image.canvas])
+        read = decode_number(probs, image.as_field(), int(self.reader.meta.get("stride", 4)), boxes)
+        lone = self.lone_field_digit(picture, name, read)
+        if lone is not None:
+            read_number = lone
+        elif read.text:
+            read_number = NumberReading(read.text, read.confidence, _union(d.box for d in read.digits), self._digit_readings(image.as_field(), read))
+        else:
+            read_number = None
+        if read_number is not None and read_number.confidence >= self.min_confidence:
+            return Reading(read_number.text, read_number.digits, picture.width, picture.height, numbers=[read_number])
+        warning = "no digit found" + (f": read below --min-confidence {self.min_confidence:g}" if read_number is not None else "")
+        return Reading("", [], picture.width, picture.height, warning)
+
+    def read_page(self, picture: Picture, name: str | None, found: FoundFields | None = None) -> Reading:
+        """A page: its numbers found by the field finder, each read whole as a field."""
+        found = found if found is not None else find_fields(picture, self.field_options, name)
+        numbers: list[NumberReading] = []
+        doubtful = 0
+        for f in found.fields:
+            crop, (ox, oy) = _crop_around(picture, f.box)
+            reading = self.read_field(crop, name)
+            if reading.warning and "below --min-confidence" in reading.warning:
+                doubtful += 1
+            for n in reading.numbers:
+                numbers.append(_shifted(n, ox, oy))
+        warning = found.warning
+        if not numbers and warning is None:
+            warning = "no digit found" + (f": {doubtful} field(s) read below --min-confidence {self.min_confidence:g}" if doubtful else "")
+        return Reading(" ".join(n.text for n in numbers), [d for n in numbers for d in n.digits], picture.width, picture.height, warning, numbers)
+
+    def lone_field_digit(self, picture: Picture, name: str | None, read: DecodedNumber) -> NumberReading | None:
+        """A field the reader reads as one digit, where the digit path also finds exactly one:
+        both models' probabilities averaged (the classifier is the specialist for lone
+        digits, the reader for what surrounds them), the digit path's box."""
+        if self.classifier is None or len(read.digits) != 1:
+            return None
+        pre = self.preprocess(picture, None, name)
+        if len(pre.digits) != 1:
+            return None
+        reader_p = np.asarray(read.digits[0].probabilities, np.float64)
+        p = (self.classify(pre.images)[0] + reader_p / max(reader_p.sum(), 1e-9)) / 2
+        digit = self.reading(pre, p[None].astype(np.float32)).numbers[0]
+        return digit
+
+    @staticmethod
+    def _digit_readings(field: Field, read: DecodedNumber) -> list[DigitReading]:
+        return [
+            DigitReading(d.digit, d.confidence, d.top3, d.box, field.strip[d.rows[0] : d.rows[1], d.columns[0] : d.columns[1]], d.probabilities)
+            for d in read.digits
+        ]
+
+    def read_strips(self, picture: Picture, name: str | None = None) -> Reading:
+        """A strip reader's path: find the fields, read each strip whole."""
+        assert self.reader is not None
         found = find_fields(picture, self.field_options, name)
         stride = int(self.reader.meta.get("stride", 4))
         probs = self.reader.column_probabilities([f.strip for f in found.fields])
@@ -257,4 +350,37 @@ class Recognizer:
         return Reading(text, readings, pre.width, pre.height, numbers=[number])
 
 
-__all__ = ["DigitReading", "ImageError", "NumberReading", "Reading", "Recognizer"]
+def check_layout(layout: str) -> str:
+    if layout not in LAYOUTS:
+        raise ConfigError(f"--layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    return layout
+
+
+def _union(boxes) -> tuple[int, int, int, int]:
+    boxes = list(boxes)
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def _crop_around(picture: Picture, box: tuple[int, int, int, int]) -> tuple[Picture, tuple[int, int]]:
+    """The part of a picture around a box (in the picture's pixels), with PAGE_PAD of its
+    height around it, as a picture of its own, and where it starts."""
+    x, y, w, h = box
+    pad = round(PAGE_PAD * h)
+    x0, y0 = max(0, x - pad), max(0, y - pad)
+    x1, y1 = min(picture.width, x + w + pad), min(picture.height, y + h + pad)
+    s = picture.scale
+    gray = picture.gray[int(y0 * s) : max(int(y0 * s) + 1, int(y1 * s)), int(x0 * s) : max(int(x0 * s) + 1, int(x1 * s))]
+    return Picture(gray, x1 - x0, y1 - y0), (x0, y0)
+
+
+def _shifted(number: NumberReading, dx: int, dy: int) -> NumberReading:
+    def move(box):
+        return (box[0] + dx, box[1] + dy, box[2], box[3])
+
+    digits = [dataclasses.replace(d, box=move(d.box)) for d in number.digits]
+    return dataclasses.replace(number, box=move(number.box), digits=digits)
+
+
+__all__ = ["DigitReading", "ImageError", "LAYOUTS", "NumberReading", "Reading", "Recognizer"]

@@ -17,6 +17,8 @@ from digitrec.artifacts.onnx import ONNX_METADATA_KEY
 from digitrec.artifacts.schema import check_metadata
 from digitrec.errors import CheckpointError
 
+NUM_CLASSES = 11  # a reader's classes per column: CTC's blank and the ten digits (as models.reader, which needs torch)
+
 
 class Classifier(Protocol):
     runtime: str
@@ -89,11 +91,14 @@ class OnnxReader:
         self.stride = int(meta.get("stride", 4))
         self.input_name = session.get_inputs()[0].name
 
-    def column_probabilities(self, strips: list[np.ndarray]) -> list[np.ndarray]:
+    def read_columns(self, strips: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray | None]]:
         if not strips:
             return []
-        (logits,) = self.session.run(None, {self.input_name: pad_batch(strips, self.stride)})
-        return own_columns(softmax(logits.astype(np.float64)).astype(np.float32), strips, self.stride)
+        (out,) = self.session.run(None, {self.input_name: pad_batch(strips, self.stride)})
+        return split_columns(out.astype(np.float64), strips, self.stride)
+
+    def column_probabilities(self, strips: list[np.ndarray]) -> list[np.ndarray]:
+        return [p for p, _ in self.read_columns(strips)]
 
 
 class OnnxClassifier:
@@ -120,7 +125,12 @@ class StripReader(Protocol):
     meta: dict[str, Any]
 
     def column_probabilities(self, strips: list[np.ndarray]) -> list[np.ndarray]:
-        """Per strip (uint8 (32, W), ink bright), probabilities (W // stride, 11): blank, 0-9."""
+        """Per strip (uint8 (H, W), ink bright), probabilities (W // stride, 11): blank, 0-9."""
+        ...
+
+    def read_columns(self, strips: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """Per strip, the probabilities above and, from a reader with a box head, each
+        column's box (W // stride, 4); None without one."""
         ...
 
 
@@ -137,6 +147,15 @@ def own_columns(probs: np.ndarray, strips: list[np.ndarray], stride: int) -> lis
     """Each strip's rows of a padded batch's (B, T, 11) probabilities: columns past a
     strip's own width saw only padding and are not part of it."""
     return [p[: -(-s.shape[1] // stride)] for p, s in zip(probs, strips)]
+
+
+def split_columns(out: np.ndarray, strips: list[np.ndarray], stride: int) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """A reader's (B, T, 11 [+ 4]) outputs -> per strip, its columns' class probabilities
+    and, from a reader with a box head, its columns' boxes (None without one)."""
+    probs = own_columns(softmax(out[..., :NUM_CLASSES]).astype(np.float32), strips, stride)
+    if out.shape[-1] == NUM_CLASSES:
+        return [(p, None) for p in probs]
+    return list(zip(probs, own_columns(out[..., NUM_CLASSES:].astype(np.float32), strips, stride)))
 
 
 @contextmanager
@@ -164,15 +183,18 @@ class TorchReader:
         self.loaded, self.meta, self.path = loaded, loaded.meta, loaded.path
         self.stride = int(self.meta.get("stride", 4))
 
-    def column_probabilities(self, strips: list[np.ndarray]) -> list[np.ndarray]:
+    def read_columns(self, strips: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray | None]]:
         import torch
 
         if not strips:
             return []
         with torch.inference_mode(), without_onednn():
             x = torch.from_numpy(pad_batch(strips, self.stride)).contiguous(memory_format=torch.channels_last)
-            probs = self.loaded.model(x).float().softmax(-1).numpy()
-        return own_columns(probs, strips, self.stride)
+            out = self.loaded.model(x).double().numpy()
+        return split_columns(out, strips, self.stride)
+
+    def column_probabilities(self, strips: list[np.ndarray]) -> list[np.ndarray]:
+        return [p for p, _ in self.read_columns(strips)]
 
 
 def load_runtime_model(path: str | Path, device: str = "cpu", runtime: str = "auto") -> Classifier | StripReader:

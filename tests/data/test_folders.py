@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitrec.data.folders import in_part, load_fields, read_labels
+from digitrec.data.folders import in_part, load_fields, page_of, part_of, read_labels
 from digitrec.errors import DataError
 
 
@@ -60,14 +60,43 @@ def test_an_image_that_does_not_decode_is_named_with_its_line(tmp_path: Path) ->
         load_fields(folder, cache_dir=tmp_path / "cache", workers=1)
 
 
-def test_train_and_validation_parts_are_fixed_disjoint_and_complete(tmp_path: Path) -> None:
-    names = [f"{i:03d}.png" for i in range(60)]
+def test_train_validation_and_test_parts_are_fixed_disjoint_and_complete(tmp_path: Path) -> None:
+    names = [f"{i:03d}.png" for i in range(100)]
     folder = write_folder(tmp_path / "f", [f"{n},{i}" for i, n in enumerate(names)])
-    train = {f.path.name for f in read_labels(f"{folder}:train")}
-    val = {f.path.name for f in read_labels(f"{folder}:validation")}
-    assert train.isdisjoint(val) and train | val == set(names)
-    assert 10 <= len(val) <= 30  # about a third
-    assert val == {n for n in names if in_part(n, "validation")}  # by name alone: the same on every machine
+    parts = {p: {f.path.name for f in read_labels(f"{folder}:{p}")} for p in ("train", "validation", "test")}
+    assert parts["train"].isdisjoint(parts["validation"]) and parts["test"].isdisjoint(parts["train"] | parts["validation"])
+    assert parts["train"] | parts["validation"] | parts["test"] == set(names)
+    assert 8 <= len(parts["validation"]) <= 35 and 8 <= len(parts["test"]) <= 35  # about a fifth each
+    assert parts["test"] == {n for n in names if in_part(n, "test")}  # by name alone: the same on every machine
+
+
+def test_the_cells_of_one_page_fall_in_one_part(tmp_path: Path) -> None:
+    pages = [f"born_K{k:04d}_0{k}a-FM" for k in range(40)]
+    assert {page_of(f"{p}_row_id_3.jpg") for p in pages} == set(pages)
+    for page in pages:
+        assert len({part_of(f"{page}_row_id_{row}.jpg") for row in range(6)}) == 1
+    assert {part_of(f"{p}_row_id_0.jpg") for p in pages} == {"train", "validation", "test"}
+
+
+def test_a_folder_of_labelled_folders_is_all_of_them_split_afresh(tmp_path: Path) -> None:
+    write_folder(tmp_path / "set" / "train", [f"a{i:02d}.png,{i}" for i in range(30)])
+    write_folder(tmp_path / "set" / "validation", [f"b{i:02d}.png,{i}" for i in range(30)])
+    everything = read_labels(tmp_path / "set")
+    assert len(everything) == 60
+    test = read_labels(f"{tmp_path / 'set'}:test")
+    assert {f.path.name for f in test} == {f.path.name for f in everything if part_of(f.path.name) == "test"}
+    assert {f.path.parent.name for f in test} == {"train", "validation"}, "the test part draws on both folders"
+    with pytest.raises(DataError, match="has no labels.csv"):
+        read_labels(tmp_path)
+
+
+def test_whole_fields_are_the_whole_picture_at_the_readers_height(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path / "f", ["a.png,1", "b.png,2"])
+    whole = load_fields(folder, cache_dir=tmp_path / "cache", workers=1, whole=48)
+    assert whole.strips.shape[1] == 48 and whole.widths.tolist() == [108, 108]  # 90x40 at 48 tall
+    # Nothing is cut: the stroke sits where it sits in the picture (x 20-24 of 90), bright.
+    columns = whole.strips[0].float().mean(0)
+    assert int(columns.argmax()) in range(23, 29) and float(columns[:20].max()) < 10
 
 
 def test_loaded_fields_are_cached_and_rebuilt_when_a_file_changes(tmp_path: Path) -> None:

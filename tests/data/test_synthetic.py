@@ -82,3 +82,31 @@ def test_other_digit_sets_are_framed_like_mnist() -> None:
     assert framed.shape == (1, 28, 28)
     assert ys.max() - ys.min() + 1 == 20  # the longer side fitted to 20, as MNIST
     assert abs((ys.min() + ys.max()) / 2 - 13.5) <= 1
+
+
+def test_synthetic_fields_hold_their_number_among_surroundings(bank: DigitBank) -> None:
+    from digitrec.data.synthetic_fields import FieldConfig, FieldMaker
+
+    maker = FieldMaker(make(bank, **OFF), FieldConfig(height=48, empty=0.1, low_contrast=0.0, blur=0.0))
+    batch = maker.batch(64, torch.Generator().manual_seed(0))
+    assert batch.strips.shape[:3] == (64, 1, 48) and 0.0 <= float(batch.strips.min()) and float(batch.strips.max()) <= 1.0
+    texts = batch.texts()
+    cells = texts[: round(64 * maker.cfg.cell)]
+    assert all(len(t) <= maker.cfg.cell_digits for t in cells), "a cell's number is short"
+    assert "" in texts, "some fields hold no number"
+    for field, width, text, boxes in zip(batch.strips, batch.widths, texts, batch.boxes):
+        assert float(field[..., int(width) :].abs().sum()) == 0.0  # padding past the field
+        shown = boxes[boxes[:, 0] >= 0]
+        assert len(shown) == len(text)  # a box for each digit of the label, none for an empty field
+        for x0, y0, x1, y1 in shown.tolist():
+            # The digit's ink is inside its box: the box holds bright pixels.
+            inside = field[0, max(0, int(y0)) : int(y1) + 1, max(0, int(x0)) : int(x1) + 1]
+            assert x1 > x0 and y1 > y0 and float(inside.max()) > 0.3
+
+
+def test_the_same_seed_makes_the_same_fields(bank: DigitBank) -> None:
+    from digitrec.data.synthetic_fields import FieldConfig, FieldMaker
+
+    maker = FieldMaker(make(bank), FieldConfig(height=48))
+    a, b = (maker.batch(16, torch.Generator().manual_seed(5)) for _ in range(2))
+    assert torch.equal(a.strips, b.strips) and a.texts() == b.texts()

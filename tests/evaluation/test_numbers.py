@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from digitrec.errors import DigitrecError
-from digitrec.evaluation.numbers import FieldResult, NumberScore, calibration, score_reader
+from digitrec.evaluation.numbers import FieldResult, NumberScore, accepted_above, accepted_at_precision, calibration, score_reader
 
 
 def result(label: str, text: str, confidence: float = 0.9) -> FieldResult:
@@ -46,3 +46,17 @@ def test_a_file_that_cannot_be_read_is_scored_wrong_with_its_error() -> None:
     score = score_reader(read, [(Path("good.png"), "12"), (Path("bad.png"), "12")], "s")
     assert score.accuracy == 0.5
     assert score.results[1].error == "bad.png is not an image" and score.results[1].text == ""
+
+
+def test_accepted_at_99_percent_answers_the_surest_fields_while_99_of_100_are_right() -> None:
+    # 300 right answers at 0.9-0.99, then 2 wrong at 0.85, then 98 right below, and 20 unanswered.
+    results = [result("1", "1", 0.99 - i * 0.0003) for i in range(300)]
+    results += [result("2", "3", 0.85), result("4", "5", 0.85)]
+    results += [result("6", "6", 0.8 - i * 0.001) for i in range(98)]
+    results += [result("7", "", 0.0) for _ in range(20)]
+    share, threshold = accepted_at_precision(results, 0.99)
+    # The 2 wrong ones enter together (a tie) at k = 302 (300/302 > 99%); every later right one keeps it above.
+    assert share == 400 / 420 and threshold == results[399].confidence
+    assert accepted_at_precision(results, 0.999) == (300 / 420, results[299].confidence)
+    assert accepted_above(results, 0.9) == (sum(r.confidence >= 0.9 for r in results) / 420, 1.0)
+    assert accepted_at_precision([result("1", "2", 0.9)], 0.99) == (0.0, 1.0)

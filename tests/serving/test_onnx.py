@@ -128,10 +128,12 @@ def test_the_reader_exports_and_onnx_runtime_reads_its_strips_as_pytorch_does(re
     onnx_reader, torch_reader = load_runtime_model(reader_onnx), load_runtime_model(READER)
     assert isinstance(onnx_reader, OnnxReader) and onnx_reader.meta["kind"] == "reader"
     rng = np.random.default_rng(0)
-    strips = [(rng.random((32, w)) ** 3 * 255).astype(np.uint8) for w in (9, 40, 64, 131, 250)]  # any width, one batch
-    for a, b in zip(onnx_reader.column_probabilities(strips), torch_reader.column_probabilities(strips)):
+    height = torch_reader.meta["input"]["shape"][1]  # a strip's, or a whole field's
+    strips = [(rng.random((height, w)) ** 3 * 255).astype(np.uint8) for w in (9, 40, 64, 131, 250)]  # any width, one batch
+    for (a, boxes_a), (b, boxes_b) in zip(onnx_reader.read_columns(strips), torch_reader.read_columns(strips)):
         assert a.shape == b.shape and np.abs(a - b).max() < 1e-4
         assert (a.argmax(1) == b.argmax(1)).all()
+        assert (boxes_a is None) == (boxes_b is None) and (boxes_a is None or np.abs(boxes_a - boxes_b).max() < 1e-4)
 
 
 def test_a_server_on_the_reader_export_reads_numbers_without_pytorch(reader_onnx, tmp_path):

@@ -45,10 +45,10 @@ def write_number_folder(folder: Path, n: int = 45, seed: int = 0) -> Path:
 
 
 def tiny_reader(folder: Path, epochs: int = 2, steps: int = 8, real_share: float = 0.5):
-    """`reader` on a network of 16k parameters, a constant high learning rate and clean
-    synthetic numbers: learns something in seconds, to exercise the reader's paths."""
+    """`strip-reader` on a network of 16k parameters, a constant high learning rate and
+    clean synthetic numbers: learns something in seconds, to exercise the reader's paths."""
     reader = dataclasses.replace(
-        get_recipe("reader").reader,
+        get_recipe("strip-reader").reader,
         synthetic=CLEAN,
         digit_sources=("kaggle",),
         real=(f"{folder}:train",),
@@ -57,9 +57,29 @@ def tiny_reader(folder: Path, epochs: int = 2, steps: int = 8, real_share: float
         steps_per_epoch=steps,
         real_share=real_share,
     )
-    return get_recipe("reader").with_overrides(
+    return get_recipe("strip-reader").with_overrides(
         model=ModelConfig("crnn", {"channels": [8, 16, 16, 24], "hidden": 16}), reader=reader, epochs=epochs, batch_size=16,
         ema=0.0, schedule=ScheduleConfig("constant"), lr=1e-2,
+    )
+
+
+def tiny_field_reader(folder: Path, epochs: int = 2, steps: int = 8):
+    """`reader` (whole fields) at 32 pixels on a network of ~15k parameters: learns
+    something in seconds, to exercise the field reader's paths."""
+    base = get_recipe("reader")
+    reader = dataclasses.replace(
+        base.reader,
+        synthetic=CLEAN,
+        digit_sources=("kaggle",),
+        real=(f"{folder}:train",),
+        real_weights=(1.0,),
+        validation=(f"{folder}:validation",),
+        steps_per_epoch=steps,
+        fields=dataclasses.replace(base.reader.fields, height=32),
+    )
+    return base.with_overrides(
+        model=ModelConfig("field-crnn", {"height": 32, "channels": [8, 8, 16, 16, 24], "hidden": 16}), reader=reader, epochs=epochs,
+        batch_size=16, ema=0.0, schedule=ScheduleConfig("constant"), lr=1e-2,
     )
 
 
@@ -89,6 +109,57 @@ def test_a_reader_trains_into_a_run_folder_whose_model_reads_pictures(tmp_path, 
     reading = Recognizer.load(run.path).read(next(folder.glob("*.png")))
     assert all(d.digit in range(10) and len(d.top3) == 3 for d in reading.digits)
     assert reading.text.replace(" ", "") == "".join(str(d.digit) for d in reading.digits)
+
+
+def test_a_field_reader_trains_on_whole_fields_and_reads_a_picture_whole(tmp_path, data):
+    root, folder = data
+    outcome = train_recipe(tiny_field_reader(folder), OPTIONS, tmp_path / "run", root)
+    loaded = load_model(outcome.run.path)
+    assert loaded.meta["input"]["layout"] == "field" and loaded.meta["input"]["shape"][1] == 32
+    whole = load_fields(f"{folder}:validation", root, whole=32)
+    assert whole.strips.shape[1] == 32 and outcome.metrics["val_size"] == len(whole)
+    recognizer = Recognizer.load(outcome.run.path)
+    assert recognizer.reads_fields
+    picture = next(folder.glob("*.png"))
+    reading = recognizer.read(picture, layout="field")
+    assert len(reading.numbers) <= 1, "a field gives one number, or none"
+    assert reading.text == "".join(str(d.digit) for d in reading.digits)
+    with pytest.raises(ConfigError, match="--layout must be one of"):
+        recognizer.read(picture, layout="column")
+
+
+def test_column_targets_give_each_column_the_box_of_the_digit_it_is_in():
+    from digitrec.training.boxes import column_targets
+
+    boxes = torch.tensor([[[4.0, 8.0, 14.0, 24.0], [13.0, 6.0, 30.0, 26.0], [-1.0, -1.0, -1.0, -1.0]]])
+    target, has = column_targets(boxes, 10, 32)  # column centres 2, 6, 10, ..., 38
+    assert has[0].tolist() == [True, True, True, True, True, True, True, True, False, False]  # 2 is within the margin of 4
+    # Column 3 (centre 14) is in both boxes: the first's centre (9) is nearer than the second's (21.5).
+    assert torch.allclose(target[0, 3], torch.tensor([(4 - 14) / 32, (14 - 14) / 32, 8 / 32, 24 / 32]))
+    assert torch.allclose(target[0, 4], torch.tensor([(13 - 18) / 32, (30 - 18) / 32, 6 / 32, 26 / 32]))
+
+
+def test_a_box_head_learns_on_a_frozen_field_reader_and_its_boxes_reach_the_recognizer(tmp_path, data):
+    from digitrec.training.boxes import train_box_head
+
+    root, folder = data
+    run = train_recipe(tiny_field_reader(folder, epochs=1, steps=3), OPTIONS, tmp_path / "run", root).run.path
+    before = load_model(run).model.state_dict()
+    figures = train_box_head(run, tmp_path / "boxed.safetensors", root, steps=60)
+    assert figures["final_loss"] < 0.7 * figures["first_loss"], figures
+    boxed = load_model(tmp_path / "boxed.safetensors")
+    assert boxed.meta["model"]["options"]["boxes"] is True and boxed.meta["input"]["layout"] == "field"
+    after = boxed.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before), "everything but the head is frozen"
+    recognizer = Recognizer.load(tmp_path / "boxed.safetensors")
+    picture = next(folder.glob("*.png"))
+    canvas_columns = recognizer.reader.read_columns([np.zeros((32, 40), np.uint8)])
+    assert canvas_columns[0][1].shape == (10, 4)
+    reading = recognizer.read(picture, layout="field")
+    width, height = Image.open(picture).size
+    for d in reading.digits:
+        x, y, w, h = d.box
+        assert 0 <= x and x + w <= width + 1 and 0 <= y and y + h <= height + 1
 
 
 def test_an_interrupted_reader_run_resumes_exactly(tmp_path, data):

@@ -21,8 +21,10 @@ ONNX_METADATA_KEY = "digitrec"
 
 def export_onnx(run_or_checkpoint: str | Path, out: str | Path) -> Path:
     """Write an ONNX model. A classifier: input `input` float (N, 1, 28, 28) already
-    normalised, output `logits` (N, 10). A number reader: input float (N, 1, 32, W) strips
-    in [0, 1], W a multiple of its stride, output `logits` (N, W / stride, 11). The model's
+    normalised, output `logits` (N, 10). A number reader: input float (N, 1, H, W) strips
+    or whole fields in [0, 1] (H its input height: 32 for strips), W a multiple of its
+    stride, output `logits` (N, W / stride, 11), followed per column by the 4 outputs of
+    its box head if it has one. The model's
     description (normalisation, classes or alphabet, stride) goes in the metadata, where
     `digitrec.runtime` reads it."""
     import onnx
@@ -37,7 +39,7 @@ def export_onnx(run_or_checkpoint: str | Path, out: str | Path) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notices
         reader = loaded.meta.get("kind") == "reader"
-        example = torch.zeros(2, 1, 32, 64) if reader else torch.zeros(1, 1, 28, 28)
+        example = torch.zeros(2, 1, int(loaded.meta["input"]["shape"][1]), 64) if reader else torch.zeros(1, 1, 28, 28)
         axes = {"input": {0: "batch", 3: "width"}, "logits": {0: "batch", 1: "columns"}} if reader else {"input": {0: "batch"}, "logits": {0: "batch"}}
         torch.onnx.export(
             model,

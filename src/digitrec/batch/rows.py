@@ -43,6 +43,7 @@ class ReaderSpec:
     deskew: bool = False
     min_confidence: float = 0.0
     save_crops: str | None = None  # a folder for the normalised 28x28 crops, for inspection
+    layout: str = "auto"  # a field reader's layout: auto, field or page (`Recognizer`)
 
     @property
     def name(self) -> str:
@@ -52,7 +53,9 @@ class ReaderSpec:
     def load(self):
         from digitrec.recognizer import Recognizer
 
-        recognizer = Recognizer.load(self.model, self.device, PreprocessOptions(single=self.single, deskew=self.deskew), min_confidence=self.min_confidence)
+        recognizer = Recognizer.load(
+            self.model, self.device, PreprocessOptions(single=self.single, deskew=self.deskew), min_confidence=self.min_confidence, layout=self.layout
+        )
         if self.single and recognizer.classifier is None:
             raise ConfigError(
                 f"--single reads one digit with a digit classifier, and {self.model or 'the shipped reader'} is a number reader with none beside it; pass a classifier's run folder"

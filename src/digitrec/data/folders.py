@@ -10,14 +10,19 @@ documents and of the real sets in the data root.
 A label is the digit string the image shows (punctuation is not part of it). A folder
 is checked whole before anything trains on it; each problem names the file and line.
 
-`FOLDER:train` and `FOLDER:validation` name two fixed, disjoint parts of one folder
-(by a hash of each file name, a third held out), for a set that has no validation
-folder of its own.
+`FOLDER:train`, `FOLDER:validation` and `FOLDER:test` name three fixed, disjoint parts
+of one folder, split by page: every file of a page falls in the same part (a page is the
+file name up to `_row_id`, as the register cells are named, else the file itself), by a
+hash of the page, so the parts are the same on every machine. A test part chooses
+nothing: it gives the final figure only. A folder that holds labelled folders instead of
+a labels.csv (`danish-rowid/` with its `train/` and `validation/`) is all of them, split
+afresh by page across them.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import os
 import zlib
@@ -30,9 +35,11 @@ import torch
 from digitrec.errors import DataError
 
 # --- tuning --------------------------------------------------------------------------
-HELD_OUT_EVERY = 3  # FOLDER:validation is the files whose name hash is 0 modulo this
-CACHE_VERSION = "fields-7"  # bump when preprocess.fields changes what a strip looks like
-PARTS = ("train", "validation")
+PART_BUCKETS = 5  # pages hash into this many buckets: one is the test part, one validation
+PART_OF_BUCKET = {0: "test", 1: "validation"}  # the other buckets train: 60 / 20 / 20
+PAGE_MARK = "_row_id"  # a register cell's file name is its page's name, this, and the row
+CACHE_VERSION = "fields-8"  # bump when preprocess.fields or field_image changes what a strip looks like
+PARTS = ("train", "validation", "test")
 DIGIT_ASPECT = 0.65  # a handwritten digit's width over its height, about: picks a label's field
 MAX_OTHER_FIELDS = 2  # other fields of an image kept as "nothing to read" examples
 OTHER_ASPECT = 4.0  # ... when wider than this many times their height (a printed line)
@@ -54,24 +61,46 @@ def split_spec(spec: str | os.PathLike) -> tuple[Path, str | None]:
     return Path(text), None
 
 
+def page_of(name: str) -> str:
+    """The page a labelled file was cut from: its name up to PAGE_MARK, else the file itself."""
+    stem = Path(name).stem
+    return stem.split(PAGE_MARK)[0] if PAGE_MARK in stem else stem
+
+
+def part_of(name: str) -> str:
+    """train, validation or test: the fixed part of a file's page."""
+    return PART_OF_BUCKET.get(zlib.crc32(page_of(name).encode("utf-8")) % PART_BUCKETS, "train")
+
+
 def in_part(name: str, part: str | None) -> bool:
-    if part is None:
-        return True
-    held = zlib.crc32(name.encode("utf-8")) % HELD_OUT_EVERY == 0
-    return held if part == "validation" else not held
+    return part is None or part_of(name) == part
 
 
 def read_labels(spec: str | os.PathLike, root: Path | None = None) -> list[LabelledFile]:
     """The files and labels of a labelled folder, checked: header, labels, duplicates,
-    missing images. A relative folder is looked up under `root` (the data root) too."""
+    missing images. A relative folder is looked up under `root` (the data root) too. A
+    folder of labelled folders is all of them (then split by page across them)."""
     folder, part = split_spec(spec)
     if not folder.is_absolute() and not folder.exists() and root is not None:
         folder = root / folder
-    csv_path = folder / "labels.csv"
     if not folder.is_dir():
         raise DataError(f"{folder} is not a folder; a labelled folder holds images and a labels.csv")
-    if not csv_path.exists():
-        raise DataError(f"{folder} has no labels.csv; write one with the header file,label and a line per image")
+    if not (folder / "labels.csv").exists():
+        inner = sorted(d for d in folder.iterdir() if (d / "labels.csv").is_file())
+        if not inner:
+            raise DataError(f"{folder} has no labels.csv; write one with the header file,label and a line per image")
+        out = [f for d in inner for f in _read_labels_csv(d, part)]
+        if not out:
+            raise DataError(f"{folder}'s labelled folders list no images in their {part} part")
+        return out
+    out = _read_labels_csv(folder, part)
+    if not out:
+        raise DataError(f"{folder / 'labels.csv'} lists no images" + (f" in its {part} part" if part else ""))
+    return out
+
+
+def _read_labels_csv(folder: Path, part: str | None) -> list[LabelledFile]:
+    csv_path = folder / "labels.csv"
     with open(csv_path, newline="", encoding="utf-8-sig") as f:
         rows = list(csv.reader(f))
     if not rows or [c.strip().lower() for c in rows[0]] != ["file", "label"]:
@@ -97,14 +126,13 @@ def read_labels(spec: str | os.PathLike, root: Path | None = None) -> list[Label
             raise DataError(f"{csv_path}:{number}: {name} does not exist in {folder}")
         if in_part(name, part):
             out.append(LabelledFile(path, label, number))
-    if not out:
-        raise DataError(f"{csv_path} lists no images" + (f" in its {part} part" if part else ""))
     return out
 
 
 @dataclass(frozen=True)
 class FieldDataset:
-    """Field strips as uint8 (N, 32, W_max), ink bright, each padded with 0 past its width."""
+    """Field strips as uint8 (N, 32, W_max) (or whole fields, (N, 96, W_max)), ink bright,
+    each padded with 0 past its width."""
 
     strips: torch.Tensor
     widths: torch.Tensor  # long (N,)
@@ -124,6 +152,17 @@ class FieldDataset:
             self.strips[idx.to(self.strips.device)], self.widths[idx.to(self.widths.device)],
             tuple(self.texts[i] for i in idx.tolist()), tuple(self.files[i] for i in idx.tolist()), name or self.name,
         )
+
+
+def _whole_field_of(item: tuple[Path, str], height: int) -> tuple[np.ndarray, list[np.ndarray]] | str:
+    """The field reader's canvas of a labelled field image, whole (nothing cut away)."""
+    from digitrec.errors import DigitrecError
+    from digitrec.preprocess.field_image import field_image
+
+    try:
+        return field_image(item[0], height=height).canvas, []
+    except DigitrecError as e:
+        return str(e)
 
 
 def _strips_of(item: tuple[Path, str]) -> tuple[np.ndarray, list[np.ndarray]] | str:
@@ -165,8 +204,8 @@ def _strips_of(item: tuple[Path, str]) -> tuple[np.ndarray, list[np.ndarray]] | 
     return number.strip, [f.strip for f in others[:MAX_OTHER_FIELDS]]
 
 
-def _cache_key(files: list[LabelledFile], others: bool) -> str:
-    h = hashlib.sha256(f"{CACHE_VERSION}|others={others}".encode())
+def _cache_key(files: list[LabelledFile], others: bool, whole: int | None) -> str:
+    h = hashlib.sha256(f"{CACHE_VERSION}|others={others}|whole={whole}".encode())
     for f in files:
         st = f.path.stat()
         h.update(f"{f.path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{f.label}\n".encode())
@@ -174,30 +213,37 @@ def _cache_key(files: list[LabelledFile], others: bool) -> str:
 
 
 def load_fields(
-    spec: str | os.PathLike, root: Path | None = None, cache_dir: Path | None = None, workers: int | None = None, others: bool = False
+    spec: str | os.PathLike,
+    root: Path | None = None,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    others: bool = False,
+    whole: int | None = None,
 ) -> FieldDataset:
     """Read a labelled folder into reader strips (cut by `preprocess.fields`), cached.
     With `others`, each image's other fields come too, labelled "" (nothing to read):
-    training on them teaches the reader to read nothing in print and stray strokes."""
+    training on them teaches the reader to read nothing in print and stray strokes.
+    With `whole` (a field reader's height), each image is one field, read whole
+    (`preprocess.field_image`)."""
     from digitrec.data.mnist import default_cache_dir
     from digitrec.fileio import atomic_write_bytes
-    from digitrec.preprocess.fields import STRIP_HEIGHT
 
     files = read_labels(spec, root)
-    cache = (cache_dir or default_cache_dir()) / "fields" / f"{_cache_key(files, others)}.npz"
+    cache = (cache_dir or default_cache_dir()) / "fields" / f"{_cache_key(files, others, whole)}.npz"
     if cache.exists():
         with np.load(cache) as z:
             strips, widths, owners = z["strips"], z["widths"], z["owners"]
     else:
         items = [(f.path, f.label) for f in files]
+        cut_one = functools.partial(_whole_field_of, height=whole) if whole else _strips_of
         workers = workers or min(4, os.cpu_count() or 1)
         if workers > 1 and len(items) > 200:
             from concurrent.futures import ProcessPoolExecutor
 
             with ProcessPoolExecutor(workers) as pool:
-                results = list(pool.map(_strips_of, items, chunksize=64))
+                results = list(pool.map(cut_one, items, chunksize=64))
         else:
-            results = [_strips_of(item) for item in items]
+            results = [cut_one(item) for item in items]
         cut, owners = [], []  # owners: the file index of each strip, negative for its other fields
         for i, (f, r) in enumerate(zip(files, results)):
             if isinstance(r, str):
@@ -208,7 +254,7 @@ def load_fields(
                 cut += r[1]
                 owners += [-1 - i] * len(r[1])
         widths = np.array([c.shape[1] for c in cut], np.int64)
-        strips = np.zeros((len(cut), STRIP_HEIGHT, int(widths.max())), np.uint8)
+        strips = np.zeros((len(cut), cut[0].shape[0], int(widths.max())), np.uint8)
         for k, c in enumerate(cut):
             strips[k, :, : c.shape[1]] = c
         import io

@@ -76,6 +76,17 @@ def frame_like_mnist(images: np.ndarray) -> np.ndarray:
     return out
 
 
+def _ink_span(inked: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """First and one-past-last inked index of each row of a (N, 28) mask, as floats; an
+    empty digit gets MNIST's usual middle."""
+    idx = torch.arange(inked.shape[1], device=inked.device).expand_as(inked)
+    first = torch.where(inked, idx, inked.shape[1]).min(1).values.float()
+    last = torch.where(inked, idx + 1, 0).max(1).values.float()
+    empty = last <= first
+    first[empty], last[empty] = 10.0, 18.0
+    return first, last
+
+
 @dataclass
 class DigitBank:
     """Single digits to build numbers from, on the device, with each one's ink extent."""
@@ -84,22 +95,31 @@ class DigitBank:
     labels: torch.Tensor  # long (N,)
     left: torch.Tensor  # float (N,): first ink column, in 28-pixel units
     right: torch.Tensor  # float (N,): one past the last ink column
+    top: torch.Tensor  # float (N,): first ink row
+    bottom: torch.Tensor  # float (N,): one past the last ink row
 
     @classmethod
     def from_images(cls, images: torch.Tensor, labels: torch.Tensor) -> DigitBank:
-        cols = (images > 40).any(1)  # (N, 28)
-        idx = torch.arange(28, device=images.device).expand_as(cols)
-        left = torch.where(cols, idx, 28).min(1).values.float()
-        right = torch.where(cols, idx + 1, 0).max(1).values.float()
-        empty = right <= left
-        left[empty], right[empty] = 10.0, 18.0
-        return cls(images, labels.long(), left, right)
+        left, right = _ink_span((images > 40).any(1))
+        top, bottom = _ink_span((images > 40).any(2))
+        return cls(images, labels.long(), left, right, top, bottom)
 
     def to(self, device: torch.device | str) -> DigitBank:
-        return DigitBank(self.images.to(device), self.labels.to(device), self.left.to(device), self.right.to(device))
+        return DigitBank(*(t.to(device) for t in (self.images, self.labels, self.left, self.right, self.top, self.bottom)))
 
     def __len__(self) -> int:
         return len(self.images)
+
+
+@dataclass
+class NumberInk:
+    """Numbers drawn as ink on nothing: (B, 1, H, W) in [0, 1], before paper and noise."""
+
+    ink: torch.Tensor
+    targets: torch.Tensor  # long (B, max_digits), digits then -1
+    lengths: torch.Tensor  # long (B,)
+    field_end: torch.Tensor  # float (B,): where each field ends
+    boxes: torch.Tensor  # float (B, max_digits, 4): each digit's ink x0, y0, x1, y1 (slant aside); -1 past the number
 
 
 @dataclass
@@ -146,6 +166,13 @@ class NumberMaker:
         self.xs = torch.arange(w, device=self.device, dtype=torch.float32).view(1, 1, w)
 
     def batch(self, size: int, generator: torch.Generator, lengths: tuple[int, int] | None = None) -> SyntheticBatch:
+        ink = self.draw(size, generator, lengths)
+        strips = self._paper(ink.ink, ink.field_end, generator)
+        return SyntheticBatch(strips, ink.targets, ink.lengths, ink.field_end.ceil().clamp(max=self.cfg.width).long())
+
+    def draw(self, size: int, generator: torch.Generator, lengths: tuple[int, int] | None = None, plain: bool = False) -> NumberInk:
+        """The ink of `size` numbers and their distractors, before any paper; `plain`: the
+        digits alone (a neighbour's number, cheaper)."""
         cfg, dev, g = self.cfg, self.device, generator
         lo, hi = lengths or (cfg.min_digits, cfg.max_digits)
         b, k, H, W = size, hi, cfg.height, cfg.width
@@ -182,8 +209,15 @@ class NumberMaker:
         slant = _u((b, 1), -cfg.slant, cfg.slant, g, dev)
 
         ink = self._draw_digits(pick, present, x0, left, sx, scale, y_ink, slant, dh)
-        ink = self._stroke_weight(ink, g)
         number_end = start_x[:, 0] + ends * squeeze[:, 0]
+        targets = torch.where(present, labels, -1)
+        digit_h = scale * (self.bank.bottom[pick] - self.bank.top[pick])
+        digit_y = y_ink + scale * (self.bank.top[pick] - 4.0)
+        boxes = torch.stack([x0, digit_y, x0 + widths * squeeze, digit_y + digit_h], -1)  # (b, k, 4), x0 y0 x1 y1
+        boxes = torch.where(present.unsqueeze(-1), boxes, -1.0)
+        if plain:
+            return NumberInk(ink, targets, n_digits, number_end + 1, boxes)
+        ink = self._stroke_weight(ink, g)
         mid = top[:, 0] + dh[:, 0] / 2
         bottom = top[:, 0] + dh[:, 0]
         ink = torch.maximum(ink, self._separators(b, has_sep, sep_kind, sep_at, x0, widths * squeeze, gaps * squeeze, mid, bottom, dh[:, 0], g))
@@ -191,9 +225,7 @@ class NumberMaker:
         ink = torch.maximum(ink, trail)
         field_end = torch.maximum(number_end, trail_end) + _u(b, 0.1, 0.4, g, dev) * dh[:, 0]
         ink = torch.maximum(ink, self._lines(b, start_x[:, 0], number_end, bottom, dh[:, 0], field_end, g))
-        strips = self._paper(ink, field_end, g)
-        targets = torch.where(present, labels, -1)
-        return SyntheticBatch(strips, targets, n_digits, field_end.ceil().clamp(max=W).long())
+        return NumberInk(ink, targets, n_digits, field_end, boxes)
 
     # --- drawing ---------------------------------------------------------------------
 

@@ -148,3 +148,25 @@ def calibration(results: list[FieldResult], thresholds: Iterable[float] = (0.0, 
             "right_when_answered": sum(r.correct for r in kept) / max(1, len(kept)),
         })
     return rows
+
+
+def accepted_at_precision(results: list[FieldResult], precision: float = 0.99) -> tuple[float, float]:
+    """The largest share of fields that can be answered, surest first, with at least
+    `precision` of the answers right, and the confidence that admits them: (share,
+    threshold); (0, 1) when not even the surest answer is sure enough. What an archive
+    accepts without review; the rest goes to a person."""
+    ranked = sorted((r for r in results if r.text), key=lambda r: -r.confidence)
+    right, best, threshold = 0, 0, 1.0
+    for k, r in enumerate(ranked, start=1):
+        right += r.correct
+        last_of_tie = k == len(ranked) or ranked[k].confidence < r.confidence  # a threshold admits ties together
+        if last_of_tie and right >= precision * k:
+            best, threshold = k, r.confidence
+    return best / max(1, len(results)), threshold
+
+
+def accepted_above(results: list[FieldResult], threshold: float) -> tuple[float, float]:
+    """The share of fields answered at or above `threshold` (chosen elsewhere, e.g. on
+    validation), and how often those answers are right."""
+    kept = [r for r in results if r.text and r.confidence >= threshold]
+    return len(kept) / max(1, len(results)), sum(r.correct for r in kept) / max(1, len(kept))

@@ -16,6 +16,7 @@ from digitrec.models.registry import register
 
 BLANK = 0  # CTC's blank class; digit d is class d + 1
 NUM_CLASSES = 11
+BOX_OUTPUTS = 4  # a field reader's box head: per column, the digit there (x0, x1 from the column's centre; y0, y1), in field heights
 STRIDE = 4  # strip pixels per output column
 INK_SCALE = 0.25  # strips are ink-bright uint8 / 255; centring makes the first layer's job easy
 INK_SHIFT = 0.1
@@ -49,3 +50,48 @@ class NumberReader(nn.Module):
         f = self.features((x - INK_SHIFT) / INK_SCALE)  # (B, C, 1, T)
         seq, _ = self.sequence(f.squeeze(2).transpose(1, 2).contiguous())
         return self.head(seq)
+
+
+@register("field-crnn")
+class FieldReader(nn.Module):
+    """A CRNN for a whole field (a register cell, a cheque's amount box, a strip of digits,
+    a lone digit) scaled to `height` pixels, margins, rules and neighbours' strokes
+    included: it learns what to ignore instead of being handed a cut-out strip.
+
+    Two stride-2 convolutions bring the picture to a quarter of its size cheaply (most of
+    a field is paper); then the layers of `crnn`, with one (2, 1) pool per remaining
+    halving of the height, and a final convolution over what is left of it. The output is
+    one column per STRIDE pixels of the field's width, as for strips."""
+
+    def __init__(self, height: int = 96, channels: tuple[int, ...] = (16, 32, 48, 96, 128), hidden: int = 128, boxes: bool = False):
+        super().__init__()
+        if height % 16 or height < 32:
+            raise ValueError(f"the field reader's height must be a multiple of 16 of at least 32, got {height}")
+        c0, c1, c2, c3, c4 = channels
+        layers: list[nn.Module] = [
+            nn.Conv2d(1, c0, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c0), nn.ReLU(inplace=True),  # H/2 x W/2
+            nn.Conv2d(c0, c1, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c1), nn.ReLU(inplace=True),  # H/4 x W/4
+            *_conv(c1, c2), *_conv(c2, c2), nn.MaxPool2d((2, 1)),  # H/8
+            *_conv(c2, c3), nn.MaxPool2d((2, 1)),  # H/16
+        ]
+        h, c = height // 16, c3
+        while h > 3 and h % 2 == 0:
+            layers += [*_conv(c, c4), nn.MaxPool2d((2, 1))]
+            h, c = h // 2, c4
+        layers += [nn.Conv2d(c, c4, (h, 1), bias=False), nn.BatchNorm2d(c4), nn.ReLU(inplace=True)]  # 1 x W/4
+        self.height = height
+        self.features = nn.Sequential(*layers)
+        self.sequence = nn.LSTM(c4, hidden, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(2 * hidden, NUM_CLASSES)
+        # Where each digit is: CTC's alignment says which columns, not where the ink is (a
+        # BiLSTM may emit a digit a little before or after it), nor how tall it is.
+        self.box_head = nn.Sequential(nn.Linear(2 * hidden, 64), nn.ReLU(inplace=True), nn.Linear(64, BOX_OUTPUTS)) if boxes else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 1, height, W) floats in [0, 1], W a multiple of STRIDE -> per column the
+        class logits (B, W // 4, 11), followed by the box head's 4 outputs if it has one."""
+        f = self.features((x - INK_SHIFT) / INK_SCALE)  # (B, C, 1, T)
+        seq, _ = self.sequence(f.squeeze(2).transpose(1, 2).contiguous())
+        if self.box_head is None:
+            return self.head(seq)
+        return torch.cat([self.head(seq), self.box_head(seq)], -1)

@@ -15,12 +15,12 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import numpy as np
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -188,10 +188,10 @@ def create_app(recognizer: Recognizer, config: ServerConfig = ServerConfig(), mo
         log.warning("digitrec: %s left during the upload of %s", request.client.host if request.client else "a client", request.url.path)
         return Response(status_code=400)  # never delivered: there is no one to read it
 
-    async def read_image(data: bytes, name: str) -> JSONResponse:
+    async def read_image(data: bytes, name: str, layout: str) -> JSONResponse:
         try:
             async with reading_slots:
-                reading = await run_in_threadpool(recognizer.read, data, None, name)
+                reading = await run_in_threadpool(recognizer.read, data, None, name, layout)
         except ImageTooLargeError as e:
             raise ApiError(413, str(e)) from None
         except ImageError as e:
@@ -213,7 +213,12 @@ def create_app(recognizer: Recognizer, config: ServerConfig = ServerConfig(), mo
             }
         },
     )
-    async def predict(request: Request) -> JSONResponse:
+    async def predict(
+        request: Request,
+        layout: Literal["auto", "field", "page"] = Query(
+            "auto", description="field: the picture is one field, read whole; page: its numbers are found and each read; auto: a page only when large with several numbers"
+        ),
+    ) -> JSONResponse:
         """An image as a multipart upload (any field name) or as the raw body. Returns the
         number read, and per digit its class, confidence, top 3, box and 28x28 image (base64 PNG)."""
         content_type = media_type(request)
@@ -233,10 +238,10 @@ def create_app(recognizer: Recognizer, config: ServerConfig = ServerConfig(), mo
             data = await uploads[0].read()
             if not data:
                 raise ApiError(400, "the uploaded file is empty")
-            return await read_image(data, f"the uploaded file {uploads[0].filename or ''}".strip())
+            return await read_image(data, f"the uploaded file {uploads[0].filename or ''}".strip(), layout)
         if not (content_type.startswith("image/") or content_type == "application/octet-stream"):
             raise ApiError(415, f"unsupported content type {content_type or '(none)'!r}; send multipart/form-data or image bytes (image/png, image/jpeg, ...)")
-        return await read_image(await read_body(request, config.max_bytes), "the uploaded image")
+        return await read_image(await read_body(request, config.max_bytes), "the uploaded image", layout)
 
     @app.post(
         "/api/v1/predict/pixels",

@@ -98,7 +98,7 @@ def prepare_batch(
 STRIP_STRETCH = 0.15  # field width scaled by up to this much either way: wider or narrower hands
 STRIP_SQUASH = 0.1  # height scaled by up to this much: digits taller or shorter in the strip
 STRIP_SHEAR = 0.2  # slant added or taken away (x per y)
-STRIP_SHIFT = 2.0  # pixels up or down
+STRIP_SHIFT = 2.0  # pixels up or down, in a 32-pixel strip (in proportion for taller fields)
 
 
 def warp_strips(strips: torch.Tensor, widths: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -111,7 +111,7 @@ def warp_strips(strips: torch.Tensor, widths: torch.Tensor, generator: torch.Gen
     out_w = int(w * (1 + STRIP_STRETCH)) + 1
     rand = torch.rand((4, b, 1, 1), generator=generator, device=strips.device) * 2 - 1
     stretch, squash = 1 + rand[0] * STRIP_STRETCH, 1 + rand[1] * STRIP_SQUASH
-    shear, shift = rand[2] * STRIP_SHEAR, rand[3] * STRIP_SHIFT
+    shear, shift = rand[2] * STRIP_SHEAR, rand[3] * STRIP_SHIFT * h / 32
     ys = torch.arange(h, device=strips.device, dtype=torch.float32).view(1, h, 1) + 0.5
     xs = torch.arange(out_w, device=strips.device, dtype=torch.float32).view(1, 1, out_w) + 0.5
     centre = h / 2

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from digitrec.data.synthetic import SyntheticConfig
+from digitrec.data.synthetic_fields import FieldConfig
 from digitrec.errors import ConfigError
 from digitrec.models.inputs import Normalization
 from digitrec.models.registry import ModelConfig
@@ -76,6 +77,7 @@ class ReaderConfig:
     validation: tuple[str, ...] = ("danish-rowid/validation", "orand-car-a-dev:validation")  # choose checkpoints on these
     real_share: float = 0.5  # fraction of the training fields that are real (the rest synthetic)
     steps_per_epoch: int = 200
+    fields: FieldConfig | None = None  # set: whole fields (`preprocess.field_image`), else strips cut by the field finder
 
 
 @dataclass(frozen=True)

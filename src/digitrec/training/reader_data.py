@@ -11,6 +11,7 @@ from digitrec.data import DATASETS, load_dataset
 from digitrec.data.folders import FieldDataset, load_fields, split_spec
 from digitrec.data.mnist import data_root_from
 from digitrec.data.synthetic import DigitBank, NumberMaker, frame_like_mnist
+from digitrec.data.synthetic_fields import FieldMaker
 from digitrec.errors import ConfigError, DataError
 from digitrec.training.config import ReaderConfig
 from digitrec.training.tasks import ReaderTask
@@ -74,7 +75,9 @@ def reader_task(config: ReaderConfig, options, data_dir: str | Path | None, devi
     val_specs = validation_specs(config.validation, options.dataset)
     if len(weights) != len(real_specs):
         raise ConfigError(f"the reader recipe lists {len(real_specs)} real sets but {len(weights)} weights")
-    real = [_limited(load_fields(s, root, others=True), options.limit, options.seed) for s in real_specs]
-    val = [load_fields(s, root) for s in val_specs]
-    maker = NumberMaker(digit_bank(config.digit_sources, data_dir, device), config.synthetic)
+    whole = config.fields.height if config.fields is not None else None
+    real = [_limited(load_fields(s, root, others=not whole, whole=whole), options.limit, options.seed) for s in real_specs]
+    val = [load_fields(s, root, whole=whole) for s in val_specs]
+    numbers = NumberMaker(digit_bank(config.digit_sources, data_dir, device), config.synthetic)
+    maker = FieldMaker(numbers, config.fields) if config.fields is not None else numbers
     return ReaderTask(maker, real, tuple(weights), val, config.real_share)

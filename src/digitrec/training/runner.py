@@ -16,7 +16,7 @@ from digitrec.errors import ConfigError, RunError
 from digitrec.fileio import atomic_write_json, read_json
 from digitrec.models.registry import build_model, count_parameters
 from digitrec.artifacts.checkpoint import library_versions, load_train_state
-from digitrec.training.config import Recipe
+from digitrec.training.config import ReaderConfig, Recipe
 from digitrec.training.distributed import Distributed, from_environment
 from digitrec.training.engine import FitResult, TrainReporter, fit
 from digitrec.training.runs import RunFolder
@@ -90,7 +90,7 @@ def checkpoint_meta_of(recipe: Recipe, options: RunOptions, model: torch.nn.Modu
         "recipe_config": recipe.to_dict(),
     }
     if recipe.reader is not None:
-        meta.update(reader_meta())
+        meta.update(reader_meta(recipe.reader))
     return meta
 
 
@@ -132,6 +132,7 @@ def _run(
         "train_size": task.train_size,
         "val_size": task.val_size,
         "device": str(device),
+        "threads": torch.get_num_threads(),  # with train_seconds: the core-hours behind the model
         "precision": precision_name(autocast),
         "processes": group.world,  # ranks of torch.distributed that trained it
         "examples_per_epoch": result.examples_per_epoch,  # seen by all ranks together
@@ -141,17 +142,22 @@ def _run(
     return TrainOutcome(run, recipe, result, metrics)
 
 
-def reader_meta() -> dict[str, Any]:
-    """What a runtime needs to turn a reader's outputs into digits and boxes."""
+def reader_meta(config: ReaderConfig) -> dict[str, Any]:
+    """What a runtime needs to turn a reader's outputs into digits and boxes, and what
+    its input is: a whole field (`preprocess.field_image`) or a strip cut by the field finder."""
     from digitrec.models.reader import BLANK, STRIDE
     from digitrec.preprocess.fields import STRIP_HEIGHT
 
+    if config.fields is not None:
+        layout, height, ink = "field", config.fields.height, "bright on dark, a whole field"
+    else:
+        layout, height, ink = "strip", STRIP_HEIGHT, "bright on dark, a field strip"
     return {
         "kind": "reader",
         "alphabet": "0123456789",
         "blank": BLANK,
         "stride": STRIDE,
-        "input": {"shape": [1, STRIP_HEIGHT, None], "dtype": "uint8", "ink": "bright on dark, a field strip"},
+        "input": {"shape": [1, height, None], "dtype": "uint8", "ink": ink, "layout": layout},
     }
 
 

@@ -18,8 +18,9 @@ from torch import nn
 from digitrec.data.dataset import DigitDataset
 from digitrec.data.folders import FieldDataset
 from digitrec.data.synthetic import NumberMaker
+from digitrec.data.synthetic_fields import FieldMaker
 from digitrec.models.inputs import predict_logits
-from digitrec.models.reader import BLANK, STRIDE
+from digitrec.models.reader import BLANK, NUM_CLASSES, STRIDE
 from digitrec.training.augment import prepare_batch, warp_strips
 from digitrec.training.config import Recipe
 from digitrec.training.distributed import SINGLE, Distributed
@@ -144,8 +145,9 @@ def texts_to_targets(texts: list[str] | tuple[str, ...], device: torch.device) -
 
 
 def ctc_loss(logits: torch.Tensor, targets: StripTargets) -> torch.Tensor:
-    """Mean CTC loss per number of (B, T, 11) logits; digit d is class d + 1."""
-    log_probs = logits.float().log_softmax(2).transpose(0, 1)  # (T, B, C)
+    """Mean CTC loss per number of (B, T, 11) logits (a box head's outputs past them are
+    not this loss's); digit d is class d + 1."""
+    log_probs = logits[..., :NUM_CLASSES].float().log_softmax(2).transpose(0, 1)  # (T, B, C)
     t, b = log_probs.shape[:2]
     flat = (targets.digits + 1).clamp_min(1)  # padding is ignored past each length
     input_lengths = torch.full((b,), t, dtype=torch.long, device=logits.device)
@@ -154,7 +156,7 @@ def ctc_loss(logits: torch.Tensor, targets: StripTargets) -> torch.Tensor:
 
 def greedy_digits(logits: torch.Tensor) -> torch.Tensor:
     """Best-path CTC decoding of (B, T, 11) logits, vectorised: (B, T) digits, -1 padded."""
-    best = logits.argmax(2)
+    best = logits[..., :NUM_CLASSES].argmax(2)
     prev = F.pad(best, (1, 0), value=BLANK)[:, :-1]
     emit = (best != BLANK) & (best != prev)
     pos = torch.cumsum(emit.long(), 1) - 1
@@ -189,7 +191,9 @@ def pad_strips(strips: list[torch.Tensor]) -> torch.Tensor:
 class ReaderTask:
     """Synthetic numbers mixed with real fields; validated on real fields, whole numbers."""
 
-    def __init__(self, maker: NumberMaker, real: list[FieldDataset], weights: tuple[float, ...], val: list[FieldDataset], real_share: float):
+    def __init__(
+        self, maker: NumberMaker | FieldMaker, real: list[FieldDataset], weights: tuple[float, ...], val: list[FieldDataset], real_share: float
+    ):
         self.maker, self.val, self.real_share = maker, val, real_share
         self.device = maker.device
         self.train_size = sum(len(d) for d in real)

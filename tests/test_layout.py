@@ -1,0 +1,47 @@
+"""How the Recognizer treats a picture with a field reader: one field, or a page of numbers."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from digitrec.errors import ConfigError
+from digitrec.preprocess.decode import decode_picture
+from digitrec.recognizer import Recognizer
+from tests.pictures import encode, paper, to_uint8
+
+
+class FieldReaderStub:
+    """A field reader's metadata without a network: choosing a layout never runs the model."""
+
+    runtime = "pytorch"
+    meta = {"kind": "reader", "stride": 4, "input": {"shape": [1, 96, None], "layout": "field"}}
+
+
+def numbers_on(page: np.ndarray, texts: list[str], at: list[tuple[int, int]]) -> np.ndarray:
+    page = to_uint8(page)
+    for text, (x, y) in zip(texts, at):
+        cv2.putText(page, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 20, 5)
+    return page
+
+
+def test_auto_reads_a_cell_a_strip_and_a_lone_digit_as_one_field() -> None:
+    recognizer = Recognizer(reader=FieldReaderStub())
+    for width, height, texts in ((140, 160, ["7"]), (300, 70, ["52063"]), (60, 60, ["3"])):
+        page = numbers_on(paper(width, height), texts, [(5, height - 10)])
+        assert recognizer.choose_layout(decode_picture(encode(page)), None)[0] == "field"
+
+
+def test_auto_reads_a_large_form_with_several_numbers_as_a_page_and_one_number_as_a_field() -> None:
+    recognizer = Recognizer(reader=FieldReaderStub())
+    form = numbers_on(paper(1000, 700), ["47", "38150", "9"], [(100, 150), (550, 150), (100, 500)])
+    layout, found = recognizer.choose_layout(decode_picture(encode(form)), None)
+    assert layout == "page" and len(found.fields) == 3
+    photo = numbers_on(paper(800, 600), ["2026"], [(250, 320)])
+    assert recognizer.choose_layout(decode_picture(encode(photo)), None)[0] == "field"
+
+
+def test_an_unknown_layout_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match="--layout must be one of auto, field, page, got 'column'"):
+        Recognizer(reader=FieldReaderStub(), layout="column")
