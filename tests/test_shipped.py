@@ -134,3 +134,24 @@ def test_a_doubtful_short_number_beside_a_surer_one_is_a_neighbours_stroke() -> 
     assert Recognizer.neighbours_stroke(field(20), doubtful, field(40), sure)  # cut by the cell's edge
     assert not Recognizer.neighbours_stroke(field(38), doubtful, field(40), sure)  # a page's other number
     assert not Recognizer.neighbours_stroke(field(20), DecodedNumber("7", 0.9, []), field(40), sure)  # read surely
+
+
+def test_the_model_card_adds_up_the_compute_of_every_stage_behind_a_model(tmp_path) -> None:
+    import json
+
+    from digitrec.shipped.__main__ import compute_of, kept_card
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    for run, seconds, threads, init in ((first, 3600.0, None, None), (second, 1800.0, 4, str(first))):
+        run.mkdir()
+        metrics = {"train_seconds": seconds, "device": "cpu", **({"threads": threads} if threads else {})}
+        (run / "metrics.json").write_text(json.dumps(metrics))
+        (run / "config.json").write_text(json.dumps({"options": {"init": init}}))
+    compute = compute_of(second, {"box_head": {"seconds": 360.0}}, threads=2)
+    # first: 1 h on 2 threads (--threads: its metrics do not say); second: 0.5 h on its own 4; the head: 0.1 h on 2.
+    assert [s["run"] for s in compute["stages"]] == ["first", "second", "box head"]
+    assert [s["core_hours"] for s in compute["stages"]] == [2.0, 2.0, 0.2] and compute["core_hours"] == 4.2
+    with pytest.raises(SystemExit, match="pass --threads"):
+        compute_of(first, {}, threads=None)
+    old = {"from_run": "handwriting", "figures": {"metrics.json": {"train_seconds": 360.0}}}
+    assert kept_card(old, 2)["compute"]["core_hours"] == 0.2

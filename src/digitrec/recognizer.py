@@ -214,38 +214,40 @@ class Recognizer:
 
     def read_field(self, picture: Picture, name: str | None) -> Reading:
         """A picture that is one field, read whole: one number, or none."""
+        number = self.field_number(picture, name)
+        return self._kept(picture, [number] if number is not None else [], None)
+
+    def read_page(self, picture: Picture, name: str | None, found: FoundFields | None = None) -> Reading:
+        """A page: its numbers found by the field finder, each read whole as a field."""
+        found = found if found is not None else find_fields(picture, self.field_options, name)
+        numbers = []
+        for f in found.fields:
+            crop, (dx, dy) = _crop_around(picture, f.box)
+            number = self.field_number(crop, name)
+            if number is not None:
+                numbers.append(_shifted(number, dx, dy))
+        return self._kept(picture, numbers, found.warning)
+
+    def field_number(self, picture: Picture, name: str | None) -> NumberReading | None:
+        """The number of a picture read whole as one field, however sure; None: no digit."""
         assert self.reader is not None
         image = field_image(picture, name, height=int(self.reader.meta["input"]["shape"][1]))
         ((probs, boxes),) = self.reader.read_columns([image.canvas])
         read = decode_number(probs, image.as_field(), int(self.reader.meta.get("stride", 4)), boxes)
         lone = self.lone_field_digit(picture, name, read)
         if lone is not None:
-            read_number = lone
-        elif read.text:
-            read_number = NumberReading(read.text, read.confidence, _union(d.box for d in read.digits), self._digit_readings(image.as_field(), read))
-        else:
-            read_number = None
-        if read_number is not None and read_number.confidence >= self.min_confidence:
-            return Reading(read_number.text, read_number.digits, picture.width, picture.height, numbers=[read_number])
-        warning = "no digit found" + (f": read below --min-confidence {self.min_confidence:g}" if read_number is not None else "")
-        return Reading("", [], picture.width, picture.height, warning)
+            return lone
+        if not read.text:
+            return None
+        return NumberReading(read.text, read.confidence, _union(d.box for d in read.digits), self._digit_readings(image.as_field(), read))
 
-    def read_page(self, picture: Picture, name: str | None, found: FoundFields | None = None) -> Reading:
-        """A page: its numbers found by the field finder, each read whole as a field."""
-        found = found if found is not None else find_fields(picture, self.field_options, name)
-        numbers: list[NumberReading] = []
-        doubtful = 0
-        for f in found.fields:
-            crop, (ox, oy) = _crop_around(picture, f.box)
-            reading = self.read_field(crop, name)
-            if reading.warning and "below --min-confidence" in reading.warning:
-                doubtful += 1
-            for n in reading.numbers:
-                numbers.append(_shifted(n, ox, oy))
-        warning = found.warning
-        if not numbers and warning is None:
+    def _kept(self, picture: Picture, numbers: list[NumberReading], warning: str | None) -> Reading:
+        """A picture's reading from the numbers read on it: those at or above --min-confidence."""
+        kept = [n for n in numbers if n.confidence >= self.min_confidence]
+        doubtful = len(numbers) - len(kept)
+        if not kept and warning is None:
             warning = "no digit found" + (f": {doubtful} field(s) read below --min-confidence {self.min_confidence:g}" if doubtful else "")
-        return Reading(" ".join(n.text for n in numbers), [d for n in numbers for d in n.digits], picture.width, picture.height, warning, numbers)
+        return Reading(" ".join(n.text for n in kept), [d for n in kept for d in n.digits], picture.width, picture.height, warning, kept)
 
     def lone_field_digit(self, picture: Picture, name: str | None, read: DecodedNumber) -> NumberReading | None:
         """A field the reader reads as one digit, where the digit path also finds exactly one:
@@ -258,8 +260,7 @@ class Recognizer:
             return None
         reader_p = np.asarray(read.digits[0].probabilities, np.float64)
         p = (self.classify(pre.images)[0] + reader_p / max(reader_p.sum(), 1e-9)) / 2
-        digit = self.reading(pre, p[None].astype(np.float32)).numbers[0]
-        return digit
+        return self.reading(pre, p[None].astype(np.float32)).numbers[0]
 
     @staticmethod
     def _digit_readings(field: Field, read: DecodedNumber) -> list[DigitReading]:

@@ -252,6 +252,11 @@ def test_predict_with_the_shipped_reader_and_evaluate_a_labelled_folder(capsys, 
         assert set(confusion) == {"true", "read", "count"} and confusion["true"] != confusion["read"]
     code, _, err = run(capsys, "evaluate", READER, "--dataset", tmp_path / "nowhere")
     assert code == 1 and "is not a folder" in err
+    for layout in ("field", "page"):
+        code, out, err = run(capsys, "predict", folder / "000.png", "--layout", layout, "--json")
+        assert code == 0 and json.loads(out)["file"].endswith("000.png"), err
+    code, _, err = run(capsys, "predict", folder / "000.png", "--layout", "column")
+    assert code == 1 and "--layout must be one of auto, field, page, got 'column'" in err
 
 
 def test_predict_reports_every_unreadable_entry_of_a_folder_and_reads_the_rest(capsys, trained_run, tmp_path, monkeypatch):

@@ -44,43 +44,27 @@ def write_number_folder(folder: Path, n: int = 45, seed: int = 0) -> Path:
     return folder
 
 
-def tiny_reader(folder: Path, epochs: int = 2, steps: int = 8, real_share: float = 0.5):
-    """`strip-reader` on a network of 16k parameters, a constant high learning rate and
-    clean synthetic numbers: learns something in seconds, to exercise the reader's paths."""
+def tiny(recipe: str, folder: Path, model: ModelConfig, epochs: int, steps: int, **reader_changes):
+    """`recipe` on a tiny network, a constant high learning rate and clean synthetic
+    numbers of Kaggle digits, real fields from `folder`: learns something in seconds."""
+    base = get_recipe(recipe)
     reader = dataclasses.replace(
-        get_recipe("strip-reader").reader,
-        synthetic=CLEAN,
-        digit_sources=("kaggle",),
-        real=(f"{folder}:train",),
-        real_weights=(1.0,),
-        validation=(f"{folder}:validation",),
-        steps_per_epoch=steps,
-        real_share=real_share,
+        base.reader, synthetic=CLEAN, digit_sources=("kaggle",), real=(f"{folder}:train",), real_weights=(1.0,),
+        validation=(f"{folder}:validation",), steps_per_epoch=steps, **reader_changes,
     )
-    return get_recipe("strip-reader").with_overrides(
-        model=ModelConfig("crnn", {"channels": [8, 16, 16, 24], "hidden": 16}), reader=reader, epochs=epochs, batch_size=16,
-        ema=0.0, schedule=ScheduleConfig("constant"), lr=1e-2,
-    )
+    return base.with_overrides(model=model, reader=reader, epochs=epochs, batch_size=16, ema=0.0, schedule=ScheduleConfig("constant"), lr=1e-2)
+
+
+def tiny_reader(folder: Path, epochs: int = 2, steps: int = 8, real_share: float = 0.5):
+    """`strip-reader` on a network of 16k parameters, to exercise the reader's paths."""
+    return tiny("strip-reader", folder, ModelConfig("crnn", {"channels": [8, 16, 16, 24], "hidden": 16}), epochs, steps, real_share=real_share)
 
 
 def tiny_field_reader(folder: Path, epochs: int = 2, steps: int = 8):
-    """`reader` (whole fields) at 32 pixels on a network of ~15k parameters: learns
-    something in seconds, to exercise the field reader's paths."""
-    base = get_recipe("reader")
-    reader = dataclasses.replace(
-        base.reader,
-        synthetic=CLEAN,
-        digit_sources=("kaggle",),
-        real=(f"{folder}:train",),
-        real_weights=(1.0,),
-        validation=(f"{folder}:validation",),
-        steps_per_epoch=steps,
-        fields=dataclasses.replace(base.reader.fields, height=32),
-    )
-    return base.with_overrides(
-        model=ModelConfig("field-crnn", {"height": 32, "channels": [8, 8, 16, 16, 24], "hidden": 16}), reader=reader, epochs=epochs,
-        batch_size=16, ema=0.0, schedule=ScheduleConfig("constant"), lr=1e-2,
-    )
+    """`reader` (whole fields) at 32 pixels on a network of ~15k parameters, to exercise the field reader's paths."""
+    fields = dataclasses.replace(get_recipe("reader").reader.fields, height=32)
+    model = ModelConfig("field-crnn", {"height": 32, "channels": [8, 8, 16, 16, 24], "hidden": 16})
+    return tiny("reader", folder, model, epochs, steps, fields=fields)
 
 
 @pytest.fixture(scope="module")

@@ -375,16 +375,29 @@ class NumberMaker:
         stain = torch.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * radius**2)) * _u((b, 1, 1, 1), 0.1, 0.4, g, dev)
         background = background + stain * _bernoulli(b, cfg.stain, g, dev).view(b, 1, 1, 1)
         x = torch.maximum(ink * level, background).clamp(0, 1)
-        blur = _bernoulli(b, cfg.blur, g, dev).view(b, 1, 1, 1)
-        x = torch.where(blur, _gaussian_blur(x, float(_u(1, 0.6, 1.2, g, dev))), x)
-        jpeg = _bernoulli(b, cfg.jpeg, g, dev)
-        if jpeg.any():
-            x = torch.where(jpeg.view(b, 1, 1, 1), jpeg_like(x, int(torch.randint(15, 60, (1,), generator=g, device=dev))), x)
-        noisy = _bernoulli(b, cfg.noise, g, dev).view(b, 1, 1, 1)
-        x = x + torch.randn(x.shape, generator=g, device=dev) * _u((b, 1, 1, 1), 0.01, 0.08, g, dev) * noisy
+        x = degrade(x, (cfg.blur, cfg.jpeg, cfg.noise), g, sigma=(0.6, 1.2), quality=(15, 60), noise=(0.01, 0.08))
         inverted = _bernoulli(b, cfg.inverted, g, dev).view(b, 1, 1, 1)
         x = torch.where(inverted, 1 - x, x).clamp(0, 1)
         return x * (xs < field_end.view(b, 1, 1, 1))
+
+
+def degrade(
+    x: torch.Tensor, chances: tuple[float, float, float], g: torch.Generator, sigma: tuple[float, float], quality: tuple[int, int], noise: tuple[float, float]
+) -> torch.Tensor:
+    """What a scanner or a camera does to a (B, 1, H, W) batch, each with its chance per
+    picture: blur (one sigma for the batch), JPEG blocking (one quality; W padded to
+    whole 8x8 blocks for it), noise (a level per picture)."""
+    b, dev = x.shape[0], x.device
+    p_blur, p_jpeg, p_noise = chances
+    blur = _bernoulli(b, p_blur, g, dev).view(b, 1, 1, 1)
+    x = torch.where(blur, _gaussian_blur(x, float(_u(1, *sigma, g, dev))), x)
+    jpeg = _bernoulli(b, p_jpeg, g, dev)
+    if jpeg.any():
+        w = x.shape[-1]
+        compressed = jpeg_like(F.pad(x, (0, -w % 8)), int(torch.randint(*quality, (1,), generator=g, device=dev)))[..., :w]
+        x = torch.where(jpeg.view(b, 1, 1, 1), compressed, x)
+    noisy = _bernoulli(b, p_noise, g, dev).view(b, 1, 1, 1)
+    return x + torch.randn(x.shape, generator=g, device=dev) * _u((b, 1, 1, 1), *noise, g, dev) * noisy
 
 
 def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:

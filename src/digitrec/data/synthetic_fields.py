@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from digitrec.preprocess.field_image import MIN_FIELD_WIDTH, max_width
-from digitrec.data.synthetic import NumberInk, NumberMaker, _bernoulli, _gaussian_blur, _segment_distance, _stroke, _u, jpeg_like
+from digitrec.data.synthetic import NumberInk, NumberMaker, _bernoulli, _segment_distance, _stroke, _u, degrade
 
 # --- tuning --------------------------------------------------------------------------
 WORDS = (
@@ -111,9 +111,9 @@ class FieldMaker:
         that each group is drawn on a canvas only as wide as it needs."""
         cfg = self.cfg
         n_cell, n_lone = round(size * cfg.cell), round(size * cfg.lone)
-        groups = [self._fields(n_cell, n_lone, generator)] if n_cell + n_lone else []
+        groups = [self._fields(n_cell, n_lone, 0, generator)] if n_cell + n_lone else []
         if size - n_cell - n_lone:
-            groups.append(self._fields(0, 0, generator, size - n_cell - n_lone))
+            groups.append(self._fields(0, 0, size - n_cell - n_lone, generator))
         width = max(g.strips.shape[-1] for g in groups)
         k = max(g.boxes.shape[1] for g in groups)
         return FieldBatch(
@@ -123,7 +123,7 @@ class FieldMaker:
             torch.cat([F.pad(g.boxes, (0, 0, 0, k - g.boxes.shape[1]), value=-1.0) for g in groups]),
         )
 
-    def _fields(self, n_cell: int, n_lone: int, g: torch.Generator, n_strip: int = 0) -> FieldBatch:
+    def _fields(self, n_cell: int, n_lone: int, n_strip: int, g: torch.Generator) -> FieldBatch:
         cfg, dev, H = self.cfg, self.device, self.cfg.height
         parts = [(n_cell, (1, cfg.cell_digits)), (n_lone, (1, 1)), (n_strip, (1, cfg.max_digits))]
         main = _concat([self.numbers.draw(n, g, lengths) for n, lengths in parts if n > 0])
@@ -141,7 +141,7 @@ class FieldMaker:
         content = main.field_end * s
         # Field width: a cell's own aspect; a strip or lone digit a little wider than its number.
         cell_w = _u(b, *cfg.cell_aspect, g, dev) * H
-        strip_w = content + _u(b, 0.05, 0.6, g, dev) * s * 32
+        strip_w = content + _u(b, 0.05, 0.6, g, dev) * strip_h
         width = torch.where(cell, torch.maximum(cell_w, content + 6), strip_w).clamp(MIN_FIELD_WIDTH, widest)
         x_off = _u(b, 0, 1, g, dev) * (width - content).clamp_min(0)
         centre = torch.where(cell, _u(b, 0.3, 0.7, g, dev), _u(b, 0.42, 0.58, g, dev)) * H
@@ -204,8 +204,7 @@ class FieldMaker:
             sh, strip_h = si * self.numbers.cfg.height, float(self.numbers.cfg.height)
             up = _bernoulli(n, 0.5, g, dev)
             y = torch.where(cell[idx], torch.where(up, c - 1.25 * sh, c + 0.25 * sh), c - sh / 2)
-            x = torch.where(cell[idx], x_off[idx], x_off[idx] / si - other.field_end - 0.2 * strip_h)
-            x = torch.where(cell[idx], x, x * si)
+            x = torch.where(cell[idx], x_off[idx], x_off[idx] - (other.field_end + 0.2 * strip_h) * si)  # a strip's: before it
             # The stroke through it, drawn on its own strip: its start to its end, a little tilted.
             xs = torch.arange(other.ink.shape[-1], device=dev, dtype=torch.float32).view(1, 1, -1)
             ys = torch.arange(other.ink.shape[-2], device=dev, dtype=torch.float32).view(1, -1, 1)
@@ -290,15 +289,7 @@ class FieldMaker:
         ramp = (torch.cos(angle) * xs + torch.sin(angle) * ys).clamp(0, 1) * _u((b, 1, 1, 1), 0.05, 0.3, g, dev)
         background = background + ramp * _bernoulli(b, cfg.light, g, dev).view(b, 1, 1, 1)
         x = torch.maximum(ink * level, background).clamp(0, 1)
-        blur = _bernoulli(b, cfg.blur, g, dev).view(b, 1, 1, 1)
-        x = torch.where(blur, _gaussian_blur(x, float(_u(1, 0.6, 1.6, g, dev))), x)
-        jpeg = _bernoulli(b, cfg.jpeg, g, dev)
-        if jpeg.any():
-            pad = (-W) % 8
-            compressed = jpeg_like(F.pad(x, (0, pad)), int(torch.randint(20, 70, (1,), generator=g, device=dev)))[..., :W]
-            x = torch.where(jpeg.view(b, 1, 1, 1), compressed, x)
-        noisy = _bernoulli(b, cfg.noise, g, dev).view(b, 1, 1, 1)
-        x = x + torch.randn(x.shape, generator=g, device=dev) * _u((b, 1, 1, 1), 0.01, 0.06, g, dev) * noisy
+        x = degrade(x, (cfg.blur, cfg.jpeg, cfg.noise), g, sigma=(0.6, 1.6), quality=(20, 70), noise=(0.01, 0.06))
         inside = torch.arange(W, device=dev).view(1, 1, 1, W) < width.ceil().view(b, 1, 1, 1)
         return x.clamp(0, 1) * inside
 

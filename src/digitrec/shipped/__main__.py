@@ -37,8 +37,9 @@ def compute_of(run: Path, meta: dict[str, Any], threads: int | None) -> dict[str
         stages.append({"run": run.name, "device": metrics.get("device", "cpu"), "threads": cores, "train_seconds": round(seconds, 1),
                        "core_hours": round(seconds * cores / 3600, 3)})
         init = json.loads((run / "config.json").read_text()).get("options", {}).get("init")
-        run = Path(init) if init else Path("/nonexistent")
-        run = run if run.is_dir() else run.parent
+        if not init:
+            break
+        run = Path(init) if Path(init).is_dir() else Path(init).parent  # a run folder, or a checkpoint in one
     stages.reverse()
     if "box_head" in meta:
         seconds = float(meta["box_head"]["seconds"])
@@ -62,22 +63,38 @@ def card_of(run: Path, checkpoint: Path, threads: int | None = None) -> dict:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("reader_run", type=Path)
-    parser.add_argument("classifier_run", type=Path)
+    parser.add_argument("classifier_run", type=Path, nargs="?", help="omitted: the shipped classifier stays, with its card")
     parser.add_argument("--reader-file", type=Path, help="the reader checkpoint to ship (default: the run's best)")
     parser.add_argument("--threads", type=int, help="threads that trained a run whose metrics.json does not say")
     args = parser.parse_args(argv)
-    reader_run, classifier_run = args.reader_run, args.classifier_run
-    reader, classifier = args.reader_file or resolve_model_path(reader_run), resolve_model_path(classifier_run)
+    reader = args.reader_file or resolve_model_path(args.reader_run)
     if load_model(reader, "cpu").meta.get("kind") != "reader":
-        raise SystemExit(f"{reader_run} is not a number reader")
-    if load_model(classifier, "cpu").meta.get("kind") == "reader":
-        raise SystemExit(f"{classifier_run} is a number reader, not a digit classifier")
+        raise SystemExit(f"{args.reader_run} is not a number reader")
+    card = {"reader": card_of(args.reader_run, reader, args.threads)}
+    if args.classifier_run is not None:
+        classifier = resolve_model_path(args.classifier_run)
+        if load_model(classifier, "cpu").meta.get("kind") == "reader":
+            raise SystemExit(f"{args.classifier_run} is a number reader, not a digit classifier")
+        card["classifier"] = card_of(args.classifier_run, classifier, args.threads)
+        shutil.copyfile(classifier, CLASSIFIER)
+    else:
+        card["classifier"] = kept_card(json.loads(CARD.read_text())["classifier"], args.threads)
     shutil.copyfile(reader, READER)
-    shutil.copyfile(classifier, CLASSIFIER)
-    card = {"reader": card_of(reader_run, reader, args.threads), "classifier": card_of(classifier_run, classifier, args.threads)}
     atomic_write_json(CARD, card)
     print(f"shipped {READER.name} ({READER.stat().st_size:,} bytes) and {CLASSIFIER.name} ({CLASSIFIER.stat().st_size:,} bytes) in {READER.parent}")
     return 0
+
+
+def kept_card(card: dict[str, Any], threads: int | None) -> dict[str, Any]:
+    """The shipped classifier's card, kept; with its compute worked out from its recorded
+    training seconds where an older card has none."""
+    if "compute" in card:
+        return card
+    if threads is None:
+        raise SystemExit("the shipped classifier's card records no compute: pass --threads (those that trained it)")
+    seconds = float(card["figures"]["metrics.json"]["train_seconds"])
+    stage = {"run": card["from_run"], "device": "cpu", "threads": threads, "train_seconds": round(seconds, 1), "core_hours": round(seconds * threads / 3600, 3)}
+    return {**card, "compute": {"stages": [stage], "core_hours": stage["core_hours"]}}
 
 
 if __name__ == "__main__":
