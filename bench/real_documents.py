@@ -30,7 +30,9 @@ reader also: the share of fields answered at 99% precision (surest first; the th
 found on each set), the share answered above the threshold found on the validation part
 (for the test parts: what an archive would get), and how often `--layout auto` read the
 picture as one field (every set here is one field per picture). Tesseract reads at most
---tesseract-limit images per set (evenly spaced): it takes ~0.1 s each.
+--tesseract-limit images per set (evenly spaced): it takes ~0.1 s each. --json also
+keeps the reader's every reading of the real sets (file, label, read, confidence), to
+compare two readers on any subset afterwards.
 """
 
 from __future__ import annotations
@@ -316,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
                 row[f"{reader_name}_results"] = score.results
+                if name in REAL and reader_name == "reader":  # every reading, to compare readers on any subset later
+                    row["reader"]["readings"] = [[Path(r.file).name, r.label, r.text, round(r.confidence, 5)] for r in score.results]
             row["layout_field"] = _field_share(recognizer, files)
             if truth is not None:
                 row["box_iou"], row["box_pairs"] = box_iou(recognizer, files, truth)

@@ -33,10 +33,10 @@ LONE_SURE = 0.5  # ... and, where the reader saw no digit, only when more likely
 # How a picture is read by a field reader: `field`, whole, as one number (a register cell,
 # a cheque's amount box, a strip, a lone digit); `page`, its numbers found by the field
 # finder and each read as a field; `auto`, a page when the picture is at least PAGE_SIDE
-# pixels on its longer side and the finder sees PAGE_NUMBERS or more numbers on it.
+# pixels on its longer side and the finder sees a number on it (a photo's one number is
+# read from its own crop, not shrunk with the whole photo to the reader's 96 pixels).
 LAYOUTS = ("auto", "field", "page")
 PAGE_SIDE = 600
-PAGE_NUMBERS = 2
 PAGE_PAD = 0.3  # a number found on a page is read with this much of its height around it
 
 
@@ -210,7 +210,7 @@ class Recognizer:
         if max(picture.width, picture.height) < PAGE_SIDE:
             return "field", None
         found = find_fields(picture, self.field_options, name)
-        return ("page" if len(found.fields) >= PAGE_NUMBERS else "field"), found
+        return ("page" if found.fields else "field"), found
 
     def read_field(self, picture: Picture, name: str | None) -> Reading:
         """A picture that is one field, read whole: one number, or none."""

@@ -14,7 +14,7 @@ def predict(
     paths: list[str] = typer.Argument(..., help="Image files, folders, globs ('scans/**/*.png', quoted), list files (.txt: one path per line) or s3:// URIs."),
     model: Optional[Path] = typer.Option(None, "--model", help="Run folder, checkpoint or .onnx: a number reader (recipe `reader`) or a digit classifier; default: the shipped reader."),
     single: bool = typer.Option(False, "--single", help="Treat each whole image as one digit (uses a digit classifier)."),
-    layout: str = typer.Option("auto", "--layout", help="field: each picture is one field (a cell, an amount box, a strip, a lone digit), read whole; page: find its numbers, read each; auto: a page only when large with several numbers."),
+    layout: str = typer.Option("auto", "--layout", help="field: each picture is one field (a cell, an amount box, a strip, a lone digit), read whole; page: find its numbers, read each; auto: a picture 600 pixels or more on its longer side is a page of the numbers found on it, a smaller one a field."),
     min_confidence: float = typer.Option(0.0, "--min-confidence", min=0.0, max=1.0, help="Report numbers read with less confidence as not read."),
     deskew: bool = typer.Option(False, "--deskew", help="Straighten slanted digits before reading them."),
     save_crops: Optional[Path] = typer.Option(None, "--save-crops", help="Write the normalised 28x28 crops here, for inspection."),

@@ -216,7 +216,7 @@ def create_app(recognizer: Recognizer, config: ServerConfig = ServerConfig(), mo
     async def predict(
         request: Request,
         layout: Literal["auto", "field", "page"] = Query(
-            "auto", description="field: the picture is one field, read whole; page: its numbers are found and each read; auto: a page only when large with several numbers"
+            "auto", description="field: the picture is one field, read whole; page: its numbers are found and each read; auto: a picture 600 pixels or more on its longer side is a page of the numbers found on it, a smaller one a field"
         ),
     ) -> JSONResponse:
         """An image as a multipart upload (any field name) or as the raw body. Returns the
