@@ -284,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
                 pages = evenly(page_files(root, Path(tmp) / "pages", PAGE_COUNT), args.limit)
                 report["pages"] = {layout: score_pages(Recognizer.load(args.reader, classifier=args.classifier, layout=layout), pages)
                                    for layout in ("auto", "page")}
-                report["pages"]["auto_chose_page"] = 1 - _field_share(recognizer, pages)
+                field_share = _field_share(recognizer, pages)
+                report["pages"]["auto_chose_page"] = None if field_share is None else 1 - field_share
                 report["pages"]["pages"] = len(pages)
                 for layout in ("auto", "page"):
                     r = report["pages"][layout]
@@ -342,10 +343,11 @@ def _single(classifier: Recognizer, path: Path) -> tuple[str, float]:
     return reading.text, reading.confidence
 
 
-def _field_share(recognizer: Recognizer, files: list[tuple[Path, str]]) -> float:
-    """How often `--layout auto` reads these pictures as one field."""
+def _field_share(recognizer: Recognizer, files: list) -> float | None:
+    """How often `--layout auto` reads these pictures as one field (None: a strip reader,
+    which has no layouts)."""
     if not recognizer.reads_fields:
-        return 0.0
+        return None
     chosen = [recognizer.choose_layout(decode_picture(path), None)[0] for path, _ in files]
     return chosen.count("field") / max(1, len(chosen))
 
@@ -361,12 +363,17 @@ def _apply_validation_thresholds(report: dict) -> None:
         report["sets"][test]["reader"]["accepted_at_validation_threshold"] = {"threshold": threshold, "share": share, "right": right}
 
 
+def _percent(share: float | None) -> str:
+    return "—" if share is None else f"{100 * share:.1f}%"
+
+
 def _print_tables(report: dict, readers: dict) -> None:
     print()
     if "pages" in report:
         p = report["pages"]
+        chose = "" if p["auto_chose_page"] is None else f", auto chose page for {100 * p['auto_chose_page']:.0f}%"
         print(f"pages ({p['auto']['numbers']} numbers on {p['pages']} pages, target ≥ 95% found and read, no border read): "
-              f"--layout auto {100 * p['auto']['found']:.1f}% ({p['auto']['extra']} extra, auto chose page for {100 * p['auto_chose_page']:.0f}%), "
+              f"--layout auto {100 * p['auto']['found']:.1f}% ({p['auto']['extra']} extra{chose}), "
               f"--layout page {100 * p['page']['found']:.1f}% ({p['page']['extra']} extra)\n")
     if not report["sets"]:
         return
@@ -384,7 +391,7 @@ def _print_tables(report: dict, readers: dict) -> None:
         accepted = row["reader"]["accepted_at_99"]
         at_val = row["reader"].get("accepted_at_validation_threshold")
         shown = f"{100 * accepted['share']:.1f}%" + (f" ({100 * at_val['share']:.1f}% at {100 * at_val['right']:.2f}% right above validation's threshold)" if at_val else "")
-        print(f"| {name} ({row['reader']['size']:,}) | {goal} | " + " | ".join(cells) + f" | {shown} | {100 * row['layout_field']:.1f}% |")
+        print(f"| {name} ({row['reader']['size']:,}) | {goal} | " + " | ".join(cells) + f" | {shown} | {_percent(row['layout_field'])} |")
     slowest = max(row["reader"]["ms_per_image"] for row in report["sets"].values())
     print(f"\nreader: slowest set {slowest:.1f} ms per image, one core (target ≤ {TARGET_MS:g} ms)")
     for name, row in report["sets"].items():

@@ -14,7 +14,8 @@ KERAS_PARAMS = {
 }
 
 
-CLASSIFIERS = sorted(a for a in ARCHITECTURES if a != "crnn")
+READERS = ("crnn", "field-crnn")
+CLASSIFIERS = sorted(a for a in ARCHITECTURES if a not in READERS)
 
 
 @pytest.mark.parametrize("arch", CLASSIFIERS)
@@ -26,13 +27,25 @@ def test_output_shape_is_ten_logits(arch):
     assert torch.isfinite(out).all()
 
 
+@pytest.mark.parametrize("arch, height", [("crnn", 32), ("field-crnn", 96), ("field-crnn", 64)])
 @pytest.mark.parametrize("width", [8, 64, 132])
-def test_the_reader_gives_blank_and_ten_digits_per_four_columns_of_any_width(width):
-    model = build_model(ModelConfig("crnn")).eval()
+def test_a_reader_gives_blank_and_ten_digits_per_four_columns_of_any_width(arch, height, width):
+    options = {"height": height} if arch == "field-crnn" else {}
+    model = build_model(ModelConfig(arch, options)).eval()
     with torch.inference_mode():
-        out = model(torch.rand(2, 1, 32, width))
-    assert out.shape == (2, width // 4, 11)
+        out = model(torch.rand(2, 1, height, width))
+    assert out.shape == (2, -(-width // 4), 11)  # a field's stride-2 convolutions round up
     assert torch.isfinite(out).all()
+
+
+def test_a_field_readers_box_head_adds_four_outputs_per_column_and_leaves_the_digits_alone():
+    plain = build_model(ModelConfig("field-crnn", {"height": 64})).eval()
+    boxed = build_model(ModelConfig("field-crnn", {"height": 64, "boxes": True})).eval()
+    boxed.load_state_dict(plain.state_dict(), strict=False)
+    x = torch.rand(2, 1, 64, 40)
+    with torch.inference_mode():
+        assert boxed(x).shape == (2, 10, 15)
+        assert torch.equal(boxed(x)[..., :11], plain(x))
 
 
 def test_the_reader_reads_each_strip_alone_whatever_its_batch():
