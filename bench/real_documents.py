@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"unknown set {name!r}; choose from {', '.join(TARGETS)}")
             if name == "pages":
                 (Path(tmp) / "pages").mkdir()
-                pages = evenly(page_files(root, Path(tmp) / "pages", PAGE_COUNT), args.limit)
+                pages = page_files(root, Path(tmp) / "pages", min(PAGE_COUNT, args.limit or PAGE_COUNT))  # made alike: the first N
                 report["pages"] = {layout: score_pages(Recognizer.load(args.reader, classifier=args.classifier, layout=layout), pages)
                                    for layout in ("auto", "page")}
                 field_share = _field_share(recognizer, pages)
@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
                 files = [(f.path, f.label) for f in read_labels(name, root)]
             elif name == "synthetic":
                 (Path(tmp) / "synthetic").mkdir()
-                files, truth = synthetic_files(root, Path(tmp) / "synthetic", SYNTHETIC_COUNT)
+                files, truth = synthetic_files(root, Path(tmp) / "synthetic", min(SYNTHETIC_COUNT, args.limit or SYNTHETIC_COUNT))
             else:
                 files = lone_files(name, root, Path(tmp) / name)
             files = evenly(files, args.limit)

@@ -172,12 +172,12 @@ def test_real_documents(mnist_root, tiny_run, tmp_path, capsys):
     bench = load("real_documents")
     out = tmp_path / "docs.json"
     assert bench.main(["--reader", str(READER), "--classifier", str(tiny_run), "--data-dir", str(mnist_root), "--limit", "4",
-                       "--tesseract-limit", "2", "--sets", "danish-rowid:validation,danish-rowid:test,synthetic,pages,usps",
+                       "--tesseract-limit", "2", "--sets", "danish-rowid:validation,danish-rowid:test,synthetic,pages,real-dev",
                        "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "| set | target |" in printed and "danish-rowid:test" in printed and "found and read" in printed
     report = json.loads(out.read_text())
-    for name in ("danish-rowid:validation", "danish-rowid:test", "synthetic", "usps"):
+    for name in ("danish-rowid:validation", "danish-rowid:test", "synthetic", "real-dev"):
         row = report["sets"][name]
         assert row["reader"]["size"] == 4 and row["components"]["size"] == 4
         assert 0 <= row["reader"]["accuracy"] <= 1 and row["reader"]["ms_per_image"] > 0
