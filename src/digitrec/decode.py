@@ -4,9 +4,10 @@ Best-path CTC decoding: the likeliest class of each column, repeats merged, blan
 dropped. A digit's columns are its run in that path; they give its probability (the
 peak over the run), its top 3 (at that peak) and its box: from a reader with a box head,
 the box that head puts around the digit at the peak column; else the ink under those
-columns (a strip holds little else), mapped back into the original picture. The number's confidence is the product of its
-digits' probabilities and of the least sure blank column's blank probability: a digit
-read uncertainly lowers it, and so does a column where a digit nearly appeared. (The
+columns (a strip holds little else), mapped back into the original picture. The
+number's confidence is the product of its digits' probabilities and of the least sure
+blank column's blank probability: a digit read uncertainly lowers it, and so does a
+column where a digit nearly appeared. (The
 probability of the whole best path would also fall with the strip's length alone.)
 """
 

@@ -231,15 +231,15 @@ class Recognizer:
     def field_number(self, picture: Picture, name: str | None) -> NumberReading | None:
         """The number of a picture read whole as one field, however sure; None: no digit."""
         assert self.reader is not None
-        image = field_image(picture, name, height=int(self.reader.meta["input"]["shape"][1]))
-        ((probs, boxes),) = self.reader.read_columns([image.canvas])
-        read = decode_number(probs, image.as_field(), int(self.reader.meta.get("stride", 4)), boxes)
+        field = field_image(picture, name, height=int(self.reader.meta["input"]["shape"][1])).as_field()
+        ((probs, boxes),) = self.reader.read_columns([field.strip])
+        read = decode_number(probs, field, int(self.reader.meta.get("stride", 4)), boxes)
         lone = self.lone_field_digit(picture, name, read)
         if lone is not None:
             return lone
         if not read.text:
             return None
-        return NumberReading(read.text, read.confidence, _union(d.box for d in read.digits), self._digit_readings(image.as_field(), read))
+        return NumberReading(read.text, read.confidence, _union(d.box for d in read.digits), self._digit_readings(field, read))
 
     def _kept(self, picture: Picture, numbers: list[NumberReading], warning: str | None) -> Reading:
         """A picture's reading from the numbers read on it: those at or above --min-confidence."""

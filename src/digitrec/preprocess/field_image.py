@@ -69,10 +69,9 @@ def canvas_size(width: int, height: int, field_height: int = FIELD_HEIGHT) -> tu
     return min(max_width(field_height), max(MIN_FIELD_WIDTH, w)), field_height
 
 
-def field_image(image: ImageInput | Picture, name: str | None = None, height: int = FIELD_HEIGHT, max_pixels: int | None = None) -> FieldImage:
+def field_image(image: ImageInput | Picture, name: str | None = None, height: int = FIELD_HEIGHT) -> FieldImage:
     """Any picture -> the canvas of it, whole, for a field reader of `height` pixels."""
-    kwargs = {} if max_pixels is None else {"max_pixels": max_pixels}
-    picture = decode_picture(image, name, min_side=4 * max_width(height), **kwargs)
+    picture = decode_picture(image, name, min_side=4 * max_width(height))
     gray = picture.gray
     size = canvas_size(gray.shape[1], gray.shape[0], height)
     shrink = size[1] < gray.shape[0]
