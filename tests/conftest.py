@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from digitrec.data import load_dataset
-from digitrec.training import RunOptions, get_recipe, train_recipe
 from tests.helpers import train_tiny_run, write_kaggle_root
 
 
@@ -17,7 +16,16 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch:
     a temporary folder. DIGITREC_DATA (the real MNIST, when set) is left for the tests
     marked `mnist`, and removed for the rest so that defaults are tested honestly."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.set_num_threads(THREADS)
+
+
+# pytest-xdist runs the suite in WORKERS processes (pyproject's addopts): each gets its
+# share of the cores, or their thread pools spin against each other (a test that trains
+# beside another then runs several times slower).
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+THREADS = max(1, (os.cpu_count() or 1) // WORKERS)
+if WORKERS > 1:
+    os.environ["OMP_NUM_THREADS"] = str(THREADS)  # the subprocesses tests start (CLI, torchrun)
 
 
 MNIST_ROOT = os.environ.get("DIGITREC_DATA")
@@ -54,11 +62,3 @@ def tiny_run(tmp_path_factory):
     """A small model on synthetic digits: enough to exercise the API, not to be accurate."""
     root = write_kaggle_root(tmp_path_factory.mktemp("data"), n_train=300, n_test=10)
     return train_tiny_run(root, tmp_path_factory.mktemp("runs") / "tiny", epochs=1, batch_size=32)
-
-
-@pytest.fixture(scope="session")
-def mnist_run(tmp_path_factory, mnist_root):
-    """`fast` trained briefly on real MNIST: accurate enough to read drawn digits."""
-    run = tmp_path_factory.mktemp("runs") / "mnist"
-    train_recipe(get_recipe("fast").with_overrides(epochs=3, batch_size=128), RunOptions(seed=0, limit=20000, device="cpu"), run, mnist_root)
-    return run

@@ -12,7 +12,14 @@ from digitrec.processes import available_cores
 
 def threads_per_rank(cores: int) -> int:
     """One thread per core, the cores shared among the ranks that torchrun started on
-    this machine (LOCAL_WORLD_SIZE), so that N ranks do not run N x cores threads."""
+    this machine (LOCAL_WORLD_SIZE), so that N ranks do not run N x cores threads; or
+    OMP_NUM_THREADS where the user set it (a training left one core of two for other work)."""
+    asked = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if asked:
+        try:
+            return max(1, int(asked))
+        except ValueError:
+            raise ConfigError(f"OMP_NUM_THREADS must be a whole number of threads, got {asked!r}") from None
     return max(1, cores // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from digitrec.shipped import CLASSIFIER, READER, shipped
+
 pytestmark = [pytest.mark.browser, pytest.mark.mnist]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -41,8 +43,9 @@ def serve_in_thread(model):
 
 
 @pytest.fixture(scope="module")
-def server(mnist_run):
-    yield from serve_in_thread(mnist_run)
+def server():
+    """The page on the shipped digit classifier alone: drawings go through the digit path."""
+    yield from serve_in_thread(shipped(CLASSIFIER))
 
 
 @pytest.fixture(scope="module")
@@ -220,8 +223,6 @@ def test_desktop_screenshot_for_a_person(page):
 @pytest.fixture(scope="module")
 def reader_server():
     """The shipped models, as `digitrec serve` starts with no --model."""
-    from digitrec.shipped import READER, shipped
-
     yield from serve_in_thread(shipped(READER))
 
 

@@ -4,19 +4,17 @@ import numpy as np
 import pytest
 from digitrec import Recognizer
 from digitrec.preprocess import ImageError
-from digitrec.training import RunOptions, get_recipe, train_recipe
+from digitrec.shipped import CLASSIFIER
 from tests.pictures import encode, paper, paste_digit, ruled_lines, shadow, to_uint8, transparent_strokes
 
 pytestmark = pytest.mark.mnist
 
 
 @pytest.fixture(scope="module")
-def recognizer(tmp_path_factory, mnist_root):
-    """A model trained briefly on MNIST; the tests pick digits it reads when framed as MNIST."""
-    run = tmp_path_factory.mktemp("runs") / "model"
-    recipe = get_recipe("handwriting").with_overrides(epochs=4)
-    train_recipe(recipe, RunOptions(seed=0, limit=12000, device="cpu"), run, mnist_root)
-    return Recognizer.load(run)
+def recognizer():
+    """The shipped digit classifier alone (the digit path: no number reader); the tests
+    pick digits it reads when framed as MNIST."""
+    return Recognizer.load(CLASSIFIER)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from digitrec.errors import CheckpointError
 from digitrec.artifacts.onnx import export_onnx
 from digitrec.recognizer import Recognizer
 from digitrec.runtime import OnnxClassifier
+from digitrec.shipped import CLASSIFIER, shipped
 
 
 def test_export_carries_normalisation_and_classes(onnx_path, tiny_run):
@@ -52,11 +53,11 @@ def test_batch_norm_model_with_weight_average_exports_and_agrees(tmp_path):
 
 
 @pytest.mark.mnist
-def test_parity_on_all_10000_test_images(mnist_run, mnist_test, tmp_path):
-    path = export_onnx(mnist_run, tmp_path / "m.onnx")
+def test_parity_on_all_10000_test_images(mnist_test, tmp_path):
+    path = export_onnx(shipped(CLASSIFIER), tmp_path / "m.onnx")
     images = mnist_test.images.numpy()
     p_onnx = Recognizer.load(path).classify(images)
-    p_torch = Recognizer.load(mnist_run).classify(images)
+    p_torch = Recognizer.load(shipped(CLASSIFIER)).classify(images)
     assert (p_onnx.argmax(1) == p_torch.argmax(1)).all(), "the same class on every test image"
     assert np.abs(p_onnx - p_torch).max() < 1e-4
 

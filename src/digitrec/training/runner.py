@@ -15,6 +15,7 @@ from digitrec.device import autocast_dtype, check_precision, precision_name, sel
 from digitrec.errors import ConfigError, RunError
 from digitrec.fileio import atomic_write_json, read_json
 from digitrec.models.registry import build_model, count_parameters
+from digitrec.processes import TRAINING_MMAP_THRESHOLD, TRAINING_TRIM_THRESHOLD, keep_freed_memory
 from digitrec.artifacts.checkpoint import library_versions, load_train_state
 from digitrec.training.config import ReaderConfig, Recipe
 from digitrec.training.distributed import Distributed, from_environment
@@ -106,6 +107,8 @@ def _run(
 ) -> TrainOutcome:
     group = group or from_environment()
     device = select_device(group.device(options.device))
+    if device.type == "cpu":
+        keep_freed_memory(TRAINING_MMAP_THRESHOLD, TRAINING_TRIM_THRESHOLD)
     task = build_task(recipe, options, data_dir, device)
     torch.manual_seed(options.seed)  # weight init and dropout
     model = build_model(recipe.model).to(device)
