@@ -23,7 +23,7 @@ help:
 	@echo "make demo   set up .venv, get MNIST, train the 'fast' recipe into $(DEMO_RUN), evaluate it, write its report"
 	@echo "make test   set up .venv and run the test suite"
 	@echo "make models train the shipped default models (strip-reader, handwriting) and copy them into src/digitrec/shipped/"
-	@echo "make field-reader  train the field reader (recipe reader, not shipped yet) and its box head into build/models/reader"
+	@echo "make field-reader  train the field reader (recipe reader, not shipped yet), its box head and the page's number finder into build/models/"
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -67,6 +67,7 @@ field-reader: install
 	elif [ -e $$run/config.json ]; then $(BIN)/digitrec train --resume $$run || exit 1; \
 	else $(BIN)/digitrec train --recipe reader --out $$run || exit 1; fi
 	@test -e $(MODELS)/reader/boxed.safetensors || $(BIN)/python -m digitrec.training.boxes $(MODELS)/reader $(MODELS)/reader/boxed.safetensors
+	@test -e $(MODELS)/finder.safetensors || $(BIN)/python -m digitrec.training.finder $(MODELS)/finder.safetensors
 
 test: install
 	$(BIN)/python -m pytest

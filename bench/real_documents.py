@@ -250,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reader", help="run folder, checkpoint or .onnx of a number reader (default: the shipped one)")
     parser.add_argument("--classifier", help="run folder of a digit classifier (default: the shipped one)")
+    parser.add_argument("--finder", help="a number finder's checkpoint, for a field reader's pages (default: the rule-based field finder)")
     parser.add_argument("--data-dir", default=os.environ.get("DIGITREC_DATA", "../shared/data"))
     parser.add_argument("--tesseract-limit", type=int, default=300, help="images per set for Tesseract (0: skip it)")
     parser.add_argument("--limit", type=int, default=None, help="images per set for every reader (quick runs)")
@@ -265,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)  # one core: the time per field
     cv2.setNumThreads(1)
     root = Path(args.data_dir)
-    recognizer = Recognizer.load(args.reader, classifier=args.classifier)
+    recognizer = Recognizer.load(args.reader, classifier=args.classifier, finder=args.finder)
     classifier = Recognizer.load(args.classifier or CLASSIFIER)
     readers = {"reader": recognizer_reader(recognizer), "components": recognizer_reader(classifier)}
     single = {"reader": readers["reader"], "components": lambda path: _single(classifier, path)}
@@ -282,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             if name == "pages":
                 (Path(tmp) / "pages").mkdir()
                 pages = page_files(root, Path(tmp) / "pages", min(PAGE_COUNT, args.limit or PAGE_COUNT))  # made alike: the first N
-                report["pages"] = {layout: score_pages(Recognizer.load(args.reader, classifier=args.classifier, layout=layout), pages)
+                report["pages"] = {layout: score_pages(Recognizer.load(args.reader, classifier=args.classifier, layout=layout, finder=args.finder), pages)
                                    for layout in ("auto", "page")}
                 field_share = _field_share(recognizer, pages)
                 report["pages"]["auto_chose_page"] = None if field_share is None else 1 - field_share

@@ -12,6 +12,7 @@ import numpy as np
 
 from digitrec.decode import DecodedNumber, decode_number
 from digitrec.errors import ConfigError
+from digitrec.layout import NumberFinderRuntime
 from digitrec.preprocess import ImageError, Preprocessed, PreprocessOptions, extract_digits
 from digitrec.preprocess.decode import ImageInput, Picture, decode_picture
 from digitrec.preprocess.field_image import field_image
@@ -38,6 +39,14 @@ LONE_SURE = 0.5  # ... and, where the reader saw no digit, only when more likely
 LAYOUTS = ("auto", "field", "page")
 PAGE_SIDE = 600
 PAGE_PAD = 0.3  # a number found on a page is read with this much of its height around it
+
+
+@dataclass
+class PageNumbers:
+    """Where a page's numbers are, before they are read."""
+
+    boxes: list[tuple[int, int, int, int]]  # x, y, w, h in the picture
+    warning: str | None  # why none were found, when the finder says
 
 
 @dataclass
@@ -120,6 +129,7 @@ class Recognizer:
         field_options: FieldOptions = FieldOptions(),
         min_confidence: float = 0.0,
         layout: str = "auto",
+        finder: NumberFinderRuntime | None = None,
     ):
         if classifier is None and reader is None:
             raise ValueError("a Recognizer needs a classifier, a reader or both")
@@ -128,6 +138,7 @@ class Recognizer:
         self.classifier, self.reader = classifier, reader
         self.options, self.field_options, self.min_confidence = options, field_options, min_confidence
         self.layout = check_layout(layout)
+        self.finder = finder  # a page's numbers: learned (`layout.finder`), else the rule-based field finder
 
     @classmethod
     def load(
@@ -140,15 +151,21 @@ class Recognizer:
         classifier: str | os.PathLike | None = None,
         field_options: FieldOptions = FieldOptions(),
         layout: str = "auto",
+        finder: str | os.PathLike | None = None,
     ) -> Recognizer:
         """From a run folder (its best checkpoint), a .safetensors checkpoint or an .onnx
         export, of a number reader or a digit classifier; None: the shipped models.
 
         A reader is paired with a digit classifier for single digits (`classifier`, else
-        the shipped one when this install has it and the runtime is PyTorch)."""
+        the shipped one when this install has it and the runtime is PyTorch). A field
+        reader finds a page's numbers with the number finder at `finder` (PyTorch), else
+        with the rule-based field finder."""
         from digitrec.shipped import CLASSIFIER, READER, shipped
 
         model = load_runtime_model(Path(path) if path is not None else shipped(READER), device, runtime)
+        reads_fields = model.meta.get("kind") == "reader" and model.meta.get("input", {}).get("layout") == "field"
+        if finder is not None and not reads_fields:
+            raise ConfigError(f"a number finder ({finder}) finds numbers for a field reader to read; {path or 'the shipped reader'} is not one")
         if model.meta.get("kind") != "reader":
             return cls(model, options, min_confidence=min_confidence)  # type: ignore[arg-type]
         if classifier is None and model.runtime == "pytorch" and CLASSIFIER.exists():
@@ -156,7 +173,8 @@ class Recognizer:
         single = load_runtime_model(Path(classifier), device, runtime) if classifier is not None else None
         if single is not None and single.meta.get("kind") == "reader":
             raise ConfigError(f"{classifier} is a number reader; single digits need a digit classifier")
-        return cls(single, options, reader=model, field_options=field_options, min_confidence=min_confidence, layout=layout)  # type: ignore[arg-type]
+        found_by = NumberFinderRuntime.load(finder, device) if finder is not None else None
+        return cls(single, options, reader=model, field_options=field_options, min_confidence=min_confidence, layout=layout, finder=found_by)  # type: ignore[arg-type]
 
     @property
     def model(self) -> Classifier | StripReader:
@@ -205,24 +223,33 @@ class Recognizer:
             return self.read_field(picture, name)
         return self.read_page(picture, name, found)
 
-    def choose_layout(self, picture: Picture, name: str | None) -> tuple[str, FoundFields | None]:
-        """`auto`'s rule: field or page (see PAGE_SIDE), and the fields found, if looked for."""
+    def choose_layout(self, picture: Picture, name: str | None) -> tuple[str, PageNumbers | None]:
+        """`auto`'s rule: field or page (see PAGE_SIDE), and the numbers found, if looked for."""
         if max(picture.width, picture.height) < PAGE_SIDE:
             return "field", None
-        found = find_fields(picture, self.field_options, name)
-        return ("page" if found.fields else "field"), found
+        found = self.find_numbers(picture, name)
+        return ("page" if found.boxes else "field"), found
+
+    def find_numbers(self, picture: Picture, name: str | None) -> PageNumbers:
+        """Where a page's numbers are: the learned number finder's boxes when the
+        Recognizer has one, else the rule-based field finder's."""
+        if self.finder is not None:
+            found = self.finder.find(picture, name)
+            return PageNumbers(found.boxes, None)
+        fields = find_fields(picture, self.field_options, name)
+        return PageNumbers([f.box for f in fields.fields], fields.warning)
 
     def read_field(self, picture: Picture, name: str | None) -> Reading:
         """A picture that is one field, read whole: one number, or none."""
         number = self.field_number(picture, name)
         return self._kept(picture, [number] if number is not None else [], None)
 
-    def read_page(self, picture: Picture, name: str | None, found: FoundFields | None = None) -> Reading:
-        """A page: its numbers found by the field finder, each read whole as a field."""
-        found = found if found is not None else find_fields(picture, self.field_options, name)
+    def read_page(self, picture: Picture, name: str | None, found: PageNumbers | None = None) -> Reading:
+        """A page: its numbers found (`find_numbers`), each read whole as a field."""
+        found = found if found is not None else self.find_numbers(picture, name)
         numbers = []
-        for f in found.fields:
-            crop, (dx, dy) = _crop_around(picture, f.box)
+        for box in found.boxes:
+            crop, (dx, dy) = _crop_around(picture, box)
             number = self.field_number(crop, name)
             if number is not None:
                 numbers.append(_shifted(number, dx, dy))

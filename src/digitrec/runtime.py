@@ -217,6 +217,8 @@ def load_runtime_model(path: str | Path, device: str = "cpu", runtime: str = "au
     from digitrec.artifacts.checkpoint import load_model
 
     loaded = load_model(path, device)
+    if loaded.meta.get("kind") == "finder":
+        raise CheckpointError(f"{path} is a number finder: it finds numbers on a page for a field reader (Recognizer.load(reader, finder=...)), it reads none")
     if loaded.meta.get("kind") == "reader":
         return TorchReader(loaded)
     return TorchClassifier(loaded.path, device, loaded)

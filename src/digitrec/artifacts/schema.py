@@ -15,7 +15,7 @@ from digitrec.errors import CheckpointError
 
 # --- bounds --------------------------------------------------------------------------
 MAX_OPTION = 65_536  # no layer of a digit model is wider than this (hidden=400000 allocated 2.8 GB)
-KINDS = ("classifier", "reader")
+KINDS = ("classifier", "reader", "finder")  # a digit classifier, a number reader, a page's number finder
 
 
 def _number(value: Any) -> bool:
@@ -60,6 +60,14 @@ def metadata_fault(meta: Any, *, needs_model: bool = True) -> str | None:
     classes = meta.get("classes")
     if not (isinstance(classes, list) and len(classes) == 10 and all(isinstance(c, int) and not isinstance(c, bool) for c in classes)):
         return f"its classes must be a list of the 10 digits, got {classes!r}"
+    if kind == "finder":
+        side = meta.get("input", {}).get("side") if isinstance(meta.get("input"), dict) else None
+        if not (isinstance(side, int) and not isinstance(side, bool) and 64 <= side <= 4096):
+            return f"a number finder's input.side must be a whole number of pixels in 64-4096, got {side!r}"
+        target = meta.get("target")
+        if not (isinstance(target, dict) and isinstance(target.get("stride"), int) and 1 <= target["stride"] <= 64
+                and all(_number(target.get(k)) and 0 <= target[k] < 0.5 for k in ("shrink_x", "shrink_y"))):
+            return f"a number finder's target must be {{stride: 1-64, shrink_x, shrink_y: 0-0.5}}, got {target!r}"
     if kind == "reader":
         stride = meta.get("stride")
         if not (isinstance(stride, int) and not isinstance(stride, bool) and 1 <= stride <= 64):

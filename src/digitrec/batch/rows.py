@@ -44,6 +44,7 @@ class ReaderSpec:
     min_confidence: float = 0.0
     save_crops: str | None = None  # a folder for the normalised 28x28 crops, for inspection
     layout: str = "auto"  # a field reader's layout: auto, field or page (`Recognizer`)
+    finder: str | None = None  # a number finder's checkpoint: where a page's numbers are (else the rule-based finder)
 
     @property
     def name(self) -> str:
@@ -54,7 +55,8 @@ class ReaderSpec:
         from digitrec.recognizer import Recognizer
 
         recognizer = Recognizer.load(
-            self.model, self.device, PreprocessOptions(single=self.single, deskew=self.deskew), min_confidence=self.min_confidence, layout=self.layout
+            self.model, self.device, PreprocessOptions(single=self.single, deskew=self.deskew), min_confidence=self.min_confidence, layout=self.layout,
+            finder=self.finder,
         )
         if self.single and recognizer.classifier is None:
             raise ConfigError(

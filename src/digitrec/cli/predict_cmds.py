@@ -15,6 +15,7 @@ def predict(
     model: Optional[Path] = typer.Option(None, "--model", help="Run folder, checkpoint or .onnx: a number reader (recipe `reader`) or a digit classifier; default: the shipped reader."),
     single: bool = typer.Option(False, "--single", help="Treat each whole image as one digit (uses a digit classifier)."),
     layout: str = typer.Option("auto", "--layout", help="field: each picture is one field (a cell, an amount box, a strip, a lone digit), read whole; page: find its numbers, read each; auto: a picture 600 pixels or more on its longer side is a page of the numbers found on it, a smaller one a field."),
+    finder: Optional[Path] = typer.Option(None, "--finder", help="A number finder's checkpoint (python -m digitrec.training.finder): where a page's numbers are, for a field reader; default: the rule-based field finder."),
     min_confidence: float = typer.Option(0.0, "--min-confidence", min=0.0, max=1.0, help="Report numbers read with less confidence as not read."),
     deskew: bool = typer.Option(False, "--deskew", help="Straighten slanted digits before reading them."),
     save_crops: Optional[Path] = typer.Option(None, "--save-crops", help="Write the normalised 28x28 crops here, for inspection."),
@@ -38,7 +39,8 @@ def predict(
         raise DigitrecError("--engine ray writes a results file: pass --out FILE (.jsonl, .csv or .parquet)")
     from digitrec.recognizer import check_layout
 
-    spec = ReaderSpec(str(model) if model is not None else None, device, single, deskew, min_confidence, str(save_crops) if save_crops else None, check_layout(layout))
+    spec = ReaderSpec(str(model) if model is not None else None, device, single, deskew, min_confidence, str(save_crops) if save_crops else None, check_layout(layout),
+                      str(finder) if finder is not None else None)
     bar = BatchBar() if out is not None and err.is_terminal else None
     on_row = None if out is not None else (print_json_row if as_json else print_row)
     try:

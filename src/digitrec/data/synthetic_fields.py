@@ -86,7 +86,7 @@ class FieldBatch:
         return self.labels
 
 
-def _place(ink: torch.Tensor, x_off: torch.Tensor, y_off: torch.Tensor, s: torch.Tensor, height: int, width: int) -> torch.Tensor:
+def place(ink: torch.Tensor, x_off: torch.Tensor, y_off: torch.Tensor, s: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """(B, 1, h, w) ink scaled by `s` with its origin at (x_off, y_off) of a (B, 1, height, width) canvas: one grid_sample."""
     b, _, h, w = ink.shape
     dev = ink.device
@@ -147,7 +147,7 @@ class FieldMaker:
         centre = torch.where(cell, _u(b, 0.3, 0.7, g, dev), _u(b, 0.42, 0.58, g, dev)) * H
         y_off = centre - s * self.numbers.cfg.height / 2
         W = int(width.max().ceil())
-        canvas = _place(main.ink, x_off, y_off, s, H, W) * (~empty).float().view(b, 1, 1, 1)
+        canvas = place(main.ink, x_off, y_off, s, H, W) * (~empty).float().view(b, 1, 1, 1)
         boxes = main.boxes * s.view(b, 1, 1) + torch.stack([x_off, y_off, x_off, y_off], -1).view(b, 1, 4)
         boxes = torch.where((main.boxes < 0) | empty.view(b, 1, 1), -1.0, boxes)
 
@@ -155,7 +155,7 @@ class FieldMaker:
         self._struck(canvas, s, x_off, centre, cell, g)
         canvas = torch.maximum(canvas, self._surroundings(b, s, x_off, content, centre, width, W, g))
         self._word(canvas, width, g)
-        fields = self._paper(canvas, width, g)
+        fields = on_paper(canvas, width, cfg, g)
         texts = ["" if e else t for e, t in zip(empty.tolist(), _texts(main))]
         return FieldBatch(fields, width.ceil().long(), texts, boxes)
 
@@ -165,7 +165,7 @@ class FieldMaker:
         idx = on.nonzero()[:, 0]
         if len(idx):
             ink, x, y, s = draw(idx)
-            canvas[idx] = torch.maximum(canvas[idx], _place(ink, x, y, s, canvas.shape[2], canvas.shape[3]))
+            canvas[idx] = torch.maximum(canvas[idx], place(ink, x, y, s, canvas.shape[2], canvas.shape[3]))
 
     def _neighbours(self, canvas, s, centre, width, cell, g) -> None:
         """The numbers of the rows above and below a cell, cut by its top and bottom edges,
@@ -272,26 +272,28 @@ class FieldMaker:
 
         self._paste(canvas, _bernoulli(canvas.shape[0], cfg.words, g, dev), draw)
 
-    def _paper(self, ink: torch.Tensor, width: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        """Ink onto paper as `field_image` leaves it: texture and light, contrast, blur,
-        JPEG, noise; 0 past each field's width."""
-        cfg, dev = self.cfg, self.device
-        b, _, H, W = ink.shape
-        level = _u((b, 1, 1, 1), 0.55, 1.0, g, dev)
-        low = _bernoulli(b, cfg.low_contrast, g, dev).view(b, 1, 1, 1)
-        level = torch.where(low, level * _u((b, 1, 1, 1), 0.35, 0.7, g, dev), level)
-        coarse = torch.rand((b, 1, max(2, H // 12), max(2, W // 12)), generator=g, device=dev)
-        texture = F.interpolate(coarse, size=(H, W), mode="bilinear", align_corners=False) * _u((b, 1, 1, 1), 0.05, 0.25, g, dev)
-        background = texture * _bernoulli(b, cfg.texture, g, dev).view(b, 1, 1, 1)
-        xs = torch.arange(W, device=dev, dtype=torch.float32).view(1, 1, 1, W) / max(W, 1)
-        ys = torch.arange(H, device=dev, dtype=torch.float32).view(1, 1, H, 1) / H
-        angle = _u((b, 1, 1, 1), 0, 2 * math.pi, g, dev)
-        ramp = (torch.cos(angle) * xs + torch.sin(angle) * ys).clamp(0, 1) * _u((b, 1, 1, 1), 0.05, 0.3, g, dev)
-        background = background + ramp * _bernoulli(b, cfg.light, g, dev).view(b, 1, 1, 1)
-        x = torch.maximum(ink * level, background).clamp(0, 1)
-        x = degrade(x, (cfg.blur, cfg.jpeg, cfg.noise), g, sigma=(0.6, 1.6), quality=(20, 70), noise=(0.01, 0.06))
-        inside = torch.arange(W, device=dev).view(1, 1, 1, W) < width.ceil().view(b, 1, 1, 1)
-        return x.clamp(0, 1) * inside
+
+def on_paper(ink: torch.Tensor, width: torch.Tensor, cfg, g: torch.Generator) -> torch.Tensor:
+    """Ink onto paper as `field_image` leaves it: texture and light, contrast, blur,
+    JPEG, noise; 0 past each field's width. `cfg` holds the chances (`FieldConfig`,
+    `PageConfig`): low_contrast, texture, light, blur, jpeg, noise."""
+    dev = ink.device
+    b, _, H, W = ink.shape
+    level = _u((b, 1, 1, 1), 0.55, 1.0, g, dev)
+    low = _bernoulli(b, cfg.low_contrast, g, dev).view(b, 1, 1, 1)
+    level = torch.where(low, level * _u((b, 1, 1, 1), 0.35, 0.7, g, dev), level)
+    coarse = torch.rand((b, 1, max(2, H // 12), max(2, W // 12)), generator=g, device=dev)
+    texture = F.interpolate(coarse, size=(H, W), mode="bilinear", align_corners=False) * _u((b, 1, 1, 1), 0.05, 0.25, g, dev)
+    background = texture * _bernoulli(b, cfg.texture, g, dev).view(b, 1, 1, 1)
+    xs = torch.arange(W, device=dev, dtype=torch.float32).view(1, 1, 1, W) / max(W, 1)
+    ys = torch.arange(H, device=dev, dtype=torch.float32).view(1, 1, H, 1) / H
+    angle = _u((b, 1, 1, 1), 0, 2 * math.pi, g, dev)
+    ramp = (torch.cos(angle) * xs + torch.sin(angle) * ys).clamp(0, 1) * _u((b, 1, 1, 1), 0.05, 0.3, g, dev)
+    background = background + ramp * _bernoulli(b, cfg.light, g, dev).view(b, 1, 1, 1)
+    x = torch.maximum(ink * level, background).clamp(0, 1)
+    x = degrade(x, (cfg.blur, cfg.jpeg, cfg.noise), g, sigma=(0.6, 1.6), quality=(20, 70), noise=(0.01, 0.06))
+    inside = torch.arange(W, device=dev).view(1, 1, 1, W) < width.ceil().view(b, 1, 1, 1)
+    return x.clamp(0, 1) * inside
 
 
 def _concat(parts: list[NumberInk]) -> NumberInk:

@@ -78,9 +78,13 @@ def working_copy(gray: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
 
 def dark_ink_on_light(gray: np.ndarray) -> bool:
     """Ink is the minority and lies far from the background: compare how far the dark and
-    the light tails reach from the median (robust to dim or bright lighting alike)."""
+    the light tails reach from the median (robust to dim or bright lighting alike). Where
+    neither tail reaches out (ink under 0.5% of the picture: one small number on a page),
+    the deeper of the extremes decides, and a tie is paper: dark ink on light."""
     low, median, high = quantiles(gray, (0.005, 0.5, 0.995))
-    return (median - low) > (high - median)
+    if (median - low) != (high - median):
+        return (median - low) > (high - median)
+    return (median - float(gray.min())) >= (float(gray.max()) - median)
 
 
 def flatten_background(x: np.ndarray) -> np.ndarray:

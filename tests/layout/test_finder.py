@@ -1,0 +1,154 @@
+"""The number finder: synthetic pages and their targets, the finder's map turned back
+into boxes, its checkpoint, its training."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from digitrec.artifacts.checkpoint import load_model
+from digitrec.data.synthetic import DigitBank, NumberMaker
+from digitrec.data.synthetic_pages import MASK_STRIDE, SHRINK_X, SHRINK_Y, PageConfig, PageMaker, number_mask
+from digitrec.errors import CheckpointError, ConfigError
+from digitrec.layout import NumberFinderRuntime, Target, number_boxes, page_canvas
+from digitrec.models.finder import NumberFinder
+from digitrec.preprocess.decode import decode_picture
+from digitrec.recognizer import Recognizer
+from digitrec.runtime import load_runtime_model
+from digitrec.training import finder as finder_training
+from tests.helpers import synthetic_digits
+
+TARGET = Target(MASK_STRIDE, SHRINK_X, SHRINK_Y)
+
+
+@pytest.fixture(scope="module")
+def numbers() -> NumberMaker:
+    images, labels = synthetic_digits(200, seed=5)
+    return NumberMaker(DigitBank.from_images(torch.from_numpy(images), torch.from_numpy(labels.astype("int64"))))
+
+
+def iou(a, b) -> float:
+    ax0, ay0, aw, ah = a
+    bx0, by0, bw, bh = b
+    w = max(0, min(ax0 + aw, bx0 + bw) - max(ax0, bx0))
+    h = max(0, min(ay0 + ah, by0 + bh) - max(ay0, by0))
+    return w * h / (aw * ah + bw * bh - w * h)
+
+
+def test_a_page_batch_has_its_numbers_ink_inside_their_boxes(numbers):
+    batch = PageMaker(numbers).batch(8, torch.Generator().manual_seed(0))
+    assert batch.pages.shape == (8, 1, 256, 384) and 0 <= float(batch.pages.min()) and float(batch.pages.max()) <= 1
+    used = batch.boxes[..., 0] >= 0
+    assert used.sum() >= 4, "pages hold numbers"
+    for page, boxes, on in zip(batch.pages, batch.boxes, used):
+        for x0, y0, x1, y1 in boxes[on].round().long().tolist():
+            inside = page[0, max(0, y0) : y1, max(0, x0) : x1]
+            assert inside.numel() and float(inside.max()) > 0.3, "a number's box holds its ink"
+    masks = batch.masks()
+    assert masks.shape == (8, 1, 64, 96) and 0 < float(masks.mean()) < 0.2
+
+
+def test_a_page_with_no_numbers_has_an_empty_target(numbers):
+    batch = PageMaker(numbers, dataclasses.replace(PageConfig(), fill=0.0)).batch(4, torch.Generator().manual_seed(1))
+    assert (batch.boxes == -1).all() and float(batch.masks().sum()) == 0.0
+    assert float(batch.pages.max()) > 0.3, "printed words and rules are still there"
+
+
+def test_the_target_and_the_boxes_read_back_from_it_agree():
+    """The finder's training target, read back by the post-processing, gives the boxes it
+    was made from: what the finder learns is what the recognizer reads."""
+    truth = [(40, 20, 200, 60), (260, 24, 360, 56), (60, 150, 140, 230)]  # x0, y0, x1, y1
+    mask = number_mask(torch.tensor([truth], dtype=torch.float32), 64, 96)[0, 0].numpy()
+    found = number_boxes(mask, TARGET, 1.0, 384, 256)
+    assert len(found.boxes) == 3
+    expected = [(x0, y0, x1 - x0, y1 - y0) for x0, y0, x1, y1 in truth]
+    for box, want in zip(found.boxes, expected):  # reading order: the first line left to right
+        assert iou(box, want) > 0.75, (box, want)
+
+
+def test_boxes_are_scaled_to_the_picture_and_specks_dropped():
+    chances = np.zeros((20, 30), np.float32)
+    chances[5:9, 4:14] = 0.9  # a number
+    chances[15, 25] = 0.99  # a speck
+    found = number_boxes(chances, TARGET, 0.5, 240, 160)  # the finder saw the picture at half size
+    assert len(found.boxes) == 1
+    x, y, w, h = found.boxes[0]
+    assert (x, y) == (pytest.approx(20, abs=12), pytest.approx(32, abs=12)) and w > 70 and h > 28
+    assert found.scores[0] == pytest.approx(0.9)
+
+
+def test_the_page_canvas_is_ink_bright_at_the_finders_side():
+    page = np.full((700, 1000), 235, np.uint8)
+    page[300:340, 500:510] = 30
+    canvas, scale = page_canvas(decode_picture(page), 768)
+    assert canvas.shape[1] == 768 and canvas.shape[0] % 16 == 0 and canvas.shape[0] >= 700 * 768 / 1000
+    assert scale == pytest.approx(0.768)
+    assert canvas[int(320 * scale), int(505 * scale)] > 200 and canvas[50, 50] < 30
+
+
+def test_the_finder_maps_a_page_to_quarter_resolution():
+    out = NumberFinder()(torch.rand(2, 1, 64, 96))
+    assert out.shape == (2, 1, 16, 24)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, numbers, monkeypatch_module):
+    """A finder trained for a few steps on small pages: a real checkpoint, not a good one."""
+    monkeypatch_module.setattr(finder_training, "digit_bank", lambda *a, **k: numbers.bank)
+    out = tmp_path_factory.mktemp("finder") / "finder.safetensors"
+    figures = finder_training.train_finder(out, steps=30, batch=4, page=PageConfig(height=64, width=96))
+    return out, figures
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as m:
+        yield m
+
+
+def test_training_lowers_the_loss_and_writes_a_checkpoint_that_says_how_to_run_it(trained):
+    out, figures = trained
+    assert figures["final_loss"] < figures["first_loss"]
+    meta = load_model(out).meta
+    assert meta["kind"] == "finder" and meta["input"]["side"] == finder_training.SIDE
+    assert meta["target"] == {"stride": MASK_STRIDE, "shrink_x": SHRINK_X, "shrink_y": SHRINK_Y}
+    found = NumberFinderRuntime.load(out).find(np.full((300, 400), 230, np.uint8))
+    assert len(found.boxes) == len(found.scores)
+
+
+def test_a_finder_is_not_a_reader_nor_a_classifier(trained, tmp_path):
+    out, _ = trained
+    with pytest.raises(CheckpointError, match="is a number finder"):
+        load_runtime_model(out)
+    with pytest.raises(ConfigError, match="finds numbers for a field reader"):
+        Recognizer.load(finder=out)  # the shipped reader reads strips
+
+
+def test_a_finder_checkpoint_without_its_target_is_refused(trained, tmp_path):
+    from safetensors.torch import load_file
+
+    from digitrec.artifacts.checkpoint import save_model_checkpoint
+
+    out, _ = trained
+    meta = load_model(out).meta
+    broken = {k: v for k, v in meta.items() if k not in ("target", "format", "classes", "versions", "created")}
+    model = NumberFinder()
+    model.load_state_dict(load_file(str(out)))
+    path = save_model_checkpoint(tmp_path / "broken.safetensors", model, broken)
+    with pytest.raises(CheckpointError, match="target"):
+        NumberFinderRuntime.load(path)
+
+
+def test_predict_with_a_finder_beside_a_strip_reader_says_why_not(trained, tmp_path, capsys):
+    from PIL import Image
+
+    from tests.cli.test_cli import run
+
+    out, _ = trained
+    picture = tmp_path / "page.png"
+    Image.fromarray(np.full((60, 200), 230, np.uint8)).save(picture)
+    code, _, err = run(capsys, "predict", "--finder", out, picture)
+    assert code != 0 and "finds numbers for a field reader" in err
