@@ -37,10 +37,10 @@ def test_auto_reads_a_large_picture_as_a_page_of_the_numbers_found_on_it() -> No
     recognizer = Recognizer(reader=FieldReaderStub())
     form = numbers_on(paper(1000, 700), ["47", "38150", "9"], [(100, 150), (550, 150), (100, 500)])
     layout, found = recognizer.choose_layout(decode_picture(encode(form)), None)
-    assert layout == "page" and len(found.fields) == 3
+    assert layout == "page" and len(found.boxes) == 3
     photo = numbers_on(paper(800, 600), ["2026"], [(250, 320)])  # one number: read from its crop, not from the whole photo
     layout, found = recognizer.choose_layout(decode_picture(encode(photo)), None)
-    assert layout == "page" and len(found.fields) == 1
+    assert layout == "page" and len(found.boxes) == 1
     blank = to_uint8(paper(800, 600))  # nothing found: the whole picture is read as a field
     assert recognizer.choose_layout(decode_picture(encode(blank)), None)[0] == "field"
 
