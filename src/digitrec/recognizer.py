@@ -41,6 +41,11 @@ PAGE_SIDE = 600
 PAGE_PAD = 0.3  # a number found on a page is read with this much of its height around it
 
 
+def reads_whole_fields(meta: dict[str, Any]) -> bool:
+    """Whether a model is a field reader (a whole field in), from its metadata."""
+    return meta.get("kind") == "reader" and meta.get("input", {}).get("layout") == "field"
+
+
 @dataclass
 class PageNumbers:
     """Where a page's numbers are, before they are read."""
@@ -163,8 +168,7 @@ class Recognizer:
         from digitrec.shipped import CLASSIFIER, READER, shipped
 
         model = load_runtime_model(Path(path) if path is not None else shipped(READER), device, runtime)
-        reads_fields = model.meta.get("kind") == "reader" and model.meta.get("input", {}).get("layout") == "field"
-        if finder is not None and not reads_fields:
+        if finder is not None and not reads_whole_fields(model.meta):
             raise ConfigError(f"a number finder ({finder}) finds numbers for a field reader to read; {path or 'the shipped reader'} is not one")
         if model.meta.get("kind") != "reader":
             return cls(model, options, min_confidence=min_confidence)  # type: ignore[arg-type]
@@ -205,7 +209,7 @@ class Recognizer:
     @property
     def reads_fields(self) -> bool:
         """Whether the reader reads whole fields (else strips cut by the field finder)."""
-        return self.reader is not None and self.reader.meta.get("input", {}).get("layout") == "field"
+        return self.reader is not None and reads_whole_fields(self.reader.meta)
 
     def read_numbers(self, image: ImageInput, name: str | None = None, layout: str | None = None) -> Reading:
         """The number reader's path: a field read whole, or a page's numbers found and each read."""

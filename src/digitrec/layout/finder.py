@@ -81,23 +81,21 @@ def number_boxes(chances: np.ndarray, target: Target, scale: float, width: int, 
         px1, py1 = min(width, int(np.ceil(x1 / scale))), min(height, int(np.ceil(y1 / scale)))
         if px1 > px0 and py1 > py0:
             found.append(((px0, py0, px1 - px0, py1 - py0), float(chances[labels == i].mean())))
-    found.sort(key=lambda f: (f[0][1] + f[0][3] // 2, f[0][0]))
-    lines = _reading_order([f[0] for f in found])
-    order = [next(i for i, f in enumerate(found) if f[0] == b) for b in lines]
+    order = _reading_order([box for box, _ in found])
     return FoundNumbers([found[i][0] for i in order], [found[i][1] for i in order])
 
 
-def _reading_order(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
-    """Top to bottom by lines (a box whose middle is within the line's first box's height
-    joins it), left to right within a line."""
-    lines: list[list[tuple[int, int, int, int]]] = []
-    for box in sorted(boxes, key=lambda b: b[1] + b[3] / 2):
-        middle = box[1] + box[3] / 2
-        if lines and abs(middle - (lines[-1][0][1] + lines[-1][0][3] / 2)) < lines[-1][0][3] / 2:
-            lines[-1].append(box)
+def _reading_order(boxes: list[tuple[int, int, int, int]]) -> list[int]:
+    """The boxes' indices top to bottom by lines (a box whose middle is within the line's
+    first box's height joins it), left to right within a line."""
+    lines: list[list[int]] = []
+    for i in sorted(range(len(boxes)), key=lambda i: boxes[i][1] + boxes[i][3] / 2):
+        first = boxes[lines[-1][0]] if lines else None
+        if first is not None and abs(boxes[i][1] + boxes[i][3] / 2 - (first[1] + first[3] / 2)) < first[3] / 2:
+            lines[-1].append(i)
         else:
-            lines.append([box])
-    return [b for line in lines for b in sorted(line, key=lambda b: b[0])]
+            lines.append([i])
+    return [i for line in lines for i in sorted(line, key=lambda i: boxes[i][0])]
 
 
 class NumberFinderRuntime:
