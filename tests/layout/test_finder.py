@@ -119,6 +119,14 @@ def test_training_lowers_the_loss_and_writes_a_checkpoint_that_says_how_to_run_i
     assert len(found.boxes) == len(found.scores)
 
 
+def test_a_finder_continued_with_init_records_the_whole_chains_steps_and_seconds(trained, tmp_path):
+    out, _ = trained
+    first = load_model(out).meta["training"]
+    finder_training.train_finder(tmp_path / "more.safetensors", steps=3, batch=2, page=PageConfig(height=64, width=96), init=out)
+    more = load_model(tmp_path / "more.safetensors").meta["training"]
+    assert more["steps"] == first["steps"] + 3 and more["seconds"] > first["seconds"] and more["init"] == str(out)
+
+
 def test_a_finder_is_not_a_reader_nor_a_classifier(trained, tmp_path):
     out, _ = trained
     with pytest.raises(CheckpointError, match="is a number finder"):
@@ -151,4 +159,12 @@ def test_predict_with_a_finder_beside_a_strip_reader_says_why_not(trained, tmp_p
     picture = tmp_path / "page.png"
     Image.fromarray(np.full((60, 200), 230, np.uint8)).save(picture)
     code, _, err = run(capsys, "predict", "--finder", out, picture)
+    assert code != 0 and "finds numbers for a field reader" in err
+
+
+def test_serve_with_a_finder_beside_a_strip_reader_says_why_not_before_taking_the_port(trained, capsys):
+    from tests.cli.test_cli import run
+
+    out, _ = trained
+    code, _, err = run(capsys, "serve", "--finder", out, "--port", "1")  # a port it could not take: the model fails first
     assert code != 0 and "finds numbers for a field reader" in err

@@ -14,7 +14,7 @@ KERAS_PARAMS = {
 }
 
 
-READERS = ("crnn", "field-crnn")
+READERS = ("crnn", "field-crnn", "field-resnet")
 FINDERS = ("number-finder",)  # pages in, a map out: tests/layout
 CLASSIFIERS = sorted(a for a in ARCHITECTURES if a not in READERS + FINDERS)
 
@@ -28,10 +28,10 @@ def test_output_shape_is_ten_logits(arch):
     assert torch.isfinite(out).all()
 
 
-@pytest.mark.parametrize("arch, height", [("crnn", 32), ("field-crnn", 96), ("field-crnn", 64)])
+@pytest.mark.parametrize("arch, height", [("crnn", 32), ("field-crnn", 96), ("field-crnn", 64), ("field-resnet", 96), ("field-resnet", 48)])
 @pytest.mark.parametrize("width", [8, 64, 132])
 def test_a_reader_gives_blank_and_ten_digits_per_four_columns_of_any_width(arch, height, width):
-    options = {"height": height} if arch == "field-crnn" else {}
+    options = {"height": height} if arch.startswith("field-") else {}
     model = build_model(ModelConfig(arch, options)).eval()
     with torch.inference_mode():
         out = model(torch.rand(2, 1, height, width))
@@ -39,9 +39,10 @@ def test_a_reader_gives_blank_and_ten_digits_per_four_columns_of_any_width(arch,
     assert torch.isfinite(out).all()
 
 
-def test_a_field_readers_box_head_adds_four_outputs_per_column_and_leaves_the_digits_alone():
-    plain = build_model(ModelConfig("field-crnn", {"height": 64})).eval()
-    boxed = build_model(ModelConfig("field-crnn", {"height": 64, "boxes": True})).eval()
+@pytest.mark.parametrize("arch", ["field-crnn", "field-resnet"])
+def test_a_field_readers_box_head_adds_four_outputs_per_column_and_leaves_the_digits_alone(arch):
+    plain = build_model(ModelConfig(arch, {"height": 64})).eval()
+    boxed = build_model(ModelConfig(arch, {"height": 64, "boxes": True})).eval()
     boxed.load_state_dict(plain.state_dict(), strict=False)
     x = torch.rand(2, 1, 64, 40)
     with torch.inference_mode():
@@ -49,10 +50,11 @@ def test_a_field_readers_box_head_adds_four_outputs_per_column_and_leaves_the_di
         assert torch.equal(boxed(x)[..., :11], plain(x))
 
 
-def test_the_reader_reads_each_strip_alone_whatever_its_batch():
+@pytest.mark.parametrize("arch, height", [("crnn", 32), ("field-resnet", 48)])
+def test_the_reader_reads_each_strip_alone_whatever_its_batch(arch, height):
     """Batch norm in eval mode and a per-strip LSTM: a strip's columns do not depend on the others."""
-    model = build_model(ModelConfig("crnn")).eval()
-    strips = torch.rand(3, 1, 32, 48)
+    model = build_model(ModelConfig(arch, {"height": height} if arch != "crnn" else {})).eval()
+    strips = torch.rand(3, 1, height, 48)
     with torch.inference_mode():
         together, alone = model(strips), model(strips[1:2])
     assert torch.allclose(together[1:2], alone, atol=1e-5)

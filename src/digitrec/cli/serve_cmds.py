@@ -58,6 +58,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; loopback unless told otherwise."),
     port: int = typer.Option(8000, "--port", min=1, max=65535),
     runtime: str = typer.Option("auto", "--runtime", help="pytorch, onnx, or auto (onnx for .onnx files)."),
+    finder: Optional[Path] = typer.Option(None, "--finder", help="A number finder's checkpoint (python -m digitrec.training.finder): where a page's numbers are, for a field reader; default: the rule-based field finder."),
     max_bytes: int = typer.Option(10 * 1024 * 1024, "--max-bytes", min=1, help="Largest request body accepted."),
     workers: int = typer.Option(1, "--workers", min=1, help="Server processes (each loads the model once)."),
     header_timeout: float = typer.Option(10.0, "--header-timeout", min=0.1, help="Seconds a request's headers may take to arrive (then 408)."),
@@ -81,7 +82,7 @@ def serve(
     if not is_loopback(host):
         advice = "every /api/ request needs its API key" if key else "anyone who can reach this address can use the API; pass --api-key or --api-key-file"
         err.print(f"[bold yellow]warning:[/] serving on {host}, not loopback: {advice}")
-    config = ServerConfig(max_bytes=max_bytes, header_timeout=header_timeout, body_timeout=body_timeout, api_key=key)
+    config = ServerConfig(max_bytes=max_bytes, header_timeout=header_timeout, body_timeout=body_timeout, api_key=key, finder=str(finder) if finder is not None else None)
     app = load_app(model, runtime, config)  # a bad model fails here, before the port is claimed
     from digitrec.serving.workers import WorkerPool, balanced_workers_supported
 
@@ -89,6 +90,8 @@ def serve(
         os.environ.update({"DIGITREC_SERVE_MODEL": str(model), "DIGITREC_SERVE_RUNTIME": runtime, "DIGITREC_SERVE_MAX_BYTES": str(max_bytes)})
         if key:
             os.environ["DIGITREC_API_KEY"] = key
+        if finder is not None:
+            os.environ["DIGITREC_SERVE_FINDER"] = str(finder)
         err.print(f"digitrec serving {model} ({runtime}) on http://{host}:{port} with {workers} workers (uvicorn's)")
         uvicorn.run("digitrec.serving.uvicorn_worker:app", host=host, port=port, workers=workers, log_level="warning")
         return

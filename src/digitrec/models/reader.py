@@ -81,17 +81,76 @@ class FieldReader(nn.Module):
         layers += [nn.Conv2d(c, c4, (h, 1), bias=False), nn.BatchNorm2d(c4), nn.ReLU(inplace=True)]  # 1 x W/4
         self.height = height
         self.features = nn.Sequential(*layers)
-        self.sequence = nn.LSTM(c4, hidden, batch_first=True, bidirectional=True)
-        self.head = nn.Linear(2 * hidden, NUM_CLASSES)
-        # Where each digit is: CTC's alignment says which columns, not where the ink is (a
-        # BiLSTM may emit a digit a little before or after it), nor how tall it is.
-        self.box_head = nn.Sequential(nn.Linear(2 * hidden, 64), nn.ReLU(inplace=True), nn.Linear(64, BOX_OUTPUTS)) if boxes else None
+        _add_heads(self, c4, hidden, boxes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, height, W) floats in [0, 1], W a multiple of STRIDE -> per column the
         class logits (B, W // 4, 11), followed by the box head's 4 outputs if it has one."""
-        f = self.features((x - INK_SHIFT) / INK_SCALE)  # (B, C, 1, T)
-        seq, _ = self.sequence(f.squeeze(2).transpose(1, 2).contiguous())
-        if self.box_head is None:
-            return self.head(seq)
-        return torch.cat([self.head(seq), self.box_head(seq)], -1)
+        return _read_columns(self, x)
+
+
+def _add_heads(reader: nn.Module, features: int, hidden: int, boxes: bool) -> None:
+    """A field reader's sequence layer, CTC head and optional box head."""
+    reader.sequence = nn.LSTM(features, hidden, batch_first=True, bidirectional=True)
+    reader.head = nn.Linear(2 * hidden, NUM_CLASSES)
+    # Where each digit is: CTC's alignment says which columns, not where the ink is (a
+    # BiLSTM may emit a digit a little before or after it), nor how tall it is.
+    reader.box_head = nn.Sequential(nn.Linear(2 * hidden, 64), nn.ReLU(inplace=True), nn.Linear(64, BOX_OUTPUTS)) if boxes else None
+
+
+def _read_columns(reader: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    f = reader.features((x - INK_SHIFT) / INK_SCALE)  # (B, C, 1, T)
+    seq, _ = reader.sequence(f.squeeze(2).transpose(1, 2).contiguous())
+    if reader.box_head is None:
+        return reader.head(seq)
+    return torch.cat([reader.head(seq), reader.box_head(seq)], -1)
+
+
+class _Residual(nn.Module):
+    """Two 3x3 convolutions with batch norm, added to their input (He et al. 2016)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(*_conv(channels, channels)[:2], nn.ReLU(inplace=True), *_conv(channels, channels)[:2])
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(x + self.body(x))
+
+
+@register("field-resnet")
+class ResidualFieldReader(nn.Module):
+    """A field reader with a residual convolutional stack (the best published cheque
+    readers are ResNet/DenseNet + CTC): what `field-crnn` reads, with more depth and width
+    where the digits are still several pixels tall.
+
+    A 3x3 convolution at full resolution keeps thin strokes; two stride-2 convolutions,
+    each followed by residual blocks, bring the field to a quarter of its size (STRIDE
+    pixels a column); then one (2, 1) pool and residual blocks per halving of the height,
+    and a convolution over what is left of it."""
+
+    def __init__(
+        self, height: int = 96, channels: tuple[int, ...] = (16, 32, 64, 128), blocks: tuple[int, ...] = (1, 1, 1), hidden: int = 128, boxes: bool = False
+    ):
+        super().__init__()
+        if height % 16 or height < 32:
+            raise ValueError(f"the field reader's height must be a multiple of 16 of at least 32, got {height}")
+        if len(channels) != 4 or len(blocks) != 3:
+            raise ValueError(f"the residual field reader takes 4 channel widths and 3 block counts, got {channels} and {blocks}")
+        c0, c1, c2, c3 = channels
+        layers: list[nn.Module] = [*_conv(1, c0)]
+        for cin, cout, n in ((c0, c1, blocks[0]), (c1, c2, blocks[1])):  # H/2, then H/4
+            layers += [nn.Conv2d(cin, cout, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+            layers += [_Residual(cout) for _ in range(n)]
+        h, c = height // 4, c2
+        while h > 3 and h % 2 == 0:  # H/8, H/16, ...
+            layers += [nn.MaxPool2d((2, 1)), *_conv(c, c3), *[_Residual(c3) for _ in range(blocks[2])]]
+            h, c = h // 2, c3
+        layers += [nn.Conv2d(c, c3, (h, 1), bias=False), nn.BatchNorm2d(c3), nn.ReLU(inplace=True)]  # 1 x W/4
+        self.height = height
+        self.features = nn.Sequential(*layers)
+        _add_heads(self, c3, hidden, boxes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """As `field-crnn`: (B, 1, height, W) -> (B, W // 4, 11 [+ 4])."""
+        return _read_columns(self, x)

@@ -57,6 +57,7 @@ class ServerConfig:
     header_timeout: float = 10.0  # seconds a request's headers may take to arrive
     body_timeout: float = 30.0  # seconds its body may take, once the headers are in
     api_key: str | None = None  # when set, every /api/ request must carry it (see security.py)
+    finder: str | None = None  # a number finder's checkpoint: where a page's numbers are, for a field reader
     reading_slots: int = 2  # pictures a worker reads at once; the rest wait their turn. It
     # bounds the memory of a burst (a 6300x6300 PNG holds ~60 MB while it is decoded)
     # and costs no throughput: a worker has one core to read with
@@ -314,7 +315,7 @@ def serve_on(app: FastAPI, sock: Any, config: ServerConfig = ServerConfig()) -> 
 def load_app(model: str | Path, runtime: str = "auto", config: ServerConfig = ServerConfig()) -> FastAPI:
     """Load the model once and build the app around it."""
     recognizer = Recognizer.load(
-        model, "cpu", PreprocessOptions(max_pixels=config.max_pixels), runtime=runtime, field_options=FieldOptions(max_pixels=config.max_pixels)
+        model, "cpu", PreprocessOptions(max_pixels=config.max_pixels), runtime=runtime, field_options=FieldOptions(max_pixels=config.max_pixels), finder=config.finder
     )
     card = dict(recognizer.meta)
     if recognizer.runtime == "pytorch":

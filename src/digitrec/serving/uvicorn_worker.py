@@ -9,6 +9,7 @@ from digitrec.serving.app import ServerConfig, load_app
 app = load_app(
     os.environ["DIGITREC_SERVE_MODEL"],
     os.environ.get("DIGITREC_SERVE_RUNTIME", "auto"),
-    ServerConfig(max_bytes=int(os.environ.get("DIGITREC_SERVE_MAX_BYTES", 10 * 1024 * 1024)), api_key=os.environ.get("DIGITREC_API_KEY")),
+    ServerConfig(max_bytes=int(os.environ.get("DIGITREC_SERVE_MAX_BYTES", 10 * 1024 * 1024)), api_key=os.environ.get("DIGITREC_API_KEY"),
+                 finder=os.environ.get("DIGITREC_SERVE_FINDER")),
 )
 prepare_worker_process()

@@ -67,13 +67,14 @@ def train_finder(out: str | Path, data_dir: str | Path | None = None, steps: int
     torch.manual_seed(seed)
     config = ModelConfig("number-finder", {"channels": list(CHANNELS)})
     model = build_model(config)
-    done_before = 0.0
+    seconds_before, steps_before = 0.0, 0  # of the finders --init continues: the chain's cost
     if init is not None:
         loaded = load_model(init, "cpu")
         if loaded.meta.get("kind") != "finder":
             raise ConfigError(f"--init {init} is not a number finder")
         model.load_state_dict(loaded.model.state_dict())
-        done_before = float(loaded.meta.get("training", {}).get("seconds", 0.0))
+        before = loaded.meta.get("training", {})
+        seconds_before, steps_before = float(before.get("seconds", 0.0)), int(before.get("steps", 0))
     model.train()
     maker = PageMaker(NumberMaker(digit_bank(("mnist",), data_dir, device), SyntheticConfig()), page)
     optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=1e-4)
@@ -87,7 +88,7 @@ def train_finder(out: str | Path, data_dir: str | Path | None = None, steps: int
     def save(step: int, path: Path) -> None:
         model.eval()
         loss = sum(losses[-50:]) / max(1, len(losses[-50:]))
-        save_model_checkpoint(path, model, finder_meta(config, step, done_before + time.perf_counter() - started, loss, None if init is None else str(init)))
+        save_model_checkpoint(path, model, finder_meta(config, steps_before + step, seconds_before + time.perf_counter() - started, loss, None if init is None else str(init)))
         model.train()
 
     for step in range(1, steps + 1):
