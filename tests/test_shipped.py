@@ -153,5 +153,15 @@ def test_the_model_card_adds_up_the_compute_of_every_stage_behind_a_model(tmp_pa
     assert [s["core_hours"] for s in compute["stages"]] == [2.0, 2.0, 0.2] and compute["core_hours"] == 4.2
     with pytest.raises(SystemExit, match="pass --threads"):
         compute_of(first, {}, threads=None)
+    # A run stopped after some epochs and continued with --init from its checkpoint: its
+    # epochs count, on the threads of the run that continued it.
+    stopped, third = tmp_path / "stopped", tmp_path / "third"
+    stopped.mkdir(), third.mkdir()
+    (stopped / "history.csv").write_text("epoch,val_accuracy,seconds\n1,0.1,1800.0\n2,0.2,1800.0\n")
+    (stopped / "config.json").write_text(json.dumps({"options": {"init": None}}))
+    (third / "metrics.json").write_text(json.dumps({"train_seconds": 3600.0, "device": "cpu", "threads": 2}))
+    (third / "config.json").write_text(json.dumps({"options": {"init": str(stopped / "best.safetensors")}}))
+    compute = compute_of(third, {}, threads=None)
+    assert [(s["run"], s.get("stopped", False), s["core_hours"]) for s in compute["stages"]] == [("stopped", True, 2.0), ("third", False, 2.0)]
     old = {"from_run": "handwriting", "figures": {"metrics.json": {"train_seconds": 360.0}}}
     assert kept_card(old, 2)["compute"]["core_hours"] == 0.2

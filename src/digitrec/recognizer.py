@@ -163,11 +163,13 @@ class Recognizer:
 
         A reader is paired with a digit classifier for single digits (`classifier`, else
         the shipped one when this install has it and the runtime is PyTorch). A field
-        reader finds a page's numbers with the number finder at `finder` (PyTorch), else
-        with the rule-based field finder."""
-        from digitrec.shipped import CLASSIFIER, READER, shipped
+        reader finds a page's numbers with the number finder at `finder` (PyTorch; the
+        shipped reader: the finder shipped with it), else with the rule-based field finder."""
+        from digitrec.shipped import CLASSIFIER, FINDER, READER, shipped
 
         model = load_runtime_model(Path(path) if path is not None else shipped(READER), device, runtime)
+        if path is None and finder is None and FINDER.exists() and reads_whole_fields(model.meta) and model.runtime == "pytorch":
+            finder = FINDER  # shipped beside the shipped field reader
         if finder is not None and not reads_whole_fields(model.meta):
             raise ConfigError(f"a number finder ({finder}) finds numbers for a field reader to read; {path or 'the shipped reader'} is not one")
         if model.meta.get("kind") != "reader":

@@ -168,3 +168,16 @@ def test_serve_with_a_finder_beside_a_strip_reader_says_why_not_before_taking_th
     out, _ = trained
     code, _, err = run(capsys, "serve", "--finder", out, "--port", "1")  # a port it could not take: the model fails first
     assert code != 0 and "finds numbers for a field reader" in err
+
+
+def test_a_shipped_finders_card_says_its_steps_and_the_core_hours_behind_it(trained):
+    from digitrec.shipped import CLASSIFIER
+    from digitrec.shipped.__main__ import finder_card
+
+    out, figures = trained
+    card = finder_card(out)
+    training = load_model(out).meta["training"]
+    assert card["steps"] == 30 and card["parameters"] == sum(p.numel() for p in NumberFinder().parameters())
+    assert card["compute"]["core_hours"] == round(training["seconds"] * training["threads"] / 3600, 3)
+    with pytest.raises(SystemExit, match="not a number finder"):
+        finder_card(CLASSIFIER)

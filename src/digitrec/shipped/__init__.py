@@ -4,6 +4,8 @@
 - reader.safetensors: the number reader (recipe `reader`);
 - classifier.safetensors: the digit classifier for `--single`, the pixels endpoint and
   the drawing board's 28x28 previews (recipe `handwriting`);
+- finder.safetensors, beside a field reader: where a page's numbers are
+  (`python -m digitrec.training.finder`);
 - MODELS.json: where each came from and what it measured.
 
 They are made from the project's own recipes by `make models`, which trains both and
@@ -19,6 +21,7 @@ from digitrec.errors import CheckpointError
 HERE = Path(__file__).resolve().parent
 READER = HERE / "reader.safetensors"
 CLASSIFIER = HERE / "classifier.safetensors"
+FINDER = HERE / "finder.safetensors"
 CARD = HERE / "MODELS.json"
 
 

@@ -11,6 +11,7 @@ hours are seconds of training times the threads that trained (metrics.json says;
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import shutil
 import sys
@@ -19,7 +20,8 @@ from typing import Any
 
 from digitrec.artifacts.checkpoint import load_model, resolve_model_path
 from digitrec.fileio import atomic_write_json
-from digitrec.shipped import CARD, CLASSIFIER, READER
+from digitrec.models.registry import count_parameters
+from digitrec.shipped import CARD, CLASSIFIER, FINDER, READER
 
 
 def compute_of(run: Path, meta: dict[str, Any], threads: int | None) -> dict[str, Any]:
@@ -27,15 +29,10 @@ def compute_of(run: Path, meta: dict[str, Any], threads: int | None) -> dict[str
     with --init, oldest first, and a box head), its seconds and core-hours, and the total."""
     stages = []
     seen: set[Path] = set()
-    while run.is_dir() and run.resolve() not in seen and (run / "metrics.json").exists():
+    while run.is_dir() and run.resolve() not in seen and ((run / "metrics.json").exists() or (run / "history.csv").exists()):
         seen.add(run.resolve())
-        metrics = json.loads((run / "metrics.json").read_text())
-        cores = metrics.get("threads", threads)
-        if cores is None:
-            raise SystemExit(f"{run}/metrics.json does not say how many threads trained it: pass --threads")
-        seconds = float(metrics["train_seconds"])
-        stages.append({"run": run.name, "device": metrics.get("device", "cpu"), "threads": cores, "train_seconds": round(seconds, 1),
-                       "core_hours": round(seconds * cores / 3600, 3)})
+        stage = _stage_of(run, threads, stages[-1]["threads"] if stages else None)
+        stages.append({**stage, "core_hours": round(stage["train_seconds"] * stage["threads"] / 3600, 3)})
         init = json.loads((run / "config.json").read_text()).get("options", {}).get("init")
         if not init:
             break
@@ -46,6 +43,25 @@ def compute_of(run: Path, meta: dict[str, Any], threads: int | None) -> dict[str
         cores = threads or stages[-1]["threads"]
         stages.append({"run": "box head", "device": "cpu", "threads": cores, "train_seconds": round(seconds, 1), "core_hours": round(seconds * cores / 3600, 3)})
     return {"stages": stages, "core_hours": round(sum(s["core_hours"] for s in stages), 3)}
+
+
+def _stage_of(run: Path, threads: int | None, continued_on: int | None) -> dict[str, Any]:
+    """A run's training seconds, device and threads: from its metrics.json, or, for a run
+    stopped before it finished (its best checkpoint continued with --init), the seconds of
+    the epochs its history.csv records, on --threads or else the threads of the run that
+    continued it."""
+    if (run / "metrics.json").exists():
+        metrics = json.loads((run / "metrics.json").read_text())
+        seconds, device, cores = float(metrics["train_seconds"]), metrics.get("device", "cpu"), metrics.get("threads", threads)
+        stage = {"run": run.name}
+    else:
+        with open(run / "history.csv", newline="") as f:
+            seconds = sum(float(row["seconds"]) for row in csv.DictReader(f))
+        device, cores = "cpu", threads if threads is not None else continued_on
+        stage = {"run": run.name, "stopped": True}
+    if cores is None:
+        raise SystemExit(f"{run} does not say how many threads trained it: pass --threads")
+    return {**stage, "device": device, "threads": cores, "train_seconds": round(seconds, 1)}
 
 
 def card_of(run: Path, checkpoint: Path, threads: int | None = None) -> dict:
@@ -65,12 +81,21 @@ def main(argv: list[str]) -> int:
     parser.add_argument("reader_run", type=Path)
     parser.add_argument("classifier_run", type=Path, nargs="?", help="omitted: the shipped classifier stays, with its card")
     parser.add_argument("--reader-file", type=Path, help="the reader checkpoint to ship (default: the run's best)")
+    parser.add_argument("--finder", type=Path, help="a number finder to ship beside a field reader (python -m digitrec.training.finder)")
     parser.add_argument("--threads", type=int, help="threads that trained a run whose metrics.json does not say")
     args = parser.parse_args(argv)
     reader = args.reader_file or resolve_model_path(args.reader_run)
-    if load_model(reader, "cpu").meta.get("kind") != "reader":
+    reader_meta = load_model(reader, "cpu").meta
+    if reader_meta.get("kind") != "reader":
         raise SystemExit(f"{args.reader_run} is not a number reader")
     card = {"reader": card_of(args.reader_run, reader, args.threads)}
+    if args.finder is not None:
+        if reader_meta.get("input", {}).get("layout") != "field":
+            raise SystemExit("a number finder finds numbers for a field reader; this reader reads strips")
+        card["finder"] = finder_card(args.finder)
+        shutil.copyfile(args.finder, FINDER)
+    else:
+        FINDER.unlink(missing_ok=True)  # a finder stays only beside the reader it was shipped with
     if args.classifier_run is not None:
         classifier = resolve_model_path(args.classifier_run)
         if load_model(classifier, "cpu").meta.get("kind") == "reader":
@@ -83,6 +108,19 @@ def main(argv: list[str]) -> int:
     atomic_write_json(CARD, card)
     print(f"shipped {READER.name} ({READER.stat().st_size:,} bytes) and {CLASSIFIER.name} ({CLASSIFIER.stat().st_size:,} bytes) in {READER.parent}")
     return 0
+
+
+def finder_card(path: Path) -> dict[str, Any]:
+    """A number finder's card: its size and the training behind it (its own metadata)."""
+    loaded = load_model(path, "cpu")
+    meta = loaded.meta
+    if meta.get("kind") != "finder":
+        raise SystemExit(f"{path} is not a number finder")
+    training = meta["training"]
+    core_hours = round(float(training["seconds"]) * int(training["threads"]) / 3600, 3)
+    stage = {"run": path.name, "device": "cpu", "threads": training["threads"], "train_seconds": round(float(training["seconds"]), 1), "core_hours": core_hours}
+    return {"kind": "finder", "parameters": count_parameters(loaded.model), "bytes": path.stat().st_size, "steps": training["steps"],
+            "final_loss": training["final_loss"], "compute": {"stages": [stage], "core_hours": core_hours}}
 
 
 def kept_card(card: dict[str, Any], threads: int | None) -> dict[str, Any]:
