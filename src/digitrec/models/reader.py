@@ -94,16 +94,18 @@ def _add_heads(reader: nn.Module, features: int, hidden: int, boxes: bool) -> No
     reader.sequence = nn.LSTM(features, hidden, batch_first=True, bidirectional=True)
     reader.head = nn.Linear(2 * hidden, NUM_CLASSES)
     # Where each digit is: CTC's alignment says which columns, not where the ink is (a
-    # BiLSTM may emit a digit a little before or after it), nor how tall it is.
-    reader.box_head = nn.Sequential(nn.Linear(2 * hidden, 64), nn.ReLU(inplace=True), nn.Linear(64, BOX_OUTPUTS)) if boxes else None
+    # BiLSTM may emit a digit a little before or after it), nor how tall it is. The head
+    # reads the convolutional features beside the LSTM's: they keep where the ink is,
+    # which the LSTM, trained to name digits, need not.
+    reader.box_head = nn.Sequential(nn.Linear(2 * hidden + features, 64), nn.ReLU(inplace=True), nn.Linear(64, BOX_OUTPUTS)) if boxes else None
 
 
 def _read_columns(reader: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    f = reader.features((x - INK_SHIFT) / INK_SCALE)  # (B, C, 1, T)
-    seq, _ = reader.sequence(f.squeeze(2).transpose(1, 2).contiguous())
+    f = reader.features((x - INK_SHIFT) / INK_SCALE).squeeze(2).transpose(1, 2).contiguous()  # (B, T, C)
+    seq, _ = reader.sequence(f)
     if reader.box_head is None:
         return reader.head(seq)
-    return torch.cat([reader.head(seq), reader.box_head(seq)], -1)
+    return torch.cat([reader.head(seq), reader.box_head(torch.cat([seq, f], -1))], -1)
 
 
 class _Residual(nn.Module):
