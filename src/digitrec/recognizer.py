@@ -168,7 +168,8 @@ class Recognizer:
         from digitrec.shipped import CLASSIFIER, FINDER, READER, shipped
 
         model = load_runtime_model(Path(path) if path is not None else shipped(READER), device, runtime)
-        if path is None and finder is None and FINDER.exists() and reads_whole_fields(model.meta) and model.runtime == "pytorch":
+        is_shipped = path is None or Path(path).resolve() == READER.resolve()  # `serve` names the shipped reader's file
+        if is_shipped and finder is None and FINDER.exists() and reads_whole_fields(model.meta) and model.runtime == "pytorch":
             finder = FINDER  # shipped beside the shipped field reader
         if finder is not None and not reads_whole_fields(model.meta):
             raise ConfigError(f"a number finder ({finder}) finds numbers for a field reader to read; {path or 'the shipped reader'} is not one")

@@ -125,6 +125,7 @@ def test_a_finder_continued_with_init_records_the_whole_chains_steps_and_seconds
     finder_training.train_finder(tmp_path / "more.safetensors", steps=3, batch=2, page=PageConfig(height=64, width=96), init=out)
     more = load_model(tmp_path / "more.safetensors").meta["training"]
     assert more["steps"] == first["steps"] + 3 and more["seconds"] > first["seconds"] and more["init"] == str(out)
+    assert more["core_seconds"] > first["core_seconds"]
 
 
 def test_a_finder_is_not_a_reader_nor_a_classifier(trained, tmp_path):
@@ -178,6 +179,24 @@ def test_a_shipped_finders_card_says_its_steps_and_the_core_hours_behind_it(trai
     card = finder_card(out)
     training = load_model(out).meta["training"]
     assert card["steps"] == 30 and card["parameters"] == sum(p.numel() for p in NumberFinder().parameters())
-    assert card["compute"]["core_hours"] == round(training["seconds"] * training["threads"] / 3600, 3)
+    assert card["compute"]["core_hours"] == round(training["core_seconds"] / 3600, 3)
+    assert training["core_seconds"] == pytest.approx(training["seconds"] * training["threads"], rel=0.01)
     with pytest.raises(SystemExit, match="not a number finder"):
         finder_card(CLASSIFIER)
+
+
+def test_shipping_a_finder_beside_a_strip_reader_is_refused_and_changes_nothing(trained, tmp_path, monkeypatch):
+    import shutil
+
+    from digitrec import shipped
+    from digitrec.shipped import __main__ as ship
+
+    out, _ = trained
+    files = {name: tmp_path / f"{name}.file" for name in ("READER", "CLASSIFIER", "FINDER", "CARD")}
+    shutil.copyfile(shipped.READER, files["READER"])
+    files["FINDER"].write_bytes(b"the finder shipped before")
+    for name, path in files.items():
+        monkeypatch.setattr(ship, name, path)
+    with pytest.raises(SystemExit, match="finds numbers for a field reader"):
+        ship.main([str(shipped.READER), "--finder", str(out)])
+    assert files["FINDER"].read_bytes() == b"the finder shipped before" and not files["CARD"].exists()

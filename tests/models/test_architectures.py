@@ -39,10 +39,11 @@ def test_a_reader_gives_blank_and_ten_digits_per_four_columns_of_any_width(arch,
     assert torch.isfinite(out).all()
 
 
+@pytest.mark.parametrize("box_features", [False, True])  # heads trained before 2026-12-03 read the LSTM alone
 @pytest.mark.parametrize("arch", ["field-crnn", "field-resnet"])
-def test_a_field_readers_box_head_adds_four_outputs_per_column_and_leaves_the_digits_alone(arch):
+def test_a_field_readers_box_head_adds_four_outputs_per_column_and_leaves_the_digits_alone(arch, box_features):
     plain = build_model(ModelConfig(arch, {"height": 64})).eval()
-    boxed = build_model(ModelConfig(arch, {"height": 64, "boxes": True})).eval()
+    boxed = build_model(ModelConfig(arch, {"height": 64, "boxes": True, "box_features": box_features})).eval()
     boxed.load_state_dict(plain.state_dict(), strict=False)
     x = torch.rand(2, 1, 64, 40)
     with torch.inference_mode():

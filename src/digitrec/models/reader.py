@@ -63,7 +63,7 @@ class FieldReader(nn.Module):
     halving of the height, and a final convolution over what is left of it. The output is
     one column per STRIDE pixels of the field's width, as for strips."""
 
-    def __init__(self, height: int = 96, channels: tuple[int, ...] = (16, 32, 48, 96, 128), hidden: int = 128, boxes: bool = False):
+    def __init__(self, height: int = 96, channels: tuple[int, ...] = (16, 32, 48, 96, 128), hidden: int = 128, boxes: bool = False, box_features: bool = False):
         super().__init__()
         if height % 16 or height < 32:
             raise ValueError(f"the field reader's height must be a multiple of 16 of at least 32, got {height}")
@@ -81,7 +81,7 @@ class FieldReader(nn.Module):
         layers += [nn.Conv2d(c, c4, (h, 1), bias=False), nn.BatchNorm2d(c4), nn.ReLU(inplace=True)]  # 1 x W/4
         self.height = height
         self.features = nn.Sequential(*layers)
-        _add_heads(self, c4, hidden, boxes)
+        _add_heads(self, c4, hidden, boxes, box_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, height, W) floats in [0, 1], W a multiple of STRIDE -> per column the
@@ -89,15 +89,18 @@ class FieldReader(nn.Module):
         return _read_columns(self, x)
 
 
-def _add_heads(reader: nn.Module, features: int, hidden: int, boxes: bool) -> None:
+def _add_heads(reader: nn.Module, features: int, hidden: int, boxes: bool, box_features: bool) -> None:
     """A field reader's sequence layer, CTC head and optional box head."""
     reader.sequence = nn.LSTM(features, hidden, batch_first=True, bidirectional=True)
     reader.head = nn.Linear(2 * hidden, NUM_CLASSES)
     # Where each digit is: CTC's alignment says which columns, not where the ink is (a
-    # BiLSTM may emit a digit a little before or after it), nor how tall it is. The head
-    # reads the convolutional features beside the LSTM's: they keep where the ink is,
-    # which the LSTM, trained to name digits, need not.
-    reader.box_head = nn.Sequential(nn.Linear(2 * hidden + features, 64), nn.ReLU(inplace=True), nn.Linear(64, BOX_OUTPUTS)) if boxes else None
+    # BiLSTM may emit a digit a little before or after it), nor how tall it is. With
+    # box_features the head reads the convolutional features beside the LSTM's: they keep
+    # where the ink is, which the LSTM, trained to name digits, need not (heads trained
+    # before 2026-12-03 read the LSTM's alone).
+    reader.box_features = box_features
+    width = 2 * hidden + (features if box_features else 0)
+    reader.box_head = nn.Sequential(nn.Linear(width, 64), nn.ReLU(inplace=True), nn.Linear(64, BOX_OUTPUTS)) if boxes else None
 
 
 def _read_columns(reader: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -105,7 +108,7 @@ def _read_columns(reader: nn.Module, x: torch.Tensor) -> torch.Tensor:
     seq, _ = reader.sequence(f)
     if reader.box_head is None:
         return reader.head(seq)
-    return torch.cat([reader.head(seq), reader.box_head(torch.cat([seq, f], -1))], -1)
+    return torch.cat([reader.head(seq), reader.box_head(torch.cat([seq, f], -1) if reader.box_features else seq)], -1)
 
 
 class _Residual(nn.Module):
@@ -132,7 +135,8 @@ class ResidualFieldReader(nn.Module):
     and a convolution over what is left of it."""
 
     def __init__(
-        self, height: int = 96, channels: tuple[int, ...] = (16, 32, 64, 128), blocks: tuple[int, ...] = (1, 1, 1), hidden: int = 128, boxes: bool = False
+        self, height: int = 96, channels: tuple[int, ...] = (16, 32, 64, 128), blocks: tuple[int, ...] = (1, 1, 1), hidden: int = 128, boxes: bool = False,
+        box_features: bool = False,
     ):
         super().__init__()
         if height % 16 or height < 32:
@@ -151,7 +155,7 @@ class ResidualFieldReader(nn.Module):
         layers += [nn.Conv2d(c, c3, (h, 1), bias=False), nn.BatchNorm2d(c3), nn.ReLU(inplace=True)]  # 1 x W/4
         self.height = height
         self.features = nn.Sequential(*layers)
-        _add_heads(self, c3, hidden, boxes)
+        _add_heads(self, c3, hidden, boxes, box_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """As `field-crnn`: (B, 1, height, W) -> (B, W // 4, 11 [+ 4])."""

@@ -1,6 +1,7 @@
-"""`python -m digitrec.shipped RUN_READER RUN_CLASSIFIER [--reader-file FILE] [--threads N]`:
-copy two trained runs' best checkpoints into the package as its default models, with
-their figures and the compute behind them in MODELS.json.
+"""`python -m digitrec.shipped RUN_READER [RUN_CLASSIFIER] [--reader-file FILE] [--finder FILE] [--threads N]`:
+copy trained runs' best checkpoints into the package as its default models, with their
+figures and the compute behind them in MODELS.json. `--finder` ships a number finder
+beside a field reader (the shipped field reader then finds a page's numbers with it).
 
 `--reader-file` ships another checkpoint of the reader's run (the reader with its box
 head, `training.boxes`). The compute is every stage's: the run, the runs it was
@@ -89,24 +90,29 @@ def main(argv: list[str]) -> int:
     if reader_meta.get("kind") != "reader":
         raise SystemExit(f"{args.reader_run} is not a number reader")
     card = {"reader": card_of(args.reader_run, reader, args.threads)}
+    # Every check and card first, the files after: a refusal leaves the shipped set as it was.
     if args.finder is not None:
         if reader_meta.get("input", {}).get("layout") != "field":
             raise SystemExit("a number finder finds numbers for a field reader; this reader reads strips")
         card["finder"] = finder_card(args.finder)
-        shutil.copyfile(args.finder, FINDER)
-    else:
-        FINDER.unlink(missing_ok=True)  # a finder stays only beside the reader it was shipped with
+    classifier = None
     if args.classifier_run is not None:
         classifier = resolve_model_path(args.classifier_run)
         if load_model(classifier, "cpu").meta.get("kind") == "reader":
             raise SystemExit(f"{args.classifier_run} is a number reader, not a digit classifier")
         card["classifier"] = card_of(args.classifier_run, classifier, args.threads)
-        shutil.copyfile(classifier, CLASSIFIER)
     else:
         card["classifier"] = kept_card(json.loads(CARD.read_text())["classifier"], args.threads)
+    if classifier is not None:
+        shutil.copyfile(classifier, CLASSIFIER)
+    if args.finder is not None:
+        shutil.copyfile(args.finder, FINDER)
+    else:
+        FINDER.unlink(missing_ok=True)  # a finder stays only beside the reader it was shipped with
     shutil.copyfile(reader, READER)
     atomic_write_json(CARD, card)
-    print(f"shipped {READER.name} ({READER.stat().st_size:,} bytes) and {CLASSIFIER.name} ({CLASSIFIER.stat().st_size:,} bytes) in {READER.parent}")
+    finder = f" and {FINDER.name} ({FINDER.stat().st_size:,} bytes)" if args.finder is not None else ""
+    print(f"shipped {READER.name} ({READER.stat().st_size:,} bytes), {CLASSIFIER.name} ({CLASSIFIER.stat().st_size:,} bytes){finder} in {READER.parent}")
     return 0
 
 
@@ -117,7 +123,8 @@ def finder_card(path: Path) -> dict[str, Any]:
     if meta.get("kind") != "finder":
         raise SystemExit(f"{path} is not a number finder")
     training = meta["training"]
-    core_hours = round(float(training["seconds"]) * int(training["threads"]) / 3600, 3)
+    core_seconds = float(training.get("core_seconds", float(training["seconds"]) * int(training["threads"])))  # a chain of --init: each run's own threads
+    core_hours = round(core_seconds / 3600, 3)
     stage = {"run": path.name, "device": "cpu", "threads": training["threads"], "train_seconds": round(float(training["seconds"]), 1), "core_hours": core_hours}
     return {"kind": "finder", "parameters": count_parameters(loaded.model), "bytes": path.stat().st_size, "steps": training["steps"],
             "final_loss": training["final_loss"], "compute": {"stages": [stage], "core_hours": core_hours}}

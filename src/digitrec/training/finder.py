@@ -48,7 +48,7 @@ def finder_loss(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, mask) + dice
 
 
-def finder_meta(config: ModelConfig, steps: int, seconds: float, loss: float, init: str | None) -> dict[str, Any]:
+def finder_meta(config: ModelConfig, steps: int, seconds: float, loss: float, init: str | None, core_seconds: float) -> dict[str, Any]:
     """A finder checkpoint's metadata: enough to rebuild and run it with no training code."""
     return {
         "kind": "finder",
@@ -56,7 +56,8 @@ def finder_meta(config: ModelConfig, steps: int, seconds: float, loss: float, in
         "normalization": {"mean": 0.0, "std": 1.0},
         "input": {"side": SIDE, "dtype": "uint8", "ink": "bright on dark, contrast stretched", "layout": "page"},
         "target": {"stride": MASK_STRIDE, "shrink_x": SHRINK_X, "shrink_y": SHRINK_Y},
-        "training": {"steps": steps, "batch": BATCH, "seconds": seconds, "final_loss": loss, "threads": torch.get_num_threads(), "init": init},
+        "training": {"steps": steps, "batch": BATCH, "seconds": seconds, "final_loss": loss, "threads": torch.get_num_threads(), "init": init,
+                     "core_seconds": core_seconds},  # seconds x threads of every run in the --init chain
     }
 
 
@@ -67,7 +68,7 @@ def train_finder(out: str | Path, data_dir: str | Path | None = None, steps: int
     torch.manual_seed(seed)
     config = ModelConfig("number-finder", {"channels": list(CHANNELS)})
     model = build_model(config)
-    seconds_before, steps_before = 0.0, 0  # of the finders --init continues: the chain's cost
+    seconds_before, steps_before, core_seconds_before = 0.0, 0, 0.0  # of the finders --init continues: the chain's cost
     if init is not None:
         loaded = load_model(init, "cpu")
         if loaded.meta.get("kind") != "finder":
@@ -75,6 +76,7 @@ def train_finder(out: str | Path, data_dir: str | Path | None = None, steps: int
         model.load_state_dict(loaded.model.state_dict())
         before = loaded.meta.get("training", {})
         seconds_before, steps_before = float(before.get("seconds", 0.0)), int(before.get("steps", 0))
+        core_seconds_before = float(before.get("core_seconds", seconds_before * int(before.get("threads", 1))))
     model.train()
     maker = PageMaker(NumberMaker(digit_bank(("mnist",), data_dir, device), SyntheticConfig()), page)
     optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=1e-4)
@@ -88,7 +90,8 @@ def train_finder(out: str | Path, data_dir: str | Path | None = None, steps: int
     def save(step: int, path: Path) -> None:
         model.eval()
         loss = sum(losses[-50:]) / max(1, len(losses[-50:]))
-        save_model_checkpoint(path, model, finder_meta(config, steps_before + step, seconds_before + time.perf_counter() - started, loss, None if init is None else str(init)))
+        save_model_checkpoint(path, model, finder_meta(config, steps_before + step, seconds_before + time.perf_counter() - started, loss, None if init is None else str(init),
+                                                        core_seconds_before + (time.perf_counter() - started) * torch.get_num_threads()))
         model.train()
 
     for step in range(1, steps + 1):
