@@ -59,7 +59,7 @@ models: install
 	$(BIN)/python -m digitrec.shipped $(MODELS)/strip-reader $(MODELS)/handwriting
 
 # The field reader (recipe `reader`, in progress: not shipped yet), then its box head
-# (about 2 hours, the box head 6 minutes and the finder 35 on 2 CPU cores). Continue a finished run with
+# (about 80 minutes, the box head 6 and the finder 35 on 2 CPU cores). Continue a finished run with
 # `digitrec train --recipe reader --init $(MODELS)/reader --out ...`.
 field-reader: install
 	@run=$(MODELS)/reader; \
