@@ -52,8 +52,45 @@ class NumberReader(nn.Module):
         return self.head(seq)
 
 
+class _ColumnReader(nn.Module):
+    """What every field reader shares: a height it is built for, convolutional features
+    brought to one row (`_finish`), a BiLSTM over the columns, the CTC head and the
+    optional box head."""
+
+    def __init__(self, height: int):
+        super().__init__()
+        if height % 16 or height < 32:
+            raise ValueError(f"the field reader's height must be a multiple of 16 of at least 32, got {height}")
+        self.height = height
+
+    def _finish(self, layers: list[nn.Module], h: int, c: int, out: int, hidden: int, boxes: bool, box_features: bool) -> None:
+        """`layers` (ending at height `h`, `c` channels), then a convolution over what is
+        left of the height to `out` features per column, and the heads."""
+        layers += [nn.Conv2d(c, out, (h, 1), bias=False), nn.BatchNorm2d(out), nn.ReLU(inplace=True)]  # 1 x W/4
+        self.features = nn.Sequential(*layers)
+        self.sequence = nn.LSTM(out, hidden, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(2 * hidden, NUM_CLASSES)
+        # Where each digit is: CTC's alignment says which columns, not where the ink is (a
+        # BiLSTM may emit a digit a little before or after it), nor how tall it is. With
+        # box_features the head reads the convolutional features beside the LSTM's: they
+        # keep where the ink is, which the LSTM, trained to name digits, need not (heads
+        # trained before 2026-12-03 read the LSTM's alone).
+        self.box_features = box_features
+        width = 2 * hidden + (out if box_features else 0)
+        self.box_head = nn.Sequential(nn.Linear(width, 64), nn.ReLU(inplace=True), nn.Linear(64, BOX_OUTPUTS)) if boxes else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 1, height, W) floats in [0, 1], W a multiple of STRIDE -> per column the
+        class logits (B, W // 4, 11), followed by the box head's 4 outputs if it has one."""
+        f = self.features((x - INK_SHIFT) / INK_SCALE).squeeze(2).transpose(1, 2).contiguous()  # (B, T, C)
+        seq, _ = self.sequence(f)
+        if self.box_head is None:
+            return self.head(seq)
+        return torch.cat([self.head(seq), self.box_head(torch.cat([seq, f], -1) if self.box_features else seq)], -1)
+
+
 @register("field-crnn")
-class FieldReader(nn.Module):
+class FieldReader(_ColumnReader):
     """A CRNN for a whole field (a register cell, a cheque's amount box, a strip of digits,
     a lone digit) scaled to `height` pixels, margins, rules and neighbours' strokes
     included: it learns what to ignore instead of being handed a cut-out strip.
@@ -64,9 +101,7 @@ class FieldReader(nn.Module):
     one column per STRIDE pixels of the field's width, as for strips."""
 
     def __init__(self, height: int = 96, channels: tuple[int, ...] = (16, 32, 48, 96, 128), hidden: int = 128, boxes: bool = False, box_features: bool = False):
-        super().__init__()
-        if height % 16 or height < 32:
-            raise ValueError(f"the field reader's height must be a multiple of 16 of at least 32, got {height}")
+        super().__init__(height)
         c0, c1, c2, c3, c4 = channels
         layers: list[nn.Module] = [
             nn.Conv2d(1, c0, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c0), nn.ReLU(inplace=True),  # H/2 x W/2
@@ -78,37 +113,7 @@ class FieldReader(nn.Module):
         while h > 3 and h % 2 == 0:
             layers += [*_conv(c, c4), nn.MaxPool2d((2, 1))]
             h, c = h // 2, c4
-        layers += [nn.Conv2d(c, c4, (h, 1), bias=False), nn.BatchNorm2d(c4), nn.ReLU(inplace=True)]  # 1 x W/4
-        self.height = height
-        self.features = nn.Sequential(*layers)
-        _add_heads(self, c4, hidden, boxes, box_features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 1, height, W) floats in [0, 1], W a multiple of STRIDE -> per column the
-        class logits (B, W // 4, 11), followed by the box head's 4 outputs if it has one."""
-        return _read_columns(self, x)
-
-
-def _add_heads(reader: nn.Module, features: int, hidden: int, boxes: bool, box_features: bool) -> None:
-    """A field reader's sequence layer, CTC head and optional box head."""
-    reader.sequence = nn.LSTM(features, hidden, batch_first=True, bidirectional=True)
-    reader.head = nn.Linear(2 * hidden, NUM_CLASSES)
-    # Where each digit is: CTC's alignment says which columns, not where the ink is (a
-    # BiLSTM may emit a digit a little before or after it), nor how tall it is. With
-    # box_features the head reads the convolutional features beside the LSTM's: they keep
-    # where the ink is, which the LSTM, trained to name digits, need not (heads trained
-    # before 2026-12-03 read the LSTM's alone).
-    reader.box_features = box_features
-    width = 2 * hidden + (features if box_features else 0)
-    reader.box_head = nn.Sequential(nn.Linear(width, 64), nn.ReLU(inplace=True), nn.Linear(64, BOX_OUTPUTS)) if boxes else None
-
-
-def _read_columns(reader: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    f = reader.features((x - INK_SHIFT) / INK_SCALE).squeeze(2).transpose(1, 2).contiguous()  # (B, T, C)
-    seq, _ = reader.sequence(f)
-    if reader.box_head is None:
-        return reader.head(seq)
-    return torch.cat([reader.head(seq), reader.box_head(torch.cat([seq, f], -1) if reader.box_features else seq)], -1)
+        self._finish(layers, h, c, c4, hidden, boxes, box_features)
 
 
 class _Residual(nn.Module):
@@ -124,7 +129,7 @@ class _Residual(nn.Module):
 
 
 @register("field-resnet")
-class ResidualFieldReader(nn.Module):
+class ResidualFieldReader(_ColumnReader):
     """A field reader with a residual convolutional stack (the best published cheque
     readers are ResNet/DenseNet + CTC): what `field-crnn` reads, with more depth and width
     where the digits are still several pixels tall.
@@ -138,9 +143,7 @@ class ResidualFieldReader(nn.Module):
         self, height: int = 96, channels: tuple[int, ...] = (16, 32, 64, 128), blocks: tuple[int, ...] = (1, 1, 1), hidden: int = 128, boxes: bool = False,
         box_features: bool = False,
     ):
-        super().__init__()
-        if height % 16 or height < 32:
-            raise ValueError(f"the field reader's height must be a multiple of 16 of at least 32, got {height}")
+        super().__init__(height)
         if len(channels) != 4 or len(blocks) != 3:
             raise ValueError(f"the residual field reader takes 4 channel widths and 3 block counts, got {channels} and {blocks}")
         c0, c1, c2, c3 = channels
@@ -152,11 +155,4 @@ class ResidualFieldReader(nn.Module):
         while h > 3 and h % 2 == 0:  # H/8, H/16, ...
             layers += [nn.MaxPool2d((2, 1)), *_conv(c, c3), *[_Residual(c3) for _ in range(blocks[2])]]
             h, c = h // 2, c3
-        layers += [nn.Conv2d(c, c3, (h, 1), bias=False), nn.BatchNorm2d(c3), nn.ReLU(inplace=True)]  # 1 x W/4
-        self.height = height
-        self.features = nn.Sequential(*layers)
-        _add_heads(self, c3, hidden, boxes, box_features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """As `field-crnn`: (B, 1, height, W) -> (B, W // 4, 11 [+ 4])."""
-        return _read_columns(self, x)
+        self._finish(layers, h, c, c3, hidden, boxes, box_features)

@@ -22,6 +22,7 @@ from typing import Any
 from digitrec.artifacts.checkpoint import load_model, resolve_model_path
 from digitrec.fileio import atomic_write_json
 from digitrec.models.registry import count_parameters
+from digitrec.recognizer import reads_whole_fields
 from digitrec.shipped import CARD, CLASSIFIER, FINDER, READER
 
 
@@ -92,7 +93,7 @@ def main(argv: list[str]) -> int:
     card = {"reader": card_of(args.reader_run, reader, args.threads)}
     # Every check and card first, the files after: a refusal leaves the shipped set as it was.
     if args.finder is not None:
-        if reader_meta.get("input", {}).get("layout") != "field":
+        if not reads_whole_fields(reader_meta):
             raise SystemExit("a number finder finds numbers for a field reader; this reader reads strips")
         card["finder"] = finder_card(args.finder)
     classifier = None

@@ -90,8 +90,9 @@ def train_finder(out: str | Path, data_dir: str | Path | None = None, steps: int
     def save(step: int, path: Path) -> None:
         model.eval()
         loss = sum(losses[-50:]) / max(1, len(losses[-50:]))
-        save_model_checkpoint(path, model, finder_meta(config, steps_before + step, seconds_before + time.perf_counter() - started, loss, None if init is None else str(init),
-                                                        core_seconds_before + (time.perf_counter() - started) * torch.get_num_threads()))
+        elapsed = time.perf_counter() - started
+        meta = finder_meta(config, steps_before + step, seconds_before + elapsed, loss, None if init is None else str(init), core_seconds_before + elapsed * torch.get_num_threads())
+        save_model_checkpoint(path, model, meta)
         model.train()
 
     for step in range(1, steps + 1):
