@@ -22,7 +22,7 @@ MODELS := build/models
 help:
 	@echo "make demo   set up .venv, get MNIST, train the 'fast' recipe into $(DEMO_RUN), evaluate it, write its report"
 	@echo "make test   set up .venv and run the test suite"
-	@echo "make models train the shipped default models (strip-reader, handwriting) and copy them into src/digitrec/shipped/"
+	@echo "make models train the shipped default models (number finder, strip-reader, handwriting) and copy them into src/digitrec/shipped/"
 	@echo "make field-reader  train the field reader (recipe reader, not shipped yet), its box head and the page's number finder into build/models/"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -45,18 +45,24 @@ demo: install
 	echo "Everything is in $(DEMO_RUN)/: config.json, history.csv, best.safetensors, last.safetensors, metrics.json, evaluation-test.json" && \
 	echo "Report (open it in a browser, no server needed): $(DEMO_RUN)/report.html, figures in $(DEMO_RUN)/figures/"
 
-# The shipped models, from the project's own recipes (about 35 minutes on 2 CPU cores; see
-# MODELS.json for what the shipped ones cost). A run that already finished is reused; an
-# interrupted one resumes.
+# The shipped models, from the project's own recipes (about 75 minutes on 2 CPU cores; see
+# MODELS.json for what the shipped ones cost): the number finder (synthetic pages, then
+# real fields whose numbers the shipped reader locates), the strip reader on the strips it
+# cuts, the digit classifier. A run that already finished is reused; an interrupted one resumes.
+FINDER_FIELDS := --fields danish-rowid:train --fields orand-car-a-dev:train
 models: install
+	@test -e $(MODELS)/finder.safetensors || $(BIN)/python -m digitrec.training.finder $(MODELS)/finder.safetensors
+	@test -e $(MODELS)/finder-fields.safetensors || $(BIN)/python -m digitrec.training.finder $(MODELS)/finder-fields.safetensors \
+		--init $(MODELS)/finder.safetensors --steps 600 $(FINDER_FIELDS)
 	@for recipe in strip-reader handwriting; do \
 		run=$(MODELS)/$$recipe; \
 		if [ -e $$run/metrics.json ]; then echo "$$run: finished, reused"; \
 		elif [ -e $$run/config.json ]; then $(BIN)/digitrec train --resume $$run || exit 1; \
+		elif [ $$recipe = strip-reader ]; then $(BIN)/digitrec train --recipe $$recipe --finder $(MODELS)/finder-fields.safetensors --out $$run || exit 1; \
 		else $(BIN)/digitrec train --recipe $$recipe --out $$run || exit 1; fi; \
 	done
 	$(BIN)/digitrec evaluate $(MODELS)/handwriting --no-report
-	$(BIN)/python -m digitrec.shipped $(MODELS)/strip-reader $(MODELS)/handwriting
+	$(BIN)/python -m digitrec.shipped $(MODELS)/strip-reader $(MODELS)/handwriting --finder $(MODELS)/finder-fields.safetensors
 
 # The field reader (recipe `reader`, in progress: not shipped yet), then its box head
 # (about 80 minutes, the box head 6 and the finder 35 on 2 CPU cores). Continue a finished run with

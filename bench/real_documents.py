@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reader", help="run folder, checkpoint or .onnx of a number reader (default: the shipped one)")
     parser.add_argument("--classifier", help="run folder of a digit classifier (default: the shipped one)")
-    parser.add_argument("--finder", help="a number finder's checkpoint, for a field reader's pages (default: the rule-based field finder)")
+    parser.add_argument("--finder", help="a number finder's checkpoint: where numbers are, in a field and on a page (default: the one shipped with the shipped reader, else the rule-based field finder)")
     parser.add_argument("--data-dir", default=os.environ.get("DIGITREC_DATA", "../shared/data"))
     parser.add_argument("--tesseract-limit", type=int, default=300, help="images per set for Tesseract (0: skip it)")
     parser.add_argument("--limit", type=int, default=None, help="images per set for every reader (quick runs)")

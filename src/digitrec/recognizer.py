@@ -16,7 +16,7 @@ from digitrec.layout import NumberFinderRuntime
 from digitrec.preprocess import ImageError, Preprocessed, PreprocessOptions, extract_digits
 from digitrec.preprocess.decode import ImageInput, Picture, decode_picture
 from digitrec.preprocess.field_image import field_image
-from digitrec.preprocess.fields import Field, FieldOptions, FoundFields, find_fields
+from digitrec.preprocess.fields import Field, FieldOptions, FoundFields, field_in_box, find_fields
 from digitrec.runtime import Classifier, StripReader, load_runtime_model
 
 # --- tuning --------------------------------------------------------------------------
@@ -162,17 +162,22 @@ class Recognizer:
         export, of a number reader or a digit classifier; None: the shipped models.
 
         A reader is paired with a digit classifier for single digits (`classifier`, else
-        the shipped one when this install has it and the runtime is PyTorch). A field
-        reader finds a page's numbers with the number finder at `finder` (PyTorch; the
-        shipped reader: the finder shipped with it), else with the rule-based field finder."""
+        the shipped one when this install has it and the runtime is PyTorch). A reader
+        finds numbers with the number finder at `finder` (PyTorch; the shipped reader, or a
+        strip reader that learned from a finder's strips: the shipped finder), else with
+        the rule-based field finder."""
         from digitrec.shipped import CLASSIFIER, FINDER, READER, shipped
 
         model = load_runtime_model(Path(path) if path is not None else shipped(READER), device, runtime)
         is_shipped = path is None or Path(path).resolve() == READER.resolve()  # `serve` names the shipped reader's file
-        if is_shipped and finder is None and FINDER.exists() and reads_whole_fields(model.meta) and model.runtime == "pytorch":
-            finder = FINDER  # shipped beside the shipped field reader
-        if finder is not None and not reads_whole_fields(model.meta):
-            raise ConfigError(f"a number finder ({finder}) finds numbers for a field reader to read; {path or 'the shipped reader'} is not one")
+        if is_shipped and finder is None and FINDER.exists() and model.meta.get("kind") == "reader" and model.runtime == "pytorch":
+            finder = FINDER  # shipped beside the shipped reader
+        if finder is None and model.meta.get("input", {}).get("cut") == "finder":
+            if not FINDER.exists() or model.runtime != "pytorch":
+                raise ConfigError(f"{path} reads strips cut by a number finder: pass one with --finder (PyTorch)")
+            finder = FINDER  # it learned from the shipped finder's strips
+        if finder is not None and model.meta.get("kind") != "reader":
+            raise ConfigError(f"a number finder ({finder}) finds numbers for a number reader to read; {path or 'the shipped model'} is a digit classifier")
         if model.meta.get("kind") != "reader":
             return cls(model, options, min_confidence=min_confidence)  # type: ignore[arg-type]
         if classifier is None and model.runtime == "pytorch" and CLASSIFIER.exists():
@@ -221,7 +226,7 @@ class Recognizer:
         # Decoded once: a lone digit's picture is read by the digit path too.
         side = max(self.field_options.max_side, self.options.max_side)  # enough for both paths
         picture = decode_picture(image, name, self.field_options.max_pixels, side)
-        if not self.reads_fields:
+        if not self.reads_fields and self.finder is None:
             return self.read_strips(picture, name)
         found = None
         if layout == "auto":
@@ -256,21 +261,44 @@ class Recognizer:
         found = found if found is not None else self.find_numbers(picture, name)
         numbers = []
         for box in found.boxes:
-            crop, (dx, dy) = _crop_around(picture, box)
-            number = self.field_number(crop, name)
+            if self.reads_fields:
+                crop, (dx, dy) = _crop_around(picture, box)
+                number = self.field_number(crop, name)
+                number = _shifted(number, dx, dy) if number is not None else None
+            else:
+                number = self.number_in_field(picture, field_in_box(picture, box), name)
             if number is not None:
-                numbers.append(_shifted(number, dx, dy))
+                numbers.append(number)
         return self._kept(picture, numbers, found.warning)
 
     def field_number(self, picture: Picture, name: str | None) -> NumberReading | None:
-        """The number of a picture read whole as one field, however sure; None: no digit."""
+        """The number of a picture that is one field, however sure; None: no digit. A
+        field reader reads it whole; a strip reader reads where the finder is surest
+        there is a number (the whole picture when it finds none: a tight crop)."""
         assert self.reader is not None
+        if not self.reads_fields:
+            assert self.finder is not None
+            return self.number_in_field(picture, self.finder.surest_field(picture, name), name, alone=True)
         field = field_image(picture, name, height=int(self.reader.meta["input"]["shape"][1])).as_field()
         ((probs, boxes),) = self.reader.read_columns([field.strip])
         read = decode_number(probs, field, int(self.reader.meta.get("stride", 4)), boxes)
         lone = self.lone_field_digit(picture, name, read)
-        if lone is not None:
-            return lone
+        return lone if lone is not None else self._number(field, read)
+
+    def number_in_field(self, picture: Picture, field: Field, name: str | None = None, alone: bool = False) -> NumberReading | None:
+        """A strip reader's number in a field of `picture`, however sure; None: no digit.
+        `alone`: the picture is this one field (a lone digit that fills it is then read
+        by the digit classifier, as on the rule-based path: `lone_digit`)."""
+        assert self.reader is not None
+        (probs,) = self.reader.column_probabilities([field.strip])
+        read = decode_number(probs, field, int(self.reader.meta.get("stride", 4)))
+        lone = self.lone_digit(picture, name, FoundFields([field], picture.width, picture.height), [read]) if alone else None
+        if lone is not None and lone.numbers:
+            return lone.numbers[0]
+        return self._number(field, read)
+
+    def _number(self, field: Field, read: DecodedNumber) -> NumberReading | None:
+        """The number read in a field, with its digits; None: no digit."""
         if not read.text:
             return None
         return NumberReading(read.text, read.confidence, _union(d.box for d in read.digits), self._digit_readings(field, read))

@@ -132,8 +132,10 @@ def test_a_finder_is_not_a_reader_nor_a_classifier(trained, tmp_path):
     out, _ = trained
     with pytest.raises(CheckpointError, match="is a number finder"):
         load_runtime_model(out)
-    with pytest.raises(ConfigError, match="finds numbers for a field reader"):
-        Recognizer.load(finder=out)  # the shipped reader reads strips
+    from digitrec.shipped import CLASSIFIER
+
+    with pytest.raises(ConfigError, match="is a digit classifier"):
+        Recognizer.load(CLASSIFIER, finder=out)
 
 
 def test_a_finder_checkpoint_without_its_target_is_refused(trained, tmp_path):
@@ -151,24 +153,26 @@ def test_a_finder_checkpoint_without_its_target_is_refused(trained, tmp_path):
         NumberFinderRuntime.load(path)
 
 
-def test_predict_with_a_finder_beside_a_strip_reader_says_why_not(trained, tmp_path, capsys):
+def test_predict_with_a_finder_beside_a_digit_classifier_says_why_not(trained, tmp_path, capsys):
     from PIL import Image
 
+    from digitrec.shipped import CLASSIFIER
     from tests.cli.test_cli import run
 
     out, _ = trained
     picture = tmp_path / "page.png"
     Image.fromarray(np.full((60, 200), 230, np.uint8)).save(picture)
-    code, _, err = run(capsys, "predict", "--finder", out, picture)
-    assert code != 0 and "finds numbers for a field reader" in err
+    code, _, err = run(capsys, "predict", "--model", CLASSIFIER, "--finder", out, picture)
+    assert code != 0 and "is a digit classifier" in err
 
 
-def test_serve_with_a_finder_beside_a_strip_reader_says_why_not_before_taking_the_port(trained, capsys):
+def test_serve_with_a_finder_beside_a_digit_classifier_says_why_not_before_taking_the_port(trained, capsys):
+    from digitrec.shipped import CLASSIFIER
     from tests.cli.test_cli import run
 
     out, _ = trained
-    code, _, err = run(capsys, "serve", "--finder", out, "--port", "1")  # a port it could not take: the model fails first
-    assert code != 0 and "finds numbers for a field reader" in err
+    code, _, err = run(capsys, "serve", "--model", CLASSIFIER, "--finder", out, "--port", "1")  # a port it could not take: the model fails first
+    assert code != 0 and "is a digit classifier" in err
 
 
 def test_a_shipped_finders_card_says_its_steps_and_the_core_hours_behind_it(trained):
@@ -185,7 +189,7 @@ def test_a_shipped_finders_card_says_its_steps_and_the_core_hours_behind_it(trai
         finder_card(CLASSIFIER)
 
 
-def test_shipping_a_finder_beside_a_strip_reader_is_refused_and_changes_nothing(trained, tmp_path, monkeypatch):
+def test_shipping_a_finder_that_is_not_one_is_refused_and_changes_nothing(trained, tmp_path, monkeypatch):
     import shutil
 
     from digitrec import shipped
@@ -197,6 +201,22 @@ def test_shipping_a_finder_beside_a_strip_reader_is_refused_and_changes_nothing(
     files["FINDER"].write_bytes(b"the finder shipped before")
     for name, path in files.items():
         monkeypatch.setattr(ship, name, path)
-    with pytest.raises(SystemExit, match="finds numbers for a field reader"):
-        ship.main([str(shipped.READER), "--finder", str(out)])
+    with pytest.raises(SystemExit, match="not a number finder"):
+        ship.main([str(shipped.READER), "--finder", str(shipped.CLASSIFIER)])
     assert files["FINDER"].read_bytes() == b"the finder shipped before" and not files["CARD"].exists()
+
+
+def test_a_reader_that_learned_from_a_finders_strips_ships_only_with_a_finder(tmp_path, monkeypatch):
+    from digitrec import shipped
+    from digitrec.artifacts.checkpoint import save_model_checkpoint
+    from digitrec.shipped import __main__ as ship
+
+    loaded = load_model(shipped.READER)
+    meta = {k: v for k, v in loaded.meta.items() if k not in ("format", "classes", "versions", "created")}
+    meta["input"] = {**meta["input"], "cut": "finder"}
+    reader = save_model_checkpoint(tmp_path / "found.safetensors", loaded.model, meta)
+    for name in ("READER", "CLASSIFIER", "FINDER", "CARD"):
+        monkeypatch.setattr(ship, name, tmp_path / f"{name}.file")
+    with pytest.raises(SystemExit, match="ship that finder with it"):
+        ship.main([str(reader)])
+    assert not any((tmp_path / f"{name}.file").exists() for name in ("READER", "FINDER", "CARD"))

@@ -55,9 +55,11 @@ def tiny(recipe: str, folder: Path, model: ModelConfig, epochs: int, steps: int,
     return base.with_overrides(model=model, reader=reader, epochs=epochs, batch_size=16, ema=0.0, schedule=ScheduleConfig("constant"), lr=1e-2)
 
 
-def tiny_reader(folder: Path, epochs: int = 2, steps: int = 8, real_share: float = 0.5):
-    """`strip-reader` on a network of 16k parameters, to exercise the reader's paths."""
-    return tiny("strip-reader", folder, ModelConfig("crnn", {"channels": [8, 16, 16, 24], "hidden": 16}), epochs, steps, real_share=real_share)
+def tiny_reader(folder: Path, epochs: int = 2, steps: int = 8, real_share: float = 0.5, finder: str | None = None):
+    """`strip-reader` on a network of 16k parameters, to exercise the reader's paths; its
+    real fields cut by the rule-based field finder unless a number finder is given."""
+    model = ModelConfig("crnn", {"channels": [8, 16, 16, 24], "hidden": 16})
+    return tiny("strip-reader", folder, model, epochs, steps, real_share=real_share, finder=finder)
 
 
 def tiny_field_reader(folder: Path, epochs: int = 2, steps: int = 8):
@@ -214,3 +216,41 @@ def test_reader_batches_are_grouped_by_width_so_narrow_fields_carry_no_wide_padd
     # grouped, the cells' batches stay narrow; mixed, every batch would be as wide as a number.
     assert widths[0] <= 56 and widths[-1] >= 100
     assert sum(t.lengths.tolist().count(1) for _, t in batches) == 64  # every cell came, once per draw
+
+
+def tiny_finder(out: Path) -> Path:
+    """A number finder trained for two steps on small pages: a real checkpoint, not a good one."""
+    from digitrec.data.synthetic_pages import PageConfig
+    from digitrec.training import finder as finder_training
+
+    images, labels = synthetic_digits(100, seed=3)
+    bank = DigitBank.from_images(torch.from_numpy(images), torch.from_numpy(labels.astype("int64")))
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(finder_training, "digit_bank", lambda *a, **k: bank)
+        finder_training.train_finder(out, steps=2, batch=2, page=PageConfig(height=64, width=96))
+    return out
+
+
+def test_a_strip_reader_learns_from_a_finders_strips_and_is_read_with_a_finder(tmp_path, data, monkeypatch):
+    from digitrec import shipped
+    from digitrec.data.folders import read_labels
+
+    root, folder = data
+    finder = tiny_finder(tmp_path / "finder.safetensors")
+    found = train_recipe(tiny_reader(folder, epochs=1, steps=3, finder=str(finder)), OPTIONS, tmp_path / "found", root)
+    assert load_model(found.run.path).meta["input"]["cut"] == "finder"
+    assert found.metrics["train_size"] == len(read_labels(f"{folder}:train")), "one strip per field: where the finder is surest"
+    monkeypatch.setattr(shipped, "FINDER", tmp_path / "no-finder.safetensors")
+    with pytest.raises(ConfigError, match="cut by a number finder: pass one with --finder"):
+        Recognizer.load(found.run.path)
+    assert Recognizer.load(found.run.path, finder=finder).finder is not None
+    monkeypatch.setattr(shipped, "FINDER", finder)
+    assert Recognizer.load(found.run.path).finder is not None, "the shipped finder, by default"
+    ruled = train_recipe(tiny_reader(folder, epochs=1, steps=2), OPTIONS, tmp_path / "ruled", root)
+    assert load_model(ruled.run.path).meta["input"]["cut"] == "rules" and Recognizer.load(ruled.run.path).finder is None
+
+
+def test_only_a_strip_reader_takes_a_finder_for_its_fields():
+    with pytest.raises(ConfigError, match="does not train one"):
+        get_recipe("reader").with_overrides(finder="finder.safetensors")
+    assert get_recipe("strip-reader").with_overrides(finder="f.safetensors").reader.finder == str(Path("f.safetensors").resolve())

@@ -87,6 +87,7 @@ def train(
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Run folder to create (default runs/<recipe>-<time>)."),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="mnist (default), kaggle, or a labelled folder (images + labels.csv) for the reader."),
     init: Optional[Path] = typer.Option(None, "--init", help="Start from this trained model's weights (fine-tuning, e.g. a reader on your own folder)."),
+    finder: Optional[Path] = typer.Option(None, "--finder", help="A strip reader's real fields are cut where this number finder is surest (default: the recipe's, the shipped finder)."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue this interrupted run folder."),
     data_dir: Optional[Path] = DataDirOption,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
@@ -105,7 +106,8 @@ def train(
     try:
         if resume is not None:
             refuse_on_resume(("--recipe", recipe_name), ("--epochs", epochs), ("--batch-size", batch_size), ("--lr", lr), ("--val-split", val_split),
-                             ("--limit", limit), ("--out", out_dir), ("--init", init), ("--seed", seed), ("--dataset", dataset), ("--precision", precision))
+                             ("--limit", limit), ("--out", out_dir), ("--init", init), ("--seed", seed), ("--dataset", dataset), ("--precision", precision),
+                             ("--finder", finder))
             if RunFolder(resume).finished and not (resume / "report.html").exists() and report and group.main:
                 # Killed between its last checkpoint and its report: finish what is missing.
                 from digitrec.evaluation.report import write_run_report
@@ -119,7 +121,7 @@ def train(
             outcome = resume_run(resume, data_dir, reporter, device=None if device == "auto" else device, group=group)
         else:
             recipe = get_recipe(recipe_name or "fast").with_overrides(
-                epochs=epochs, batch_size=batch_size, lr=lr, val_split=val_split
+                epochs=epochs, batch_size=batch_size, lr=lr, val_split=val_split, finder=finder
             )
             options = RunOptions(dataset=dataset or "mnist", seed=seed or 0, limit=limit, device=device, precision=precision or "auto",
                                  init=None if init is None else str(init))

@@ -204,8 +204,34 @@ def _strips_of(item: tuple[Path, str]) -> tuple[np.ndarray, list[np.ndarray]] | 
     return number.strip, [f.strip for f in others[:MAX_OTHER_FIELDS]]
 
 
-def _cache_key(files: list[LabelledFile], others: bool, whole: int | None) -> str:
-    h = hashlib.sha256(f"{CACHE_VERSION}|others={others}|whole={whole}".encode())
+_finder = None  # the number finder of `_found_strip_of`, one per worker process
+
+
+def _found_strip_of(item: tuple[Path, str], finder: str) -> tuple[np.ndarray, list[np.ndarray]] | str:
+    """The reader strip of a labelled field image where the number finder at `finder` is
+    surest there is a number, cut as `Recognizer` cuts a field for a strip reader."""
+    global _finder
+    from digitrec.errors import DigitrecError
+    from digitrec.layout.finder import NumberFinderRuntime
+    from digitrec.preprocess.decode import decode_picture
+    from digitrec.preprocess.fields import FieldOptions
+
+    if _finder is None or str(_finder.path) != finder:
+        torch.set_num_threads(1)
+        _finder = NumberFinderRuntime.load(finder)
+    try:
+        options = FieldOptions()
+        picture = decode_picture(item[0], None, options.max_pixels, options.max_side)
+        return _finder.surest_field(picture).strip, []
+    except DigitrecError as e:
+        return str(e)
+
+
+def _cache_key(files: list[LabelledFile], others: bool, whole: int | None, finder: str | None = None) -> str:
+    found_by = ""
+    if finder is not None:
+        found_by = hashlib.sha256(Path(finder).read_bytes()).hexdigest()[:16]
+    h = hashlib.sha256(f"{CACHE_VERSION}|others={others}|whole={whole}|finder={found_by}".encode())
     for f in files:
         st = f.path.stat()
         h.update(f"{f.path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{f.label}\n".encode())
@@ -219,28 +245,41 @@ def load_fields(
     workers: int | None = None,
     others: bool = False,
     whole: int | None = None,
+    finder: str | os.PathLike | None = None,
 ) -> FieldDataset:
     """Read a labelled folder into reader strips (cut by `preprocess.fields`), cached.
     With `others`, each image's other fields come too, labelled "" (nothing to read):
     training on them teaches the reader to read nothing in print and stray strokes.
     With `whole` (a field reader's height), each image is one field, read whole
-    (`preprocess.field_image`)."""
+    (`preprocess.field_image`). With `finder` (a number finder's checkpoint), each image
+    gives the one strip where the finder is surest there is a number, as `Recognizer`
+    cuts a field for a strip reader."""
     from digitrec.data.mnist import default_cache_dir
     from digitrec.fileio import atomic_write_bytes
 
     files = read_labels(spec, root)
-    cache = (cache_dir or default_cache_dir()) / "fields" / f"{_cache_key(files, others, whole)}.npz"
+    if finder is not None and (others or whole):
+        raise ValueError("a number finder cuts one strip per image: not with `others` or `whole`")
+    finder = None if finder is None else str(finder)
+    cache = (cache_dir or default_cache_dir()) / "fields" / f"{_cache_key(files, others, whole, finder)}.npz"
     if cache.exists():
         with np.load(cache) as z:
             strips, widths, owners = z["strips"], z["widths"], z["owners"]
     else:
         items = [(f.path, f.label) for f in files]
-        cut_one = functools.partial(_whole_field_of, height=whole) if whole else _strips_of
+        if finder is not None:
+            cut_one = functools.partial(_found_strip_of, finder=finder)
+        else:
+            cut_one = functools.partial(_whole_field_of, height=whole) if whole else _strips_of
         workers = workers or min(4, os.cpu_count() or 1)
         if workers > 1 and len(items) > 200:
+            import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
-            with ProcessPoolExecutor(workers) as pool:
+            # A finder's cut runs PyTorch in the workers: spawned, as a child forked after
+            # PyTorch has started its threads hangs.
+            context = multiprocessing.get_context("spawn" if finder is not None else None)
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
                 results = list(pool.map(cut_one, items, chunksize=64))
         else:
             results = [cut_one(item) for item in items]

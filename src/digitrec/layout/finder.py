@@ -24,6 +24,7 @@ import numpy as np
 from digitrec.errors import CheckpointError
 from digitrec.preprocess.decode import ImageInput, Picture, decode_picture
 from digitrec.preprocess.field_image import ink_bright
+from digitrec.preprocess.fields import Field, field_in_box
 
 # --- tuning --------------------------------------------------------------------------
 THRESHOLD = 0.5  # a 4x4 cell is inside a number above this chance
@@ -117,6 +118,14 @@ class NumberFinderRuntime:
         if loaded.meta.get("kind") != "finder":
             raise CheckpointError(f"{path} is a {loaded.meta.get('kind', 'classifier')}, not a number finder")
         return cls(loaded)
+
+    def surest_field(self, picture: Picture, name: str | None = None) -> Field:
+        """A picture that is one field, as a strip reader reads it: the strip where the
+        finder is surest there is a number, else (none found: a tight crop) the whole picture."""
+        found = self.find(picture, name)
+        if not found.boxes:
+            return field_in_box(picture, (0, 0, picture.width, picture.height), pad=0.0)
+        return field_in_box(picture, found.boxes[int(np.argmax(found.scores))])
 
     def find(self, image: ImageInput | Picture, name: str | None = None) -> FoundNumbers:
         import torch

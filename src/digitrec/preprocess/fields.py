@@ -248,6 +248,20 @@ def to_strip(ink: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarra
     return np.clip(strip / peak * 255, 0, 255).round().astype(np.uint8), width / max(w, 1)
 
 
+def field_in_box(picture: Picture, box: tuple[int, int, int, int], pad: float = PAD) -> Field:
+    """The reader strip of the number at `box` (x, y, w, h on the picture), cut with `pad`
+    of its height around it: what a learned number finder hands a strip reader."""
+    s, (gh, gw) = picture.scale, picture.gray.shape
+    x, y, w, h = box
+    margin = pad * h + 1
+    x0, y0 = max(0, int((x - margin) * s)), max(0, int((y - margin) * s))
+    x1, y1 = min(gw, max(x0 + 1, round((x + w + margin) * s))), min(gh, max(y0 + 1, round((y + h + margin) * s)))
+    ink, _ = ink_image(picture.gray[y0:y1, x0:x1])
+    strip, strip_scale = to_strip(ink, (0, 0, x1 - x0, y1 - y0))
+    original = (int(x0 / s), int(y0 / s), max(1, round((x1 - x0) / s)), max(1, round((y1 - y0) / s)))
+    return Field(strip, original, strip_scale * s, STRIP_HEIGHT / (y1 - y0) * s)
+
+
 def ink_image(gray: np.ndarray) -> tuple[np.ndarray, float]:
     """Ink bright on a flattened background near 0, contrast-normalised to [0, 1], and the
     ink's contrast before normalisation (below MIN_CONTRAST the picture is blank)."""

@@ -1,15 +1,15 @@
 """The models that ship inside the package, so that `digitrec predict photo.jpg` and
 `digitrec serve` work after installing, with no training and no network:
 
-- reader.safetensors: the number reader (recipe `reader`);
+- reader.safetensors: the number reader (recipe `strip-reader`);
 - classifier.safetensors: the digit classifier for `--single`, the pixels endpoint and
   the drawing board's 28x28 previews (recipe `handwriting`);
-- finder.safetensors, beside a field reader: where a page's numbers are
-  (`python -m digitrec.training.finder`);
+- finder.safetensors, beside the reader when shipped with it: where a field's or a page's
+  numbers are (`python -m digitrec.training.finder`);
 - MODELS.json: where each came from and what it measured.
 
-They are made from the project's own recipes by `make models`, which trains both and
-runs `python -m digitrec.shipped RUN_READER RUN_CLASSIFIER` to copy them here.
+They are made from the project's own recipes by `make models`, which trains all three and
+runs `python -m digitrec.shipped RUN_READER RUN_CLASSIFIER --finder FINDER` to copy them here.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """`python -m digitrec.shipped RUN_READER [RUN_CLASSIFIER] [--reader-file FILE] [--finder FILE] [--threads N]`:
 copy trained runs' best checkpoints into the package as its default models, with their
 figures and the compute behind them in MODELS.json. `--finder` ships a number finder
-beside a field reader (the shipped field reader then finds a page's numbers with it).
+beside the reader (the shipped reader then finds numbers with it: a field's, a page's).
 
 `--reader-file` ships another checkpoint of the reader's run (the reader with its box
 head, `training.boxes`). The compute is every stage's: the run, the runs it was
@@ -22,7 +22,6 @@ from typing import Any
 from digitrec.artifacts.checkpoint import load_model, resolve_model_path
 from digitrec.fileio import atomic_write_json
 from digitrec.models.registry import count_parameters
-from digitrec.recognizer import reads_whole_fields
 from digitrec.shipped import CARD, CLASSIFIER, FINDER, READER
 
 
@@ -83,18 +82,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("reader_run", type=Path)
     parser.add_argument("classifier_run", type=Path, nargs="?", help="omitted: the shipped classifier stays, with its card")
     parser.add_argument("--reader-file", type=Path, help="the reader checkpoint to ship (default: the run's best)")
-    parser.add_argument("--finder", type=Path, help="a number finder to ship beside a field reader (python -m digitrec.training.finder)")
+    parser.add_argument("--finder", type=Path, help="a number finder to ship beside the reader (python -m digitrec.training.finder)")
     parser.add_argument("--threads", type=int, help="threads that trained a run whose metrics.json does not say")
     args = parser.parse_args(argv)
     reader = args.reader_file or resolve_model_path(args.reader_run)
     reader_meta = load_model(reader, "cpu").meta
     if reader_meta.get("kind") != "reader":
         raise SystemExit(f"{args.reader_run} is not a number reader")
+    if args.finder is None and reader_meta.get("input", {}).get("cut") == "finder":
+        raise SystemExit(f"{args.reader_run} learned from strips cut by a number finder: ship that finder with it (--finder FILE)")
     card = {"reader": card_of(args.reader_run, reader, args.threads)}
     # Every check and card first, the files after: a refusal leaves the shipped set as it was.
     if args.finder is not None:
-        if not reads_whole_fields(reader_meta):
-            raise SystemExit("a number finder finds numbers for a field reader; this reader reads strips")
         card["finder"] = finder_card(args.finder)
     classifier = None
     if args.classifier_run is not None:

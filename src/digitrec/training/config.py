@@ -6,6 +6,7 @@ import dataclasses
 import types
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from digitrec.data.synthetic import SyntheticConfig
@@ -78,6 +79,10 @@ class ReaderConfig:
     real_share: float = 0.5  # fraction of the training fields that are real (the rest synthetic)
     steps_per_epoch: int = 200
     fields: FieldConfig | None = None  # set: whole fields (`preprocess.field_image`), else strips cut by the field finder
+    # A number finder's checkpoint ("shipped": digitrec's own): each real field becomes the
+    # one strip where it is surest there is a number, as `Recognizer` reads a field with
+    # it; None: strips cut by the rule-based field finder.
+    finder: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,11 +115,17 @@ class Recipe:
         return _from_jsonable(cls, d)
 
     def with_overrides(self, **overrides: Any) -> Recipe:
-        """A copy with top-level fields replaced; `lr` reaches into the optimizer."""
+        """A copy with top-level fields replaced; `lr` reaches into the optimizer, `finder`
+        into a strip reader's data (the number finder that cuts its real fields)."""
         changes = {k: v for k, v in overrides.items() if v is not None}
         recipe = self
         if "lr" in changes:
             recipe = dataclasses.replace(recipe, optimizer=dataclasses.replace(recipe.optimizer, lr=float(changes.pop("lr"))))
+        if "finder" in changes:
+            finder = str(Path(changes.pop("finder")).resolve())
+            if recipe.reader is None or recipe.reader.fields is not None:
+                raise ConfigError(f"--finder cuts a strip reader's real fields; recipe {recipe.name} does not train one")
+            recipe = dataclasses.replace(recipe, reader=dataclasses.replace(recipe.reader, finder=finder))
         unknown = set(changes) - {f.name for f in dataclasses.fields(Recipe)}
         if unknown:
             raise ConfigError(f"recipes have no field {', '.join(sorted(unknown))}")

@@ -1,6 +1,7 @@
 """Training the number finder (`models.finder`) on synthetic pages.
 
     python -m digitrec.training.finder OUT.safetensors [--steps 1500] [--init CHECKPOINT]
+        [--fields danish-rowid:train --fields orand-car-a-dev:train [--locate-with READER]]
 
 Pages are made on the device (`data.synthetic_pages`: numbers of MNIST training digits
 in boxes, on lines, after labels, among printed words and rules) with their number boxes;
@@ -9,6 +10,11 @@ plus a soft Dice term (numbers are ~2% of a page: the cross-entropy alone learns
 number anywhere" first). Every SAVE_EVERY steps the weights are written (atomically) to
 OUT.partial.safetensors, so an interrupted training keeps its progress (continue it with
 `--init` on that file); OUT itself appears only when the training has finished.
+
+With `--fields`, every step also shows the finder REAL_SHARE as many real fields (register
+cells, cheque amounts: labelled folders' train parts) as synthetic pages, each with its
+number's box located by reading (`training.finder_fields`): the finder learns which of a
+real field's marks is its number.
 """
 
 from __future__ import annotations
@@ -23,12 +29,13 @@ import torch.nn.functional as F
 
 from digitrec.artifacts.checkpoint import load_model, save_model_checkpoint
 from digitrec.data.synthetic import NumberMaker, SyntheticConfig
-from digitrec.data.synthetic_pages import MASK_STRIDE, SHRINK_X, SHRINK_Y, PageConfig, PageMaker
+from digitrec.data.synthetic_pages import MASK_STRIDE, SHRINK_X, SHRINK_Y, PageConfig, PageMaker, number_mask
 from digitrec.device import select_device
 from digitrec.errors import ConfigError
 from digitrec.models.finder import NumberFinder
 from digitrec.models.registry import ModelConfig, build_model
 from digitrec.processes import TRAINING_MMAP_THRESHOLD, TRAINING_TRIM_THRESHOLD, keep_freed_memory
+from digitrec.training.finder_fields import RealFieldBank, located_fields
 from digitrec.training.reader_data import digit_bank
 
 # --- tuning --------------------------------------------------------------------------
@@ -39,6 +46,7 @@ SIDE = 768  # a page is read with its longer side at this many pixels: a form's 
 # digits keep 30-45, a photographed number's hundreds of pixels come down to ~100
 SAVE_EVERY = 250
 CHANNELS = (16, 32, 48, 64)
+REAL_SHARE = 0.5  # with --fields: real fields per synthetic page in a step
 
 
 def finder_loss(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -48,7 +56,7 @@ def finder_loss(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, mask) + dice
 
 
-def finder_meta(config: ModelConfig, steps: int, seconds: float, loss: float, init: str | None, core_seconds: float) -> dict[str, Any]:
+def finder_meta(config: ModelConfig, steps: int, seconds: float, loss: float, init: str | None, core_seconds: float, fields: list[str]) -> dict[str, Any]:
     """A finder checkpoint's metadata: enough to rebuild and run it with no training code."""
     return {
         "kind": "finder",
@@ -57,12 +65,14 @@ def finder_meta(config: ModelConfig, steps: int, seconds: float, loss: float, in
         "input": {"side": SIDE, "dtype": "uint8", "ink": "bright on dark, contrast stretched", "layout": "page"},
         "target": {"stride": MASK_STRIDE, "shrink_x": SHRINK_X, "shrink_y": SHRINK_Y},
         "training": {"steps": steps, "batch": BATCH, "seconds": seconds, "final_loss": loss, "threads": torch.get_num_threads(), "init": init,
-                     "core_seconds": core_seconds},  # seconds x threads of every run in the --init chain
+                     "core_seconds": core_seconds,  # seconds x threads of every run in the --init chain
+                     "real_fields": fields},
     }
 
 
 def train_finder(out: str | Path, data_dir: str | Path | None = None, steps: int = STEPS, seed: int = 0, init: str | Path | None = None,
-                 page: PageConfig = PageConfig(), batch: int = BATCH) -> dict[str, Any]:
+                 page: PageConfig = PageConfig(), batch: int = BATCH, fields: list[str] | tuple[str, ...] = (),
+                 locate_with: str | Path | None = None) -> dict[str, Any]:
     device = select_device("cpu")  # one thread per core, or OMP_NUM_THREADS
     keep_freed_memory(TRAINING_MMAP_THRESHOLD, TRAINING_TRIM_THRESHOLD)
     torch.manual_seed(seed)
@@ -79,6 +89,8 @@ def train_finder(out: str | Path, data_dir: str | Path | None = None, steps: int
         core_seconds_before = float(before.get("core_seconds", seconds_before * int(before.get("threads", 1))))
     model.train()
     maker = PageMaker(NumberMaker(digit_bank(("mnist",), data_dir, device), SyntheticConfig()), page)
+    real = _real_fields(fields, data_dir, locate_with)
+    n_real = round(REAL_SHARE * batch) if real is not None else 0
     optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, LR, total_steps=steps, pct_start=0.1)
     generator = torch.Generator().manual_seed(seed)
@@ -91,13 +103,18 @@ def train_finder(out: str | Path, data_dir: str | Path | None = None, steps: int
         model.eval()
         loss = sum(losses[-50:]) / max(1, len(losses[-50:]))
         elapsed = time.perf_counter() - started
-        meta = finder_meta(config, steps_before + step, seconds_before + elapsed, loss, None if init is None else str(init), core_seconds_before + elapsed * torch.get_num_threads())
+        meta = finder_meta(config, steps_before + step, seconds_before + elapsed, loss, None if init is None else str(init), core_seconds_before + elapsed * torch.get_num_threads(), list(fields))
         save_model_checkpoint(path, model, meta)
         model.train()
 
     for step in range(1, steps + 1):
         pages = maker.batch(batch, generator)
-        loss = finder_loss(model(pages.pages), pages.masks())
+        x, mask = pages.pages, pages.masks()
+        if n_real:
+            fields_x, boxes = real.batch(n_real, page.height, page.width, generator)
+            x = torch.cat([x, fields_x])
+            mask = torch.cat([mask, number_mask(boxes, page.height // MASK_STRIDE, page.width // MASK_STRIDE)])
+        loss = finder_loss(model(x), mask)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -111,6 +128,22 @@ def train_finder(out: str | Path, data_dir: str | Path | None = None, steps: int
     return {"steps": steps, "seconds": time.perf_counter() - started, "first_loss": sum(losses[:20]) / len(losses[:20]), "final_loss": sum(losses[-50:]) / len(losses[-50:])}
 
 
+def _real_fields(specs, data_dir, locate_with) -> RealFieldBank | None:
+    """The real fields of `specs` with their numbers located (None: no specs)."""
+    if not specs:
+        return None
+    from digitrec.data.mnist import data_root_from, default_cache_dir
+    from digitrec.shipped import READER
+
+    root = data_root_from(data_dir)
+    located = [f for spec in specs for f in located_fields(spec, root, locate_with or READER, default_cache_dir())]
+    if not located:
+        raise ConfigError(f"no field of {', '.join(specs)} was read as its label: nothing to learn where numbers are")
+    bank = RealFieldBank(located, SIDE)
+    print(f"real fields: {len(bank)} located in {', '.join(specs)}", flush=True)
+    return bank
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", help="the .safetensors file to write")
@@ -118,10 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init", default=None, help="continue from this finder's weights")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", default=None, help="the data root (else DIGITREC_DATA)")
+    parser.add_argument("--fields", action="append", default=[], help="a labelled folder (part) of real fields to learn from too; repeatable")
+    parser.add_argument("--locate-with", default=None, help="the strip reader that locates the real fields' numbers (default: the shipped reader)")
     args = parser.parse_args(argv)
     if args.steps < 1:
         raise SystemExit("--steps must be at least 1")
-    figures = train_finder(args.out, args.data_dir, args.steps, args.seed, args.init)
+    figures = train_finder(args.out, args.data_dir, args.steps, args.seed, args.init, fields=args.fields, locate_with=args.locate_with)
     print(f"number finder: {figures['steps']} steps in {figures['seconds']:.0f} s, loss {figures['first_loss']:.3f} -> {figures['final_loss']:.3f}; wrote {args.out}")
     return 0
 

@@ -76,8 +76,16 @@ def reader_task(config: ReaderConfig, options, data_dir: str | Path | None, devi
     if len(weights) != len(real_specs):
         raise ConfigError(f"the reader recipe lists {len(real_specs)} real sets but {len(weights)} weights")
     whole = config.fields.height if config.fields is not None else None
-    real = [_limited(load_fields(s, root, others=not whole, whole=whole), options.limit, options.seed) for s in real_specs]
-    val = [load_fields(s, root, whole=whole) for s in val_specs]
+    finder = config.finder
+    if finder == "shipped":
+        from digitrec.shipped import FINDER
+
+        finder = str(FINDER)
+    if finder is not None and not Path(finder).is_file():
+        raise ConfigError(f"the recipe cuts real fields with the number finder {finder}, which does not exist (ship one: python -m digitrec.shipped)")
+    others = not whole and finder is None
+    real = [_limited(load_fields(s, root, others=others, whole=whole, finder=finder), options.limit, options.seed) for s in real_specs]
+    val = [load_fields(s, root, whole=whole, finder=finder) for s in val_specs]
     numbers = NumberMaker(digit_bank(config.digit_sources, data_dir, device), config.synthetic)
     maker = FieldMaker(numbers, config.fields) if config.fields is not None else numbers
     return ReaderTask(maker, real, tuple(weights), val, config.real_share)

@@ -155,13 +155,10 @@ def reader_meta(config: ReaderConfig) -> dict[str, Any]:
         layout, height, ink = "field", config.fields.height, "bright on dark, a whole field"
     else:
         layout, height, ink = "strip", STRIP_HEIGHT, "bright on dark, a field strip"
-    return {
-        "kind": "reader",
-        "alphabet": "0123456789",
-        "blank": BLANK,
-        "stride": STRIDE,
-        "input": {"shape": [1, height, None], "dtype": "uint8", "ink": ink, "layout": layout},
-    }
+    shape = {"shape": [1, height, None], "dtype": "uint8", "ink": ink, "layout": layout}
+    if layout == "strip":
+        shape["cut"] = "rules" if config.finder is None else "finder"  # what cut the strips it learned from
+    return {"kind": "reader", "alphabet": "0123456789", "blank": BLANK, "stride": STRIDE, "input": shape}
 
 
 def init_weights_of(init: str, recipe: Recipe) -> dict[str, torch.Tensor]:

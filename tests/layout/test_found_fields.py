@@ -1,0 +1,172 @@
+"""A strip reader beside a number finder: the strip of a found box, the field read where
+the finder is surest, a page's boxes each read; and the finder's real training fields
+(boxes located by reading, canvases cut around them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from digitrec.data.synthetic_pages import number_mask
+from digitrec.layout.finder import FoundNumbers, NumberFinderRuntime
+from digitrec.preprocess.decode import Picture, decode_picture
+from digitrec.preprocess.fields import PAD, STRIP_HEIGHT, field_in_box
+from digitrec.recognizer import Recognizer
+from digitrec.training.finder_fields import LocatedField, RealFieldBank, _origin
+
+
+def two_blobs() -> Picture:
+    """A light picture, 120 x 300, with dark ink in two places: a bar at x 40-60 and a
+    ring at x 200-240 (both at y 40-80)."""
+    gray = np.full((120, 300), 0.9, np.float32)
+    gray[40:80, 46:54] = 0.1
+    gray[40:80, 200:240] = 0.1
+    gray[48:72, 208:232] = 0.9
+    return decode_picture(gray)
+
+
+def test_the_strip_of_a_box_holds_that_boxs_ink_and_maps_back_to_the_picture():
+    picture = two_blobs()
+    field = field_in_box(picture, (200, 40, 40, 40))
+    assert field.strip.shape[0] == STRIP_HEIGHT and field.strip.max() == 255
+    x, y, w, h = field.box
+    margin = PAD * 40 + 1
+    assert abs(x - (200 - margin)) <= 1 and abs(w - (40 + 2 * margin)) <= 2 and abs(h - (40 + 2 * margin)) <= 2
+    # the ring's hole is in the middle of the strip; the bar at x 46-54 is not in it
+    mid = field.strip[STRIP_HEIGHT // 2, field.strip.shape[1] // 2]
+    assert mid < 60 and x > 60
+    # strip columns back to picture columns: the ring's left edge
+    inked = np.flatnonzero(field.strip[STRIP_HEIGHT // 2] > 128)
+    assert abs(x + inked[0] / field.scale - 200) <= 2
+
+
+class FixedFinder:
+    """A finder double: the boxes and scores given, whatever the picture."""
+
+    def __init__(self, boxes, scores):
+        self.found = FoundNumbers(list(boxes), list(scores))
+        self.seen = 0
+
+    def find(self, picture, name=None) -> FoundNumbers:
+        self.seen += 1
+        return self.found
+
+    surest_field = NumberFinderRuntime.surest_field  # the real choice, on the boxes given
+
+
+class SpyReader:
+    """A strip reader double: reads every strip as '7', and keeps the strips it was given."""
+
+    runtime, meta = "pytorch", {"kind": "reader", "stride": 4, "input": {"layout": "strip"}}
+
+    def __init__(self):
+        self.strips: list[np.ndarray] = []
+
+    def column_probabilities(self, strips):
+        self.strips += strips
+        out = []
+        for s in strips:
+            p = np.full((max(2, s.shape[1] // 4), 11), 1e-4)
+            p[:, 0] = 1.0
+            p[0], p[0, 8] = 1e-4, 1.0  # one 7 in the first column
+            out.append(p / p.sum(1, keepdims=True))
+        return out
+
+
+def test_a_field_is_read_where_the_finder_is_surest_and_only_there():
+    picture, reader = two_blobs(), SpyReader()
+    finder = FixedFinder([(40, 40, 20, 40), (200, 40, 40, 40)], [0.6, 0.9])
+    reading = Recognizer(None, reader=reader, finder=finder, layout="field").read(picture)
+    assert finder.seen == 1 and len(reader.strips) == 1, "one field, one strip read"
+    assert np.array_equal(reader.strips[0], field_in_box(picture, (200, 40, 40, 40)).strip)
+    assert reading.text == "7" and reading.numbers[0].box[0] >= 190
+
+
+def test_a_field_where_the_finder_finds_nothing_is_read_whole():
+    picture, reader = two_blobs(), SpyReader()
+    Recognizer(None, reader=reader, finder=FixedFinder([], []), layout="field").read(picture)
+    assert reader.strips[0].shape[1] == pytest.approx(300 / 120 * STRIP_HEIGHT, abs=2)
+
+
+def test_a_page_has_every_found_box_read():
+    picture, reader = two_blobs(), SpyReader()
+    finder = FixedFinder([(40, 40, 20, 40), (200, 40, 40, 40)], [0.6, 0.9])
+    reading = Recognizer(None, reader=reader, finder=finder, layout="page").read(picture)
+    assert len(reader.strips) == 2 and reading.text == "7 7"
+    assert [n.box[0] < 100 for n in reading.numbers] == [True, False]
+
+
+def test_without_a_finder_a_strip_reader_cuts_by_the_rules():
+    picture, reader = two_blobs(), SpyReader()
+    Recognizer(None, reader=reader, layout="field").read(picture)
+    assert len(reader.strips) == 2, "the rule-based field finder cuts both blobs"
+
+
+@pytest.mark.parametrize("length, room, lo, hi", [(100, 384, 20, 60), (900, 384, 700, 780), (900, 384, 10, 50), (900, 384, 100, 600)])
+def test_a_real_field_is_placed_with_its_number_inside_the_canvas(length, room, lo, hi):
+    for u in (0.0, 0.5, 1.0):
+        o = _origin(length, room, lo, hi, u)
+        if hi - lo <= room:
+            assert 0 <= lo + o and hi + o <= room + 1, "the number is inside"
+        if length >= room:
+            assert o <= 0 and o + length >= room - 1 or hi - lo > room, "the canvas is covered"
+
+
+def test_a_real_field_batch_marks_the_located_number_and_not_the_rest(tmp_path: Path):
+    from PIL import Image
+
+    gray = np.full((160, 140), 220, np.uint8)
+    gray[60:90, 50:70] = 30  # the number
+    gray[5:25, 110:135] = 30  # a neighbour's stroke at the edge
+    Image.fromarray(gray).save(tmp_path / "cell.png")
+    bank = RealFieldBank([LocatedField(tmp_path / "cell.png", "1", (50, 60, 20, 30))], side=768)
+    pages, boxes = bank.batch(6, 256, 384, torch.Generator().manual_seed(0))
+    masks = number_mask(boxes, 64, 96)
+    for page, box, mask in zip(pages, boxes, masks):
+        x0, y0, x1, y1 = box[0].round().long().tolist()
+        assert 0 <= x0 < x1 <= 384 and 0 <= y0 < y1 <= 256
+        assert float(page[0, y0:y1, x0:x1].mean()) > 0.6, "the box holds the number's ink"
+        assert float(page.sum()) > float(page[0, y0:y1, x0:x1].sum()) + 50, "other ink is on the canvas, unmarked"
+        assert 0 < float(mask.sum()) < 0.1 * mask.numel()
+
+
+class WidthReader:
+    """A strip reader double: reads a strip wider than 40 pixels as '70', a narrower one as '1'."""
+
+    meta = {"stride": 4}
+
+    def column_probabilities(self, strips):
+        out = []
+        for s in strips:
+            p = np.full((max(4, s.shape[1] // 4), 11), 1e-4)
+            p[:, 0] = 1.0
+            if s.shape[1] > 40:
+                p[0], p[0, 8], p[2], p[2, 1] = 1e-4, 1.0, 1e-4, 1.0  # 7, blank, 0
+            else:
+                p[0], p[0, 2] = 1e-4, 1.0  # 1
+            out.append(p / p.sum(1, keepdims=True))
+        return out
+
+
+def test_a_real_fields_number_is_located_where_a_reading_confirms_its_label(tmp_path: Path, monkeypatch):
+    from PIL import Image
+
+    from digitrec.training import finder_fields
+
+    gray = np.full((120, 300), 230, np.uint8)
+    gray[40:80, 46:54] = 20  # a bar: read "1"
+    gray[40:80, 200:260] = 20  # a wide blob: read "70"
+    gray[48:72, 208:252] = 230
+    Image.fromarray(gray).save(tmp_path / "a.png")
+    Image.fromarray(gray).save(tmp_path / "b.png")
+    (tmp_path / "labels.csv").write_text("file,label\na.png,70\nb.png,555\n")
+    monkeypatch.setattr(finder_fields, "_reader", WidthReader())
+    located = finder_fields.located_fields(str(tmp_path), None, tmp_path / "a.png", tmp_path / "cache", workers=1)
+    assert [(f.path.name, f.label) for f in located] == [("a.png", "70")], "a field no region reads as its label is left out"
+    x, y, w, h = located[0].box
+    assert 190 <= x <= 200 and x + w >= 258 and 30 <= y <= 42
+    again = finder_fields.located_fields(str(tmp_path), None, tmp_path / "a.png", tmp_path / "cache", workers=1)
+    assert again == located and len(list((tmp_path / "cache" / "located").iterdir())) == 1, "cached"
