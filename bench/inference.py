@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -46,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=None, help="threads for both runtimes (default: PyTorch's choice)")
     args = parser.parse_args(argv)
-    if args.threads is not None:
+    if args.threads is not None:  # through the environment too: loading a model sets one thread per core unless it says otherwise
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
         torch.set_num_threads(args.threads)
 
     images = load_dataset("mnist", "test", args.data_dir).images.numpy()

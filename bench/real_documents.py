@@ -263,7 +263,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from digitrec.shipped import CLASSIFIER
 
-    torch.set_num_threads(1)  # one core: the issue's time per field
+    # One core: the issue's time per field. Through the environment, because loading a
+    # model sets PyTorch's threads to one per core unless OMP_NUM_THREADS says otherwise
+    # (a set_num_threads(1) made before the loads was undone by them: two threads).
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
     cv2.setNumThreads(1)
     root = Path(args.data_dir)
     recognizer = Recognizer.load(args.reader, classifier=args.classifier, finder=args.finder)
@@ -345,9 +349,9 @@ def _single(classifier: Recognizer, path: Path) -> tuple[str, float]:
 
 
 def _field_share(recognizer: Recognizer, files: list) -> float | None:
-    """How often `--layout auto` reads these pictures as one field (None: a strip reader,
-    which has no layouts)."""
-    if not recognizer.reads_fields:
+    """How often `--layout auto` reads these pictures as one field (None: a strip reader
+    without a finder, which has no layouts)."""
+    if not recognizer.has_layouts:
         return None
     chosen = [recognizer.choose_layout(decode_picture(path), None)[0] for path, _ in files]
     return chosen.count("field") / max(1, len(chosen))

@@ -30,7 +30,14 @@ EXTRA_SHORT = 0.8
 # A lone digit fills at least this share of its picture's height (a register cell's
 # number fills ~15-25%); the digit classifier reads it (see `lone_digit`) ...
 TIGHT = 0.5
-LONE_SURE = 0.5  # ... and, where the reader saw no digit, only when more likely right than wrong
+LONE_SURE = 0.5  # ... and, where the reader saw no digit, only when more likely right than wrong;
+# where it read several, only when the classifier is this sure (a register cell's rule,
+# one tall piece of ink, reads as a 1 at ~0.9; USPS's lone digits that the reader split
+# read at 0.85-0.98) and the piece is between LONE_NARROW and LONE_WIDE of its height
+# wide (two joined digits are wider; a rule is narrower)
+LONE_OVERRULE = 0.8
+LONE_NARROW = 0.5
+LONE_WIDE = 1.25
 # How a picture is read by a field reader: `field`, whole, as one number (a register cell,
 # a cheque's amount box, a strip, a lone digit); `page`, its numbers found by the field
 # finder and each read as a field; `auto`, a page when the picture is at least PAGE_SIDE
@@ -163,9 +170,9 @@ class Recognizer:
 
         A reader is paired with a digit classifier for single digits (`classifier`, else
         the shipped one when this install has it and the runtime is PyTorch). A reader
-        finds numbers with the number finder at `finder` (PyTorch; the shipped reader, or a
-        strip reader that learned from a finder's strips: the shipped finder), else with
-        the rule-based field finder."""
+        finds numbers with the number finder at `finder` (a checkpoint or its .onnx
+        export; for the shipped reader, or a strip reader that learned from a finder's
+        strips: the shipped finder), else with the rule-based field finder."""
         from digitrec.shipped import CLASSIFIER, FINDER, READER, shipped
 
         model = load_runtime_model(Path(path) if path is not None else shipped(READER), device, runtime)
@@ -174,7 +181,7 @@ class Recognizer:
             finder = FINDER  # shipped beside the shipped reader
         if finder is None and model.meta.get("input", {}).get("cut") == "finder":
             if not FINDER.exists() or model.runtime != "pytorch":
-                raise ConfigError(f"{path} reads strips cut by a number finder: pass one with --finder (PyTorch)")
+                raise ConfigError(f"{path} reads strips cut by a number finder: pass one with --finder (a checkpoint, or its ONNX export from `digitrec export`)")
             finder = FINDER  # it learned from the shipped finder's strips
         if finder is not None and model.meta.get("kind") != "reader":
             raise ConfigError(f"a number finder ({finder}) finds numbers for a number reader to read; {path or 'the shipped model'} is a digit classifier")
@@ -219,6 +226,12 @@ class Recognizer:
         """Whether the reader reads whole fields (else strips cut by the field finder)."""
         return self.reader is not None and reads_whole_fields(self.reader.meta)
 
+    @property
+    def has_layouts(self) -> bool:
+        """Whether `--layout` applies: a field reader, or a strip reader with a number
+        finder (a strip reader alone cuts every picture by the rules)."""
+        return self.reads_fields or (self.reader is not None and self.finder is not None)
+
     def read_numbers(self, image: ImageInput, name: str | None = None, layout: str | None = None) -> Reading:
         """The number reader's path: a field read whole, or a page's numbers found and each read."""
         assert self.reader is not None
@@ -226,7 +239,7 @@ class Recognizer:
         # Decoded once: a lone digit's picture is read by the digit path too.
         side = max(self.field_options.max_side, self.options.max_side)  # enough for both paths
         picture = decode_picture(image, name, self.field_options.max_pixels, side)
-        if not self.reads_fields and self.finder is None:
+        if not self.has_layouts:
             return self.read_strips(picture, name)
         found = None
         if layout == "auto":
@@ -292,16 +305,19 @@ class Recognizer:
         assert self.reader is not None
         (probs,) = self.reader.column_probabilities([field.strip])
         read = decode_number(probs, field, int(self.reader.meta.get("stride", 4)))
-        lone = self.lone_digit(picture, name, FoundFields([field], picture.width, picture.height), [read]) if alone else None
+        lone = self.lone_digit(picture, name, FoundFields([], picture.width, picture.height), [read], where=field.box) if alone else None
         if lone is not None and lone.numbers:
             return lone.numbers[0]
-        return self._number(field, read)
+        # The number's box is the field's: where the finder found it (the ink under the
+        # digits' CTC columns can miss a digit's edge).
+        return self._number(field, read, field.box)
 
-    def _number(self, field: Field, read: DecodedNumber) -> NumberReading | None:
-        """The number read in a field, with its digits; None: no digit."""
+    def _number(self, field: Field, read: DecodedNumber, box: tuple[int, int, int, int] | None = None) -> NumberReading | None:
+        """The number read in a field, with its digits (its box: `box`, else its digits'); None: no digit."""
         if not read.text:
             return None
-        return NumberReading(read.text, read.confidence, _union(d.box for d in read.digits), self._digit_readings(field, read))
+        box = box if box is not None else _union(d.box for d in read.digits)
+        return NumberReading(read.text, read.confidence, box, self._digit_readings(field, read))
 
     def _kept(self, picture: Picture, numbers: list[NumberReading], warning: str | None) -> Reading:
         """A picture's reading from the numbers read on it: those at or above --min-confidence."""
@@ -368,24 +384,42 @@ class Recognizer:
         """Whether a number read beside a surer one is a neighbour's stroke (see EXTRA_DOUBT)."""
         return read.confidence < min(EXTRA_DOUBT, surest.confidence) and field.box[3] < EXTRA_SHORT * surest_field.box[3]
 
-    def lone_digit(self, image: Picture, name: str | None, found: FoundFields, decoded: list[DecodedNumber]) -> Reading | None:
+    def lone_digit(
+        self, image: Picture, name: str | None, found: FoundFields, decoded: list[DecodedNumber], where: tuple[int, int, int, int] | None = None
+    ) -> Reading | None:
         """A picture that a lone digit fills, read by the digit classifier, the specialist
         for lone digits, through the digit path's own cleaning; None when it is not one.
 
-        The field finder is made for cells, cheques and pages: in a tight crop of one
-        digit it takes a 7's bar for a rule or a 1's stem for a border (USPS: 7s read as
-        1s, 1s as nothing). The digit path answers where the reader read at most one
-        digit, its field (if any) and the digit fill most of the picture's height, and,
-        where the reader read none, the classifier is sure."""
-        if self.classifier is None or sum(len(d.digits) for d in decoded) > 1:
+        In a tight crop of one digit the field finder takes a 7's bar for a rule or a
+        1's stem for a border (USPS: 7s read as 1s, 1s as nothing), a number finder's
+        surest box may hold one stroke, and the number reader, seeing one digit fill its
+        whole field, may read a 6 as `11`. The digit path answers where its one digit
+        fills most of the picture's height, and then: where the reader read one digit,
+        and either no field read fills less of the picture (`found`: the rule-based
+        fields the reader read) or, given `where` (the box where a number finder found
+        the number), the digit covers its centre and either that box fills most of the
+        picture's height too or the classifier is surer than the reader (a register
+        cell's number is small in it, and a rule there is one tall piece of ink that the
+        classifier reads as a 1, less surely than the reader reads the number); where the
+        reader read none and the classifier is more likely right than wrong; where it
+        read several and the classifier is sure of a digit-shaped piece of ink."""
+        if self.classifier is None:
             return None
         if any(d.digits and f.box[3] < TIGHT * found.height for f, d in zip(found.fields, decoded)):
             return None
         pre = self.preprocess(image, None, name)
         if len(pre.digits) != 1 or pre.digits[0].box[3] < TIGHT * pre.height:
             return None
+        if where is not None and not _covers(pre.digits[0].box, where):
+            return None
         reading = self.reading(pre, self.classify(pre.images))
-        if not any(d.digits for d in decoded) and reading.confidence < LONE_SURE:
+        digits_read = sum(len(d.digits) for d in decoded)
+        if digits_read == 0 and reading.confidence < LONE_SURE:
+            return None
+        if digits_read == 1 and where is not None and where[3] < TIGHT * pre.height and reading.confidence <= max(d.confidence for d in decoded):
+            return None
+        _, _, width, height = pre.digits[0].box
+        if digits_read > 1 and (reading.confidence < LONE_OVERRULE or not LONE_NARROW * height <= width <= LONE_WIDE * height):
             return None
         return reading
 
@@ -417,6 +451,13 @@ def check_layout(layout: str) -> str:
     if layout not in LAYOUTS:
         raise ConfigError(f"--layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
     return layout
+
+
+def _covers(box: tuple[int, int, int, int], other: tuple[int, int, int, int]) -> bool:
+    """Whether `box` covers the centre of `other` (both x, y, w, h)."""
+    x, y, w, h = box
+    ox, oy, ow, oh = other
+    return x <= ox + ow / 2 <= x + w and y <= oy + oh / 2 <= y + h
 
 
 def _union(boxes) -> tuple[int, int, int, int]:

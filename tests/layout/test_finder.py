@@ -220,3 +220,13 @@ def test_a_reader_that_learned_from_a_finders_strips_ships_only_with_a_finder(tm
     with pytest.raises(SystemExit, match="ship that finder with it"):
         ship.main([str(reader)])
     assert not any((tmp_path / f"{name}.file").exists() for name in ("READER", "FINDER", "CARD"))
+
+
+def test_a_fields_number_joins_the_regions_that_continue_its_line_and_no_others():
+    from digitrec.layout.finder import FoundNumbers, field_number_box
+
+    surest, after_a_gap = (100, 40, 60, 40), (175, 42, 50, 38)  # a wide gap between two digits
+    neighbours_row, far_right = (100, 100, 60, 30), (400, 40, 40, 40)
+    found = FoundNumbers([surest, after_a_gap, neighbours_row, far_right], [0.9, 0.7, 0.8, 0.8])
+    assert field_number_box(found) == (100, 40, 125, 40)
+    assert field_number_box(FoundNumbers([surest], [0.5])) == surest

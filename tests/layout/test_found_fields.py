@@ -170,3 +170,53 @@ def test_a_real_fields_number_is_located_where_a_reading_confirms_its_label(tmp_
     assert 190 <= x <= 200 and x + w >= 258 and 30 <= y <= 42
     again = finder_fields.located_fields(str(tmp_path), None, tmp_path / "a.png", tmp_path / "cache", workers=1)
     assert again == located and len(list((tmp_path / "cache" / "located").iterdir())) == 1, "cached"
+
+
+class DoubtfulReader(SpyReader):
+    """Reads every strip as a '7' it is not sure of (0.6)."""
+
+    def column_probabilities(self, strips):
+        out = super().column_probabilities(strips)
+        for p in out:
+            p[0] = 0.4 / 10
+            p[0, 8] = 0.6
+        return out
+
+
+class ClassifierDouble:
+    """A digit classifier double: reads every digit as a 6, surely (0.91)."""
+
+    runtime, meta = "pytorch", {"kind": "classifier"}
+
+    def classify(self, images):
+        p = np.full((len(images), 10), 0.01, np.float32)
+        p[:, 6] = 0.91
+        return p
+
+
+def test_a_lone_digit_the_finder_found_a_stroke_of_is_read_by_the_classifier():
+    """The finder's surest box may hold one stroke of a lone digit (USPS): whether the
+    picture is one digit is the digit path's to say, and the classifier then reads it."""
+    gray = np.full((64, 64), 0.9, np.float32)
+    gray[8:56, 20:44] = 0.1  # one digit filling the picture's height
+    gray[16:48, 28:36] = 0.9
+    picture = decode_picture(gray)
+    stroke = FixedFinder([(20, 30, 10, 12)], [0.9])  # a small box inside the digit
+    reading = Recognizer(ClassifierDouble(), reader=DoubtfulReader(), finder=stroke, layout="field").read(picture)
+    assert reading.text == "6"
+    surer_reader = Recognizer(ClassifierDouble(), reader=SpyReader(), finder=stroke, layout="field").read(picture)
+    assert surer_reader.text == "7", "the surer of the two reads a lone digit"
+
+
+def test_a_cells_tall_stroke_beside_the_number_is_not_taken_for_a_lone_digit():
+    """A cell whose one tall piece of ink (a border's corner, a neighbour's loop) stands
+    beside the number the finder found: the digit path sees that piece as its one digit,
+    but it does not cover the finder's box, so the reader's reading stands."""
+    gray = np.full((90, 200), 0.9, np.float32)
+    gray[2:88, 60:100] = 0.1  # a tall ring spanning the cell
+    gray[10:80, 68:92] = 0.9
+    gray[40:50, 120:124] = 0.1  # the number, small: the digit path drops it as a speck
+    picture = decode_picture(gray)
+    number = FixedFinder([(116, 36, 12, 18)], [0.9])
+    reading = Recognizer(ClassifierDouble(), reader=DoubtfulReader(), finder=number, layout="field").read(picture)
+    assert reading.text == "7"

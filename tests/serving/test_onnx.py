@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 import pytest
 
-from digitrec.errors import CheckpointError
+from digitrec.errors import CheckpointError, ConfigError
 from digitrec.artifacts.onnx import export_onnx
 from digitrec.recognizer import Recognizer
 from digitrec.runtime import OnnxClassifier
@@ -137,7 +137,36 @@ def test_the_reader_exports_and_onnx_runtime_reads_its_strips_as_pytorch_does(re
         assert (boxes_a is None) == (boxes_b is None) and (boxes_a is None or np.abs(boxes_a - boxes_b).max() < 1e-4)
 
 
-def test_a_server_on_the_reader_export_reads_numbers_without_pytorch(reader_onnx, tmp_path):
+@pytest.fixture(scope="module")
+def finder_onnx(tmp_path_factory):
+    from digitrec.shipped import FINDER
+
+    return export_onnx(FINDER, tmp_path_factory.mktemp("onnx") / "finder.onnx")
+
+
+def test_the_finder_exports_and_onnx_runtime_finds_the_boxes_pytorch_does(finder_onnx):
+    from digitrec.layout import NumberFinderRuntime
+    from digitrec.shipped import FINDER
+    from tests.pictures import paper
+
+    onnx_finder, torch_finder = NumberFinderRuntime.load(finder_onnx), NumberFinderRuntime.load(FINDER)
+    assert (onnx_finder.runtime, torch_finder.runtime) == ("onnxruntime", "pytorch")
+    import cv2
+
+    sheet = paper(500, 300, seed=3).astype(np.uint8)
+    cv2.putText(sheet, "2071", (60, 120), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 30, 5)
+    cv2.putText(sheet, "58", (300, 250), cv2.FONT_HERSHEY_SIMPLEX, 1.5, 30, 4)
+    found, expected = onnx_finder.find(sheet), torch_finder.find(sheet)
+    assert found.boxes == expected.boxes and len(found.boxes) >= 1
+    assert np.allclose(found.scores, expected.scores, atol=1e-4)
+
+
+def test_a_reader_cut_by_a_finder_is_not_served_without_one(reader_onnx):
+    with pytest.raises(ConfigError, match="cut by a number finder: pass one with --finder"):
+        Recognizer.load(reader_onnx, runtime="onnx")
+
+
+def test_a_server_on_the_reader_export_reads_numbers_without_pytorch(reader_onnx, finder_onnx, tmp_path):
     import cv2
 
     picture = tmp_path / "n.png"
@@ -147,7 +176,8 @@ def test_a_server_on_the_reader_export_reads_numbers_without_pytorch(reader_onnx
     printed = run_without_torch(f"""
         from fastapi.testclient import TestClient
         from digitrec.serving.app import load_app
-        client = TestClient(load_app({str(reader_onnx)!r}, runtime="onnx"))
+        from digitrec.serving.app import ServerConfig
+        client = TestClient(load_app({str(reader_onnx)!r}, runtime="onnx", config=ServerConfig(finder={str(finder_onnx)!r})))
         r = client.post("/api/v1/predict", content=open({str(picture)!r}, "rb").read(), headers={{"Content-Type": "image/png"}})
         assert r.status_code == 200, r.text
         body = r.json()

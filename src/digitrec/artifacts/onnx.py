@@ -24,7 +24,8 @@ def export_onnx(run_or_checkpoint: str | Path, out: str | Path) -> Path:
     normalised, output `logits` (N, 10). A number reader: input float (N, 1, H, W) strips
     or whole fields in [0, 1] (H its input height: 32 for strips), W a multiple of its
     stride, output `logits` (N, W / stride, 11), followed per column by the 4 outputs of
-    its box head if it has one. The model's
+    its box head if it has one. A number finder: input float (N, 1, H, W) ink-bright pages
+    in [0, 1], H and W multiples of 16, output `logits` (N, 1, H / 4, W / 4). The model's
     description (normalisation, classes or alphabet, stride) goes in the metadata, where
     `digitrec.runtime` reads it."""
     import onnx
@@ -38,9 +39,7 @@ def export_onnx(run_or_checkpoint: str | Path, out: str | Path) -> Path:
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notices
-        reader = loaded.meta.get("kind") == "reader"
-        example = torch.zeros(2, 1, int(loaded.meta["input"]["shape"][1]), 64) if reader else torch.zeros(1, 1, 28, 28)
-        axes = {"input": {0: "batch", 3: "width"}, "logits": {0: "batch", 1: "columns"}} if reader else {"input": {0: "batch"}, "logits": {0: "batch"}}
+        example, axes = _example(loaded.meta, torch)
         torch.onnx.export(
             model,
             (example,),
@@ -56,11 +55,22 @@ def export_onnx(run_or_checkpoint: str | Path, out: str | Path) -> Path:
     card["source_checkpoint"] = loaded.path.name  # a name, not this machine's folders
     entry = proto.metadata_props.add()
     entry.key, entry.value = ONNX_METADATA_KEY, json.dumps(card)
-    for key, value in (("normalization", json.dumps(loaded.meta["normalization"])), ("classes", json.dumps(loaded.meta["classes"]))):
-        prop = proto.metadata_props.add()
-        prop.key, prop.value = key, value
+    for key in ("normalization", "classes"):  # a finder has neither
+        if key in loaded.meta:
+            prop = proto.metadata_props.add()
+            prop.key, prop.value = key, json.dumps(loaded.meta[key])
     try:
         onnx.checker.check_model(proto)
     except onnx.checker.ValidationError as e:
         raise CheckpointError(f"the exported ONNX model does not validate: {e}") from None
     return atomic_write_bytes(out, proto.SerializeToString())
+
+
+def _example(meta: dict[str, Any], torch: Any) -> tuple[Any, dict[str, dict[int, str]]]:
+    """An example input of the model's kind and the axes that vary."""
+    kind = meta.get("kind")
+    if kind == "reader":
+        return torch.zeros(2, 1, int(meta["input"]["shape"][1]), 64), {"input": {0: "batch", 3: "width"}, "logits": {0: "batch", 1: "columns"}}
+    if kind == "finder":
+        return torch.zeros(1, 1, 64, 96), {"input": {0: "batch", 2: "height", 3: "width"}, "logits": {0: "batch", 2: "rows", 3: "columns"}}
+    return torch.zeros(1, 1, 28, 28), {"input": {0: "batch"}, "logits": {0: "batch"}}

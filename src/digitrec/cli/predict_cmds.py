@@ -15,7 +15,7 @@ def predict(
     model: Optional[Path] = typer.Option(None, "--model", help="Run folder, checkpoint or .onnx: a number reader (recipe `reader`) or a digit classifier; default: the shipped reader."),
     single: bool = typer.Option(False, "--single", help="Treat each whole image as one digit (uses a digit classifier)."),
     layout: str = typer.Option("auto", "--layout", help="field: each picture is one field (a cell, an amount box, a strip, a lone digit), read whole; page: find its numbers, read each; auto: a picture 600 pixels or more on its longer side is a page of the numbers found on it, a smaller one a field."),
-    finder: Optional[Path] = typer.Option(None, "--finder", help="A number finder's checkpoint (python -m digitrec.training.finder): where the numbers are (a field's, a page's); default: the one shipped with the shipped reader, else the rule-based field finder."),
+    finder: Optional[Path] = typer.Option(None, "--finder", help="A number finder's checkpoint (python -m digitrec.training.finder) or its .onnx export: where the numbers are (a field's, a page's); default: the one shipped with the shipped reader, else the rule-based field finder."),
     min_confidence: float = typer.Option(0.0, "--min-confidence", min=0.0, max=1.0, help="Report numbers read with less confidence as not read."),
     deskew: bool = typer.Option(False, "--deskew", help="Straighten slanted digits before reading them."),
     save_crops: Optional[Path] = typer.Option(None, "--save-crops", help="Write the normalised 28x28 crops here, for inspection."),

@@ -58,7 +58,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; loopback unless told otherwise."),
     port: int = typer.Option(8000, "--port", min=1, max=65535),
     runtime: str = typer.Option("auto", "--runtime", help="pytorch, onnx, or auto (onnx for .onnx files)."),
-    finder: Optional[Path] = typer.Option(None, "--finder", help="A number finder's checkpoint (python -m digitrec.training.finder): where the numbers are (a field's, a page's); default: the one shipped with the shipped reader, else the rule-based field finder."),
+    finder: Optional[Path] = typer.Option(None, "--finder", help="A number finder's checkpoint (python -m digitrec.training.finder) or its .onnx export: where the numbers are (a field's, a page's); default: the one shipped with the shipped reader, else the rule-based field finder."),
     max_bytes: int = typer.Option(10 * 1024 * 1024, "--max-bytes", min=1, help="Largest request body accepted."),
     workers: int = typer.Option(1, "--workers", min=1, help="Server processes (each loads the model once)."),
     header_timeout: float = typer.Option(10.0, "--header-timeout", min=0.1, help="Seconds a request's headers may take to arrive (then 408)."),

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -25,12 +25,17 @@ from digitrec.errors import CheckpointError
 from digitrec.preprocess.decode import ImageInput, Picture, decode_picture
 from digitrec.preprocess.field_image import ink_bright
 from digitrec.preprocess.fields import Field, field_in_box
+from digitrec.runtime import without_onednn
 
 # --- tuning --------------------------------------------------------------------------
 THRESHOLD = 0.5  # a 4x4 cell is inside a number above this chance
 MIN_CELLS = 3  # a region of fewer cells is a speck, not a number
 MIN_HEIGHT = 2  # ... and one fewer cells tall (8 pixels at the finder's scale) holds no digit
 MULTIPLE = 16  # the finder halves the page four times
+# A picture that is one field holds one number; where the finder splits it (a wide gap
+# between two digits), the regions on the surest region's line continue it when the gap
+# to them is at most JOIN_GAP of the line's height.
+JOIN_GAP = 1.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,12 @@ class Target:
 class FoundNumbers:
     boxes: list[tuple[int, int, int, int]]  # x, y, w, h on the picture, top to bottom, left to right
     scores: list[float]  # the mean chance inside each region
+
+
+def training_core_seconds(training: dict[str, Any]) -> float:
+    """The core-seconds behind a finder, from its checkpoint's `training`: every run of its
+    --init chain at its own threads (older checkpoints: their seconds at their threads)."""
+    return float(training.get("core_seconds", float(training.get("seconds", 0.0)) * int(training.get("threads", 1))))
 
 
 def page_canvas(picture: Picture, side: int) -> tuple[np.ndarray, float]:
@@ -86,6 +97,25 @@ def number_boxes(chances: np.ndarray, target: Target, scale: float, width: int, 
     return FoundNumbers([found[i][0] for i in order], [found[i][1] for i in order])
 
 
+def field_number_box(found: FoundNumbers) -> tuple[int, int, int, int]:
+    """The one number of a field: the region where the finder is surest, joined by the
+    regions on its line within JOIN_GAP of its height (see JOIN_GAP)."""
+    x, y, w, h = found.boxes[int(np.argmax(found.scores))]
+    x0, y0, x1, y1 = x, y, x + w, y + h
+    rest = [b for b in found.boxes if b != (x, y, w, h)]
+    joined = True
+    while joined:
+        joined = False
+        for bx, by, bw, bh in list(rest):
+            same_line = y0 <= by + bh / 2 <= y1 or by <= (y0 + y1) / 2 <= by + bh
+            gap = max(bx - x1, x0 - (bx + bw))
+            if same_line and gap <= JOIN_GAP * (y1 - y0):
+                x0, y0, x1, y1 = min(x0, bx), min(y0, by), max(x1, bx + bw), max(y1, by + bh)
+                rest.remove((bx, by, bw, bh))
+                joined = True
+    return x0, y0, x1 - x0, y1 - y0
+
+
 def _reading_order(boxes: list[tuple[int, int, int, int]]) -> list[int]:
     """The boxes' indices top to bottom by lines (a box whose middle is within the line's
     first box's height joins it), left to right within a line."""
@@ -100,24 +130,52 @@ def _reading_order(boxes: list[tuple[int, int, int, int]]) -> list[int]:
 
 
 class NumberFinderRuntime:
-    """A number finder checkpoint, loaded to find numbers on pictures (PyTorch)."""
+    """A number finder, loaded to find numbers on pictures: a PyTorch checkpoint, or its
+    ONNX export (`digitrec export`), which runs without PyTorch."""
 
-    runtime = "pytorch"
-
-    def __init__(self, loaded: Any):
-        self.loaded, self.meta, self.path = loaded, loaded.meta, loaded.path
+    def __init__(self, meta: dict[str, Any], path: Path, chances: Callable[[np.ndarray], np.ndarray], runtime: str):
+        self.meta, self.path, self.runtime = meta, path, runtime
+        self._chances = chances  # uint8 (H, W) canvas -> (H / stride, W / stride) chances
         self.side = int(self.meta["input"]["side"])
         t = self.meta["target"]
         self.target = Target(int(t["stride"]), float(t["shrink_x"]), float(t["shrink_y"]))
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> NumberFinderRuntime:
+        if Path(path).suffix == ".onnx":
+            return cls._load_onnx(Path(path))
+        import torch
+
         from digitrec.artifacts.checkpoint import load_model
 
         loaded = load_model(path, device)
-        if loaded.meta.get("kind") != "finder":
-            raise CheckpointError(f"{path} is a {loaded.meta.get('kind', 'classifier')}, not a number finder")
-        return cls(loaded)
+        cls._check_kind(loaded.meta, path)
+
+        def chances(canvas: np.ndarray) -> np.ndarray:
+            with torch.inference_mode(), without_onednn():  # pictures come in every size: see without_onednn
+                x = torch.from_numpy(canvas).float().div_(255).view(1, 1, *canvas.shape)
+                return torch.sigmoid(loaded.model(x))[0, 0].numpy()
+
+        return cls(loaded.meta, loaded.path, chances, "pytorch")
+
+    @classmethod
+    def _load_onnx(cls, path: Path) -> NumberFinderRuntime:
+        from digitrec.runtime import onnx_session
+
+        session, meta = onnx_session(path)
+        cls._check_kind(meta, path)
+        name = session.get_inputs()[0].name
+
+        def chances(canvas: np.ndarray) -> np.ndarray:
+            (logits,) = session.run(None, {name: (canvas.astype(np.float32) / 255)[None, None]})
+            return 1.0 / (1.0 + np.exp(-logits[0, 0]))
+
+        return cls(meta, path, chances, "onnxruntime")
+
+    @staticmethod
+    def _check_kind(meta: dict[str, Any], path: str | Path) -> None:
+        if meta.get("kind") != "finder":
+            raise CheckpointError(f"{path} is a {meta.get('kind', 'classifier')}, not a number finder")
 
     def surest_field(self, picture: Picture, name: str | None = None) -> Field:
         """A picture that is one field, as a strip reader reads it: the strip where the
@@ -125,14 +183,9 @@ class NumberFinderRuntime:
         found = self.find(picture, name)
         if not found.boxes:
             return field_in_box(picture, (0, 0, picture.width, picture.height), pad=0.0)
-        return field_in_box(picture, found.boxes[int(np.argmax(found.scores))])
+        return field_in_box(picture, field_number_box(found))
 
     def find(self, image: ImageInput | Picture, name: str | None = None) -> FoundNumbers:
-        import torch
-
         picture = decode_picture(image, name, min_side=self.side)
         canvas, scale = page_canvas(picture, self.side)
-        with torch.inference_mode():
-            x = torch.from_numpy(canvas).float().div_(255).view(1, 1, *canvas.shape)
-            chances = torch.sigmoid(self.loaded.model(x))[0, 0].numpy()
-        return number_boxes(chances, self.target, scale, picture.width, picture.height)
+        return number_boxes(self._chances(canvas), self.target, scale, picture.width, picture.height)

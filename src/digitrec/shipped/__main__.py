@@ -21,6 +21,7 @@ from typing import Any
 
 from digitrec.artifacts.checkpoint import load_model, resolve_model_path
 from digitrec.fileio import atomic_write_json
+from digitrec.layout.finder import training_core_seconds
 from digitrec.models.registry import count_parameters
 from digitrec.shipped import CARD, CLASSIFIER, FINDER, READER
 
@@ -123,8 +124,7 @@ def finder_card(path: Path) -> dict[str, Any]:
     if meta.get("kind") != "finder":
         raise SystemExit(f"{path} is not a number finder")
     training = meta["training"]
-    core_seconds = float(training.get("core_seconds", float(training["seconds"]) * int(training["threads"])))  # a chain of --init: each run's own threads
-    core_hours = round(core_seconds / 3600, 3)
+    core_hours = round(training_core_seconds(training) / 3600, 3)
     stage = {"run": path.name, "device": "cpu", "threads": training["threads"], "train_seconds": round(float(training["seconds"]), 1), "core_hours": core_hours}
     return {"kind": "finder", "parameters": count_parameters(loaded.model), "bytes": path.stat().st_size, "steps": training["steps"],
             "final_loss": training["final_loss"], "compute": {"stages": [stage], "core_hours": core_hours}}

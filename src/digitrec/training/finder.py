@@ -32,6 +32,7 @@ from digitrec.data.synthetic import NumberMaker, SyntheticConfig
 from digitrec.data.synthetic_pages import MASK_STRIDE, SHRINK_X, SHRINK_Y, PageConfig, PageMaker, number_mask
 from digitrec.device import select_device
 from digitrec.errors import ConfigError
+from digitrec.layout.finder import training_core_seconds
 from digitrec.models.finder import NumberFinder
 from digitrec.models.registry import ModelConfig, build_model
 from digitrec.processes import TRAINING_MMAP_THRESHOLD, TRAINING_TRIM_THRESHOLD, keep_freed_memory
@@ -86,7 +87,7 @@ def train_finder(out: str | Path, data_dir: str | Path | None = None, steps: int
         model.load_state_dict(loaded.model.state_dict())
         before = loaded.meta.get("training", {})
         seconds_before, steps_before = float(before.get("seconds", 0.0)), int(before.get("steps", 0))
-        core_seconds_before = float(before.get("core_seconds", seconds_before * int(before.get("threads", 1))))
+        core_seconds_before = training_core_seconds(before)
     model.train()
     maker = PageMaker(NumberMaker(digit_bank(("mnist",), data_dir, device), SyntheticConfig()), page)
     real = _real_fields(fields, data_dir, locate_with)
