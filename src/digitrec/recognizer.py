@@ -413,15 +413,7 @@ class Recognizer:
         if where is not None and not _covers(pre.digits[0].box, where):
             return None
         reading = self.reading(pre, self.classify(pre.images))
-        digits_read = sum(len(d.digits) for d in decoded)
-        if digits_read == 0 and reading.confidence < LONE_SURE:
-            return None
-        if digits_read == 1 and where is not None and where[3] < TIGHT * pre.height and reading.confidence <= max(d.confidence for d in decoded):
-            return None
-        _, _, width, height = pre.digits[0].box
-        if digits_read > 1 and (reading.confidence < LONE_OVERRULE or not LONE_NARROW * height <= width <= LONE_WIDE * height):
-            return None
-        return reading
+        return reading if _classifier_wins(reading.confidence, decoded, pre.digits[0].box, where, pre.height) else None
 
     def preprocess(self, image: ImageInput, single: bool | None = None, name: str | None = None) -> Preprocessed:
         """The first half of `read`: the picture's digits as MNIST-style 28x28 images."""
@@ -451,6 +443,21 @@ def check_layout(layout: str) -> str:
     if layout not in LAYOUTS:
         raise ConfigError(f"--layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
     return layout
+
+
+def _classifier_wins(
+    surety: float, decoded: list[DecodedNumber], digit: tuple[int, int, int, int], where: tuple[int, int, int, int] | None, height: int
+) -> bool:
+    """Whether the classifier's reading of a picture's one tall `digit` (read `surety`
+    sure) stands over what the reader read (`decoded`): see `Recognizer.lone_digit`."""
+    digits_read = sum(len(n.digits) for n in decoded)
+    if digits_read == 0:
+        return surety >= LONE_SURE
+    if digits_read == 1:
+        number_is_small = where is not None and where[3] < TIGHT * height
+        return not number_is_small or surety > max(n.confidence for n in decoded if n.digits)
+    _, _, w, h = digit
+    return surety >= LONE_OVERRULE and LONE_NARROW * h <= w <= LONE_WIDE * h
 
 
 def _covers(box: tuple[int, int, int, int], other: tuple[int, int, int, int]) -> bool:
