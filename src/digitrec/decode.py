@@ -3,8 +3,9 @@
 Best-path CTC decoding: the likeliest class of each column, repeats merged, blanks
 dropped. A digit's columns are its run in that path; they give its probability (the
 peak over the run), its top 3 (at that peak) and its box: from a reader with a box head,
-the box that head puts around the digit at the peak column; else the ink under those
-columns (a strip holds little else), mapped back into the original picture. The
+the box that head puts around the digit at the peak column; else its ink, the strip's
+ink cut into as many digits as were read (`preprocess.digit_boxes`: CTC peaks drift, so
+the ink under a digit's columns is often a sliver of it), mapped back into the picture. The
 number's confidence is the product of its digits' probabilities and of the least sure
 blank column's blank probability: a digit read uncertainly lowers it, and so does a
 column where a digit nearly appeared. (The
@@ -17,11 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from digitrec.preprocess.digit_boxes import digit_boxes
 from digitrec.preprocess.fields import Field
-
-# --- tuning --------------------------------------------------------------------------
-BOX_INK = 0.3  # a strip pixel is ink for a digit's box above this share of 255
-BOX_REACH = 1  # columns either side of a digit's run that its box may take ink from
 
 
 @dataclass
@@ -55,16 +53,6 @@ def best_path(probs: np.ndarray) -> list[tuple[int, int, int]]:
     return runs
 
 
-def ink_extent(strip: np.ndarray, x0: int, x1: int) -> tuple[int, int, int, int]:
-    """The box (x0, y0, x1, y1) of the ink in strip columns [x0, x1), in strip pixels (the
-    columns' full height when they hold none)."""
-    x0, x1 = max(0, x0), min(strip.shape[1], max(x1, x0 + 1))
-    rows, cols = np.nonzero(strip[:, x0:x1] > BOX_INK * 255)
-    if not len(rows):
-        return x0, 0, x1, strip.shape[0]
-    return x0 + int(cols.min()), int(rows.min()), x0 + int(cols.max()) + 1, int(rows.max()) + 1
-
-
 def picture_box(field: Field, extent: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
     """A box in strip pixels (x0, y0, x1, y1) as x, y, w, h in the original picture."""
     x0, y0, x1, y1 = extent
@@ -91,7 +79,9 @@ def decode_number(probs: np.ndarray, field: Field, stride: int, boxes: np.ndarra
     """The number in one field from its (T, 11) column probabilities (and, from a reader
     with a box head, its (T, 4) column boxes)."""
     digits = []
-    for cls, start, end in best_path(probs):
+    runs = best_path(probs)
+    ink_boxes = digit_boxes(field.strip, len(runs), field.core) if boxes is None and runs else []
+    for cls, start, end in runs:
         run = probs[start:end, cls]
         peak = start + int(run.argmax())
         ten = probs[peak, 1:]
@@ -99,7 +89,7 @@ def decode_number(probs: np.ndarray, field: Field, stride: int, boxes: np.ndarra
         if boxes is not None:
             extent = head_extent(field.strip, peak, boxes[peak], stride)
         else:
-            extent = ink_extent(field.strip, (start - BOX_REACH) * stride, (end + BOX_REACH) * stride)
+            extent = ink_boxes[len(digits)]
         digits.append(
             DecodedDigit(
                 cls - 1, float(run.max()), [(int(i), float(ten[i])) for i in order], [float(p) for p in ten],

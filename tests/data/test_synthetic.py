@@ -59,6 +59,16 @@ def test_digits_are_drawn_where_the_number_is_and_nowhere_else(bank: DigitBank) 
         assert cols.any() and not cols[int(width) :].any()
 
 
+def test_a_slanted_digits_box_is_its_ink(bank: DigitBank) -> None:
+    # One digit per number, slanted hard: its box must hold all its drawn ink and no more
+    # (a box of the upright digit misses a slanted one's leaning top and bottom).
+    drawn = make(bank, **OFF, min_digits=1, max_digits=1, slant=0.4).draw(16, torch.Generator().manual_seed(4), plain=True)
+    for strip, box in zip(drawn.ink[:, 0], drawn.boxes[:, 0]):
+        rows, cols = (strip > 40 / 255).nonzero(as_tuple=True)
+        ink = (int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1)
+        assert tuple(round(v) for v in box.tolist()) == ink
+
+
 @pytest.mark.parametrize("distractor", ["line", "border", "margin", "underline", "stain", "pattern", "separator", "trailing"])
 def test_each_distractor_adds_ink_of_its_own(bank: DigitBank, distractor: str) -> None:
     clean = make(bank, **OFF, min_digits=3, max_digits=3).batch(16, torch.Generator().manual_seed(3))

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 # --- tuning --------------------------------------------------------------------------
 DIGIT_INK = 20.0  # MNIST fits a digit's ink into 20 of its 28 pixels
+INK_LEVEL = 40  # a digit's ink: pixels above this of 255 (its faint anti-aliased rim aside); its box is that ink's
 DIGIT_WINDOW = 64  # strip columns a digit can cover: its 28-pixel box at the largest size, slanted
 SEPARATORS = ("dot", "comma", "dash", "slash", "plus")
 
@@ -77,14 +78,25 @@ def frame_like_mnist(images: np.ndarray) -> np.ndarray:
 
 
 def _ink_span(inked: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """First and one-past-last inked index of each row of a (N, 28) mask, as floats; an
-    empty digit gets MNIST's usual middle."""
+    """First and one-past-last inked index of each row of a (N, L) mask, as floats; an
+    empty digit gets MNIST's usual middle (of 28)."""
     idx = torch.arange(inked.shape[1], device=inked.device).expand_as(inked)
     first = torch.where(inked, idx, inked.shape[1]).min(1).values.float()
     last = torch.where(inked, idx + 1, 0).max(1).values.float()
     empty = last <= first
     first[empty], last[empty] = 10.0, 18.0
     return first, last
+
+
+def _ink_boxes(drawn: torch.Tensor, ox: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """Each drawn digit's ink box (b, k, 4: x0, y0, x1, y1 on the strip) from its window
+    (b, k, H, Ww) placed at column `ox`; -1 for a digit not there."""
+    on = drawn > INK_LEVEL / 255
+    b, k, h, w = on.shape
+    x0, x1 = _ink_span(on.any(2).view(b * k, w))
+    y0, y1 = _ink_span(on.any(3).view(b * k, h))
+    boxes = torch.stack([x0, y0, x1, y1], -1).view(b, k, 4) + torch.stack([ox, torch.zeros_like(ox)] * 2, -1)
+    return torch.where(present.unsqueeze(-1), boxes, -1.0)
 
 
 @dataclass
@@ -100,8 +112,8 @@ class DigitBank:
 
     @classmethod
     def from_images(cls, images: torch.Tensor, labels: torch.Tensor) -> DigitBank:
-        left, right = _ink_span((images > 40).any(1))
-        top, bottom = _ink_span((images > 40).any(2))
+        left, right = _ink_span((images > INK_LEVEL).any(1))
+        top, bottom = _ink_span((images > INK_LEVEL).any(2))
         return cls(images, labels.long(), left, right, top, bottom)
 
     def to(self, device: torch.device | str) -> DigitBank:
@@ -119,7 +131,7 @@ class NumberInk:
     targets: torch.Tensor  # long (B, max_digits), digits then -1
     lengths: torch.Tensor  # long (B,)
     field_end: torch.Tensor  # float (B,): where each field ends
-    boxes: torch.Tensor  # float (B, max_digits, 4): each digit's ink x0, y0, x1, y1 (slant aside); -1 past the number
+    boxes: torch.Tensor  # float (B, max_digits, 4): each digit's ink x0, y0, x1, y1 as drawn (slanted); -1 past the number
 
 
 @dataclass
@@ -208,13 +220,9 @@ class NumberMaker:
         y_ink = top + _u((b, k), -cfg.baseline_jitter, cfg.baseline_jitter, g, dev) * dh  # ink top of each digit
         slant = _u((b, 1), -cfg.slant, cfg.slant, g, dev)
 
-        ink = self._draw_digits(pick, present, x0, left, sx, scale, y_ink, slant, dh)
+        ink, boxes = self._draw_digits(pick, present, x0, left, sx, scale, y_ink, slant, dh)
         number_end = start_x[:, 0] + ends * squeeze[:, 0]
         targets = torch.where(present, labels, -1)
-        digit_h = scale * (self.bank.bottom[pick] - self.bank.top[pick])
-        digit_y = y_ink + scale * (self.bank.top[pick] - 4.0)
-        boxes = torch.stack([x0, digit_y, x0 + widths * squeeze, digit_y + digit_h], -1)  # (b, k, 4), x0 y0 x1 y1
-        boxes = torch.where(present.unsqueeze(-1), boxes, -1.0)
         if plain:
             return NumberInk(ink, targets, n_digits, number_end + 1, boxes)
         ink = self._stroke_weight(ink, g)
@@ -229,9 +237,10 @@ class NumberMaker:
 
     # --- drawing ---------------------------------------------------------------------
 
-    def _draw_digits(self, pick, present, x0, left, sx, scale, y_ink, slant, dh) -> torch.Tensor:
+    def _draw_digits(self, pick, present, x0, left, sx, scale, y_ink, slant, dh) -> tuple[torch.Tensor, torch.Tensor]:
         """Every digit resampled into a window of its own (one grid_sample for all), then
-        placed on the strip by a scatter that keeps the brighter ink where digits overlap."""
+        placed on the strip by a scatter that keeps the brighter ink where digits overlap;
+        with each digit's box (b, k, 4): its drawn ink's, -1 for a digit not there."""
         b, k = pick.shape
         H, W, Ww = self.cfg.height, self.cfg.width, DIGIT_WINDOW
         # Window origin: the digit's 28-pixel box, less room for the slant.
@@ -264,7 +273,7 @@ class NumberMaker:
         index = (torch.arange(H, device=self.device).view(1, 1, H, 1) * wide + cols).view(b, -1)
         canvas = torch.zeros((b, H * wide), device=self.device)
         canvas.scatter_reduce_(1, index, drawn.reshape(b, -1), reduce="amax")
-        return canvas.view(b, 1, H, wide)[..., :W].contiguous()
+        return canvas.view(b, 1, H, wide)[..., :W].contiguous(), _ink_boxes(drawn, ox, present)
 
     def _stroke_weight(self, ink: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         u = torch.rand((ink.shape[0], 1, 1, 1), generator=g, device=self.device)

@@ -19,7 +19,7 @@ so the reader sees the same kind of strip everywhere.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -60,6 +60,7 @@ class Field:
     box: tuple[int, int, int, int]  # x, y, w, h of the field in the original picture
     scale: float  # strip pixels per original pixel, across (x = box x + strip x / scale)
     y_scale: float  # ... and down (equal to `scale` unless a long field was squeezed)
+    core: tuple[int, int, int, int] | None = None  # x0, y0, x1, y1 in the strip where the number was found (None: all of it)
 
 
 @dataclass
@@ -259,7 +260,18 @@ def field_in_box(picture: Picture, box: tuple[int, int, int, int], pad: float = 
     ink, _ = ink_image(picture.gray[y0:y1, x0:x1])
     strip, strip_scale = to_strip(ink, (0, 0, x1 - x0, y1 - y0))
     original = (int(x0 / s), int(y0 / s), max(1, round((x1 - x0) / s)), max(1, round((y1 - y0) / s)))
-    return Field(strip, original, strip_scale * s, STRIP_HEIGHT / (y1 - y0) * s)
+    cut = Field(strip, original, strip_scale * s, STRIP_HEIGHT / (y1 - y0) * s)
+    return replace(cut, core=_core(cut, box))
+
+
+def _core(field: Field, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """Where `box` (x, y, w, h on the picture) lies in a field's strip (x0, y0, x1, y1)."""
+    h, w = field.strip.shape
+    fx, fy, _, _ = field.box
+    x, y, bw, bh = box
+    x0, y0 = int(np.clip((x - fx) * field.scale, 0, w - 1)), int(np.clip((y - fy) * field.y_scale, 0, h - 1))
+    x1, y1 = int(np.clip(round((x + bw - fx) * field.scale), x0 + 1, w)), int(np.clip(round((y + bh - fy) * field.y_scale), y0 + 1, h))
+    return x0, y0, x1, y1
 
 
 def ink_image(gray: np.ndarray) -> tuple[np.ndarray, float]:
