@@ -45,15 +45,15 @@ demo: install
 	echo "Everything is in $(DEMO_RUN)/: config.json, history.csv, best.safetensors, last.safetensors, metrics.json, evaluation-test.json" && \
 	echo "Report (open it in a browser, no server needed): $(DEMO_RUN)/report.html, figures in $(DEMO_RUN)/figures/"
 
-# The shipped models, from the project's own recipes (about 75 minutes on 2 CPU cores; see
-# MODELS.json for what the shipped ones cost): the number finder (synthetic pages, then
-# real fields whose numbers the shipped reader locates), the strip reader on the strips it
-# cuts, the digit classifier. A run that already finished is reused; an interrupted one resumes.
+# The shipped models, from the project's own recipes (about 85 minutes on 2 CPU cores; see
+# MODELS.json for what the shipped ones cost): the number finder (synthetic pages and lone
+# digits, then real fields whose numbers the shipped reader locates, at their own scale),
+# the strip reader on the strips it cuts, the digit classifier. A run that already finished is reused; an interrupted one resumes.
 FINDER_FIELDS := --fields danish-rowid:train --fields orand-car-a-dev:train
 models: install
 	@test -e $(MODELS)/finder.safetensors || $(BIN)/python -m digitrec.training.finder $(MODELS)/finder.safetensors
 	@test -e $(MODELS)/finder-fields.safetensors || $(BIN)/python -m digitrec.training.finder $(MODELS)/finder-fields.safetensors \
-		--init $(MODELS)/finder.safetensors --steps 600 $(FINDER_FIELDS)
+		--init $(MODELS)/finder.safetensors --steps 1200 --enlarge 1 $(FINDER_FIELDS)
 	@for recipe in strip-reader handwriting; do \
 		run=$(MODELS)/$$recipe; \
 		if [ -e $$run/metrics.json ]; then echo "$$run: finished, reused"; \
@@ -62,7 +62,7 @@ models: install
 		else $(BIN)/digitrec train --recipe $$recipe --out $$run || exit 1; fi; \
 	done
 	$(BIN)/digitrec evaluate $(MODELS)/handwriting --no-report
-	$(BIN)/python -m digitrec.shipped $(MODELS)/strip-reader $(MODELS)/handwriting --finder $(MODELS)/finder-fields.safetensors
+	$(BIN)/python -m digitrec.shipped $(MODELS)/strip-reader $(MODELS)/handwriting --finder $(MODELS)/finder-fields.safetensors --finder-enlarge 1.33
 
 # The field reader (recipe `reader`, in progress: not shipped yet), then its box head
 # (about 80 minutes, the box head 6 and the finder 35 on 2 CPU cores). Continue a finished run with

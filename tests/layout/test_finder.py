@@ -3,7 +3,9 @@ into boxes, its checkpoint, its training."""
 
 from __future__ import annotations
 
+
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -89,6 +91,13 @@ def test_the_page_canvas_is_ink_bright_at_the_finders_side():
     assert canvas[int(320 * scale), int(505 * scale)] > 200 and canvas[50, 50] < 30
 
 
+def test_a_small_picture_is_enlarged_at_most_as_its_finder_learned():
+    cell = np.full((120, 180), 235, np.uint8)
+    assert page_canvas(decode_picture(cell), 768)[1] == pytest.approx(2.0)  # finders that do not say: 2x
+    canvas, scale = page_canvas(decode_picture(cell), 768, enlarge=1.0)
+    assert scale == pytest.approx(1.0) and canvas.shape == (128, 192)
+
+
 def test_the_finder_maps_a_page_to_quarter_resolution():
     out = NumberFinder()(torch.rand(2, 1, 64, 96))
     assert out.shape == (2, 1, 16, 24)
@@ -126,6 +135,19 @@ def test_a_finder_continued_with_init_records_the_whole_chains_steps_and_seconds
     more = load_model(tmp_path / "more.safetensors").meta["training"]
     assert more["steps"] == first["steps"] + 3 and more["seconds"] > first["seconds"] and more["init"] == str(out)
     assert more["core_seconds"] > first["core_seconds"]
+
+
+def test_a_finder_trained_at_its_own_scale_finds_at_that_scale(trained, tmp_path):
+    out, _ = trained
+    assert load_model(out).meta["input"]["enlarge"] == 2.0
+    finder_training.train_finder(tmp_path / "1x.safetensors", steps=2, batch=2, page=PageConfig(height=64, width=96), init=out, enlarge=1.0)
+    finder_training.train_finder(tmp_path / "kept.safetensors", steps=2, batch=2, page=PageConfig(height=64, width=96), init=tmp_path / "1x.safetensors")
+    assert load_model(tmp_path / "kept.safetensors").meta["input"]["enlarge"] == 1.0, "--init's scale is kept"
+    runtime = NumberFinderRuntime.load(tmp_path / "1x.safetensors")
+    seen = []
+    runtime._chances = lambda canvas: seen.append(canvas.shape) or np.zeros((canvas.shape[0] // 4, canvas.shape[1] // 4), np.float32)
+    runtime.find(np.full((120, 180), 235, np.uint8))
+    assert seen == [(128, 192)], "a 180x120 cell read at 1x, not enlarged twice"
 
 
 def test_a_finder_is_not_a_reader_nor_a_classifier(trained, tmp_path):
@@ -204,6 +226,26 @@ def test_shipping_a_finder_that_is_not_one_is_refused_and_changes_nothing(traine
     with pytest.raises(SystemExit, match="not a number finder"):
         ship.main([str(shipped.READER), "--finder", str(shipped.CLASSIFIER)])
     assert files["FINDER"].read_bytes() == b"the finder shipped before" and not files["CARD"].exists()
+
+
+def test_a_finder_ships_reading_small_pictures_at_the_scale_chosen_for_it(trained, tmp_path, monkeypatch):
+    import shutil
+
+    from digitrec import shipped
+    from digitrec.shipped import __main__ as ship
+
+    out, _ = trained
+    files = {name: tmp_path / f"{name}.file" for name in ("READER", "CLASSIFIER", "FINDER", "CARD")}
+    shutil.copyfile(shipped.CARD, files["CARD"])
+    shutil.copyfile(shipped.CLASSIFIER, files["CLASSIFIER"])  # kept: only the reader and its finder ship
+    for name, path in files.items():
+        monkeypatch.setattr(ship, name, path)
+    with pytest.raises(SystemExit, match="at least 1"):
+        ship.main([str(shipped.READER), "--finder", str(out), "--finder-enlarge", "0.5"])
+    assert ship.main([str(shipped.READER), "--finder", str(out), "--finder-enlarge", "1.33", "--threads", "2"]) == 0
+    assert NumberFinderRuntime.load(files["FINDER"]).enlarge == 1.33
+    assert json.loads(files["CARD"].read_text())["finder"]["enlarge"] == 1.33
+    assert load_model(out).meta["input"]["enlarge"] == 2.0, "the finder trained stays as it was"
 
 
 def test_a_reader_that_learned_from_a_finders_strips_ships_only_with_a_finder(tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ from digitrec.layout.finder import FoundNumbers, NumberFinderRuntime
 from digitrec.preprocess.decode import Picture, decode_picture
 from digitrec.preprocess.fields import PAD, STRIP_HEIGHT, field_in_box
 from digitrec.recognizer import Recognizer
-from digitrec.training.finder_fields import LocatedField, RealFieldBank, _origin
+from digitrec.training.finder_fields import LocatedField, RealFieldBank, _origin, lone_digit_canvases
 
 
 def two_blobs() -> Picture:
@@ -131,6 +131,30 @@ def test_a_real_field_batch_marks_the_located_number_and_not_the_rest(tmp_path: 
         assert float(page[0, y0:y1, x0:x1].mean()) > 0.6, "the box holds the number's ink"
         assert float(page.sum()) > float(page[0, y0:y1, x0:x1].sum()) + 50, "other ink is on the canvas, unmarked"
         assert 0 < float(mask.sum()) < 0.1 * mask.numel()
+
+
+def test_lone_digit_canvases_mark_the_whole_digit_of_every_size():
+    from digitrec.data.synthetic import DigitBank
+
+    images = torch.zeros(3, 28, 28, dtype=torch.uint8)
+    images[:, 4:24, 12:16] = 255  # a 1's stem ...
+    images[:, 4:8, 8:20] = 255  # ... with a bar: one digit of two strokes
+    pages, boxes = lone_digit_canvases(DigitBank.from_images(images, torch.arange(3)), 24, 256, 384, torch.Generator().manual_seed(1))
+    heights = boxes[:, 0, 3] - boxes[:, 0, 1]
+    assert float(heights.min()) < 40 and float(heights.max()) > 120, "small and large lone digits"
+    masks = number_mask(boxes, 64, 96)
+    for page, box, mask in zip(pages, boxes, masks):
+        x0, y0, x1, y1 = box[0].round().long().tolist()
+        assert 0 <= x0 < x1 <= 384 and 0 <= y0 < y1 <= 256
+        assert float(page[0, :, :x0].sum() + page[0, :, x1:].sum()) < 0.02 * float(page.sum()), "the box holds all the ink"
+        assert float(page[0, y0:y1, x0:x1].max()) > 0.9 and x1 - x0 > 0.4 * (y1 - y0), "bar and stem, not one stroke"
+        assert float(mask.sum()) > 0
+    words = torch.full((2, 16, 60), 0, dtype=torch.uint8)
+    words[:, 4:12, 2:58] = 255  # a printed word's ink
+    worded, same = lone_digit_canvases(DigitBank.from_images(images, torch.arange(3)), 24, 256, 384, torch.Generator().manual_seed(1), words)
+    assert torch.equal(same, boxes), "a word beside the digit moves nothing and is not marked"
+    beside = (worded - pages).sum((1, 2, 3))
+    assert 0.2 < float((beside > 10).float().mean()) < 0.9, "about half the pictures have a word beside the digit"
 
 
 class WidthReader:

@@ -2,7 +2,8 @@
 
 1. The page as the finder sees it (`page_canvas`): ink bright, contrast stretched
    (`field_image.ink_bright`), scaled so that its longer side is the checkpoint's
-   `input.side`, padded to whole multiples of 16.
+   `input.side` but enlarged at most `input.enlarge` times (the scale its real fields
+   were learned at), padded to whole multiples of 16.
 2. One pass of the finder gives, per 4x4 pixels, the chance of being inside a number.
 3. `number_boxes`: the connected regions above THRESHOLD, each grown back by what its
    training target left out (the number's box shrunk by a share of its height: the
@@ -36,6 +37,7 @@ MULTIPLE = 16  # the finder halves the page four times
 # between two digits), the regions on the surest region's line continue it when the gap
 # to them is at most JOIN_GAP of the line's height.
 JOIN_GAP = 1.0
+ENLARGE = 2.0  # a small picture's most enlargement, for finders whose checkpoint does not say
 
 
 @dataclass(frozen=True)
@@ -60,11 +62,12 @@ def training_core_seconds(training: dict[str, Any]) -> float:
     return float(training.get("core_seconds", float(training.get("seconds", 0.0)) * int(training.get("threads", 1))))
 
 
-def page_canvas(picture: Picture, side: int) -> tuple[np.ndarray, float]:
+def page_canvas(picture: Picture, side: int, enlarge: float = ENLARGE) -> tuple[np.ndarray, float]:
     """The picture as the finder reads it: uint8 (H, W) ink bright, its longer side `side`
-    (never enlarged past 2x), padded to multiples of MULTIPLE; and finder pixels per picture pixel."""
+    (never enlarged past `enlarge` times), padded to multiples of MULTIPLE; and finder
+    pixels per picture pixel."""
     gray = picture.gray
-    scale = min(2.0 * picture.scale, side / max(gray.shape))  # finder pixels per gray pixel
+    scale = min(enlarge * picture.scale, side / max(gray.shape))  # finder pixels per gray pixel
     size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
     scaled = cv2.resize(ink_bright(gray), size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     h, w = scaled.shape
@@ -137,6 +140,7 @@ class NumberFinderRuntime:
         self.meta, self.path, self.runtime = meta, path, runtime
         self._chances = chances  # uint8 (H, W) canvas -> (H / stride, W / stride) chances
         self.side = int(self.meta["input"]["side"])
+        self.enlarge = float(self.meta["input"].get("enlarge", ENLARGE))
         t = self.meta["target"]
         self.target = Target(int(t["stride"]), float(t["shrink_x"]), float(t["shrink_y"]))
 
@@ -187,5 +191,5 @@ class NumberFinderRuntime:
 
     def find(self, image: ImageInput | Picture, name: str | None = None) -> FoundNumbers:
         picture = decode_picture(image, name, min_side=self.side)
-        canvas, scale = page_canvas(picture, self.side)
+        canvas, scale = page_canvas(picture, self.side, self.enlarge)
         return number_boxes(self._chances(canvas), self.target, scale, picture.width, picture.height)

@@ -1,4 +1,4 @@
-"""`python -m digitrec.shipped RUN_READER [RUN_CLASSIFIER] [--reader-file FILE] [--finder FILE] [--threads N]`:
+"""`python -m digitrec.shipped RUN_READER [RUN_CLASSIFIER] [--reader-file FILE] [--finder FILE [--finder-enlarge X]] [--threads N]`:
 copy trained runs' best checkpoints into the package as its default models, with their
 figures and the compute behind them in MODELS.json. `--finder` ships a number finder
 beside the reader (the shipped reader then finds numbers with it: a field's, a page's).
@@ -19,9 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from digitrec.artifacts.checkpoint import load_model, resolve_model_path
+from digitrec.artifacts.checkpoint import load_model, resolve_model_path, save_model_checkpoint
 from digitrec.fileio import atomic_write_json
-from digitrec.layout.finder import training_core_seconds
+from digitrec.layout.finder import ENLARGE, training_core_seconds
 from digitrec.models.registry import count_parameters
 from digitrec.shipped import CARD, CLASSIFIER, FINDER, READER
 
@@ -84,6 +84,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("classifier_run", type=Path, nargs="?", help="omitted: the shipped classifier stays, with its card")
     parser.add_argument("--reader-file", type=Path, help="the reader checkpoint to ship (default: the run's best)")
     parser.add_argument("--finder", type=Path, help="a number finder to ship beside the reader (python -m digitrec.training.finder)")
+    parser.add_argument("--finder-enlarge", type=float, help="how far the shipped finder enlarges a small picture, chosen on "
+                        "validation (default: as it was trained; it learned real fields jittered 0.75-1.33 times that scale)")
     parser.add_argument("--threads", type=int, help="threads that trained a run whose metrics.json does not say")
     args = parser.parse_args(argv)
     reader = args.reader_file or resolve_model_path(args.reader_run)
@@ -94,8 +96,10 @@ def main(argv: list[str]) -> int:
         raise SystemExit(f"{args.reader_run} learned from strips cut by a number finder: ship that finder with it (--finder FILE)")
     card = {"reader": card_of(args.reader_run, reader, args.threads)}
     # Every check and card first, the files after: a refusal leaves the shipped set as it was.
+    if args.finder_enlarge is not None and (args.finder is None or args.finder_enlarge < 1):
+        raise SystemExit("--finder-enlarge sets how far a shipped --finder enlarges small pictures: at least 1, with --finder")
     if args.finder is not None:
-        card["finder"] = finder_card(args.finder)
+        card["finder"] = finder_card(args.finder, args.finder_enlarge)
     classifier = None
     if args.classifier_run is not None:
         classifier = resolve_model_path(args.classifier_run)
@@ -107,7 +111,7 @@ def main(argv: list[str]) -> int:
     if classifier is not None:
         shutil.copyfile(classifier, CLASSIFIER)
     if args.finder is not None:
-        shutil.copyfile(args.finder, FINDER)
+        ship_finder(args.finder, args.finder_enlarge)
     else:
         FINDER.unlink(missing_ok=True)  # a finder stays only beside the reader it was shipped with
     shutil.copyfile(reader, READER)
@@ -117,8 +121,19 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def finder_card(path: Path) -> dict[str, Any]:
-    """A number finder's card: its size and the training behind it (its own metadata)."""
+def ship_finder(path: Path, enlarge: float | None) -> None:
+    """Copy a number finder in; with `enlarge`, as reading small pictures enlarged at most that much."""
+    if enlarge is None:
+        shutil.copyfile(path, FINDER)
+        return
+    loaded = load_model(path, "cpu")
+    meta = {**loaded.meta, "input": {**loaded.meta["input"], "enlarge": enlarge}}
+    save_model_checkpoint(FINDER, loaded.model, meta)
+
+
+def finder_card(path: Path, enlarge: float | None = None) -> dict[str, Any]:
+    """A number finder's card: its size, how far it enlarges small pictures and the
+    training behind it (its own metadata)."""
     loaded = load_model(path, "cpu")
     meta = loaded.meta
     if meta.get("kind") != "finder":
@@ -127,6 +142,7 @@ def finder_card(path: Path) -> dict[str, Any]:
     core_hours = round(training_core_seconds(training) / 3600, 3)
     stage = {"run": path.name, "device": "cpu", "threads": training["threads"], "train_seconds": round(float(training["seconds"]), 1), "core_hours": core_hours}
     return {"kind": "finder", "parameters": count_parameters(loaded.model), "bytes": path.stat().st_size, "steps": training["steps"],
+            "enlarge": enlarge if enlarge is not None else float(meta["input"].get("enlarge", ENLARGE)),
             "final_loss": training["final_loss"], "compute": {"stages": [stage], "core_hours": core_hours}}
 
 

@@ -11,7 +11,8 @@ the rule) — and, trained on the easy fields, finds the number in the hard ones
 
 Located boxes are cached per folder part and reader (`located_fields`); `RealFieldBank`
 holds the fields as uint8 ink and cuts training canvases from them, each scaled as the
-finder will see it (`layout.finder.page_canvas`), jittered.
+finder will see it (`layout.finder.page_canvas`), jittered. `lone_digit_canvases` shows
+it pictures of one digit alone, which pages and cells do not.
 """
 
 from __future__ import annotations
@@ -25,13 +26,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from digitrec.data.folders import read_labels
+from digitrec.data.synthetic import INK_LEVEL, DigitBank
+from digitrec.layout.finder import ENLARGE
 
 # --- tuning --------------------------------------------------------------------------
 MAX_FIELDS = 8000  # real fields per folder part at most (evenly spaced): ~2 minutes to locate on 2 cores
 SCALE_JITTER = (0.75, 1.33)  # a field's scale against the finder's own, drawn per field
 LOCATE_VERSION = "located-1"  # bump when locating changes
+LONE_WORDS = 0.5  # the share of lone-digit pictures with a printed word beside the digit, unmarked
+LONE_TALLEST = 240  # a lone digit's ink is drawn up to this tall (a 400-pixel drawing's digit, at the finder's scale)
 
 
 @dataclass(frozen=True)
@@ -99,7 +105,7 @@ class RealFieldBank:
     """Real fields as the finder sees them (ink bright, uint8, at the picture's own
     scale) and their located number boxes; `batch` cuts training canvases from them."""
 
-    def __init__(self, fields: list[LocatedField], side: int):
+    def __init__(self, fields: list[LocatedField], side: int, enlarge: float = ENLARGE):
         from digitrec.preprocess.decode import decode_picture
         from digitrec.preprocess.field_image import ink_bright
 
@@ -110,7 +116,7 @@ class RealFieldBank:
             self.inks.append(ink)
             self.boxes.append(np.array(f.box, np.float32) * picture.scale)  # in the ink's pixels
             # the finder's pixels per ink pixel, as `page_canvas` scales a picture
-            self.scales.append(min(2.0, side / max(ink.shape)))
+            self.scales.append(min(enlarge, side / max(ink.shape)))
 
     def __len__(self) -> int:
         return len(self.inks)
@@ -147,3 +153,54 @@ def _origin(length: int, room: int, lo: float, hi: float, u: float) -> int:
     if first > last:
         first = last = (room - hi - lo) / 2  # the number is longer than the canvas: centred
     return int(round(first + u * (last - first)))
+
+
+def lone_digit_canvases(
+    bank: DigitBank, size: int, height: int, width: int, generator: torch.Generator, words: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`size` canvases (size, 1, height, width) each holding one digit alone, as a picture
+    of a lone digit is (a tight crop, a drawing, a scanned form's box: 12 to LONE_TALLEST
+    pixels of ink, strokes as drawn or thickened), and its ink box (size, 1, 4): the finder
+    learns that a digit filling its picture is one number, not a stroke of one. With
+    `words` (uint8 (N, h, w) printed words, ink bright), half the canvases also hold a
+    printed word beside the digit, unmarked: a lone printed mark is no number."""
+    dev = bank.images.device
+    picks = torch.randint(len(bank), (size,), generator=generator, device=dev)
+    u = torch.rand(size, 7, generator=generator, device=dev)
+    tallest = min(LONE_TALLEST, (height - 4) * 20 / 28)  # its 28-pixel frame fits the canvas
+    ink_px = 12 + u[:, 0] * (tallest - 12)  # the digit's ink height: MNIST's is 20 of its 28 pixels
+    pages = torch.zeros(size, 1, height, width, device=dev)
+    boxes = torch.zeros(size, 1, 4, device=dev)
+    for i in range(size):
+        side = max(8, int(28 * float(ink_px[i]) / 20))
+        digit = F.interpolate(bank.images[picks[i]].float().div(255).view(1, 1, 28, 28), size=(side, side), mode="bilinear", align_corners=False)
+        if u[i, 1] < 0.3:  # a thick pen
+            digit = F.max_pool2d(digit, 3, stride=1, padding=1)
+        y, x = int(u[i, 2] * (height - side)), int(u[i, 3] * (width - side))
+        pages[i, 0, y : y + side, x : x + side] = digit[0, 0]
+        rows, cols = (digit[0, 0] > INK_LEVEL / 255).nonzero(as_tuple=True)
+        if len(rows):
+            boxes[i, 0] = torch.stack([cols.min() + x, rows.min() + y, cols.max() + 1 + x, rows.max() + 1 + y]).float()
+        else:
+            boxes[i, 0] = -1.0  # nothing drawn: nothing to find
+        if words is not None and u[i, 4] < LONE_WORDS:
+            _word_beside(pages[i, 0], words[int(u[i, 5] * len(words))], (x, y, x + side, y + side), float(u[i, 6]))
+    return pages, boxes
+
+
+def _word_beside(page: torch.Tensor, word: torch.Tensor, digit: tuple[int, int, int, int], u: float) -> None:
+    """Print `word` (uint8, ink bright) 12-36 pixels tall on `page` where the digit's frame
+    is not: on the wider side of it, at the digit's height where it fits."""
+    height, width = page.shape
+    tall = int(12 + u * 24)
+    wide = min(int(word.shape[1] * tall / word.shape[0]), width)
+    scaled = F.interpolate(word.float().div(255).view(1, 1, *word.shape), size=(tall, wide), mode="bilinear", align_corners=False)[0, 0]
+    x0, y0, x1, _ = digit
+    left_room, right_room = x0, width - x1
+    room = max(left_room, right_room)
+    if room < 8:
+        return  # the digit fills the canvas
+    scaled = scaled[:, : room - 4]
+    x = 2 if left_room >= right_room else x1 + 2
+    y = min(max(0, y0), height - tall)
+    page[y : y + tall, x : x + scaled.shape[1]] = torch.maximum(page[y : y + tall, x : x + scaled.shape[1]], scaled)
