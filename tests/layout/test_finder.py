@@ -197,6 +197,14 @@ def test_serve_with_a_finder_beside_a_digit_classifier_says_why_not_before_takin
     assert code != 0 and "is a digit classifier" in err
 
 
+def test_an_exported_finder_is_served_beside_a_reader(trained, tmp_path, capsys):
+    from tests.cli.test_cli import run
+
+    out, _ = trained
+    code, printed, _ = run(capsys, "export", out, "--out", tmp_path / "finder.onnx")
+    assert code == 0 and f"--finder {tmp_path / 'finder.onnx'}" in printed and "--model reader.onnx" in printed
+
+
 def test_a_shipped_finders_card_says_its_steps_and_the_core_hours_behind_it(trained):
     from digitrec.shipped import CLASSIFIER
     from digitrec.shipped.__main__ import finder_card

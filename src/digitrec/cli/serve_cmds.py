@@ -26,7 +26,13 @@ def export(
     if as_json:
         emit_json({"out": path, "format": fmt, "bytes": path.stat().st_size})
         return
-    out.print(f"wrote {path} ({path.stat().st_size:,} bytes); serve it with `digitrec serve --model {path} --runtime onnx`")
+    from digitrec.runtime import onnx_session
+
+    if onnx_session(path)[1].get("kind") == "finder":  # a finder finds numbers for a reader: it is served beside one
+        out.print(f"wrote {path} ({path.stat().st_size:,} bytes); serve it beside a reader with "
+                  f"`digitrec serve --model reader.onnx --finder {path} --runtime onnx`")
+    else:
+        out.print(f"wrote {path} ({path.stat().st_size:,} bytes); serve it with `digitrec serve --model {path} --runtime onnx`")
 
 
 def is_loopback(host: str) -> bool:
