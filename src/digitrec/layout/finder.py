@@ -62,6 +62,12 @@ def training_core_seconds(training: dict[str, Any]) -> float:
     return float(training.get("core_seconds", float(training.get("seconds", 0.0)) * int(training.get("threads", 1))))
 
 
+def finder_enlarge(meta: dict[str, Any]) -> float:
+    """How far a finder enlarges a small picture, from its checkpoint's metadata (ENLARGE
+    for finders from before it was recorded)."""
+    return float(meta["input"].get("enlarge", ENLARGE))
+
+
 def page_canvas(picture: Picture, side: int, enlarge: float = ENLARGE) -> tuple[np.ndarray, float]:
     """The picture as the finder reads it: uint8 (H, W) ink bright, its longer side `side`
     (never enlarged past `enlarge` times), padded to multiples of MULTIPLE; and finder
@@ -140,7 +146,7 @@ class NumberFinderRuntime:
         self.meta, self.path, self.runtime = meta, path, runtime
         self._chances = chances  # uint8 (H, W) canvas -> (H / stride, W / stride) chances
         self.side = int(self.meta["input"]["side"])
-        self.enlarge = float(self.meta["input"].get("enlarge", ENLARGE))
+        self.enlarge = finder_enlarge(self.meta)
         t = self.meta["target"]
         self.target = Target(int(t["stride"]), float(t["shrink_x"]), float(t["shrink_y"]))
 

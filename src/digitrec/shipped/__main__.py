@@ -21,7 +21,7 @@ from typing import Any
 
 from digitrec.artifacts.checkpoint import load_model, resolve_model_path, save_model_checkpoint
 from digitrec.fileio import atomic_write_json
-from digitrec.layout.finder import ENLARGE, training_core_seconds
+from digitrec.layout.finder import finder_enlarge, training_core_seconds
 from digitrec.models.registry import count_parameters
 from digitrec.shipped import CARD, CLASSIFIER, FINDER, READER
 
@@ -142,7 +142,7 @@ def finder_card(path: Path, enlarge: float | None = None) -> dict[str, Any]:
     core_hours = round(training_core_seconds(training) / 3600, 3)
     stage = {"run": path.name, "device": "cpu", "threads": training["threads"], "train_seconds": round(float(training["seconds"]), 1), "core_hours": core_hours}
     return {"kind": "finder", "parameters": count_parameters(loaded.model), "bytes": path.stat().st_size, "steps": training["steps"],
-            "enlarge": enlarge if enlarge is not None else float(meta["input"].get("enlarge", ENLARGE)),
+            "enlarge": enlarge if enlarge is not None else finder_enlarge(meta),
             "final_loss": training["final_loss"], "compute": {"stages": [stage], "core_hours": core_hours}}
 
 

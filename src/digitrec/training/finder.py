@@ -34,7 +34,7 @@ from digitrec.data.synthetic import NumberMaker, SyntheticConfig
 from digitrec.data.synthetic_pages import MASK_STRIDE, SHRINK_X, SHRINK_Y, PageConfig, PageMaker, number_mask
 from digitrec.device import select_device
 from digitrec.errors import ConfigError
-from digitrec.layout.finder import ENLARGE, training_core_seconds
+from digitrec.layout.finder import ENLARGE, finder_enlarge, training_core_seconds
 from digitrec.models.finder import NumberFinder
 from digitrec.models.registry import ModelConfig, build_model
 from digitrec.processes import TRAINING_MMAP_THRESHOLD, TRAINING_TRIM_THRESHOLD, keep_freed_memory
@@ -94,7 +94,7 @@ def train_finder(out: str | Path, data_dir: str | Path | None = None, steps: int
         before = loaded.meta.get("training", {})
         seconds_before, steps_before = float(before.get("seconds", 0.0)), int(before.get("steps", 0))
         core_seconds_before = training_core_seconds(before)
-        enlarge = enlarge if enlarge is not None else float(loaded.meta["input"].get("enlarge", ENLARGE))
+        enlarge = enlarge if enlarge is not None else finder_enlarge(loaded.meta)
     enlarge = enlarge if enlarge is not None else ENLARGE
     model.train()
     maker = PageMaker(NumberMaker(digit_bank(("mnist",), data_dir, device), SyntheticConfig()), page)
@@ -120,13 +120,11 @@ def train_finder(out: str | Path, data_dir: str | Path | None = None, steps: int
     for step in range(1, steps + 1):
         pages = maker.batch(batch, generator)
         x, mask = pages.pages, pages.masks()
-        if n_real:
-            fields_x, boxes = real.batch(n_real, page.height, page.width, generator)
-            x = torch.cat([x, fields_x])
-            mask = torch.cat([mask, number_mask(boxes, page.height // MASK_STRIDE, page.width // MASK_STRIDE)])
+        more = [real.batch(n_real, page.height, page.width, generator)] if n_real else []
         if n_lone:
-            lone_x, boxes = lone_digit_canvases(maker.numbers.bank, n_lone, page.height, page.width, generator, maker.words)
-            x = torch.cat([x, lone_x])
+            more.append(lone_digit_canvases(maker.numbers.bank, n_lone, page.height, page.width, generator, maker.words))
+        for more_x, boxes in more:  # canvases of one number each, beside the pages
+            x = torch.cat([x, more_x])
             mask = torch.cat([mask, number_mask(boxes, page.height // MASK_STRIDE, page.width // MASK_STRIDE)])
         loss = finder_loss(model(x), mask)
         optimizer.zero_grad(set_to_none=True)
