@@ -45,8 +45,9 @@ demo: install
 	echo "Everything is in $(DEMO_RUN)/: config.json, history.csv, best.safetensors, last.safetensors, metrics.json, evaluation-test.json" && \
 	echo "Report (open it in a browser, no server needed): $(DEMO_RUN)/report.html, figures in $(DEMO_RUN)/figures/"
 
-# The shipped models, from the project's own recipes (about 85 minutes on 2 CPU cores; see
-# MODELS.json for what the shipped ones cost): the number finder (synthetic pages and lone
+# The shipped models, from the project's own recipes (the strip reader takes ~3.5 minutes on
+# an H200, which `digitrec train` uses when there is one, ~8 hours on 2 CPU cores; the rest
+# ~65 minutes on 2 cores; see MODELS.json for what the shipped ones cost): the number finder (synthetic pages and lone
 # digits, then real fields whose numbers the shipped reader locates, at their own scale),
 # the strip reader on the strips it cuts, the digit classifier. A run that already finished is reused; an interrupted one resumes.
 FINDER_FIELDS := --fields danish-rowid:train --fields orand-car-a-dev:train

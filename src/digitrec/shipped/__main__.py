@@ -33,8 +33,7 @@ def compute_of(run: Path, meta: dict[str, Any], threads: int | None) -> dict[str
     seen: set[Path] = set()
     while run.is_dir() and run.resolve() not in seen and ((run / "metrics.json").exists() or (run / "history.csv").exists()):
         seen.add(run.resolve())
-        stage = _stage_of(run, threads, stages[-1]["threads"] if stages else None)
-        stages.append({**stage, "core_hours": round(stage["train_seconds"] * stage["threads"] / 3600, 3)})
+        stages.append(_costed(_stage_of(run, threads, stages[-1]["threads"] if stages else None)))
         init = json.loads((run / "config.json").read_text()).get("options", {}).get("init")
         if not init:
             break
@@ -43,8 +42,24 @@ def compute_of(run: Path, meta: dict[str, Any], threads: int | None) -> dict[str
     if "box_head" in meta:
         seconds = float(meta["box_head"]["seconds"])
         cores = threads or stages[-1]["threads"]
-        stages.append({"run": "box head", "device": "cpu", "threads": cores, "train_seconds": round(seconds, 1), "core_hours": round(seconds * cores / 3600, 3)})
-    return {"stages": stages, "core_hours": round(sum(s["core_hours"] for s in stages), 3)}
+        stages.append(_costed({"run": "box head", "device": "cpu", "threads": cores, "train_seconds": round(seconds, 1)}))
+    return _totals(stages)
+
+
+def _costed(stage: dict[str, Any]) -> dict[str, Any]:
+    """A stage with its cost: GPU-minutes on a GPU (its threads only fed it), else
+    core-hours, the seconds times the threads that trained."""
+    if stage["device"].startswith("cuda"):
+        return {**stage, "gpu_minutes": round(stage["train_seconds"] / 60, 2)}
+    return {**stage, "core_hours": round(stage["train_seconds"] * stage["threads"] / 3600, 3)}
+
+
+def _totals(stages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The stages and what they cost together: core-hours, and GPU-minutes where a GPU trained."""
+    totals = {"core_hours": round(sum(s.get("core_hours", 0.0) for s in stages), 3)}
+    if any("gpu_minutes" in s for s in stages):
+        totals["gpu_minutes"] = round(sum(s.get("gpu_minutes", 0.0) for s in stages), 2)
+    return {"stages": stages, **totals}
 
 
 def _stage_of(run: Path, threads: int | None, continued_on: int | None) -> dict[str, Any]:
