@@ -280,3 +280,13 @@ def test_a_fields_number_joins_the_regions_that_continue_its_line_and_no_others(
     found = FoundNumbers([surest, after_a_gap, neighbours_row, far_right], [0.9, 0.7, 0.8, 0.8])
     assert field_number_box(found) == (100, 40, 125, 40)
     assert field_number_box(FoundNumbers([surest], [0.5])) == surest
+
+
+def test_a_fields_candidate_places_are_each_region_joined_along_its_line_surest_first_each_once():
+    from digitrec.layout.finder import FoundNumbers, field_number_boxes
+
+    surest, after_a_gap = (100, 40, 60, 40), (175, 42, 50, 38)
+    neighbours_row, far_right = (100, 100, 60, 30), (400, 40, 40, 40)
+    choices = field_number_boxes(FoundNumbers([surest, after_a_gap, neighbours_row, far_right], [0.9, 0.7, 0.8, 0.8]))
+    assert choices[0] == ((100, 40, 125, 40), 0.9), "the surest region joined by the one after the gap"
+    assert set(choices[1:]) == {((100, 100, 60, 30), 0.8), ((400, 40, 40, 40), 0.8)}, "the gap's region is not a place of its own"

@@ -54,7 +54,8 @@ class FixedFinder:
         self.seen += 1
         return self.found
 
-    surest_field = NumberFinderRuntime.surest_field  # the real choice, on the boxes given
+    surest_field = NumberFinderRuntime.surest_field  # the real choices, on the boxes given
+    field_choices = NumberFinderRuntime.field_choices
 
 
 class SpyReader:
@@ -76,13 +77,52 @@ class SpyReader:
         return out
 
 
-def test_a_field_is_read_where_the_finder_is_surest_and_only_there():
+class DoubtfulWideReader(SpyReader):
+    """Reads every strip as '7': surely where it is narrow, at 0.5 where it is wider than WIDE."""
+
+    WIDE = 26
+
+    def column_probabilities(self, strips):
+        out = super().column_probabilities(strips)
+        for s, p in zip(strips, out):
+            if s.shape[1] > self.WIDE:
+                p[0] = 0.0
+                p[0, 8], p[0, 0], p[0, 2] = 0.5, 0.3, 0.2
+        return out
+
+
+def test_a_field_is_read_at_each_place_the_finder_marks_and_the_surest_place_wins_a_tie():
     picture, reader = two_blobs(), SpyReader()
     finder = FixedFinder([(40, 40, 20, 40), (200, 40, 40, 40)], [0.6, 0.9])
     reading = Recognizer(None, reader=reader, finder=finder, layout="field").read(picture)
-    assert finder.seen == 1 and len(reader.strips) == 1, "one field, one strip read"
-    assert np.array_equal(reader.strips[0], field_in_box(picture, (200, 40, 40, 40)).strip)
-    assert reading.text == "7" and reading.numbers[0].box[0] >= 190
+    assert finder.seen == 1 and len(reader.strips) == 2, "one finder pass, each marked place read"
+    assert any(np.array_equal(strip, field_in_box(picture, (200, 40, 40, 40)).strip) for strip in reader.strips)
+    assert reading.text == "7" and len(reading.numbers) == 1 and reading.numbers[0].box[0] >= 190
+
+
+def test_a_doubtful_reading_where_the_finder_is_surest_loses_to_a_sure_one_nearly_as_likely():
+    picture, reader = two_blobs(), DoubtfulWideReader()
+    finder = FixedFinder([(40, 40, 20, 40), (200, 40, 40, 40)], [0.6, 0.9])  # the surest strip is the wide one
+    assert field_in_box(picture, (200, 40, 40, 40)).strip.shape[1] > reader.WIDE > field_in_box(picture, (40, 40, 20, 40)).strip.shape[1]
+    reading = Recognizer(None, reader=reader, finder=finder, layout="field").read(picture)
+    assert reading.text == "7" and reading.numbers[0].box[0] < 100
+    # read at ~1.0 where the finder gave 0.6, against 0.5 at 0.9: a share of 0.6 / 1.05
+    assert reading.numbers[0].confidence == pytest.approx(0.6 / 1.05, abs=0.01)
+    finder = FixedFinder([(40, 40, 20, 40), (200, 40, 40, 40)], [0.3, 0.9])  # now the sure reading is an unlikely place
+    assert Recognizer(None, reader=DoubtfulWideReader(), finder=finder, layout="field").read(picture).numbers[0].box[0] >= 190
+
+
+def test_the_likeliest_number_ignores_places_read_as_no_digit():
+    from digitrec.recognizer import NumberReading, likeliest_number
+
+    sure, doubtful = NumberReading("47", 0.95, (0, 0, 10, 10), []), NumberReading("250", 0.4, (0, 20, 10, 10), [])
+    chosen = likeliest_number([(doubtful, 0.9), (sure, 0.6)])
+    assert chosen.text == "47" and chosen.box == sure.box
+    # 0.57 of the two places' likelihood (0.57 + 0.36): two plausible places make it doubtful.
+    assert chosen.confidence == pytest.approx(0.95 * 0.57 / (0.57 + 0.36))
+    alone = likeliest_number([(None, 0.9), (doubtful, 0.1)])
+    assert alone.text == "250" and alone.confidence == pytest.approx(0.4), "a place read as no digit takes no share"
+    assert likeliest_number([(None, 0.9)]) is None and likeliest_number([]) is None
 
 
 def test_a_field_where_the_finder_finds_nothing_is_read_whole():

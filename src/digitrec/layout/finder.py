@@ -106,10 +106,10 @@ def number_boxes(chances: np.ndarray, target: Target, scale: float, width: int, 
     return FoundNumbers([found[i][0] for i in order], [found[i][1] for i in order])
 
 
-def field_number_box(found: FoundNumbers) -> tuple[int, int, int, int]:
-    """The one number of a field: the region where the finder is surest, joined by the
-    regions on its line within JOIN_GAP of its height (see JOIN_GAP)."""
-    x, y, w, h = found.boxes[int(np.argmax(found.scores))]
+def field_number_box(found: FoundNumbers, seed: int | None = None) -> tuple[int, int, int, int]:
+    """The one number of a field: the region where the finder is surest (or region
+    `seed`), joined by the regions on its line within JOIN_GAP of its height (see JOIN_GAP)."""
+    x, y, w, h = found.boxes[int(np.argmax(found.scores)) if seed is None else seed]
     x0, y0, x1, y1 = x, y, x + w, y + h
     rest = [b for b in found.boxes if b != (x, y, w, h)]
     joined = True
@@ -123,6 +123,15 @@ def field_number_box(found: FoundNumbers) -> tuple[int, int, int, int]:
                 rest.remove((bx, by, bw, bh))
                 joined = True
     return x0, y0, x1 - x0, y1 - y0
+
+
+def field_number_boxes(found: FoundNumbers) -> list[tuple[tuple[int, int, int, int], float]]:
+    """Where a field's one number may be: each region joined as `field_number_box` joins
+    the surest, with the finder's chance for its seed region; surest first, each box once."""
+    choices: dict[tuple[int, int, int, int], float] = {}
+    for i in np.argsort(found.scores, kind="stable")[::-1].tolist():
+        choices.setdefault(field_number_box(found, i), found.scores[i])
+    return list(choices.items())
 
 
 def _reading_order(boxes: list[tuple[int, int, int, int]]) -> list[int]:
@@ -188,12 +197,18 @@ class NumberFinderRuntime:
             raise CheckpointError(f"{path} is a {meta.get('kind', 'classifier')}, not a number finder")
 
     def surest_field(self, picture: Picture, name: str | None = None) -> Field:
-        """A picture that is one field, as a strip reader reads it: the strip where the
-        finder is surest there is a number, else (none found: a tight crop) the whole picture."""
+        """A picture that is one field, as a strip reader learns to read it: the strip where
+        the finder is surest there is a number, else (none found: a tight crop) the whole picture."""
+        return self.field_choices(picture, name)[0][0]
+
+    def field_choices(self, picture: Picture, name: str | None = None) -> list[tuple[Field, float]]:
+        """Where the one number of a picture that is one field may be: each candidate strip
+        (`field_number_boxes`) with the finder's chance for it, surest first; none found
+        (a tight crop): the whole picture, at chance 1."""
         found = self.find(picture, name)
         if not found.boxes:
-            return field_in_box(picture, (0, 0, picture.width, picture.height), pad=0.0)
-        return field_in_box(picture, field_number_box(found))
+            return [(field_in_box(picture, (0, 0, picture.width, picture.height), pad=0.0), 1.0)]
+        return [(field_in_box(picture, box), score) for box, score in field_number_boxes(found)]
 
     def find(self, image: ImageInput | Picture, name: str | None = None) -> FoundNumbers:
         picture = decode_picture(image, name, min_side=self.side)
