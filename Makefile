@@ -59,7 +59,7 @@ models: install
 		run=$(MODELS)/$$recipe; \
 		if [ -e $$run/metrics.json ]; then echo "$$run: finished, reused"; \
 		elif [ -e $$run/config.json ]; then $(BIN)/digitrec train --resume $$run || exit 1; \
-		elif [ $$recipe = strip-reader ]; then $(BIN)/digitrec train --recipe $$recipe --finder $(MODELS)/finder-fields.safetensors --out $$run || exit 1; \
+		elif [ $$recipe = strip-reader ]; then $(BIN)/digitrec train --recipe $$recipe --finder $(MODELS)/finder-fields.safetensors --precision fp32 --out $$run || exit 1; \
 		else $(BIN)/digitrec train --recipe $$recipe --out $$run || exit 1; fi; \
 	done
 	$(BIN)/digitrec evaluate $(MODELS)/handwriting --no-report

@@ -170,9 +170,9 @@ STRIP_READER = Recipe(
     summary="digitrec's number reader: CRNN + CTC on synthetic numbers and real fields, ~3.5 GPU-minutes (~8 h on 2 cores)",
     source="digitrec: convolutional features over a 32-pixel strip, a BiLSTM, CTC (Shi et al. 2015, CRNN)",
     published="",
-    # Chosen 2026-12-04 on an H200 (`digitrec train --device cuda`, three runs at once,
-    # each sized to the same ~6 minutes), on the validation parts (mean of register cells
-    # and cheques): v11's (24, 48, 96, 128) + 128 went from 86.7% to 89.5% continued with
+    # Chosen 2026-12-04 on an H200 (`digitrec train --device cuda --precision fp32`, three
+    # runs at once, each sized to the same ~6 minutes), on the validation parts (mean of
+    # register cells and cheques): v11's (24, 48, 96, 128) + 128 went from 86.7% to 89.5% continued with
     # --init; (32, 64, 128, 192) + 192 (1.13M) from scratch reached 90.8% at batch 128,
     # 91.5% at 256 and, in 3.3 minutes, 92.6% at 512 (v12, shipped). Each peaked half-way
     # and then fell while its training batches kept improving (v12: 88.8% right at its
