@@ -111,6 +111,16 @@ def test_a_blank_field_a_dash_and_a_scribble_give_no_number(recognizer) -> None:
         assert reading.text == "" or reading.confidence < 0.5, (name, reading.text, reading.confidence)
 
 
+def test_a_picture_too_small_for_the_finder_to_place_a_number_in_is_read_whole(recognizer) -> None:
+    # A 16x16 "1" as USPS stores its digits: the finder, at 4 pixels a cell, marked half of
+    # the stroke, and the reader read that half as a 0.
+    one = np.zeros((16, 16), np.uint8)
+    one[:, 7], one[:, 8], one[2:15, 6] = 255, 150, 30
+    assert recognizer.finder.find(encode(one)).boxes == []
+    for pixels in (one, 255 - one):
+        assert recognizer.read(encode(pixels)).text == "1"
+
+
 @pytest.mark.mnist
 def test_tight_crops_of_lone_digits_are_read_though_a_7s_bar_and_a_1s_stem_span_them(recognizer, digits) -> None:
     # As USPS crops its digits: the ink fills the picture, so the bar of a 7 and the stem of

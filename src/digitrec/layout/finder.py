@@ -33,6 +33,10 @@ THRESHOLD = 0.5  # a 4x4 cell is inside a number above this chance
 MIN_CELLS = 3  # a region of fewer cells is a speck, not a number
 MIN_HEIGHT = 2  # ... and one fewer cells tall (8 pixels at the finder's scale) holds no digit
 MULTIPLE = 16  # the finder halves the page four times
+# A picture under two of the finder's deepest cells on its shorter side (a 16-pixel USPS
+# digit is 21 at 1.33x) is a tight crop it cannot place a number in (it marked half of a
+# USPS 1's stroke, read as a 0): it finds nothing there, and a field is read whole.
+MIN_SIDE = 2 * MULTIPLE
 # A picture that is one field holds one number; where the finder splits it (a wide gap
 # between two digits), the regions on the surest region's line continue it when the gap
 # to them is at most JOIN_GAP of the line's height.
@@ -213,4 +217,6 @@ class NumberFinderRuntime:
     def find(self, image: ImageInput | Picture, name: str | None = None) -> FoundNumbers:
         picture = decode_picture(image, name, min_side=self.side)
         canvas, scale = page_canvas(picture, self.side, self.enlarge)
+        if min(picture.width, picture.height) * scale < MIN_SIDE:
+            return FoundNumbers([], [])
         return number_boxes(self._chances(canvas), self.target, scale, picture.width, picture.height)
