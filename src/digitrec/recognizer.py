@@ -292,21 +292,26 @@ class Recognizer:
         if not self.reads_fields:
             assert self.finder is not None
             choices = self.finder.field_choices(picture, name)
-            return likeliest_number([(self.number_in_field(picture, field, name, alone=True), chance) for field, chance in choices])
+            # Every place's lone-digit check looks at the same picture: its digit path once.
+            pre = self.preprocess(picture, None, name) if self.classifier is not None else None
+            return likeliest_number([(self.number_in_field(picture, field, name, alone=True, pre=pre), chance) for field, chance in choices])
         field = field_image(picture, name, height=int(self.reader.meta["input"]["shape"][1])).as_field()
         ((probs, boxes),) = self.reader.read_columns([field.strip])
         read = decode_number(probs, field, int(self.reader.meta.get("stride", 4)), boxes)
         lone = self.lone_field_digit(picture, name, read)
         return lone if lone is not None else self._number(field, read)
 
-    def number_in_field(self, picture: Picture, field: Field, name: str | None = None, alone: bool = False) -> NumberReading | None:
+    def number_in_field(
+        self, picture: Picture, field: Field, name: str | None = None, alone: bool = False, pre: Preprocessed | None = None
+    ) -> NumberReading | None:
         """A strip reader's number in a field of `picture`, however sure; None: no digit.
         `alone`: the picture is this one field (a lone digit that fills it is then read
-        by the digit classifier, as on the rule-based path: `lone_digit`)."""
+        by the digit classifier, as on the rule-based path: `lone_digit`, given the
+        picture's digit path `pre` where the caller has it)."""
         assert self.reader is not None
         (probs,) = self.reader.column_probabilities([field.strip])
         read = decode_number(probs, field, int(self.reader.meta.get("stride", 4)))
-        lone = self.lone_digit(picture, name, FoundFields([], picture.width, picture.height), [read], where=field.box) if alone else None
+        lone = self.lone_digit(picture, name, FoundFields([], picture.width, picture.height), [read], where=field.box, pre=pre) if alone else None
         if lone is not None and lone.numbers:
             return lone.numbers[0]
         # The number's box is the field's: where the finder found it (the ink under the
@@ -386,7 +391,13 @@ class Recognizer:
         return read.confidence < min(EXTRA_DOUBT, surest.confidence) and field.box[3] < EXTRA_SHORT * surest_field.box[3]
 
     def lone_digit(
-        self, image: Picture, name: str | None, found: FoundFields, decoded: list[DecodedNumber], where: tuple[int, int, int, int] | None = None
+        self,
+        image: Picture,
+        name: str | None,
+        found: FoundFields,
+        decoded: list[DecodedNumber],
+        where: tuple[int, int, int, int] | None = None,
+        pre: Preprocessed | None = None,
     ) -> Reading | None:
         """A picture that a lone digit fills, read by the digit classifier, the specialist
         for lone digits, through the digit path's own cleaning; None when it is not one.
@@ -403,12 +414,13 @@ class Recognizer:
         cell's number is small in it, and a rule there is one tall piece of ink that the
         classifier reads as a 1, less surely than the reader reads the number); where the
         reader read none and the classifier is more likely right than wrong; where it
-        read several and the classifier is sure of a digit-shaped piece of ink."""
+        read several and the classifier is sure of a digit-shaped piece of ink. `pre`:
+        the picture's digit path, where the caller has it already."""
         if self.classifier is None:
             return None
         if any(d.digits and f.box[3] < TIGHT * found.height for f, d in zip(found.fields, decoded)):
             return None
-        pre = self.preprocess(image, None, name)
+        pre = pre if pre is not None else self.preprocess(image, None, name)
         if len(pre.digits) != 1 or pre.digits[0].box[3] < TIGHT * pre.height:
             return None
         if where is not None and not _covers(pre.digits[0].box, where):

@@ -169,8 +169,7 @@ def kept_card(card: dict[str, Any], threads: int | None) -> dict[str, Any]:
     if threads is None:
         raise SystemExit("the shipped classifier's card records no compute: pass --threads (those that trained it)")
     seconds = float(card["figures"]["metrics.json"]["train_seconds"])
-    stage = {"run": card["from_run"], "device": "cpu", "threads": threads, "train_seconds": round(seconds, 1), "core_hours": round(seconds * threads / 3600, 3)}
-    return {**card, "compute": {"stages": [stage], "core_hours": stage["core_hours"]}}
+    return {**card, "compute": _totals([_costed({"run": card["from_run"], "device": "cpu", "threads": threads, "train_seconds": round(seconds, 1)})])}
 
 
 if __name__ == "__main__":
