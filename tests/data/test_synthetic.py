@@ -120,3 +120,42 @@ def test_the_same_seed_makes_the_same_fields(bank: DigitBank) -> None:
     maker = FieldMaker(make(bank), FieldConfig(height=48))
     a, b = (maker.batch(16, torch.Generator().manual_seed(5)) for _ in range(2))
     assert torch.equal(a.strips, b.strips) and a.texts() == b.texts()
+
+
+def test_fields_hold_as_many_digits_as_their_numbers_are_asked_for(bank: DigitBank) -> None:
+    from digitrec.data.synthetic_fields import FieldConfig, FieldMaker
+
+    maker = FieldMaker(make(bank, min_digits=2, max_digits=6), FieldConfig(height=48, lone=0.0, empty=0.0, max_digits=6))
+    lengths = {len(t) for t in maker.batch(64, torch.Generator().manual_seed(1)).texts()}
+    assert min(lengths) == 2 and max(lengths) <= 6 and len(lengths) > 2
+
+
+def test_faint_ink_shows_over_dark_textured_paper(bank: DigitBank) -> None:
+    from digitrec.data.synthetic_fields import FieldConfig, FieldMaker
+
+    plain = {k: 0.0 for k in ("rows", "side", "struck", "rules", "borders", "margin", "words", "mark", "blur", "jpeg", "noise")}
+    maker = FieldMaker(make(bank, **OFF), FieldConfig(height=48, empty=0.0, low_contrast=1.0, texture=1.0, light=1.0, **plain))
+    batch = maker.batch(64, torch.Generator().manual_seed(2))
+    for field, width, boxes in zip(batch.strips, batch.widths, batch.boxes):
+        paper = field[0, :, : int(width)].median()
+        x0, y0, x1, y1 = (int(v) for v in boxes[0].tolist())
+        ink = field[0, max(0, y0) : y1 + 1, max(0, x0) : x1 + 1].max()
+        assert float(ink - paper) > 0.1, "a digit's ink is lost in the paper around it"
+
+
+def test_strips_cut_from_fields_hold_their_number_at_the_readers_height(bank: DigitBank) -> None:
+    from digitrec.data.synthetic_fields import CutFieldMaker, FieldConfig
+
+    quiet = {k: 0.0 for k in ("rows", "side", "struck", "rules", "borders", "margin", "words", "mark", "texture", "light", "blur", "jpeg", "noise")}
+    maker = CutFieldMaker(make(bank, **OFF), FieldConfig(height=96, empty=0.0, lone=0.0, low_contrast=0.0, **quiet), share=0.75)
+    batch = maker.batch(32, torch.Generator().manual_seed(3))
+    assert batch.strips.shape[:3] == (32, 1, 32) and len(batch.texts()) == 32
+    for strip, width, text in zip(batch.strips[:24], batch.widths[:24], batch.texts()[:24]):  # the cut ones come first
+        assert float(strip[..., int(width) :].abs().sum()) == 0.0
+        columns = strip[0, :, : int(width)].amax(0) > 0.5
+        # The number fills the cut: ink in most of its columns' span, and a longer number a wider strip.
+        span = columns.nonzero()
+        assert len(text) >= 1 and len(span) and int(span[-1] - span[0]) >= 0.3 * int(width)
+        assert int(width) >= 0.35 * 32 * len(text)
+    again = maker.batch(32, torch.Generator().manual_seed(3))
+    assert torch.equal(again.strips, batch.strips) and again.texts() == batch.texts()

@@ -218,6 +218,20 @@ def test_reader_batches_are_grouped_by_width_so_narrow_fields_carry_no_wide_padd
     assert sum(t.lengths.tolist().count(1) for _, t in batches) == 64  # every cell came, once per draw
 
 
+
+def test_a_strip_reader_can_train_on_strips_cut_from_synthetic_fields():
+    from digitrec.data.synthetic_fields import CutFieldMaker, FieldConfig
+    from digitrec.training.tasks import ReaderTask
+
+    images, labels = synthetic_digits(100, seed=3)
+    bank = DigitBank.from_images(torch.from_numpy(images), torch.from_numpy(labels.astype("int64")))
+    maker = CutFieldMaker(NumberMaker(bank, CLEAN), FieldConfig(height=64, empty=0.0), share=1.0)
+    task = ReaderTask(maker, [], (), [], real_share=0.0)
+    recipe = tiny_reader(Path("unused"), steps=2).with_overrides(batch_size=8)
+    batches = list(task.batches(recipe, torch.Generator().manual_seed(0)))
+    assert len(batches) == 2 and all(x.shape[:3] == (8, 1, 32) for x, _ in batches)
+    assert all((t.lengths >= 1).all() for _, t in batches)  # every cut holds its field's number
+
 def tiny_finder(out: Path) -> Path:
     """A number finder trained for two steps on small pages: a real checkpoint, not a good one."""
     from digitrec.data.synthetic_pages import PageConfig

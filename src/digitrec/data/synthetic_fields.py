@@ -28,6 +28,7 @@ WORDS = (
     "Sogn", "Amount", "Pesos", "Total", "Date", "No.", "Signature", "Pay to", "Account", "Invoice", "Page",
     "Form", "Box", "Ref.", "Qty", "Code", "anno", "den", "og", "Kirke", "Bemaerkninger", "Son", "Datter",
 )
+LOW_CONTRAST = (0.5, 0.8)  # a faint field's ink level, a share of the usual 0.55-1 (fainter: lost in the noise)
 WORD_HEIGHT = 16  # printed words are rendered once at this height, then scaled on the device
 WORD_WIDTH = 160
 
@@ -125,7 +126,8 @@ class FieldMaker:
 
     def _fields(self, n_cell: int, n_lone: int, n_strip: int, g: torch.Generator) -> FieldBatch:
         cfg, dev, H = self.cfg, self.device, self.cfg.height
-        parts = [(n_cell, (1, cfg.cell_digits)), (n_lone, (1, 1)), (n_strip, (1, cfg.max_digits))]
+        shortest = self.numbers.cfg.min_digits  # a cell's or a strip's; a lone digit is one
+        parts = [(n_cell, (shortest, max(shortest, cfg.cell_digits))), (n_lone, (1, 1)), (n_strip, (shortest, max(shortest, cfg.max_digits)))]
         main = _concat([self.numbers.draw(n, g, lengths) for n, lengths in parts if n > 0])
         b = n_cell + n_lone + n_strip
         cell = torch.arange(b, device=dev) < n_cell
@@ -281,7 +283,7 @@ def on_paper(ink: torch.Tensor, width: torch.Tensor, cfg, g: torch.Generator) ->
     b, _, H, W = ink.shape
     level = _u((b, 1, 1, 1), 0.55, 1.0, g, dev)
     low = _bernoulli(b, cfg.low_contrast, g, dev).view(b, 1, 1, 1)
-    level = torch.where(low, level * _u((b, 1, 1, 1), 0.35, 0.7, g, dev), level)
+    level = torch.where(low, level * _u((b, 1, 1, 1), *LOW_CONTRAST, g, dev), level)
     coarse = torch.rand((b, 1, max(2, H // 12), max(2, W // 12)), generator=g, device=dev)
     texture = F.interpolate(coarse, size=(H, W), mode="bilinear", align_corners=False) * _u((b, 1, 1, 1), 0.05, 0.25, g, dev)
     background = texture * _bernoulli(b, cfg.texture, g, dev).view(b, 1, 1, 1)
@@ -290,7 +292,9 @@ def on_paper(ink: torch.Tensor, width: torch.Tensor, cfg, g: torch.Generator) ->
     angle = _u((b, 1, 1, 1), 0, 2 * math.pi, g, dev)
     ramp = (torch.cos(angle) * xs + torch.sin(angle) * ys).clamp(0, 1) * _u((b, 1, 1, 1), 0.05, 0.3, g, dev)
     background = background + ramp * _bernoulli(b, cfg.light, g, dev).view(b, 1, 1, 1)
-    x = torch.maximum(ink * level, background).clamp(0, 1)
+    # Ink darkens the paper it is on: it shows over texture and shadow (the maximum of the
+    # two hid faint ink under a dark ramp: ~1 in 12 of the bench's fields had none to see).
+    x = (background + ink * level * (1 - background)).clamp(0, 1)
     x = degrade(x, (cfg.blur, cfg.jpeg, cfg.noise), g, sigma=(0.6, 1.6), quality=(20, 70), noise=(0.01, 0.06))
     inside = torch.arange(W, device=dev).view(1, 1, 1, W) < width.ceil().view(b, 1, 1, 1)
     return x.clamp(0, 1) * inside
@@ -311,3 +315,84 @@ def _concat(parts: list[NumberInk]) -> NumberInk:
 
 def _texts(ink: NumberInk) -> list[str]:
     return ["".join(str(int(d)) for d in row[: int(n)]) for row, n in zip(ink.targets.cpu(), ink.lengths.cpu())]
+
+
+# --- strips cut from synthetic fields, as the number finder hands them to a strip reader ---
+CUT_PAD = (0.05, 0.35)  # margin around the number, a share of its height (the finder's PAD is 0.15)
+CUT_JITTER = 0.08  # each side of the finder's box misses the number's ink by N(0, this) of its height
+CUT_BACKGROUND = 0.3  # the paper's level: this quantile of the cut, subtracted (as `ink_image` flattens it)
+
+
+@dataclass
+class CutBatch:
+    strips: torch.Tensor  # float (B, 1, strip height, W) in [0, 1], ink bright, 0 past each width
+    widths: torch.Tensor  # long (B,)
+    labels: list[str]
+
+    def texts(self) -> list[str]:
+        return self.labels
+
+
+class CutFieldMaker:
+    """Strip-reader training strips: a `share` of them cut from synthetic fields around
+    their number, with a margin and a box that misses the ink as the learned finder's does,
+    so that the neighbours' strokes, rules, borders and marks inside the cut come along;
+    the rest plain synthetic numbers (`NumberMaker.batch`)."""
+
+    def __init__(self, numbers: NumberMaker, config: FieldConfig, share: float):
+        self.numbers, self.fields, self.share = numbers, FieldMaker(numbers, config), share
+        self.device = numbers.device
+
+    def batch(self, size: int, generator: torch.Generator) -> CutBatch:
+        n_cut = round(size * self.share)
+        plain = self.numbers.batch(size - n_cut, generator) if size > n_cut else None
+        parts = [self._cut(n_cut, generator)] if n_cut else []
+        if plain is not None:
+            parts.append(CutBatch(plain.strips, plain.widths, plain.texts()))
+        width = max(p.strips.shape[-1] for p in parts)
+        return CutBatch(
+            torch.cat([F.pad(p.strips, (0, width - p.strips.shape[-1])) for p in parts]),
+            torch.cat([p.widths for p in parts]),
+            [t for p in parts for t in p.labels],
+        )
+
+    def _cut(self, size: int, g: torch.Generator) -> CutBatch:
+        made = self.fields.batch(size, g)
+        dev, height = self.device, self.numbers.cfg.height
+        x0, y0, x1, y1 = number_boxes(made.boxes, made.widths, self.fields.cfg.height, g).unbind(-1)
+        h = (y1 - y0).clamp_min(2)
+        margin = _u(size, *CUT_PAD, g, dev) * h + 1
+        jitter = torch.randn((size, 4), generator=g, device=dev) * CUT_JITTER * h.view(size, 1)
+        x0 = (x0 - margin + jitter[:, 0]).floor().clamp(0, None)
+        y0 = (y0 - margin + jitter[:, 1]).floor().clamp(0, self.fields.cfg.height - 2)
+        x1 = torch.minimum(x1 + margin + jitter[:, 2], made.widths.float()).ceil().clamp_min(x0 + 2)
+        y1 = torch.minimum((y1 + margin + jitter[:, 3]).ceil(), torch.full_like(y1, self.fields.cfg.height)).maximum(y0 + 2)
+        widths = ((x1 - x0) * height / (y1 - y0)).round().clamp(8, 512).long()
+        strips = torch.zeros((size, 1, height, int(widths.max())), device=dev)
+        # One resize per strip: antialiased, as `to_strip`'s INTER_AREA shrinks a tall cut.
+        for i, (a, b, c, d, w) in enumerate(zip(*(v.long().tolist() for v in (x0, y0, x1, y1, widths)))):
+            strips[i, :, :, :w] = F.interpolate(made.strips[i : i + 1, :, b:d, a:c], size=(height, w), mode="bilinear", antialias=True, align_corners=False)[0]
+        paper = torch.quantile(strips.flatten(1), CUT_BACKGROUND, dim=1)  # padding lowers it: fine, paper is near 0
+        strips = (strips - paper.view(size, 1, 1, 1)).clamp_min(0)
+        strips = strips / strips.amax((1, 2, 3), keepdim=True).clamp_min(1e-3)
+        inside = torch.arange(strips.shape[-1], device=dev).view(1, 1, 1, -1) < widths.view(size, 1, 1, 1)
+        return CutBatch(strips * inside, widths, made.labels)
+
+
+def number_boxes(digit_boxes: torch.Tensor, widths: torch.Tensor, height: int, g: torch.Generator) -> torch.Tensor:
+    """Each field's number box (x0, y0, x1, y1), the union of its digits' boxes; a field
+    with no number: a random stretch of it, a digit's height tall (what the finder may mark there)."""
+    b, dev = digit_boxes.shape[0], digit_boxes.device
+    present = digit_boxes[..., 0] >= 0
+    big = torch.tensor(1e9, device=dev)
+    x0 = torch.where(present, digit_boxes[..., 0], big).amin(1)
+    y0 = torch.where(present, digit_boxes[..., 1], big).amin(1)
+    x1 = torch.where(present, digit_boxes[..., 2], -big).amax(1)
+    y1 = torch.where(present, digit_boxes[..., 3], -big).amax(1)
+    none = ~present.any(1)
+    h = _u(b, 0.2, 0.4, g, dev) * height
+    ry0 = _u(b, 0, 1, g, dev) * (height - h)
+    rx0 = _u(b, 0, 0.5, g, dev) * widths.float()
+    box = torch.stack([x0, y0, x1, y1], -1)
+    random = torch.stack([rx0, ry0, (rx0 + 2 * h).minimum(widths.float()), ry0 + h], -1)
+    return torch.where(none.view(b, 1), random, box)

@@ -11,7 +11,7 @@ from digitrec.data import DATASETS, load_dataset
 from digitrec.data.folders import FieldDataset, load_fields, split_spec
 from digitrec.data.mnist import data_root_from
 from digitrec.data.synthetic import DigitBank, NumberMaker, frame_like_mnist
-from digitrec.data.synthetic_fields import FieldMaker
+from digitrec.data.synthetic_fields import CutFieldMaker, FieldMaker
 from digitrec.errors import ConfigError, DataError
 from digitrec.training.config import ReaderConfig
 from digitrec.training.tasks import ReaderTask
@@ -88,4 +88,6 @@ def reader_task(config: ReaderConfig, options, data_dir: str | Path | None, devi
     val = [load_fields(s, root, whole=whole, finder=finder) for s in val_specs]
     numbers = NumberMaker(digit_bank(config.digit_sources, data_dir, device), config.synthetic)
     maker = FieldMaker(numbers, config.fields) if config.fields is not None else numbers
+    if config.cut_fields is not None and config.fields is None:
+        maker = CutFieldMaker(numbers, config.cut_fields, config.cut_share)
     return ReaderTask(maker, real, tuple(weights), val, config.real_share)

@@ -18,7 +18,7 @@ from torch import nn
 from digitrec.data.dataset import DigitDataset
 from digitrec.data.folders import FieldDataset
 from digitrec.data.synthetic import NumberMaker
-from digitrec.data.synthetic_fields import FieldMaker
+from digitrec.data.synthetic_fields import CutFieldMaker, FieldMaker
 from digitrec.models.inputs import predict_logits
 from digitrec.models.reader import BLANK, NUM_CLASSES, STRIDE
 from digitrec.training.augment import prepare_batch, warp_strips
@@ -192,7 +192,12 @@ class ReaderTask:
     """Synthetic numbers mixed with real fields; validated on real fields, whole numbers."""
 
     def __init__(
-        self, maker: NumberMaker | FieldMaker, real: list[FieldDataset], weights: tuple[float, ...], val: list[FieldDataset], real_share: float
+        self,
+        maker: NumberMaker | FieldMaker | CutFieldMaker,
+        real: list[FieldDataset],
+        weights: tuple[float, ...],
+        val: list[FieldDataset],
+        real_share: float,
     ):
         self.maker, self.val, self.real_share = maker, val, real_share
         self.device = maker.device
