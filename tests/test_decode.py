@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from digitrec.decode import best_path, decode_number
+import itertools
+
+from digitrec.decode import best_path, decode_number, labelling_probability
 from digitrec.preprocess.fields import Field
 
 
@@ -35,10 +37,10 @@ def test_a_number_gets_its_digits_confidences_top3_and_boxes_in_the_picture() ->
     # Boxes: the ink under each digit's columns, mapped back into the picture.
     assert number.digits[0].box == (100 + 6 * 2, 50 + 6 * 2, 8 * 2, 20 * 2)
     assert number.digits[1].box == (100 + 26 * 2, 50 + 8 * 2, 8 * 2, 20 * 2)
-    # The number's confidence: its digits' probabilities and the least sure blank column.
-    assert abs(number.confidence - 0.9 * 0.9 * 0.9) < 1e-6
-    probs[4, 0], probs[4, 6] = 0.55, 0.35  # a digit nearly appeared between the two
-    assert abs(decode_number(probs, field, stride=4).confidence - 0.9 * 0.9 * 0.55) < 1e-6
+    # The number's confidence: the chance that the columns spell it, every alignment summed.
+    assert abs(number.confidence - spelled(probs, [3, 8])) < 1e-6
+    probs[4, 0], probs[4, 6] = 0.55, 0.35  # a 5 nearly appeared between the two: less sure
+    assert decode_number(probs, field, stride=4).confidence < 0.75 * number.confidence
     assert number.digits[0].columns == (6, 14)  # the ink columns of the digit, for its image
 
 
@@ -46,3 +48,35 @@ def test_all_blank_reads_no_digit() -> None:
     field = Field(np.zeros((32, 16), np.uint8), (0, 0, 16, 32), 1.0, 1.0)
     number = decode_number(columns([0, 0, 0, 0]), field, stride=4)
     assert number.text == "" and number.digits == []
+
+
+def spelled(probs: np.ndarray, labels: list[int]) -> float:
+    """P(labels | columns) by brute force: every path over blank and the labels' classes
+    whose repeats merged and blanks dropped give `labels`."""
+    total = 0.0
+    for path in itertools.product(sorted({0, *labels}), repeat=len(probs)):
+        merged = [c for i, c in enumerate(path) if c != 0 and (i == 0 or c != path[i - 1])]
+        if merged == labels:
+            total += float(np.prod([probs[t, c] for t, c in enumerate(path)]))
+    return total
+
+
+def test_a_numbers_probability_sums_every_alignment_of_its_digits() -> None:
+    rng = np.random.default_rng(0)
+    for labels in ([4], [2, 7], [3, 3], [1, 5, 1]):
+        probs = rng.random((7, 11)) ** 3
+        probs /= probs.sum(1, keepdims=True)
+        assert abs(labelling_probability(probs, labels) - spelled(probs, labels)) < 1e-9 * max(1.0, spelled(probs, labels)) + 1e-15
+
+
+def test_a_digit_fading_into_a_blank_costs_little_and_a_near_double_costs_much() -> None:
+    sure = columns([0, 3, 3, 0, 0, 0, 8, 0])
+    fading = sure.copy()
+    fading[2, 0], fading[2, 3] = 0.5, 0.45  # the 2's second column: blank or still the 2
+    near_double = sure.copy()
+    near_double[4, 0], near_double[4, 3] = 0.5, 0.45  # a blank column, apart from the 2, that could be a second 2
+    field = Field(np.zeros((32, 32), np.uint8), (0, 0, 32, 32), 1.0, 1.0)
+    base, fades, doubles = (decode_number(p, field, stride=4) for p in (sure, fading, near_double))
+    assert base.text == fades.text == doubles.text == "27"
+    assert fades.confidence > 0.9 * base.confidence  # either way it spells 27
+    assert doubles.confidence < 0.6 * base.confidence  # half the time it spells 227

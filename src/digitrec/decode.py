@@ -6,10 +6,12 @@ peak over the run), its top 3 (at that peak) and its box: from a reader with a b
 the box that head puts around the digit at the peak column; else its ink, the strip's
 ink cut into as many digits as were read (`preprocess.digit_boxes`: CTC peaks drift, so
 the ink under a digit's columns is often a sliver of it), mapped back into the picture. The
-number's confidence is the product of its digits' probabilities and of the least sure
-blank column's blank probability: a digit read uncertainly lowers it, and so does a
-column where a digit nearly appeared. (The
-probability of the whole best path would also fall with the strip's length alone.)
+number's confidence is the probability that the columns spell it: summed over every way
+of placing its digits among the columns (the CTC forward algorithm, `labelling_probability`),
+so a column where a digit nearly appeared, or nearly vanished, lowers it, while a digit
+that spans two columns with the blank between them does not. (The product of the digits'
+peaks and of the least sure blank column, used before, fell whenever a digit's run faded
+into a blank: 99%-precise answers covered 21.6% of the validation amounts; with this, 45.7%.)
 """
 
 from __future__ import annotations
@@ -96,7 +98,34 @@ def decode_number(probs: np.ndarray, field: Field, stride: int, boxes: np.ndarra
                 (extent[0], extent[2]), picture_box(field, extent), (extent[1], extent[3]),
             )
         )
-    blank = probs.argmax(1) == 0
-    surest_gap = float(probs[blank, 0].min()) if blank.any() else 1.0
-    confidence = float(np.prod([d.confidence for d in digits])) * surest_gap if digits else 0.0
+    confidence = labelling_probability(probs, [cls for cls, _, _ in runs]) if digits else 0.0
     return DecodedNumber("".join(str(d.digit) for d in digits), confidence, digits)
+
+
+def labelling_probability(probs: np.ndarray, labels: list[int]) -> float:
+    """P(labels | columns) under CTC: the (T, C) column probabilities (class 0 blank) summed
+    over every alignment of `labels` (classes 1..C-1), by the forward algorithm, rescaled
+    each column so that long strips do not underflow."""
+    t_len = len(probs)
+    states = np.zeros(2 * len(labels) + 1, np.int64)  # blank, l1, blank, l2, ..., blank
+    states[1::2] = labels
+    # A state may be reached from two back, skipping a blank, unless it repeats its label.
+    skip = np.zeros(len(states), bool)
+    skip[3::2] = np.asarray(labels[1:]) != np.asarray(labels[:-1])
+    p = probs.astype(np.float64)
+    alpha = np.zeros(len(states))
+    alpha[0], alpha[1] = p[0, 0], p[0, states[1]] if len(states) > 1 else 0.0
+    log_scale = 0.0
+    for t in range(1, t_len):
+        prev = alpha
+        alpha = prev.copy()
+        alpha[1:] += prev[:-1]
+        alpha[2:] += np.where(skip[2:], prev[:-2], 0.0)
+        alpha *= p[t, states]
+        total = alpha.sum()
+        if total <= 0:
+            return 0.0
+        alpha /= total
+        log_scale += np.log(total)
+    end = alpha[-1] + (alpha[-2] if len(states) > 1 else 0.0)
+    return float(np.exp(np.log(max(end, 1e-300)) + log_scale)) if end > 0 else 0.0

@@ -56,6 +56,7 @@ class FixedFinder:
 
     surest_field = NumberFinderRuntime.surest_field  # the real choices, on the boxes given
     field_choices = NumberFinderRuntime.field_choices
+    field_places = NumberFinderRuntime.field_places
 
 
 class SpyReader:
@@ -95,7 +96,7 @@ def test_a_field_is_read_at_each_place_the_finder_marks_and_the_surest_place_win
     picture, reader = two_blobs(), SpyReader()
     finder = FixedFinder([(40, 40, 20, 40), (200, 40, 40, 40)], [0.6, 0.9])
     reading = Recognizer(None, reader=reader, finder=finder, layout="field").read(picture)
-    assert finder.seen == 1 and len(reader.strips) == 2, "one finder pass, each marked place read"
+    assert finder.seen == 1 and len(reader.strips) == 3, "one finder pass, each marked place read, the surest again"
     assert any(np.array_equal(strip, field_in_box(picture, (200, 40, 40, 40)).strip) for strip in reader.strips)
     assert reading.text == "7" and len(reading.numbers) == 1 and reading.numbers[0].box[0] >= 190
 
@@ -106,8 +107,9 @@ def test_a_doubtful_reading_where_the_finder_is_surest_loses_to_a_sure_one_nearl
     assert field_in_box(picture, (200, 40, 40, 40)).strip.shape[1] > reader.WIDE > field_in_box(picture, (40, 40, 20, 40)).strip.shape[1]
     reading = Recognizer(None, reader=reader, finder=finder, layout="field").read(picture)
     assert reading.text == "7" and reading.numbers[0].box[0] < 100
-    # read at ~1.0 where the finder gave 0.6, against 0.5 at 0.9: a share of 0.6 / 1.05
-    assert reading.numbers[0].confidence == pytest.approx(0.6 / 1.05, abs=0.01)
+    # read at ~1.0 where the finder gave 0.6, against 0.5 at 0.9; the second look at the
+    # surest place, wider, reads 7 as well: the answer keeps its reader's confidence
+    assert reading.numbers[0].confidence == pytest.approx(1.0, abs=0.01)
     finder = FixedFinder([(40, 40, 20, 40), (200, 40, 40, 40)], [0.3, 0.9])  # now the sure reading is an unlikely place
     assert Recognizer(None, reader=DoubtfulWideReader(), finder=finder, layout="field").read(picture).numbers[0].box[0] >= 190
 
@@ -118,10 +120,9 @@ def test_the_likeliest_number_ignores_places_read_as_no_digit():
     sure, doubtful = NumberReading("47", 0.95, (0, 0, 10, 10), []), NumberReading("250", 0.4, (0, 20, 10, 10), [])
     chosen = likeliest_number([(doubtful, 0.9), (sure, 0.6)])
     assert chosen.text == "47" and chosen.box == sure.box
-    # 0.57 of the two places' likelihood (0.57 + 0.36): two plausible places make it doubtful.
-    assert chosen.confidence == pytest.approx(0.95 * 0.57 / (0.57 + 0.36))
+    assert chosen.confidence == pytest.approx(0.95)  # the reader's: doubt is the second look's to add
     alone = likeliest_number([(None, 0.9), (doubtful, 0.1)])
-    assert alone.text == "250" and alone.confidence == pytest.approx(0.4), "a place read as no digit takes no share"
+    assert alone.text == "250" and alone.confidence == pytest.approx(0.4), "a place read as no digit never wins"
     assert likeliest_number([(None, 0.9)]) is None and likeliest_number([]) is None
 
 
@@ -284,3 +285,29 @@ def test_a_cells_tall_stroke_beside_the_number_is_not_taken_for_a_lone_digit():
     number = FixedFinder([(116, 36, 12, 18)], [0.9])
     reading = Recognizer(ClassifierDouble(), reader=DoubtfulReader(), finder=number, layout="field").read(picture)
     assert reading.text == "7"
+
+
+class OtherWhenWideReader(SpyReader):
+    """Reads every strip as '7', but a strip wider than WIDE as '1' (surely, both)."""
+
+    WIDE = 14
+
+    def column_probabilities(self, strips):
+        out = super().column_probabilities(strips)
+        for s, p in zip(strips, out):
+            if s.shape[1] > self.WIDE:
+                p[0, 8], p[0, 2] = 1e-4, 1.0
+        return out
+
+
+def test_an_answer_that_a_wider_cut_of_the_surest_place_reads_otherwise_is_half_as_sure():
+    from digitrec.recognizer import SECOND_LOOK_MISS, SECOND_LOOK_PAD
+
+    picture, reader = two_blobs(), OtherWhenWideReader()
+    box = (46, 40, 8, 40)  # the bar: a wider margin makes its tall strip wider
+    assert field_in_box(picture, box).strip.shape[1] <= reader.WIDE < field_in_box(picture, box, pad=SECOND_LOOK_PAD).strip.shape[1]
+    reading = Recognizer(None, reader=reader, finder=FixedFinder([box], [0.9]), layout="field").read(picture)
+    assert reading.text == "7" and reading.numbers[0].confidence == pytest.approx(SECOND_LOOK_MISS, abs=0.01)
+    assert len(reader.strips) == 2  # the place, then its second look
+    steady = Recognizer(None, reader=SpyReader(), finder=FixedFinder([box], [0.9]), layout="field").read(picture)
+    assert steady.numbers[0].confidence == pytest.approx(1.0, abs=0.01)

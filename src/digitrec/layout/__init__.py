@@ -1,5 +1,5 @@
 """Where a picture's numbers are: the learned number finder of a page."""
 
-from digitrec.layout.finder import FoundNumbers, NumberFinderRuntime, Target, number_boxes, page_canvas
+from digitrec.layout.finder import FoundNumbers, NumberFinderRuntime, Target, field_choices, number_boxes, page_canvas
 
-__all__ = ["FoundNumbers", "NumberFinderRuntime", "Target", "number_boxes", "page_canvas"]
+__all__ = ["FoundNumbers", "NumberFinderRuntime", "Target", "field_choices", "number_boxes", "page_canvas"]

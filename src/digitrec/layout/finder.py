@@ -138,6 +138,14 @@ def field_number_boxes(found: FoundNumbers) -> list[tuple[tuple[int, int, int, i
     return list(choices.items())
 
 
+def field_choices(picture: Picture, places: list[tuple[tuple[int, int, int, int], float]]) -> list[tuple[Field, float]]:
+    """The reader strips of a field's places (`NumberFinderRuntime.field_places`) with their
+    chances; no place: the whole picture, at chance 1 (a tight crop)."""
+    if not places:
+        return [(field_in_box(picture, (0, 0, picture.width, picture.height), pad=0.0), 1.0)]
+    return [(field_in_box(picture, box), chance) for box, chance in places]
+
+
 def _reading_order(boxes: list[tuple[int, int, int, int]]) -> list[int]:
     """The boxes' indices top to bottom by lines (a box whose middle is within the line's
     first box's height joins it), left to right within a line."""
@@ -207,12 +215,15 @@ class NumberFinderRuntime:
 
     def field_choices(self, picture: Picture, name: str | None = None) -> list[tuple[Field, float]]:
         """Where the one number of a picture that is one field may be: each candidate strip
-        (`field_number_boxes`) with the finder's chance for it, surest first; none found
-        (a tight crop): the whole picture, at chance 1."""
+        (`field_places`) with the finder's chance for it, surest first; none found (a tight
+        crop): the whole picture, at chance 1."""
+        return field_choices(picture, self.field_places(picture, name))
+
+    def field_places(self, picture: Picture, name: str | None = None) -> list[tuple[tuple[int, int, int, int], float]]:
+        """The boxes where the one number of a field may be, with the finder's chance for
+        each, surest first (`field_number_boxes`); none where it finds none."""
         found = self.find(picture, name)
-        if not found.boxes:
-            return [(field_in_box(picture, (0, 0, picture.width, picture.height), pad=0.0), 1.0)]
-        return [(field_in_box(picture, box), score) for box, score in field_number_boxes(found)]
+        return field_number_boxes(found) if found.boxes else []
 
     def find(self, image: ImageInput | Picture, name: str | None = None) -> FoundNumbers:
         picture = decode_picture(image, name, min_side=self.side)
