@@ -187,6 +187,20 @@ def test_real_documents(mnist_root, tiny_run, tmp_path, capsys):
     assert report["pages"]["page"]["numbers"] >= 8 and report["pages"]["pages"] == 4
 
 
+
+def test_labels_found_wrong_by_eye_correct_only_the_validation_parts_figures(tmp_path, monkeypatch):
+    from digitrec.evaluation.numbers import FieldResult
+
+    bench = load("real_documents")
+    (tmp_path / "cells.csv").write_text("file,label,seen\na.jpg,6,5\n")
+    monkeypatch.setattr(bench, "AUDITS", tmp_path)
+    results = [FieldResult(f"/x/{f}", label, text, 0.99, 0.01) for f, label, text in (("a.jpg", "6", "5"), ("b.jpg", "7", "7"), ("c.jpg", "8", "3"))]
+    fixed = bench.audited("cells:validation", results)
+    assert fixed["corrected"] == 1 and fixed["accuracy"] == pytest.approx(2 / 3)
+    assert results[0].label == "6", "the readings themselves keep their labels"
+    assert bench.audited("cells:test", results) is None, "the test part was not looked at"
+    assert bench.audited("other:validation", results) is None
+
 @pytest.mark.mnist
 def test_choose_settings_trains_each_variant_on_validation_only(mnist_root, tmp_path, capsys, monkeypatch):
     bench = load("choose_settings")
