@@ -78,18 +78,23 @@ class SpyReader:
         return out
 
 
-class DoubtfulWideReader(SpyReader):
-    """Reads every strip as '7': surely where it is narrow, at 0.5 where it is wider than WIDE."""
+class WideReader(SpyReader):
+    """Reads every strip as '7', but a strip wider than WIDE with WIDE_COLUMN as its first
+    column (blank, then the digits 0-9)."""
 
     WIDE = 26
+    WIDE_COLUMN = np.array([0.3, 0.0, 0.2, 0, 0, 0, 0, 0, 0.5, 0, 0])
 
     def column_probabilities(self, strips):
         out = super().column_probabilities(strips)
         for s, p in zip(strips, out):
             if s.shape[1] > self.WIDE:
-                p[0] = 0.0
-                p[0, 8], p[0, 0], p[0, 2] = 0.5, 0.3, 0.2
+                p[0] = self.WIDE_COLUMN
         return out
+
+
+class DoubtfulWideReader(WideReader):
+    """Reads every strip as '7': surely where it is narrow, at 0.5 where it is wider than WIDE."""
 
 
 def test_a_field_is_read_at_each_place_the_finder_marks_and_the_surest_place_wins_a_tie():
@@ -287,17 +292,11 @@ def test_a_cells_tall_stroke_beside_the_number_is_not_taken_for_a_lone_digit():
     assert reading.text == "7"
 
 
-class OtherWhenWideReader(SpyReader):
+class OtherWhenWideReader(WideReader):
     """Reads every strip as '7', but a strip wider than WIDE as '1' (surely, both)."""
 
     WIDE = 14
-
-    def column_probabilities(self, strips):
-        out = super().column_probabilities(strips)
-        for s, p in zip(strips, out):
-            if s.shape[1] > self.WIDE:
-                p[0, 8], p[0, 2] = 1e-4, 1.0
-        return out
+    WIDE_COLUMN = np.eye(11)[2]
 
 
 def test_an_answer_that_a_wider_cut_of_the_surest_place_reads_otherwise_is_half_as_sure():
