@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -97,6 +98,27 @@ def test_a_small_picture_is_enlarged_at_most_as_its_finder_learned():
     canvas, scale = page_canvas(decode_picture(cell), 768, enlarge=1.0)
     assert scale == pytest.approx(1.0) and canvas.shape == (128, 192)
 
+
+
+def test_a_field_is_searched_at_most_field_side_and_a_page_at_the_finders_side():
+    from digitrec.layout.finder import FIELD_SIDE
+
+    seen = []
+
+    def chances(canvas):
+        seen.append(canvas.shape)
+        return np.zeros((canvas.shape[0] // 4, canvas.shape[1] // 4), np.float32)
+
+    meta = {"input": {"side": 768, "enlarge": 1.33}, "target": {"stride": 4, "shrink_x": 0.0, "shrink_y": 0.0}}
+    finder = NumberFinderRuntime(meta, Path("double"), chances, "pytorch")
+    drawing = decode_picture(np.full((FIELD_SIDE, FIELD_SIDE), 235, np.uint8))
+    assert finder.field_places(drawing) == []
+    assert max(seen[-1]) <= FIELD_SIDE, "a field is not enlarged past FIELD_SIDE"
+    finder.find(drawing)
+    assert max(seen[-1]) >= 1.3 * FIELD_SIDE, "a page is, as far as its finder learned"
+    cell = decode_picture(np.full((150, 120), 235, np.uint8))
+    finder.field_places(cell)
+    assert seen[-1][0] >= 1.3 * 150, "a small field is enlarged as before"
 
 def test_the_finder_maps_a_page_to_quarter_resolution():
     out = NumberFinder()(torch.rand(2, 1, 64, 96))

@@ -50,7 +50,7 @@ class FixedFinder:
         self.found = FoundNumbers(list(boxes), list(scores))
         self.seen = 0
 
-    def find(self, picture, name=None) -> FoundNumbers:
+    def find(self, picture, name=None, side=None) -> FoundNumbers:
         self.seen += 1
         return self.found
 
