@@ -38,11 +38,6 @@ LONE_SURE = 0.5  # ... and, where the reader saw no digit, only when more likely
 LONE_OVERRULE = 0.8
 LONE_NARROW = 0.5
 LONE_WIDE = 1.25
-# How a picture is read by a field reader: `field`, whole, as one number (a register cell,
-# a cheque's amount box, a strip, a lone digit); `page`, its numbers found by the field
-# finder and each read as a field; `auto`, a page when the picture is at least PAGE_SIDE
-# pixels on its longer side and the finder sees a number on it (a photo's one number is
-# read from its own crop, not shrunk with the whole photo to the reader's 96 pixels).
 # A field's answer gets a second look: the finder's surest place cut again with
 # SECOND_LOOK_PAD of its height around it (the first look cuts PAD, 0.15) and read again;
 # an answer that this look does not read the same is SECOND_LOOK_MISS as sure. On the
@@ -50,6 +45,11 @@ LONE_WIDE = 1.25
 # -> 75.8% (the share among places used before: 53.5%), amounts 45.7% either way.
 SECOND_LOOK_PAD = 0.3
 SECOND_LOOK_MISS = 0.5
+# How a picture is read by a field reader: `field`, whole, as one number (a register cell,
+# a cheque's amount box, a strip, a lone digit); `page`, its numbers found by the field
+# finder and each read as a field; `auto`, a page when the picture is at least PAGE_SIDE
+# pixels on its longer side and the finder sees a number on it (a photo's one number is
+# read from its own crop, not shrunk with the whole photo to the reader's 96 pixels).
 LAYOUTS = ("auto", "field", "page")
 PAGE_SIDE = 600
 PAGE_PAD = 0.3  # a number found on a page is read with this much of its height around it
@@ -509,7 +509,7 @@ def likeliest_number(readings: list[tuple[NumberReading | None, float]]) -> Numb
     finder is surest, but its reading is doubtful; a place read as no digit never wins.
 
     On the register cells' validation part: 90.95% right (the surest place) -> 92.81%
-    (reader v12, its confidence the product of its digits' peaks), 93.00% (the chance that
+    (reader v12, its confidence the product of its digits' peaks), 93.11% (the chance that
     the columns spell the number, `decode.labelling_probability`)."""
     read = [(number, number.confidence * chance) for number, chance in readings if number is not None]
     return max(read, key=lambda r: r[1])[0] if read else None
