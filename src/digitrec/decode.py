@@ -102,6 +102,11 @@ def decode_number(probs: np.ndarray, field: Field, stride: int, boxes: np.ndarra
     return DecodedNumber("".join(str(d.digit) for d in digits), confidence, digits)
 
 
+def best_path_text(probs: np.ndarray) -> str:
+    """The digits the best path spells (`decode_number`'s text, without its boxes and confidence)."""
+    return "".join(str(cls - 1) for cls, _, _ in best_path(probs))
+
+
 def labelling_probability(probs: np.ndarray, labels: list[int]) -> float:
     """P(labels | columns) under CTC: the (T, C) column probabilities (class 0 blank) summed
     over every alignment of `labels` (classes 1..C-1), by the forward algorithm, rescaled
@@ -114,7 +119,7 @@ def labelling_probability(probs: np.ndarray, labels: list[int]) -> float:
     skip[3::2] = np.asarray(labels[1:]) != np.asarray(labels[:-1])
     p = probs.astype(np.float64)
     alpha = np.zeros(len(states))
-    alpha[0], alpha[1] = p[0, 0], p[0, states[1]] if len(states) > 1 else 0.0
+    alpha[:2] = p[0, states[:2]]  # a path starts on the blank or on the first label
     log_scale = 0.0
     for t in range(1, t_len):
         prev = alpha
@@ -127,5 +132,5 @@ def labelling_probability(probs: np.ndarray, labels: list[int]) -> float:
             return 0.0
         alpha /= total
         log_scale += np.log(total)
-    end = alpha[-1] + (alpha[-2] if len(states) > 1 else 0.0)
-    return float(np.exp(np.log(max(end, 1e-300)) + log_scale)) if end > 0 else 0.0
+    end = alpha[-2:].sum() if labels else alpha[-1]  # a path ends on the last label or the blank after it
+    return float(end * np.exp(log_scale))

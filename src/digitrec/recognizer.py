@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from digitrec.decode import DecodedNumber, decode_number
+from digitrec.decode import DecodedNumber, best_path_text, decode_number
 from digitrec.errors import ConfigError
 from digitrec.layout import NumberFinderRuntime, field_choices
 from digitrec.preprocess import ImageError, Preprocessed, PreprocessOptions, extract_digits
@@ -334,9 +334,8 @@ class Recognizer:
         assert self.reader is not None
         if number is None or not places:
             return number
-        field = field_in_box(picture, places[0][0], pad=SECOND_LOOK_PAD)
-        (probs,) = self.reader.column_probabilities([field.strip])
-        if decode_number(probs, field, int(self.reader.meta.get("stride", 4))).text == number.text:
+        (probs,) = self.reader.column_probabilities([field_in_box(picture, places[0][0], pad=SECOND_LOOK_PAD).strip])
+        if best_path_text(probs) == number.text:
             return number
         return dataclasses.replace(number, confidence=number.confidence * SECOND_LOOK_MISS)
 

@@ -145,6 +145,13 @@ class SyntheticBatch:
         return ["".join(str(int(d)) for d in row[: int(n)]) for row, n in zip(self.targets.cpu(), self.lengths.cpu())]
 
 
+def cat_padded(strips: list[torch.Tensor], width: int | None = None) -> torch.Tensor:
+    """Strips (B_i, ..., W_i) of different widths as one batch, each padded with 0 on the
+    right to `width` (None: the widest)."""
+    width = max(s.shape[-1] for s in strips) if width is None else width
+    return torch.cat([F.pad(s, (0, width - s.shape[-1])) for s in strips])
+
+
 def _u(shape, lo: float, hi: float, g: torch.Generator, device) -> torch.Tensor:
     return torch.rand(shape, generator=g, device=device) * (hi - lo) + lo
 

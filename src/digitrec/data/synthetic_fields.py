@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from digitrec.preprocess.field_image import MIN_FIELD_WIDTH, max_width
-from digitrec.data.synthetic import NumberInk, NumberMaker, _bernoulli, _segment_distance, _stroke, _u, degrade
+from digitrec.data.synthetic import NumberInk, NumberMaker, _bernoulli, _segment_distance, _stroke, _u, cat_padded, degrade
 
 # --- tuning --------------------------------------------------------------------------
 WORDS = (
@@ -115,10 +115,9 @@ class FieldMaker:
         groups = [self._fields(n_cell, n_lone, 0, generator)] if n_cell + n_lone else []
         if size - n_cell - n_lone:
             groups.append(self._fields(0, 0, size - n_cell - n_lone, generator))
-        width = max(g.strips.shape[-1] for g in groups)
         k = max(g.boxes.shape[1] for g in groups)
         return FieldBatch(
-            torch.cat([F.pad(g.strips, (0, width - g.strips.shape[-1])) for g in groups]),
+            cat_padded([g.strips for g in groups]),
             torch.cat([g.widths for g in groups]),
             [t for g in groups for t in g.labels],
             torch.cat([F.pad(g.boxes, (0, 0, 0, k - g.boxes.shape[1]), value=-1.0) for g in groups]),
@@ -349,9 +348,8 @@ class CutFieldMaker:
         parts = [self._cut(n_cut, generator)] if n_cut else []
         if plain is not None:
             parts.append(CutBatch(plain.strips, plain.widths, plain.texts()))
-        width = max(p.strips.shape[-1] for p in parts)
         return CutBatch(
-            torch.cat([F.pad(p.strips, (0, width - p.strips.shape[-1])) for p in parts]),
+            cat_padded([p.strips for p in parts]),
             torch.cat([p.widths for p in parts]),
             [t for p in parts for t in p.labels],
         )
@@ -359,7 +357,7 @@ class CutFieldMaker:
     def _cut(self, size: int, g: torch.Generator) -> CutBatch:
         made = self.fields.batch(size, g)
         dev, height = self.device, self.numbers.cfg.height
-        x0, y0, x1, y1 = number_boxes(made.boxes, made.widths, self.fields.cfg.height, g).unbind(-1)
+        x0, y0, x1, y1 = drawn_number_boxes(made.boxes, made.widths, self.fields.cfg.height, g).unbind(-1)
         h = (y1 - y0).clamp_min(2)
         margin = _u(size, *CUT_PAD, g, dev) * h + 1
         jitter = torch.randn((size, 4), generator=g, device=dev) * CUT_JITTER * h.view(size, 1)
@@ -379,7 +377,7 @@ class CutFieldMaker:
         return CutBatch(strips * inside, widths, made.labels)
 
 
-def number_boxes(digit_boxes: torch.Tensor, widths: torch.Tensor, height: int, g: torch.Generator) -> torch.Tensor:
+def drawn_number_boxes(digit_boxes: torch.Tensor, widths: torch.Tensor, height: int, g: torch.Generator) -> torch.Tensor:
     """Each field's number box (x0, y0, x1, y1), the union of its digits' boxes; a field
     with no number: a random stretch of it, a digit's height tall (what the finder may mark there)."""
     b, dev = digit_boxes.shape[0], digit_boxes.device

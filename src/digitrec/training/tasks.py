@@ -17,7 +17,7 @@ from torch import nn
 
 from digitrec.data.dataset import DigitDataset
 from digitrec.data.folders import FieldDataset
-from digitrec.data.synthetic import NumberMaker
+from digitrec.data.synthetic import NumberMaker, cat_padded
 from digitrec.data.synthetic_fields import CutFieldMaker, FieldMaker
 from digitrec.models.inputs import predict_logits
 from digitrec.models.reader import BLANK, NUM_CLASSES, STRIDE
@@ -184,8 +184,7 @@ def to_stride(width: int) -> int:
 def pad_strips(strips: list[torch.Tensor]) -> torch.Tensor:
     """(B, 1, 32, W_i) float strips, each 0 past its fields' ends -> one batch padded with 0
     to a multiple of STRIDE."""
-    width = to_stride(max(s.shape[-1] for s in strips))
-    return torch.cat([F.pad(s, (0, width - s.shape[-1])) for s in strips], 0)
+    return cat_padded(strips, to_stride(max(s.shape[-1] for s in strips)))
 
 
 class ReaderTask:
@@ -207,8 +206,7 @@ class ReaderTask:
         # All real strips in one padded uint8 tensor on the device, so that a batch of them
         # is one index and one slice. Each field's chance of being drawn is its set's
         # weight shared among the set's fields.
-        width = max((d.strips.shape[-1] for d in real), default=8)
-        self.real_strips = torch.cat([F.pad(d.strips, (0, width - d.strips.shape[-1])) for d in real]).to(self.device) if real else None
+        self.real_strips = cat_padded([d.strips for d in real]).to(self.device) if real else None
         self.real_widths = torch.cat([d.widths for d in real]).to(self.device) if real else None
         self.real_texts = [t for d in real for t in d.texts]
         self.real_weights = torch.cat([torch.full((len(d),), w / len(d)) for d, w in zip(real, weights)]) if real else None
