@@ -3,9 +3,9 @@
 Best-path CTC decoding: the likeliest class of each column, repeats merged, blanks
 dropped. A digit's columns are its run in that path; they give its probability (the
 peak over the run), its top 3 (at that peak) and its box: from a reader with a box head,
-the box that head puts around the digit at the peak column; else its ink, the strip's
-ink cut into as many digits as were read (`preprocess.digit_boxes`: CTC peaks drift, so
-the ink under a digit's columns is often a sliver of it), mapped back into the picture. The
+the box that head puts around the digit at the peak column; else the ink near the peak
+(`preprocess.digit_boxes`: a CTC peak lies a steady distance before its digit's centre,
+so the ink under a digit's columns alone is often a sliver of it), mapped back into the picture. The
 number's confidence is the probability that the columns spell it: summed over every way
 of placing its digits among the columns (the CTC forward algorithm, `labelling_probability`),
 so a column where a digit nearly appeared, or nearly vanished, lowers it, while a digit
@@ -82,10 +82,10 @@ def decode_number(probs: np.ndarray, field: Field, stride: int, boxes: np.ndarra
     with a box head, its (T, 4) column boxes)."""
     digits = []
     runs = best_path(probs)
-    ink_boxes = digit_boxes(field.strip, len(runs), field.core) if boxes is None and runs else []
-    for cls, start, end in runs:
+    peaks = [start + int(probs[start:end, cls].argmax()) for cls, start, end in runs]
+    ink_boxes = digit_boxes(field.strip, [(p + 0.5) * stride for p in peaks], field.core) if boxes is None else []
+    for (cls, start, end), peak in zip(runs, peaks):
         run = probs[start:end, cls]
-        peak = start + int(run.argmax())
         ten = probs[peak, 1:]
         order = np.argsort(-ten, kind="stable")[:3]
         if boxes is not None:
