@@ -5,6 +5,7 @@ import pytest
 from digitrec.errors import ConfigError
 from digitrec.models import build_model
 from digitrec.training import RECIPES, TUTORIAL_RECIPES, Recipe, get_recipe
+from digitrec.data.synthetic_fields import FieldConfig
 from digitrec.training.config import AugmentConfig
 
 
@@ -42,6 +43,18 @@ def test_overrides():
         get_recipe("nope")
     with pytest.raises(ConfigError, match="fill must be one of zeros, nearest"):
         get_recipe("fast").with_overrides(augment=AugmentConfig(shift=0.1, fill="reflect"))
+
+
+def test_a_reader_recipe_that_cannot_be_trained_as_written_is_refused():
+    whole = get_recipe("reader")  # reads whole fields
+    with pytest.raises(ConfigError, match="cut_fields .* has no strips to cut"):
+        whole.with_overrides(reader=dataclasses.replace(whole.reader, cut_fields=FieldConfig()))
+    reader = get_recipe("strip-reader")
+    with pytest.raises(ConfigError, match="cut_share is a fraction"):
+        reader.with_overrides(reader=dataclasses.replace(reader.reader, cut_fields=FieldConfig(), cut_share=1.5))
+    with pytest.raises(ConfigError, match="real_share is a fraction"):
+        reader.with_overrides(reader=dataclasses.replace(reader.reader, real_share=-0.1))
+    reader.with_overrides(reader=dataclasses.replace(reader.reader, cut_fields=FieldConfig()))  # strips cut from fields: fine
 
 
 def test_the_kaggle_kernels_augmentation_is_keras_image_data_generators():

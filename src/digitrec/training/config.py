@@ -90,6 +90,14 @@ class ReaderConfig:
     # it; None: strips cut by the rule-based field finder.
     finder: str | None = None
 
+    def validate(self) -> None:
+        if self.cut_fields is not None and self.fields is not None:
+            raise ConfigError("cut_fields cuts a strip reader's synthetic strips from fields; a reader of whole fields (fields set) has no strips to cut")
+        if not 0.0 <= self.cut_share <= 1.0:
+            raise ConfigError(f"cut_share is a fraction in [0, 1], got {self.cut_share}")
+        if not 0.0 <= self.real_share <= 1.0:
+            raise ConfigError(f"real_share is a fraction in [0, 1], got {self.real_share}")
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -154,6 +162,8 @@ class Recipe:
             raise ConfigError(f"the EMA decay must be in [0, 1), got {self.ema}")
         if self.augment.fill not in AUGMENT_FILLS:
             raise ConfigError(f"augmentation fill must be one of {', '.join(AUGMENT_FILLS)}, got {self.augment.fill!r}")
+        if self.reader is not None:
+            self.reader.validate()
 
 
 def _to_jsonable(obj: Any) -> Any:

@@ -88,6 +88,6 @@ def reader_task(config: ReaderConfig, options, data_dir: str | Path | None, devi
     val = [load_fields(s, root, whole=whole, finder=finder) for s in val_specs]
     numbers = NumberMaker(digit_bank(config.digit_sources, data_dir, device), config.synthetic)
     maker = FieldMaker(numbers, config.fields) if config.fields is not None else numbers
-    if config.cut_fields is not None and config.fields is None:
+    if config.cut_fields is not None:  # never with `fields` (ReaderConfig.validate)
         maker = CutFieldMaker(numbers, config.cut_fields, config.cut_share)
     return ReaderTask(maker, real, tuple(weights), val, config.real_share)
