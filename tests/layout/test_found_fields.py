@@ -254,14 +254,28 @@ class DoubtfulReader(SpyReader):
 
 
 class ClassifierDouble:
-    """A digit classifier double: reads every digit as a 6, surely (0.91)."""
+    """A digit classifier double: reads every digit as a 6, `surety` sure (0.91)."""
 
     runtime, meta = "pytorch", {"kind": "classifier"}
 
+    def __init__(self, surety: float = 0.91):
+        self.surety = surety
+
     def classify(self, images):
-        p = np.full((len(images), 10), 0.01, np.float32)
-        p[:, 6] = 0.91
+        p = np.full((len(images), 10), (1 - self.surety) / 9, np.float32)
+        p[:, 6] = self.surety
         return p
+
+
+class TwoSevensReader(SpyReader):
+    """Reads every strip as '77', each 7 at 0.6: the number at ~0.36."""
+
+    def column_probabilities(self, strips):
+        out = super().column_probabilities(strips)
+        for p in out:
+            p[:] = np.eye(11)[0]
+            p[0] = p[2] = np.r_[0.4, 0, 0, 0, 0, 0, 0, 0, 0.6, 0, 0]
+        return out
 
 
 def test_a_lone_digit_the_finder_found_a_stroke_of_is_read_by_the_classifier():
@@ -276,6 +290,20 @@ def test_a_lone_digit_the_finder_found_a_stroke_of_is_read_by_the_classifier():
     assert reading.text == "6"
     surer_reader = Recognizer(ClassifierDouble(), reader=SpyReader(), finder=stroke, layout="field").read(picture)
     assert surer_reader.text == "7", "the surer of the two reads a lone digit"
+
+
+def test_a_lone_digit_the_reader_reads_as_two_is_the_surer_models():
+    """One digit-shaped piece of ink that the reader reads as two digits: the classifier's
+    one digit where it is sure, or surer than the reader; else the reader's two."""
+    gray = np.full((64, 64), 0.9, np.float32)
+    gray[8:56, 20:50] = 0.1  # one digit filling the picture's height
+    gray[16:48, 28:42] = 0.9
+    picture = decode_picture(gray)
+    whole = FixedFinder([(18, 6, 34, 52)], [0.9])
+    read = lambda surety: Recognizer(ClassifierDouble(surety), reader=TwoSevensReader(), finder=whole, layout="field").read(picture).text  # noqa: E731
+    assert read(0.91) == "6", "a sure classifier"
+    assert read(0.5) == "6", "a classifier surer than the reader"
+    assert read(0.3) == "77", "a reader surer than the classifier"
 
 
 def test_a_cells_tall_stroke_beside_the_number_is_not_taken_for_a_lone_digit():
