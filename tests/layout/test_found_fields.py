@@ -292,6 +292,19 @@ def test_a_lone_digit_the_finder_found_a_stroke_of_is_read_by_the_classifier():
     assert surer_reader.text == "7", "the surer of the two reads a lone digit"
 
 
+def test_only_the_surest_place_asks_whether_the_picture_is_one_lone_digit():
+    """A place the finder doubts more (a date below a register's number) does not get the
+    classifier's answer for the whole picture: its tall piece of ink may be a rule."""
+    gray = np.full((64, 128), 0.9, np.float32)
+    gray[8:56, 20:44] = 0.1  # one tall piece of ink
+    gray[16:48, 28:36] = 0.9
+    picture = decode_picture(gray)
+    inside_first = FixedFinder([(22, 30, 10, 12), (80, 20, 20, 24)], [0.9, 0.8])
+    assert Recognizer(ClassifierDouble(), reader=DoubtfulReader(), finder=inside_first, layout="field").read(picture).text == "6"
+    inside_second = FixedFinder([(80, 20, 20, 24), (22, 30, 10, 12)], [0.9, 0.8])
+    assert Recognizer(ClassifierDouble(), reader=DoubtfulReader(), finder=inside_second, layout="field").read(picture).text == "7"
+
+
 def test_a_lone_digit_the_reader_reads_as_two_is_the_surer_models():
     """One digit-shaped piece of ink that the reader reads as two digits: the classifier's
     one digit where it is sure, or surer than the reader; else the reader's two."""
