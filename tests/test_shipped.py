@@ -85,6 +85,34 @@ def test_separators_are_not_part_of_the_number(recognizer, digits) -> None:
     assert recognizer.read(encode(page)).text == "10000"
 
 
+def overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Intersection over union of two boxes (x, y, w, h)."""
+    w = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    h = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return w * h / (a[2] * a[3] + b[2] * b[3] - w * h)
+
+
+@pytest.mark.mnist
+def test_each_digits_box_is_on_that_digits_ink_not_on_the_fields_clutter(recognizer, digits) -> None:
+    """What the page's digit crops show: each digit's box covers its ink, not the rule
+    under the number, the column's border, the next row's number or a word printed
+    beside it. (The unit tests of `preprocess.digit_boxes` put clutter inside the
+    number's place; here it is where the finder leaves it out.)"""
+    page = paper(300, 170, seed=11)
+    boxes = [paste_digit(page, digits[int(c)][1], 40 + 42 * i, 30, 56) for i, c in enumerate("2596")]
+    page[100:103, :] = 60  # the rule the number stands on
+    page[:, 14:17] = 60  # the column's border
+    paste_digit(page, digits[3][2], 80, 106, 56)  # the next row's number ...
+    page = page[:124]  # ... cut by the picture's edge
+    word = np.zeros(page.shape, np.uint8)
+    cv2.putText(word, "kr.", (215, 80), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 255, 2)  # printed after the number
+    page[word > 0] = 40
+    reading = recognizer.read(encode(page))
+    assert reading.text == "2596"
+    scores = [overlap(d.box, true) for d, true in zip(reading.digits, boxes)]
+    assert min(scores) >= 0.6, scores
+
+
 @pytest.mark.mnist
 def test_a_page_with_three_numbers_gives_three_results_in_order(recognizer, digits) -> None:
     page = paper(700, 500, seed=9)
