@@ -47,6 +47,37 @@ def test_help_and_version(capsys):
     assert code == 0 and out.startswith("digitrec ")
 
 
+def _commands(command, path=()):
+    """Every command of the CLI with its path of names (Typer's groups have `commands`)."""
+    yield path, command
+    if hasattr(command, "commands"):
+        for name, sub in command.commands.items():
+            yield from _commands(sub, (*path, name))
+
+
+def test_every_help_text_is_shown_whole(capsys, monkeypatch):
+    """Square brackets in a help text are terminal markup unless escaped: `[cluster]` in
+    `pip install 'digitrec[cluster]'` vanished. Each option's help, as written, is in
+    its command's --help."""
+    import re
+
+    import typer
+
+    from digitrec.cli import app
+
+    monkeypatch.setenv("COLUMNS", "400")  # one line per option: no wrapping to undo
+    for path, command in _commands(typer.main.get_command(app)):
+        helps = [p.help for p in command.params if getattr(p, "help", None) and "[" in p.help]
+        if not helps:
+            continue
+        code, out, _ = run(capsys, *path, "--help")
+        assert code == 0
+        shown = re.sub(r"\s+", " ", out)
+        for text in helps:
+            want = re.sub(r"\s+", " ", text.replace("\\[", "["))
+            assert want in shown, (path, want)
+
+
 def test_recipes_list_and_detail(capsys):
     listing = run_json(capsys, "recipes")
     names = [r["name"] for r in listing["recipes"]]

@@ -22,7 +22,7 @@ def predict(
     device: str = typer.Option("cpu", "--device", help="cpu is fastest for single pictures."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write one row per picture to this .jsonl, .csv or .parquet file as results come; run again to resume (pictures already in it are skipped)."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Processes reading pictures, each with the model loaded once (default: one per core)."),
-    engine: str = typer.Option("local", "--engine", help="local (processes on this machine) or ray (Ray Data; pip install 'digitrec[cluster]')."),
+    engine: str = typer.Option("local", "--engine", help="local (processes on this machine) or ray (Ray Data; pip install 'digitrec\\[cluster]')."),
     address: Optional[str] = typer.Option(None, "--address", help="--engine ray: the cluster to join (ray://HOST:10001 or auto); default: a local Ray on this machine."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per picture on stdout; with --out, the job's summary as one JSON object."),
 ) -> None:
