@@ -15,7 +15,7 @@ from tests.pictures import encode, paper, to_uint8
 class FieldReaderStub:
     """A field reader's metadata without a network: choosing a layout never runs the model."""
 
-    runtime = "pytorch"
+    runtime, stride = "pytorch", 4
     meta = {"kind": "reader", "stride": 4, "input": {"shape": [1, 96, None], "layout": "field"}}
 
 

@@ -312,7 +312,7 @@ class Recognizer:
             return self.second_look(picture, places, likeliest_number(readings))
         field = field_image(picture, name, height=int(self.reader.meta["input"]["shape"][1])).as_field()
         ((probs, boxes),) = self.reader.read_columns([field.strip])
-        read = decode_number(probs, field, int(self.reader.meta.get("stride", 4)), boxes)
+        read = decode_number(probs, field, self.reader.stride, boxes)
         lone = self.lone_field_digit(picture, name, read)
         return lone if lone is not None else self._number(field, read)
 
@@ -322,7 +322,7 @@ class Recognizer:
         by the digit classifier, as on the rule-based path: `lone_digit`)."""
         assert self.reader is not None
         (probs,) = self.reader.column_probabilities([field.strip])
-        read = decode_number(probs, field, int(self.reader.meta.get("stride", 4)))
+        read = decode_number(probs, field, self.reader.stride)
         lone = self.lone_digit(picture, name, FoundFields([], picture.width, picture.height), [read], where=field.box) if alone else None
         if lone is not None and lone.numbers:
             return lone.numbers[0]
@@ -382,7 +382,7 @@ class Recognizer:
         """A strip reader's path: find the fields, read each strip whole."""
         assert self.reader is not None
         found = find_fields(picture, self.field_options, name)
-        stride = int(self.reader.meta.get("stride", 4))
+        stride = self.reader.stride
         probs = self.reader.column_probabilities([f.strip for f in found.fields])
         decoded = [decode_number(p, f, stride) for f, p in zip(found.fields, probs)]
         lone = self.lone_digit(picture, name, found, decoded)

@@ -88,7 +88,7 @@ class OnnxReader:
 
     def __init__(self, session: Any, meta: dict[str, Any], path: Path):
         self.session, self.meta, self.path = session, meta, path
-        self.stride = int(meta.get("stride", 4))
+        self.stride = int(meta["stride"])  # checked by artifacts.schema
         self.input_name = session.get_inputs()[0].name
 
     def read_columns(self, strips: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray | None]]:
@@ -123,6 +123,7 @@ class OnnxClassifier:
 class StripReader(Protocol):
     runtime: str
     meta: dict[str, Any]
+    stride: int  # strip pixels per column of probabilities, from the checkpoint
 
     def column_probabilities(self, strips: list[np.ndarray]) -> list[np.ndarray]:
         """Per strip (uint8 (H, W), ink bright), probabilities (W // stride, 11): blank, 0-9."""
@@ -181,7 +182,7 @@ class TorchReader:
 
     def __init__(self, loaded: Any):
         self.loaded, self.meta, self.path = loaded, loaded.meta, loaded.path
-        self.stride = int(self.meta.get("stride", 4))
+        self.stride = int(self.meta["stride"])  # checked by artifacts.schema
 
     def read_columns(self, strips: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray | None]]:
         import torch

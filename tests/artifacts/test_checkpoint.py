@@ -136,6 +136,9 @@ BAD_METADATA = [
     ("hidden of 400,000", lambda meta: {**meta, "model": {"arch": "fastnet", "options": {"conv1": 8, "conv2": 16, "hidden": 400_000}}}, "hidden is 400000, outside"),
     ("classes not digits", setting("classes", ["a"] * 10), "classes must be a list of the 10 digits"),
     ("unknown kind", setting("kind", "detector"), "kind is 'detector'"),
+    ("reader without a stride", lambda meta: {**meta, "kind": "reader"}, "a reader's stride must be a whole number"),
+    ("reader's blank last", lambda meta: {**meta, "kind": "reader", "stride": 4, "blank": 10}, r"must be the blank \(0\), then the digits"),
+    ("reader of letters", lambda meta: {**meta, "kind": "reader", "stride": 4, "alphabet": "abcdefghij"}, "alphabet 'abcdefghij'"),
 ]
 
 

@@ -62,7 +62,7 @@ class FixedFinder:
 class SpyReader:
     """A strip reader double: reads every strip as '7', and keeps the strips it was given."""
 
-    runtime, meta = "pytorch", {"kind": "reader", "stride": 4, "input": {"layout": "strip"}}
+    runtime, meta, stride = "pytorch", {"kind": "reader", "stride": 4, "input": {"layout": "strip"}}, 4
 
     def __init__(self):
         self.strips: list[np.ndarray] = []
@@ -206,7 +206,7 @@ def test_lone_digit_canvases_mark_the_whole_digit_of_every_size():
 class WidthReader:
     """A strip reader double: reads a strip wider than 40 pixels as '70', a narrower one as '1'."""
 
-    meta = {"stride": 4}
+    meta, stride = {"stride": 4}, 4
 
     def column_probabilities(self, strips):
         out = []

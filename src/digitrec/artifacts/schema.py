@@ -16,6 +16,7 @@ from digitrec.errors import CheckpointError
 # --- bounds --------------------------------------------------------------------------
 MAX_OPTION = 65_536  # no layer of a digit model is wider than this (hidden=400000 allocated 2.8 GB)
 KINDS = ("classifier", "reader", "finder")  # a digit classifier, a number reader, a page's number finder
+DIGITS = "0123456789"  # a number reader's alphabet, after its blank
 
 
 def _number(value: Any) -> bool:
@@ -72,6 +73,10 @@ def metadata_fault(meta: Any, *, needs_model: bool = True) -> str | None:
         stride = meta.get("stride")
         if not (isinstance(stride, int) and not isinstance(stride, bool) and 1 <= stride <= 64):
             return f"a reader's stride must be a whole number of pixels in 1-64, got {stride!r}"
+        # Column 0 is CTC's blank and columns 1-10 the digits 0-9: what `decode` reads.
+        # (Checkpoints written before these two keys were recorded are read so too.)
+        if meta.get("blank", 0) != 0 or meta.get("alphabet", DIGITS) != DIGITS:
+            return f"a reader's columns must be the blank (0), then the digits {DIGITS}; it has blank {meta.get('blank')!r} and alphabet {meta.get('alphabet')!r}"
     return None
 
 

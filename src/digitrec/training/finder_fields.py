@@ -66,9 +66,8 @@ def _locate(item: tuple[str, str, str]) -> tuple[int, int, int, int] | None:
         found = find_fields(path)
     except DigitrecError:
         return None
-    stride = int(_reader.meta.get("stride", 4))
     probs = _reader.column_probabilities([f.strip for f in found.fields])
-    read = [(decode_number(p, f, stride), f) for f, p in zip(found.fields, probs)]
+    read = [(decode_number(p, f, _reader.stride), f) for f, p in zip(found.fields, probs)]
     right = [(d.confidence, f.box) for d, f in read if d.text == label]
     return max(right)[1] if right else None
 

@@ -148,6 +148,7 @@ def _run(
 def reader_meta(config: ReaderConfig) -> dict[str, Any]:
     """What a runtime needs to turn a reader's outputs into digits and boxes, and what
     its input is: a whole field (`preprocess.field_image`) or a strip cut by the field finder."""
+    from digitrec.artifacts.schema import DIGITS
     from digitrec.models.reader import BLANK, STRIDE
     from digitrec.preprocess.fields import STRIP_HEIGHT
 
@@ -158,7 +159,7 @@ def reader_meta(config: ReaderConfig) -> dict[str, Any]:
     shape = {"shape": [1, height, None], "dtype": "uint8", "ink": ink, "layout": layout}
     if layout == "strip":
         shape["cut"] = "rules" if config.finder is None else "finder"  # what cut the strips it learned from
-    return {"kind": "reader", "alphabet": "0123456789", "blank": BLANK, "stride": STRIDE, "input": shape}
+    return {"kind": "reader", "alphabet": DIGITS, "blank": BLANK, "stride": STRIDE, "input": shape}
 
 
 def init_weights_of(init: str, recipe: Recipe) -> dict[str, torch.Tensor]:
