@@ -39,7 +39,7 @@ def under(module: str, *prefixes: str) -> bool:
     return any(module == p or module.startswith(p + ".") for p in prefixes)
 
 
-PICTURE_READERS = ("digitrec.preprocess", "digitrec.layout", "digitrec.decode", "digitrec.runtime", "digitrec.recognizer", "digitrec.serving", "digitrec.batch", "digitrec.processes")
+PICTURE_READERS = ("digitrec.preprocess", "digitrec.layout", "digitrec.ctc", "digitrec.runtime", "digitrec.recognizer", "digitrec.serving", "digitrec.batch", "digitrec.processes")
 
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if under(m, *PICTURE_READERS, "digitrec.artifacts")))

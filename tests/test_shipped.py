@@ -163,7 +163,7 @@ def test_tight_crops_of_lone_digits_are_read_though_a_7s_bar_and_a_1s_stem_span_
 
 
 def test_a_doubtful_short_number_beside_a_surer_one_is_a_neighbours_stroke() -> None:
-    from digitrec.decode import DecodedNumber
+    from digitrec.ctc import DecodedNumber
     from digitrec.preprocess.fields import Field
 
     def field(height: int) -> Field:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from digitrec.decode import DecodedNumber, best_path_text, decode_number
+from digitrec.ctc import DecodedNumber, best_path_text, decode_number
 from digitrec.errors import ConfigError
 from digitrec.layout import NumberFinderRuntime, field_choices
 from digitrec.preprocess import ImageError, Preprocessed, PreprocessOptions, extract_digits
@@ -513,7 +513,7 @@ def likeliest_number(readings: list[tuple[NumberReading | None, float]]) -> Numb
 
     On the register cells' validation part: 90.95% right (the surest place) -> 92.81%
     (reader v12, its confidence the product of its digits' peaks), 93.11% (the chance that
-    the columns spell the number, `decode.labelling_probability`)."""
+    the columns spell the number, `ctc.labelling_probability`)."""
     read = [(number, number.confidence * chance) for number, chance in readings if number is not None]
     return max(read, key=lambda r: r[1])[0] if read else None
 

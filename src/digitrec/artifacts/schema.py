@@ -73,7 +73,7 @@ def metadata_fault(meta: Any, *, needs_model: bool = True) -> str | None:
         stride = meta.get("stride")
         if not (isinstance(stride, int) and not isinstance(stride, bool) and 1 <= stride <= 64):
             return f"a reader's stride must be a whole number of pixels in 1-64, got {stride!r}"
-        # Column 0 is CTC's blank and columns 1-10 the digits 0-9: what `decode` reads.
+        # Column 0 is CTC's blank and columns 1-10 the digits 0-9: what `ctc` reads.
         # (Checkpoints written before these two keys were recorded are read so too.)
         if meta.get("blank", 0) != 0 or meta.get("alphabet", DIGITS) != DIGITS:
             return f"a reader's columns must be the blank (0), then the digits {DIGITS}; it has blank {meta.get('blank')!r} and alphabet {meta.get('alphabet')!r}"

@@ -53,7 +53,7 @@ _reader = None  # one per worker process
 def _locate(item: tuple[str, str, str]) -> tuple[int, int, int, int] | None:
     """The box of the region of `path` read as `label`, the surest such; None: none is."""
     global _reader
-    from digitrec.decode import decode_number
+    from digitrec.ctc import decode_number
     from digitrec.errors import DigitrecError
     from digitrec.preprocess.fields import find_fields
     from digitrec.runtime import load_runtime_model

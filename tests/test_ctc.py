@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 import itertools
 
-from digitrec.decode import best_path, decode_number, labelling_probability
+import numpy as np
+
+from digitrec.ctc import best_path, best_path_text, decode_number, labelling_probability
 from digitrec.preprocess.fields import Field
 
 
@@ -80,3 +80,17 @@ def test_a_digit_fading_into_a_blank_costs_little_and_a_near_double_costs_much()
     assert base.text == fades.text == doubles.text == "27"
     assert fades.confidence > 0.9 * base.confidence  # either way it spells 27
     assert doubles.confidence < 0.6 * base.confidence  # half the time it spells 227
+
+
+def test_the_training_decoder_spells_what_the_product_decoder_spells() -> None:
+    """Training's batched best path (`training.tasks.greedy_digits`, on logits, measuring
+    checkpoints) and the product's (`ctc.best_path_text`, on probabilities) agree."""
+    import torch
+
+    from digitrec.training.tasks import greedy_digits
+
+    logits = torch.randn(200, 24, 11, generator=torch.Generator().manual_seed(0)) * 3
+    logits[::2, :, 0] += 3  # half the strips mostly blank, the rest full of repeats
+    spelled = ["".join(str(int(d)) for d in row if d >= 0) for row in greedy_digits(logits)]
+    assert [best_path_text(p) for p in logits.softmax(-1).double().numpy()] == spelled
+    assert any(len(s) >= 8 for s in spelled) and any(s[i] == s[i + 1] for s in spelled for i in range(len(s) - 1))
