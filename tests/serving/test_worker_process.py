@@ -1,5 +1,7 @@
 """prepare_worker_process: the settings a server or batch worker process runs under."""
 
+import json
+import os
 import subprocess
 import sys
 
@@ -36,3 +38,31 @@ def test_a_worker_reuses_the_memory_a_request_freed():
     plain, prepared = faults("plain"), faults("prepared")
     assert plain > 40 * 1_000, "the measurement itself: without the setting, every array faults its pages in"
     assert prepared < 1_000, f"{prepared} page faults for 40 requests' worth of reused arrays"
+
+
+# What one of uvicorn's workers builds from the settings `digitrec serve` leaves it.
+UVICORN_WORKER = """
+import json
+from fastapi.testclient import TestClient
+import digitrec.serving.uvicorn_worker as worker
+client = TestClient(worker.app)
+too_big = client.post("/api/v1/predict", content=b"x" * 2000, headers={"content-type": "image/png", "x-api-key": "k" * 32})
+print(json.dumps({"header": worker.Protocol.header_timeout, "body": worker.Protocol.body_timeout,
+                  "too_big": too_big.status_code, "keyless": client.get("/api/v1/model").status_code}))
+"""
+
+
+def test_uvicorns_workers_keep_every_setting_of_serve(tiny_run):
+    """Where the balanced workers are not available (not Linux), `serve --workers N`
+    hands the settings to uvicorn's workers through the environment: the body limit, the
+    API key and the header and body deadlines all reach them (the deadlines once did not)."""
+    from digitrec.serving.config import ServerConfig
+
+    config = ServerConfig(max_bytes=1000, header_timeout=3.0, body_timeout=4.0, api_key="k" * 32)
+    settings = json.dumps({"model": str(tiny_run), "runtime": "auto", "config": config.to_json()})
+    env = {**os.environ, "DIGITREC_SERVE": settings}
+    out = subprocess.run([sys.executable, "-c", UVICORN_WORKER], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["header"] == 3.0 and seen["body"] == 4.0
+    assert seen["too_big"] == 413 and seen["keyless"] == 401

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -9,6 +11,9 @@ import typer
 
 from digitrec.cli.common import JsonOption, emit_json, err, out
 from digitrec.errors import ConfigError
+from digitrec.serving.config import ServerConfig
+
+DEFAULTS = ServerConfig()
 
 
 def export(
@@ -65,20 +70,19 @@ def serve(
     port: int = typer.Option(8000, "--port", min=1, max=65535),
     runtime: str = typer.Option("auto", "--runtime", help="pytorch, onnx, or auto (onnx for .onnx files)."),
     finder: Optional[Path] = typer.Option(None, "--finder", help="A number finder's checkpoint (python -m digitrec.training.finder) or its .onnx export: where the numbers are (a field's, a page's); default: the one shipped with the shipped reader, else the rule-based field finder."),
-    max_bytes: int = typer.Option(10 * 1024 * 1024, "--max-bytes", min=1, help="Largest request body accepted."),
+    max_bytes: int = typer.Option(DEFAULTS.max_bytes, "--max-bytes", min=1, help="Largest request body accepted."),
     workers: int = typer.Option(1, "--workers", min=1, help="Server processes (each loads the model once)."),
-    header_timeout: float = typer.Option(10.0, "--header-timeout", min=0.1, help="Seconds a request's headers may take to arrive (then 408)."),
-    body_timeout: float = typer.Option(30.0, "--body-timeout", min=0.1, help="Seconds a request's body may take once its headers are in (then the connection closes)."),
+    header_timeout: float = typer.Option(DEFAULTS.header_timeout, "--header-timeout", min=0.1, help="Seconds a request's headers may take to arrive (then 408)."),
+    body_timeout: float = typer.Option(DEFAULTS.body_timeout, "--body-timeout", min=0.1, help="Seconds a request's body may take once its headers are in (then the connection closes)."),
     api_key: Optional[str] = typer.Option(None, "--api-key", envvar="DIGITREC_API_KEY", help="Every /api/ request must carry this key (X-API-Key or Authorization: Bearer); also from DIGITREC_API_KEY."),
     api_key_file: Optional[Path] = typer.Option(None, "--api-key-file", help="Read the API key from this file (it stays out of the process list)."),
 ) -> None:
     """Serve the REST API and the drawing board page (FastAPI on uvicorn)."""
-    import os
 
     import uvicorn
 
     from digitrec.processes import prepare_worker_process
-    from digitrec.serving.app import ServerConfig, load_app, serve_on
+    from digitrec.serving.app import load_app, serve_on
 
     if model is None:
         from digitrec.shipped import READER, shipped
@@ -93,13 +97,11 @@ def serve(
     from digitrec.serving.workers import WorkerPool, balanced_workers_supported
 
     if workers > 1 and not balanced_workers_supported():
-        os.environ.update({"DIGITREC_SERVE_MODEL": str(model), "DIGITREC_SERVE_RUNTIME": runtime, "DIGITREC_SERVE_MAX_BYTES": str(max_bytes)})
-        if key:
-            os.environ["DIGITREC_API_KEY"] = key
-        if finder is not None:
-            os.environ["DIGITREC_SERVE_FINDER"] = str(finder)
+        # Each of uvicorn's workers imports uvicorn_worker, which reads these settings.
+        os.environ["DIGITREC_SERVE"] = json.dumps({"model": str(model), "runtime": runtime, "config": config.to_json()})
         err.print(f"digitrec serving {model} ({runtime}) on http://{host}:{port} with {workers} workers (uvicorn's)")
-        uvicorn.run("digitrec.serving.uvicorn_worker:app", host=host, port=port, workers=workers, log_level="warning")
+        uvicorn.run("digitrec.serving.uvicorn_worker:app", host=host, port=port, workers=workers, log_level="warning",
+                    http="digitrec.serving.uvicorn_worker:Protocol")
         return
     from digitrec.serving.listen import claim_port
 

@@ -13,7 +13,6 @@ import itertools
 import json
 import logging
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +33,7 @@ from digitrec.preprocess.fields import FieldOptions
 from digitrec.preprocess.pipeline import PreprocessOptions
 from digitrec.recognizer import Reading, Recognizer
 from digitrec.serving.batching import MicroBatcher
+from digitrec.serving.config import ServerConfig
 from digitrec.serving.openapi import PIXELS_SCHEMA, error_responses
 from digitrec.serving.security import SecurityMiddleware
 
@@ -41,26 +41,12 @@ log = logging.getLogger("digitrec.serving")
 
 STATIC = Path(__file__).parent / "static"
 SWAGGER_UI = str(importlib.resources.files("fastapi_swagger.resources"))  # Swagger UI 5 (OpenAPI 3.1), packaged
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
 
 class ApiError(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status, self.message = status, message
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    max_bytes: int = DEFAULT_MAX_BYTES  # largest request body
-    max_pixels: int = MAX_PIXELS  # largest decoded picture
-    header_timeout: float = 10.0  # seconds a request's headers may take to arrive
-    body_timeout: float = 30.0  # seconds its body may take, once the headers are in
-    api_key: str | None = None  # when set, every /api/ request must carry it (see security.py)
-    finder: str | None = None  # a number finder's checkpoint: where a page's numbers are, for a field reader
-    reading_slots: int = 2  # pictures a worker reads at once; the rest wait their turn. It
-    # bounds the memory of a burst (a 6300x6300 PNG holds ~60 MB while it is decoded)
-    # and costs no throughput: a worker has one core to read with
 
 
 def png_base64(image: np.ndarray) -> str:
@@ -314,8 +300,9 @@ def serve_on(app: FastAPI, sock: Any, config: ServerConfig = ServerConfig()) -> 
 
 def load_app(model: str | Path, runtime: str = "auto", config: ServerConfig = ServerConfig()) -> FastAPI:
     """Load the model once and build the app around it."""
+    pixels = config.max_pixels if config.max_pixels is not None else MAX_PIXELS
     recognizer = Recognizer.load(
-        model, "cpu", PreprocessOptions(max_pixels=config.max_pixels), runtime=runtime, field_options=FieldOptions(max_pixels=config.max_pixels), finder=config.finder
+        model, "cpu", PreprocessOptions(max_pixels=pixels), runtime=runtime, field_options=FieldOptions(max_pixels=pixels), finder=config.finder
     )
     card = dict(recognizer.meta)
     if recognizer.runtime == "pytorch":

@@ -1,15 +1,20 @@
 """The app for uvicorn's own workers, used by `digitrec serve --workers N` where the
-balanced workers of workers.py are not available (not Linux)."""
+balanced workers of workers.py are not available (not Linux): each worker process imports
+this module, which rebuilds the server's settings that `serve` left in the environment
+(`SETTINGS`), loads the model, and gives uvicorn the protocol with the same header and
+body deadlines as the single-process server (`Protocol`)."""
 
+import json
 import os
 
 from digitrec.processes import prepare_worker_process
 from digitrec.serving.app import ServerConfig, load_app
+from digitrec.serving.protocol import protocol_with
 
-app = load_app(
-    os.environ["DIGITREC_SERVE_MODEL"],
-    os.environ.get("DIGITREC_SERVE_RUNTIME", "auto"),
-    ServerConfig(max_bytes=int(os.environ.get("DIGITREC_SERVE_MAX_BYTES", 10 * 1024 * 1024)), api_key=os.environ.get("DIGITREC_API_KEY"),
-                 finder=os.environ.get("DIGITREC_SERVE_FINDER")),
-)
+SETTINGS = "DIGITREC_SERVE"  # the environment variable: {"model", "runtime", "config"} as JSON
+
+_settings = json.loads(os.environ[SETTINGS])
+_config = ServerConfig.from_json(_settings["config"])
+app = load_app(_settings["model"], _settings["runtime"], _config)
+Protocol = protocol_with(_config.header_timeout, _config.body_timeout)
 prepare_worker_process()
