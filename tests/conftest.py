@@ -11,11 +11,13 @@ from tests.helpers import train_tiny_run, write_kaggle_root
 
 
 @pytest.fixture(autouse=True)
-def _isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_environment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test may touch the user's cache, and none may download: the cache points into
     a temporary folder. DIGITREC_DATA (the real MNIST, when set) is left for the tests
     marked `mnist`, and removed for the rest so that defaults are tested honestly."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+    if request.node.get_closest_marker("mnist") is None:
+        monkeypatch.delenv("DIGITREC_DATA", raising=False)
     torch.set_num_threads(THREADS)
 
 
