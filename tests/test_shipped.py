@@ -126,7 +126,7 @@ def test_a_page_with_three_numbers_gives_three_results_in_order(recognizer, digi
         assert bx <= x + 3 and by <= y + 3 and bx + bw >= x + w - 3 and by + bh >= y + h - 3, (number.box, (x, y, w, h))
 
 
-def test_a_blank_field_a_dash_and_a_scribble_give_no_number(recognizer) -> None:
+def test_a_blank_field_and_a_dash_give_no_number_and_a_scribble_no_sure_one(recognizer) -> None:
     blank = paper(200, 80, seed=1)
     dash = paper(200, 80, seed=2)
     cv2.line(dash, (70, 40), (130, 41), 25, 5)
@@ -134,9 +134,12 @@ def test_a_blank_field_a_dash_and_a_scribble_give_no_number(recognizer) -> None:
     t = np.linspace(0, 6 * np.pi, 200)
     points = np.stack([100 + 60 * np.sin(t) * np.cos(t / 3), 40 + 20 * np.sin(2.3 * t)], 1).astype(np.int32)
     cv2.polylines(scribble, [points], False, 25, 3)
-    for name, page in (("blank", blank), ("dash", dash), ("scribble", scribble)):
+    for name, page in (("blank", blank), ("dash", dash)):
         reading = recognizer.read(encode(page))
-        assert reading.text == "" or reading.confidence < 0.5, (name, reading.text, reading.confidence)
+        assert (reading.text, reading.warning) == ("", "no digit found"), name
+    # Loops a hand drew may be 8s and 0s: not read as sure (it reads 8880 at 0.42).
+    reading = recognizer.read(encode(scribble))
+    assert reading.confidence < 0.5, (reading.text, reading.confidence)
 
 
 def test_a_picture_too_small_for_the_finder_to_place_a_number_in_is_read_whole(recognizer) -> None:

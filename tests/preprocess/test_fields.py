@@ -5,7 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from digitrec.preprocess.fields import STRIP_HEIGHT, find_fields
+from digitrec.preprocess.decode import decode_picture
+from digitrec.preprocess.fields import STRIP_HEIGHT, field_in_box, find_fields
 from tests.pictures import encode, paper, ruled_lines
 
 TEXTS = "3074125896"
@@ -90,3 +91,12 @@ def test_a_texture_of_10000_marks_is_refused_before_any_grouping(monkeypatch):
     monkeypatch.setattr(pipeline, "group_components", refuse)
     for found in (find_fields(dot_grid()), extract_digits(dot_grid())):
         assert "10,000 separate marks" in found.warning
+
+
+def test_a_cut_of_blank_paper_is_a_blank_strip_not_its_noise_stretched() -> None:
+    """Paper's grain, stretched to the strip's full range, was read as digits (a blank
+    field read as `9`); below the ink contrast that find_fields calls blank, a cut is empty."""
+    page = paper(200, 80, seed=1)
+    assert field_in_box(decode_picture(encode(page)), (0, 0, 200, 80), pad=0.0).strip.max() == 0
+    cv2.line(page, (90, 20), (94, 60), 30, 4)
+    assert field_in_box(decode_picture(encode(page)), (0, 0, 200, 80), pad=0.0).strip.max() == 255

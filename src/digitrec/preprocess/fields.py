@@ -257,7 +257,9 @@ def field_in_box(picture: Picture, box: tuple[int, int, int, int], pad: float = 
     margin = pad * h + 1
     x0, y0 = max(0, int((x - margin) * s)), max(0, int((y - margin) * s))
     x1, y1 = min(gw, max(x0 + 1, round((x + w + margin) * s))), min(gh, max(y0 + 1, round((y + h + margin) * s)))
-    ink, _ = ink_image(picture.gray[y0:y1, x0:x1])
+    ink, contrast = ink_image(picture.gray[y0:y1, x0:x1])
+    if contrast < MIN_CONTRAST:  # blank paper: its noise, stretched to full range, read as digits
+        ink = np.zeros_like(ink)
     strip, strip_scale = to_strip(ink, (0, 0, x1 - x0, y1 - y0))
     original = (int(x0 / s), int(y0 / s), max(1, round((x1 - x0) / s)), max(1, round((y1 - y0) / s)))
     cut = Field(strip, original, strip_scale * s, STRIP_HEIGHT / (y1 - y0) * s)
