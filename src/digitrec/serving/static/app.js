@@ -83,8 +83,20 @@ document.getElementById("photo").addEventListener("change", (e) => {
   send(form, null, true);
 });
 
+// The page says when its reading is done: <body data-state="reading"> from the moment a
+// read is due until the latest one is shown, then "idle" and a `digitrec:read` event
+// (scripts and the browser tests wait for that, not for a guessed delay).
+function reading() {
+  document.body.dataset.state = "reading";
+}
+function done() {
+  document.body.dataset.state = "idle";
+  document.dispatchEvent(new CustomEvent("digitrec:read"));
+}
+
 function schedule(delay) {
   clearTimeout(timer);
+  reading();
   timer = setTimeout(readCanvas, delay);
 }
 
@@ -112,6 +124,7 @@ async function api(path, init = {}) {
 
 async function send(body, type, photo = false) {
   const id = ++inFlight;
+  reading();
   statusLine.textContent = "reading…";
   try {
     const response = await api("/api/v1/predict", { method: "POST", body, headers: type ? { "Content-Type": type } : {} });
@@ -119,13 +132,19 @@ async function send(body, type, photo = false) {
     if (id !== inFlight) return; // a newer drawing is being read
     if (!response.ok) throw new Error(data.error || response.statusText);
     show(data, photo);
+    done();
   } catch (err) {
-    if (id === inFlight) statusLine.textContent = "error: " + err.message;
+    if (id === inFlight) {
+      statusLine.textContent = "error: " + err.message;
+      done();
+    }
   }
 }
 
 function showNothing() {
   inFlight++;
+  clearTimeout(timer);
+  document.body.dataset.state = "idle";
   prediction.textContent = "";
   confidence.textContent = "";
   statusLine.textContent = "";
