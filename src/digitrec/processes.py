@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 import time
+from typing import Callable, TypeVar
 
 # --- tuning --------------------------------------------------------------------------
 PARENT_POLL = 0.5  # seconds between a worker's checks that its parent process is alive
@@ -22,6 +23,7 @@ TRAINING_MMAP_THRESHOLD = 32 << 20  # glibc's largest: a training step's activat
 # of 64 cheque boxes makes 30 MB tensors) were mapped and unmapped every step, a third of
 # its time in the kernel; kept on the heap, a 320-wide batch trains in 0.93 s against 1.24
 TRAINING_TRIM_THRESHOLD = 1 << 30  # a training process keeps its working set
+T = TypeVar("T")
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 
 
@@ -43,6 +45,19 @@ def prepare_worker_process() -> None:
     if "torch" in sys.modules:  # never import it for an ONNX server
         sys.modules["torch"].set_num_threads(1)
     keep_freed_memory()
+
+
+def start_worker(load: Callable[[], T], parent: int | None = None) -> T:
+    """A worker process's start-up, for every kind of worker (batch, server, Ray actor):
+    tied to its parent where it has one (it dies with it, and watches it), its model
+    loaded once (`load`), then `prepare_worker_process`: after the load, which sets
+    PyTorch's threads."""
+    if parent is not None:
+        die_with_parent(parent)
+        watch_parent(parent)
+    loaded = load()
+    prepare_worker_process()
+    return loaded
 
 
 def keep_freed_memory(mmap_threshold: int = ALLOCATOR_MMAP_THRESHOLD, trim_threshold: int = ALLOCATOR_TRIM_THRESHOLD) -> None:

@@ -32,13 +32,10 @@ _worker_state: dict = {}
 
 
 def _start_worker(spec: ReaderSpec, parent: int) -> None:
-    from digitrec.processes import die_with_parent, prepare_worker_process, watch_parent
+    from digitrec.processes import start_worker
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the job
-    die_with_parent(parent)
-    watch_parent(parent)
-    _worker_state["recognizer"] = spec.load()
-    prepare_worker_process()
+    _worker_state["recognizer"] = start_worker(spec.load, parent)
     _worker_state["spec"] = spec
 
 

@@ -29,10 +29,9 @@ class ReaderActor:
     """One Ray actor: the model loaded once, then batches of paths in, rows out."""
 
     def __init__(self, spec: ReaderSpec):
-        from digitrec.processes import prepare_worker_process
+        from digitrec.processes import start_worker
 
-        self.recognizer = spec.load()
-        prepare_worker_process()
+        self.recognizer = start_worker(spec.load)  # Ray stops its actors with the job
         self.spec = spec
 
     def __call__(self, batch: dict) -> dict:

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from digitrec.errors import DataError
+from digitrec.processes import available_cores
 
 # --- tuning --------------------------------------------------------------------------
 PART_BUCKETS = 5  # pages hash into this many buckets: one is the test part, one validation
@@ -271,7 +272,7 @@ def load_fields(
             cut_one = functools.partial(_found_strip_of, finder=finder)
         else:
             cut_one = functools.partial(_whole_field_of, height=whole) if whole else _strips_of
-        workers = workers or min(4, os.cpu_count() or 1)
+        workers = workers or min(4, available_cores())
         if workers > 1 and len(items) > 200:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor

@@ -7,7 +7,7 @@ body deadlines as the single-process server (`Protocol`)."""
 import json
 import os
 
-from digitrec.processes import prepare_worker_process
+from digitrec.processes import start_worker
 from digitrec.serving.app import ServerConfig, load_app
 from digitrec.serving.protocol import protocol_with
 
@@ -15,6 +15,5 @@ SETTINGS = "DIGITREC_SERVE"  # the environment variable: {"model", "runtime", "c
 
 _settings = json.loads(os.environ[SETTINGS])
 _config = ServerConfig.from_json(_settings["config"])
-app = load_app(_settings["model"], _settings["runtime"], _config)
+app = start_worker(lambda: load_app(_settings["model"], _settings["runtime"], _config))  # uvicorn stops its workers
 Protocol = protocol_with(_config.header_timeout, _config.body_timeout)
-prepare_worker_process()

@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from digitrec.processes import die_with_parent, watch_parent
+from digitrec.processes import start_worker
 from digitrec.serving.app import ServerConfig
 from digitrec.serving.listen import PortClaim
 
@@ -33,13 +33,9 @@ def balanced_workers_supported() -> bool:
 
 
 def _worker(model: str, runtime: str, config: ServerConfig, sock: socket.socket, ready, parent: int) -> None:
-    from digitrec.processes import prepare_worker_process
     from digitrec.serving.app import load_app, serve_on
 
-    die_with_parent(parent)
-    watch_parent(parent)
-    app = load_app(model, runtime, config)
-    prepare_worker_process()
+    app = start_worker(lambda: load_app(model, runtime, config), parent)
     ready.set()
     serve_on(app, sock, config)
 
