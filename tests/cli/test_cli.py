@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from digitrec.cli import main
 from tests.helpers import write_kaggle_root
@@ -283,6 +284,9 @@ def test_predict_with_the_shipped_reader_and_evaluate_a_labelled_folder(capsys, 
         assert set(confusion) == {"true", "read", "count"} and confusion["true"] != confusion["read"]
     code, _, err = run(capsys, "evaluate", READER, "--dataset", tmp_path / "nowhere")
     assert code == 1 and "is not a folder" in err
+    if not torch.cuda.is_available():  # the folder's path honours --device (it read on the CPU whatever was asked)
+        code, _, err = run(capsys, "evaluate", READER, "--dataset", folder, "--device", "cuda")
+        assert code == 1 and "no CUDA GPU" in err
     for layout in ("field", "page"):
         code, out, err = run(capsys, "predict", folder / "000.png", "--layout", layout, "--json")
         assert code == 0 and json.loads(out)["file"].endswith("000.png"), err

@@ -179,7 +179,7 @@ def evaluate(
     from digitrec.evaluation.checkpoints import evaluate_saved_model
 
     if dataset is not None and dataset not in DATASETS:
-        evaluate_folder(run, dataset, data_dir, report, as_json)
+        evaluate_folder(run, dataset, data_dir, device, report, as_json)
         return
 
     ev = evaluate_saved_model(run, split, dataset, data_dir, device, batch_size)
@@ -211,10 +211,10 @@ def evaluate(
         out.print(f"report: {report_path}")
 
 
-def evaluate_folder(run: Path, spec: str, data_dir: Optional[Path], report: bool, as_json: bool) -> None:
+def evaluate_folder(run: Path, spec: str, data_dir: Optional[Path], device: str, report: bool, as_json: bool) -> None:
     from digitrec.evaluation.numbers import calibration, evaluate_fields
 
-    score = evaluate_fields(run, spec, data_dir)
+    score = evaluate_fields(run, spec, data_dir, device)
     report_path = None
     if report and (run / "config.json").exists():
         from digitrec.evaluation.report import write_run_report
