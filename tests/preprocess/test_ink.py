@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from digitrec.preprocess.ink import dark_ink_on_light, find_ink
+from digitrec.preprocess.ink import INK_SHARE, dark_ink_on_light, find_ink, ink_mask
 from tests.pictures import paper, ruled_lines, shadow
 
 
@@ -61,3 +61,17 @@ def test_labelling_gives_opencvs_default_labels_and_stats(density):
         got = label_pieces(mask)
         assert got[0] == n and np.array_equal(got[1], labels) and np.array_equal(got[2], stats)
         assert count_pieces(mask) == n - 1
+
+
+def test_ink_is_cut_at_otsus_level_and_never_in_the_papers_noise() -> None:
+    """One home for cutting ink from paper (the digit path and the rule-based field finder):
+    Otsu's level between two clear levels; on a near-empty picture, where Otsu would settle
+    in the noise, nothing fainter than INK_SHARE of the peak."""
+    import numpy as np
+
+    two_levels = np.full((40, 40), 0.1, np.float32)
+    two_levels[10:30, 18:22] = 0.9
+    assert ink_mask(two_levels).sum() == 20 * 4
+    noise = np.random.default_rng(0).uniform(0, INK_SHARE - 0.01, (40, 40)).astype(np.float32)
+    noise[5, 5] = 1.0  # the one ink pixel
+    assert ink_mask(noise).sum() == 1

@@ -25,7 +25,9 @@ import cv2
 import numpy as np
 
 from digitrec.preprocess.decode import MAX_PIXELS, ImageInput, Picture, decode_picture
-from digitrec.preprocess.ink import MIN_CONTRAST, dark_ink_on_light, flatten_background, label_pieces, quantiles, remove_lines, too_many_pieces, working_copy
+from digitrec.preprocess.ink import (
+    MIN_CONTRAST, dark_ink_on_light, flatten_background, ink_mask, label_pieces, quantiles, remove_lines, smooth_ink, too_many_pieces, working_copy,
+)
 
 # --- tuning --------------------------------------------------------------------------
 STRIP_HEIGHT = 32  # the reader's input height: digits ~20-28 px tall, as MNIST's
@@ -304,9 +306,7 @@ def find_fields(source: ImageInput | Picture, options: FieldOptions = FieldOptio
     ink, contrast = ink_image(inner)
     if contrast < MIN_CONTRAST:
         return FoundFields([], width, height, "no digit found: the image is blank or has too little contrast")
-    smooth = cv2.GaussianBlur(ink, (0, 0), max(0.5, max(ink.shape) / 500))
-    level, _ = cv2.threshold((smooth * 255).astype(np.uint8), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    mask = (smooth > max(level / 255.0, 0.3)).astype(np.uint8)
+    mask = ink_mask(smooth_ink(ink))
     pieces = label_pieces(mask)
     crowded = too_many_pieces(pieces)
     if crowded:

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 MIN_CONTRAST = 0.12  # ink must differ from the paper by this much (of the 0-1 range)
+INK_SHARE = 0.33  # Otsu on a near-empty picture can settle in the noise: ink is at least this share of the peak
 HISTOGRAM_FROM = 65_536  # pixels from which quantiles are counted, not sorted
 QUANTILE_LEVELS = 65_536  # the histogram's levels over [0, 1]
 MAX_PIECES = 1000  # separate marks in a picture we still read: the busiest cheque of
@@ -178,22 +179,31 @@ def remove_lines(mask: np.ndarray, vertical_lines: bool = True) -> np.ndarray:
     return out
 
 
+def smooth_ink(ink: np.ndarray) -> np.ndarray:
+    """Ink blurred by its resolution: noise grows with it, and thin strokes must survive at small sizes."""
+    return cv2.GaussianBlur(ink, (0, 0), max(0.5, max(ink.shape) / 500))
+
+
+def ink_mask(smooth: np.ndarray) -> np.ndarray:
+    """The ink pixels (uint8 0/1) of blurred ink in [0, 1]: above Otsu's level between ink
+    and paper, and at least INK_SHARE. The digit path (`find_ink`) and the rule-based
+    field finder (`fields.find_fields`) both cut ink so."""
+    level, _ = cv2.threshold((smooth * 255).astype(np.uint8), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return (smooth > max(level / 255.0, INK_SHARE)).astype(np.uint8)
+
+
 def find_ink(gray: np.ndarray, max_side: int = 800, lines: bool = True) -> InkResult:
     gray, scale = working_copy(gray, max_side)
     inverted = dark_ink_on_light(gray)
     x = 1.0 - gray if inverted else gray
     flat = flatten_background(x)
-    sigma = max(0.5, max(flat.shape) / 500)  # noise grows with resolution; keep thin strokes at small sizes
-    smooth = cv2.GaussianBlur(flat, (0, 0), sigma)
+    smooth = smooth_ink(flat)
     contrast = float(smooth.max())
     if contrast < MIN_CONTRAST:
         return InkResult(np.zeros_like(flat), np.zeros(flat.shape, np.uint8), scale, inverted, contrast)
     ink = smooth * np.float32(1.0 / contrast)  # in [0, 1]: a blur of non-negative ink, over its peak
     np.minimum(ink, 1.0, out=ink)  # (rounding)
-    level, _ = cv2.threshold((ink * 255).astype(np.uint8), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    # Otsu on a near-empty page can settle in the noise; ink is at least a third of the peak.
-    threshold = max(level / 255.0, 0.33)
-    mask = (ink > threshold).astype(np.uint8)
+    mask = ink_mask(ink)
     if lines:
         mask = remove_lines(mask)
     return InkResult(ink, mask, scale, inverted, contrast)
