@@ -39,6 +39,7 @@ def test_time_to_accuracy(mnist_root, tmp_path, capsys):
         for curve in curves:
             times = [t for t, _ in curve]
             assert times == sorted(times) and all(0 <= acc <= 1 for _, acc in curve)
+            assert curve[-1][1] > 0.2, f"{name} learned nothing in a second: {curve}"  # chance is 0.1
         assert set(report["results"][name]["time_to"]) == {"99", "99.25", "99.5", "99.6", "99.7"}
     capsys.readouterr()
     assert bench.main(["--show", str(out)]) == 0
@@ -180,8 +181,13 @@ def test_real_documents(mnist_root, tiny_run, tmp_path, capsys):
     for name in ("danish-rowid:validation", "danish-rowid:test", "synthetic", "real-dev"):
         row = report["sets"][name]
         assert row["reader"]["size"] == 4 and row["components"]["size"] == 4
-        assert 0 <= row["reader"]["accuracy"] <= 1 and row["reader"]["ms_per_image"] > 0
+        assert row["reader"]["errors"] == round(4 * (1 - row["reader"]["accuracy"])) and row["reader"]["ms_per_image"] > 0
         assert 0 <= row["reader"]["accepted_at_99"]["share"] <= 1
+    for name in ("danish-rowid:validation", "danish-rowid:test"):  # the figures are those of the readings listed
+        reader = report["sets"][name]["reader"]
+        right = [label == text for _, label, text, _ in reader["readings"]]
+        assert len(right) == 4 and reader["accuracy"] == sum(right) / 4
+    assert report["sets"]["danish-rowid:validation"]["reader"]["accuracy"] >= 0.75, "the shipped reader reads register cells"
     test = report["sets"]["danish-rowid:test"]["reader"]["accepted_at_validation_threshold"]
     assert test["threshold"] == report["sets"]["danish-rowid:validation"]["reader"]["accepted_at_99"]["threshold"]
     assert report["pages"]["page"]["numbers"] >= 8 and report["pages"]["pages"] == 4

@@ -96,3 +96,25 @@ def test_learning_curves_add_a_learning_rate_panel_only_when_it_changed():
 def test_other_figures_are_valid_pngs_of_sensible_size(make):
     w, h = _png_size(figures.figure_png(make()))
     assert 400 <= w <= 3000 and 250 <= h <= 3000
+
+
+def test_per_class_bars_are_each_classs_recall_with_its_label():
+    confusion = result_from_probabilities(*_probabilities()).confusion
+    ax = figures.per_class_accuracy_figure(confusion).axes[0]
+    recall = [100 * float(confusion[c, c]) / float(confusion[c].sum()) for c in range(10)]
+    assert [bar.get_height() for bar in ax.patches] == pytest.approx(recall)
+    assert [t.get_text() for t in ax.texts] == [f"{r:.1f}" for r in recall]
+    assert ax.get_ylim()[1] <= 105 and ax.get_ylim()[0] <= min(recall)
+
+
+def test_comparison_bars_show_each_runs_figures_and_na_where_it_has_none():
+    fig = figures.comparison_figure([
+        {"name": "a", "accuracy": 0.99, "loss": 0.03, "parameters": 1000, "train_seconds": 5.0},
+        {"name": "b", "accuracy": None, "loss": None, "parameters": 50000, "train_seconds": 50.0},
+    ])
+    panels = {ax.get_title(): ax for ax in fig.axes}
+    widths = {title: [bar.get_width() for bar in ax.patches] for title, ax in panels.items()}
+    assert widths["Accuracy (%)"] == pytest.approx([99.0, 0.0]) and widths["Parameters"] == [1000, 50000]
+    assert [t.get_text() for t in panels["Accuracy (%)"].texts] == ["99.00", "n/a"]
+    assert [t.get_text() for t in panels["Loss"].texts] == ["0.0300", "n/a"]
+    assert [t.get_text() for t in panels["Training time (s)"].get_yticklabels()] == ["a", "b"]
