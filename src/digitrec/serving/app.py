@@ -13,13 +13,14 @@ import itertools
 import json
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import cv2
 import numpy as np
 import orjson
-from fastapi import FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -144,146 +145,188 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
+@dataclass
+class Served:
+    """What the routes serve with, kept on the app (`app.state.served`): the model, loaded
+    once by the caller, and the settings."""
+
+    recognizer: Recognizer
+    config: ServerConfig
+    card: dict[str, Any]  # the model's card (`/api/v1/model`)
+    batcher: MicroBatcher  # shares the classifier's calls among concurrent pixel requests
+    reading_slots: asyncio.Semaphore  # pictures read at once (ServerConfig.reading_slots)
+
+
+def served(request: Request) -> Served:
+    return request.app.state.served
+
+
+# --- errors: one JSON shape, {"error": ...} ----------------------------------------------
+async def api_error(_: Request, e: ApiError) -> JSONResponse:
+    return JSONResponse({"error": e.message}, status_code=e.status)
+
+
+async def validation_error(_: Request, e: RequestValidationError) -> JSONResponse:
+    return JSONResponse({"error": "invalid request", "detail": json.loads(json.dumps(e.errors(), default=str))}, status_code=422)
+
+
+async def http_error(_: Request, e: StarletteHTTPException) -> JSONResponse:
+    return JSONResponse({"error": str(e.detail)}, status_code=e.status_code, headers=e.headers)  # 405 keeps its Allow
+
+
+async def client_gone(request: Request, _: ClientDisconnect) -> Response:
+    log.warning("digitrec: %s left during the upload of %s", request.client.host if request.client else "a client", request.url.path)
+    return Response(status_code=400)  # never delivered: there is no one to read it
+
+
+ERROR_HANDLERS = {ApiError: api_error, RequestValidationError: validation_error, StarletteHTTPException: http_error, ClientDisconnect: client_gone}
+
+
+# --- the API -----------------------------------------------------------------------------
+api = APIRouter()
+
+
+async def read_image(request: Request, data: bytes, name: str, layout: str) -> JSONResponse:
+    """An image's reading, in the thread pool, within the worker's reading slots."""
+    state = served(request)
+    try:
+        async with state.reading_slots:
+            reading = await run_in_threadpool(state.recognizer.read, data, None, name, layout)
+    except ImageTooLargeError as e:
+        raise ApiError(413, str(e)) from None
+    except ImageError as e:
+        raise ApiError(400, str(e)) from None
+    return FastJSONResponse(reading_json(reading))
+
+
+async def uploaded_file(request: Request, max_bytes: int) -> tuple[bytes, str]:
+    """The first file of a multipart body read under `max_bytes`, and its name for messages."""
+    body = await read_body(request, max_bytes)
+
+    async def replay() -> dict[str, Any]:  # the stream is spent: parse the bytes read under the limit
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        form = await Request(request.scope, replay).form(max_part_size=max_bytes)
+    except Exception:
+        raise ApiError(400, "the multipart body cannot be parsed") from None
+    uploads = [v for v in form.values() if hasattr(v, "read")]
+    if not uploads:
+        raise ApiError(400, "the multipart body has no file; attach the image as a file field")
+    data = await uploads[0].read()
+    if not data:
+        raise ApiError(400, "the uploaded file is empty")
+    return data, f"the uploaded file {uploads[0].filename or ''}".strip()
+
+
+@api.post(
+    "/api/v1/predict",
+    summary="Read the digits in an image",
+    responses=error_responses(400, 401, 413, 415),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}},
+                "image/*": {"schema": {"type": "string", "format": "binary"}},
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
+async def predict(
+    request: Request,
+    layout: Literal["auto", "field", "page"] = Query(
+        "auto", description="field: the picture is one field, read whole; page: its numbers are found and each read; auto: a picture 600 pixels or more on its longer side is a page of the numbers found on it, a smaller one a field"
+    ),
+) -> JSONResponse:
+    """An image as a multipart upload (any field name) or as the raw body. Returns the
+    number read, and per digit its class, confidence, top 3, box and 28x28 image (base64 PNG)."""
+    content_type, max_bytes = media_type(request), served(request).config.max_bytes
+    if content_type == "multipart/form-data":
+        data, name = await uploaded_file(request, max_bytes)
+        return await read_image(request, data, name, layout)
+    if not (content_type.startswith("image/") or content_type == "application/octet-stream"):
+        raise ApiError(415, f"unsupported content type {content_type or '(none)'!r}; send multipart/form-data or image bytes (image/png, image/jpeg, ...)")
+    return await read_image(request, await read_body(request, max_bytes), "the uploaded image", layout)
+
+
+@api.post(
+    "/api/v1/predict/pixels",
+    summary="Read a digit given as pixels",
+    responses={**error_responses(400, 401, 413, 415, 422), 501: {"description": "a number reader served without a digit classifier"}},
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": PIXELS_SCHEMA}}}},
+)
+async def predict_pixels(request: Request) -> JSONResponse:
+    """JSON {"pixels": ...}: 28 rows of 28 numbers or 784 numbers, 0-255 or 0-1, either polarity."""
+    state, content_type = served(request), media_type(request)
+    if state.recognizer.classifier is None:
+        raise ApiError(501, "this server has a number reader and no digit classifier, which single 28x28 digits need; serve one with --model")
+    if content_type != "application/json":
+        raise ApiError(415, f"unsupported content type {content_type or '(none)'!r}; send application/json")
+    image = pixels_array(parse_json(await read_body(request, state.config.max_bytes)))
+    try:
+        # A fraction of a millisecond of work: a hop to the thread pool would cost more
+        # than it frees, so it runs here, and the classifier call is shared (batching.py).
+        pre = state.recognizer.preprocess(image, True, "the pixels")
+    except ImageError as e:
+        raise ApiError(422, str(e)) from None
+    reading = state.recognizer.reading(pre, await state.batcher.classify(pre.images))
+    # A ready response: FastAPI's generic encoder costs more than the reading itself.
+    return FastJSONResponse(reading_json(reading))
+
+
+@api.get("/api/v1/model", summary="The model being served", responses=error_responses(401))
+async def model(request: Request) -> dict[str, Any]:
+    state = served(request)
+    card, accuracy = state.card, state.card.get("test_accuracy")
+    return {
+        "recipe": card.get("recipe"),
+        "test_accuracy": None if accuracy is None or (isinstance(accuracy, float) and math.isnan(accuracy)) else accuracy,
+        "parameters": card.get("parameters"),
+        "runtime": state.recognizer.runtime,
+        "architecture": card.get("model", {}).get("arch"),
+        "classes": card.get("classes", list(range(10))),
+        "normalization": card.get("normalization"),
+    }
+
+
+@api.get("/healthz", summary="Liveness")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+# --- the page ------------------------------------------------------------------------------
+page = APIRouter(include_in_schema=False)
+
+
+@page.get("/docs")
+async def docs() -> FileResponse:
+    return FileResponse(STATIC / "docs.html")
+
+
+@page.get("/")
+async def index() -> FileResponse:
+    return FileResponse(STATIC / "index.html")
+
+
 def create_app(recognizer: Recognizer, config: ServerConfig = ServerConfig(), model_card: dict[str, Any] | None = None) -> FastAPI:
     """The app around one loaded model; the model is loaded once, by the caller."""
     app = FastAPI(
         title="digitrec",
         version=__version__,
         description="Read handwritten digits from pictures or pixel arrays.",
-        docs_url=None,  # served below from the package's own Swagger UI, not a CDN
+        docs_url=None,  # served by `page` from the package's own Swagger UI, not a CDN
         redoc_url=None,
+        exception_handlers=ERROR_HANDLERS,
     )
-    card = dict(model_card or recognizer.meta)
     batcher = MicroBatcher(recognizer.classify)
+    app.state.served = Served(recognizer, config, dict(model_card or recognizer.meta), batcher, asyncio.Semaphore(config.reading_slots))
     app.state.batcher = batcher
-    reading_slots = asyncio.Semaphore(config.reading_slots)
-
-    @app.exception_handler(ApiError)
-    async def api_error(_: Request, e: ApiError) -> JSONResponse:
-        return JSONResponse({"error": e.message}, status_code=e.status)
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, e: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"error": "invalid request", "detail": json.loads(json.dumps(e.errors(), default=str))}, status_code=422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, e: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(e.detail)}, status_code=e.status_code, headers=e.headers)  # 405 keeps its Allow
-
-    @app.exception_handler(ClientDisconnect)
-    async def client_gone(request: Request, _: ClientDisconnect) -> Response:
-        log.warning("digitrec: %s left during the upload of %s", request.client.host if request.client else "a client", request.url.path)
-        return Response(status_code=400)  # never delivered: there is no one to read it
-
-    async def read_image(data: bytes, name: str, layout: str) -> JSONResponse:
-        try:
-            async with reading_slots:
-                reading = await run_in_threadpool(recognizer.read, data, None, name, layout)
-        except ImageTooLargeError as e:
-            raise ApiError(413, str(e)) from None
-        except ImageError as e:
-            raise ApiError(400, str(e)) from None
-        return FastJSONResponse(reading_json(reading))
-
-    @app.post(
-        "/api/v1/predict",
-        summary="Read the digits in an image",
-        responses=error_responses(400, 401, 413, 415),
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}},
-                    "image/*": {"schema": {"type": "string", "format": "binary"}},
-                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
-                },
-            }
-        },
-    )
-    async def predict(
-        request: Request,
-        layout: Literal["auto", "field", "page"] = Query(
-            "auto", description="field: the picture is one field, read whole; page: its numbers are found and each read; auto: a picture 600 pixels or more on its longer side is a page of the numbers found on it, a smaller one a field"
-        ),
-    ) -> JSONResponse:
-        """An image as a multipart upload (any field name) or as the raw body. Returns the
-        number read, and per digit its class, confidence, top 3, box and 28x28 image (base64 PNG)."""
-        content_type = media_type(request)
-        if content_type == "multipart/form-data":
-            body = await read_body(request, config.max_bytes)
-
-            async def replay() -> dict[str, Any]:  # the stream is spent: parse the bytes read under the limit
-                return {"type": "http.request", "body": body, "more_body": False}
-
-            try:
-                form = await Request(request.scope, replay).form(max_part_size=config.max_bytes)
-            except Exception:
-                raise ApiError(400, "the multipart body cannot be parsed") from None
-            uploads = [v for v in form.values() if hasattr(v, "read")]
-            if not uploads:
-                raise ApiError(400, "the multipart body has no file; attach the image as a file field")
-            data = await uploads[0].read()
-            if not data:
-                raise ApiError(400, "the uploaded file is empty")
-            return await read_image(data, f"the uploaded file {uploads[0].filename or ''}".strip(), layout)
-        if not (content_type.startswith("image/") or content_type == "application/octet-stream"):
-            raise ApiError(415, f"unsupported content type {content_type or '(none)'!r}; send multipart/form-data or image bytes (image/png, image/jpeg, ...)")
-        return await read_image(await read_body(request, config.max_bytes), "the uploaded image", layout)
-
-    @app.post(
-        "/api/v1/predict/pixels",
-        summary="Read a digit given as pixels",
-        responses={**error_responses(400, 401, 413, 415, 422), 501: {"description": "a number reader served without a digit classifier"}},
-        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": PIXELS_SCHEMA}}}},
-    )
-    async def predict_pixels(request: Request) -> JSONResponse:
-        """JSON {"pixels": ...}: 28 rows of 28 numbers or 784 numbers, 0-255 or 0-1, either polarity."""
-        content_type = media_type(request)
-        if recognizer.classifier is None:
-            raise ApiError(501, "this server has a number reader and no digit classifier, which single 28x28 digits need; serve one with --model")
-        if content_type != "application/json":
-            raise ApiError(415, f"unsupported content type {content_type or '(none)'!r}; send application/json")
-        body = await read_body(request, config.max_bytes)
-        payload = parse_json(body)
-        image = pixels_array(payload)
-        try:
-            # A fraction of a millisecond of work: a hop to the thread pool would cost more
-            # than it frees, so it runs here, and the classifier call is shared (batching.py).
-            pre = recognizer.preprocess(image, True, "the pixels")
-        except ImageError as e:
-            raise ApiError(422, str(e)) from None
-        reading = recognizer.reading(pre, await batcher.classify(pre.images))
-        # A ready response: FastAPI's generic encoder costs more than the reading itself.
-        return FastJSONResponse(reading_json(reading))
-
-    @app.get("/api/v1/model", summary="The model being served", responses=error_responses(401))
-    async def model() -> dict[str, Any]:
-        accuracy = card.get("test_accuracy")
-        return {
-            "recipe": card.get("recipe"),
-            "test_accuracy": None if accuracy is None or (isinstance(accuracy, float) and math.isnan(accuracy)) else accuracy,
-            "parameters": card.get("parameters"),
-            "runtime": recognizer.runtime,
-            "architecture": card.get("model", {}).get("arch"),
-            "classes": card.get("classes", list(range(10))),
-            "normalization": card.get("normalization"),
-        }
-
-    @app.get("/healthz", summary="Liveness")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
+    app.include_router(api)
+    app.include_router(page)
     app.mount("/static/swagger", StaticFiles(directory=SWAGGER_UI), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> FileResponse:
-        return FileResponse(STATIC / "docs.html")
-
-    @app.get("/", include_in_schema=False)
-    async def index() -> FileResponse:
-        return FileResponse(STATIC / "index.html")
-
     app.add_middleware(SecurityMiddleware, api_key=config.api_key)
     return app
 
