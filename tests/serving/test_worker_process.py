@@ -56,11 +56,10 @@ def test_uvicorns_workers_keep_every_setting_of_serve(tiny_run):
     """Where the balanced workers are not available (not Linux), `serve --workers N`
     hands the settings to uvicorn's workers through the environment: the body limit, the
     API key and the header and body deadlines all reach them (the deadlines once did not)."""
-    from digitrec.serving.config import ServerConfig
+    from digitrec.serving.config import WORKER_SETTINGS, ServerConfig, worker_settings
 
     config = ServerConfig(max_bytes=1000, header_timeout=3.0, body_timeout=4.0, api_key="k" * 32)
-    settings = json.dumps({"model": str(tiny_run), "runtime": "auto", "config": config.to_json()})
-    env = {**os.environ, "DIGITREC_SERVE": settings}
+    env = {**os.environ, WORKER_SETTINGS: worker_settings(str(tiny_run), "auto", config)}
     out = subprocess.run([sys.executable, "-c", UVICORN_WORKER], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     seen = json.loads(out.stdout.strip().splitlines()[-1])

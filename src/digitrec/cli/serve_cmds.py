@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Optional
@@ -11,7 +10,7 @@ import typer
 
 from digitrec.cli.common import JsonOption, emit_json, err, out
 from digitrec.errors import ConfigError
-from digitrec.serving.config import ServerConfig
+from digitrec.serving.config import WORKER_SETTINGS, ServerConfig, worker_settings
 
 DEFAULTS = ServerConfig()
 
@@ -98,7 +97,7 @@ def serve(
 
     if workers > 1 and not balanced_workers_supported():
         # Each of uvicorn's workers imports uvicorn_worker, which reads these settings.
-        os.environ["DIGITREC_SERVE"] = json.dumps({"model": str(model), "runtime": runtime, "config": config.to_json()})
+        os.environ[WORKER_SETTINGS] = worker_settings(str(model), runtime, config)
         err.print(f"digitrec serving {model} ({runtime}) on http://{host}:{port} with {workers} workers (uvicorn's)")
         uvicorn.run("digitrec.serving.uvicorn_worker:app", host=host, port=port, workers=workers, log_level="warning",
                     http="digitrec.serving.uvicorn_worker:Protocol")

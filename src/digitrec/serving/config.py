@@ -21,10 +21,16 @@ class ServerConfig:
     # bounds the memory of a burst (a 6300x6300 PNG holds ~60 MB while it is decoded)
     # and costs no throughput: a worker has one core to read with
 
-    def to_json(self) -> str:
-        """These settings for a worker process that rebuilds them (`from_json`)."""
-        return json.dumps(dataclasses.asdict(self))
 
-    @classmethod
-    def from_json(cls, text: str) -> ServerConfig:
-        return cls(**json.loads(text))
+WORKER_SETTINGS = "DIGITREC_SERVE"  # the environment variable in which `serve` hands uvicorn's workers their settings
+
+
+def worker_settings(model: str, runtime: str, config: ServerConfig) -> str:
+    """What a server worker process loads and how it serves, as JSON (`from_worker_settings`)."""
+    return json.dumps({"model": model, "runtime": runtime, "config": dataclasses.asdict(config)})
+
+
+def from_worker_settings(text: str) -> tuple[str, str, ServerConfig]:
+    """The model, runtime and settings of `worker_settings`."""
+    settings = json.loads(text)
+    return settings["model"], settings["runtime"], ServerConfig(**settings["config"])
