@@ -490,12 +490,12 @@ def _classifier_wins(
     digits_read = sum(len(n.digits) for n in decoded)
     if digits_read == 0:
         return surety >= LONE_SURE
+    surer_than_reader = surety > max(n.confidence for n in decoded if n.digits)
     if digits_read == 1:
         number_is_small = where is not None and where[3] < TIGHT * height
-        return not number_is_small or surety > max(n.confidence for n in decoded if n.digits)
+        return not number_is_small or surer_than_reader
     _, _, w, h = digit
-    surer = surety >= LONE_OVERRULE or surety > max(n.confidence for n in decoded if n.digits)
-    return surer and LONE_NARROW * h <= w <= LONE_WIDE * h
+    return (surety >= LONE_OVERRULE or surer_than_reader) and LONE_NARROW * h <= w <= LONE_WIDE * h
 
 
 def _covers(box: tuple[int, int, int, int], other: tuple[int, int, int, int]) -> bool:

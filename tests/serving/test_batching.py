@@ -108,7 +108,7 @@ def test_concurrent_pixel_requests_are_batched_and_read_as_alone(recognizer):
         return [r.json() for r in responses]
 
     bodies = asyncio.run(main())
-    assert app.state.batcher.batches < len(drawings), "concurrent requests should share classifier calls"
+    assert app.state.served.batcher.batches < len(drawings), "concurrent requests should share classifier calls"
     for drawing, body in zip(drawings, bodies):
         alone = recognizer.read(drawing.astype(np.uint8), True)
         assert body["text"] == alone.text

@@ -320,9 +320,7 @@ def create_app(recognizer: Recognizer, config: ServerConfig = ServerConfig(), mo
         redoc_url=None,
         exception_handlers=ERROR_HANDLERS,
     )
-    batcher = MicroBatcher(recognizer.classify)
-    app.state.served = Served(recognizer, config, dict(model_card or recognizer.meta), batcher, asyncio.Semaphore(config.reading_slots))
-    app.state.batcher = batcher
+    app.state.served = Served(recognizer, config, dict(model_card or recognizer.meta), MicroBatcher(recognizer.classify), asyncio.Semaphore(config.reading_slots))
     app.include_router(api)
     app.include_router(page)
     app.mount("/static/swagger", StaticFiles(directory=SWAGGER_UI), name="swagger")
