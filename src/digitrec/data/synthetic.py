@@ -152,6 +152,15 @@ def cat_padded(strips: list[torch.Tensor], width: int | None = None) -> torch.Te
     return torch.cat([F.pad(s, (0, width - s.shape[-1])) for s in strips])
 
 
+def union_boxes(digit_boxes: torch.Tensor) -> torch.Tensor:
+    """The union (x0, y0, x1, y1) of digit boxes (..., D, 4) over their D digits, the
+    absent ones (x0 < 0) left out: a number's box; inf and -inf where no digit is present."""
+    present = (digit_boxes[..., 0] >= 0).unsqueeze(-1)
+    lo = torch.where(present, digit_boxes, torch.inf).amin(-2)
+    hi = torch.where(present, digit_boxes, -torch.inf).amax(-2)
+    return torch.cat([lo[..., :2], hi[..., 2:]], -1)
+
+
 def _u(shape, lo: float, hi: float, g: torch.Generator, device) -> torch.Tensor:
     return torch.rand(shape, generator=g, device=device) * (hi - lo) + lo
 

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from digitrec.preprocess.field_image import MIN_FIELD_WIDTH, max_width
-from digitrec.data.synthetic import NumberInk, NumberMaker, _bernoulli, _segment_distance, _stroke, _u, cat_padded, degrade
+from digitrec.data.synthetic import NumberInk, NumberMaker, _bernoulli, _segment_distance, _stroke, _u, cat_padded, degrade, union_boxes
 
 # --- tuning --------------------------------------------------------------------------
 WORDS = (
@@ -381,16 +381,9 @@ def drawn_number_boxes(digit_boxes: torch.Tensor, widths: torch.Tensor, height: 
     """Each field's number box (x0, y0, x1, y1), the union of its digits' boxes; a field
     with no number: a random stretch of it, a digit's height tall (what the finder may mark there)."""
     b, dev = digit_boxes.shape[0], digit_boxes.device
-    present = digit_boxes[..., 0] >= 0
-    big = torch.tensor(1e9, device=dev)
-    x0 = torch.where(present, digit_boxes[..., 0], big).amin(1)
-    y0 = torch.where(present, digit_boxes[..., 1], big).amin(1)
-    x1 = torch.where(present, digit_boxes[..., 2], -big).amax(1)
-    y1 = torch.where(present, digit_boxes[..., 3], -big).amax(1)
-    none = ~present.any(1)
+    none = ~(digit_boxes[..., 0] >= 0).any(1)
     h = _u(b, 0.2, 0.4, g, dev) * height
     ry0 = _u(b, 0, 1, g, dev) * (height - h)
     rx0 = _u(b, 0, 0.5, g, dev) * widths.float()
-    box = torch.stack([x0, y0, x1, y1], -1)
     random = torch.stack([rx0, ry0, (rx0 + 2 * h).minimum(widths.float()), ry0 + h], -1)
-    return torch.where(none.view(b, 1), random, box)
+    return torch.where(none.view(b, 1), random, union_boxes(digit_boxes))

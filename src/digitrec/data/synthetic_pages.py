@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from digitrec.data.synthetic import NumberMaker, _bernoulli, _stroke, _u
+from digitrec.data.synthetic import NumberMaker, _bernoulli, _stroke, _u, union_boxes
 from digitrec.data.synthetic_fields import WORD_HEIGHT, on_paper, place, render_words
 
 # --- tuning --------------------------------------------------------------------------
@@ -108,11 +108,7 @@ class PageMaker:
         placed = place(ink.ink, x.reshape(n), y.reshape(n), s.reshape(n), H, W).view(b, k, H, W)
         page = (placed * used.view(b, k, 1, 1).float()).amax(1, keepdim=True)
 
-        digit_boxes = ink.boxes.view(b, k, -1, 4)
-        real = digit_boxes[..., 0] >= 0
-        lo = torch.where(real.unsqueeze(-1), digit_boxes, torch.inf).amin(2)
-        hi = torch.where(real.unsqueeze(-1), digit_boxes, -torch.inf).amax(2)
-        box = torch.stack([lo[..., 0], lo[..., 1], hi[..., 2], hi[..., 3]], -1) * s.unsqueeze(-1) + torch.stack([x, y, x, y], -1)
+        box = union_boxes(ink.boxes.view(b, k, -1, 4)) * s.unsqueeze(-1) + torch.stack([x, y, x, y], -1)
         boxes = torch.where(used.unsqueeze(-1), box, -1.0)
 
         page = torch.maximum(page, self._print(boxes, used, valid, left, top, slot_w, slot_h, g))
