@@ -8,6 +8,9 @@ rank trains on its own shard of every batch, DDP averages the gradients, and epo
 metrics are summed over the ranks. Rank 0 alone writes the run folder, its checkpoints,
 history and report; the other ranks only read (the config and training state on
 --resume). Without torchrun, `SINGLE` stands for one process and nothing changes.
+
+A script of one's own that calls `train_recipe` under torchrun ends as `digitrec train`
+does: `leave(group)`, then `exit_rank()` (tests/training/ddp_reader.py is one).
 """
 
 from __future__ import annotations
