@@ -17,18 +17,20 @@ DEMO_RUN := runs/demo
 
 MODELS := build/models
 
-.PHONY: install demo test models field-reader clean help
+.PHONY: install demo test lint docs models field-reader clean help
 
 help:
 	@echo "make demo   set up .venv, get MNIST, train the 'fast' recipe into $(DEMO_RUN), evaluate it, write its report"
-	@echo "make test   set up .venv and run the test suite"
+	@echo "make test   set up .venv, lint, build the docs and run the test suite"
+	@echo "make lint   ruff: lint and check the formatting (ruff format . fixes it)"
+	@echo "make docs   build the documentation site into build/site/ (warnings are errors)"
 	@echo "make models train the shipped default models (number finder, strip-reader, handwriting) and copy them into src/digitrec/shipped/"
 	@echo "make field-reader  train the field reader (recipe reader, not shipped yet), its box head and the page's number finder into build/models/"
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,bench,cluster]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,bench,cluster,docs]"
 	@touch $@
 
 install: $(STAMP)
@@ -76,7 +78,15 @@ field-reader: install
 	@test -e $(MODELS)/reader/boxed.safetensors || $(BIN)/python -m digitrec.training.boxes $(MODELS)/reader $(MODELS)/reader/boxed.safetensors
 	@test -e $(MODELS)/finder.safetensors || $(BIN)/python -m digitrec.training.finder $(MODELS)/finder.safetensors
 
-test: install
+lint: install
+	$(BIN)/ruff check --quiet .
+	$(BIN)/ruff format --check --quiet .
+
+# mkdocs.yml sets strict: a broken link or a page missing from the nav fails the build.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --quiet
+
+test: lint docs
 	$(BIN)/python -m pytest
 
 clean:

@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from digitrec.processes import available_cores  # noqa: E402
 from digitrec.batch.output import read_results  # noqa: E402
+from digitrec.processes import available_cores  # noqa: E402
 
 SOURCES = ("danish-rowid/train", "danish-rowid/validation", "orand-car-a-dev", "real-dev")
 PER_FOLDER = 1000
@@ -88,6 +88,11 @@ def tree_rss(pid: int) -> int:
     return sum(rss.get(p, 0) for p in tree)
 
 
+def count_lines(path: Path) -> int:
+    with open(path, "rb") as f:
+        return sum(1 for _ in f)
+
+
 def run_mode(name: str, fields: Path, out: Path, count: int) -> dict:
     label, extra, pinned = MODES[name]
     out.unlink(missing_ok=True)
@@ -100,7 +105,7 @@ def run_mode(name: str, fields: Path, out: Path, count: int) -> dict:
     try:
         while child.poll() is None:
             time.sleep(SAMPLE_EVERY)
-            rows = out.stat().st_size and sum(1 for _ in open(out, "rb")) if out.exists() else 0
+            rows = out.stat().st_size and count_lines(out) if out.exists() else 0
             samples.append((time.perf_counter() - started, rows, tree_rss(child.pid)))
     finally:
         if child.poll() is None:
@@ -109,7 +114,14 @@ def run_mode(name: str, fields: Path, out: Path, count: int) -> dict:
     stderr = child.stderr.read()
     if child.returncode not in (0, 1):
         raise SystemExit(f"{name}: exit code {child.returncode}\n{stderr}")
-    return {"mode": name, "label": label, "seconds": seconds, "images_per_second": count / seconds, "memory": memory_profile(samples, count), "stderr": stderr.strip().splitlines()[-1:]}
+    return {
+        "mode": name,
+        "label": label,
+        "seconds": seconds,
+        "images_per_second": count / seconds,
+        "memory": memory_profile(samples, count),
+        "stderr": stderr.strip().splitlines()[-1:],
+    }
 
 
 def memory_profile(samples: list[tuple[float, int, int]], count: int) -> dict:
@@ -123,10 +135,16 @@ def memory_profile(samples: list[tuple[float, int, int]], count: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("DIGITREC_DATA", ROOT.parent / "shared" / "data")))
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(os.environ.get("DIGITREC_DATA", ROOT.parent / "shared" / "data"))
+    )
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "batch")
-    parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated from: {', '.join(f'{k} ({v[0]})' for k, v in MODES.items())}")
+    parser.add_argument(
+        "--modes",
+        default=",".join(MODES),
+        help=f"comma-separated from: {', '.join(f'{k} ({v[0]})' for k, v in MODES.items())}",
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     fields = make_fields(args.data_dir, args.work / "fields", args.count)
@@ -149,8 +167,10 @@ def mb(value: int | None) -> str:
 def print_row(r: dict) -> None:
     m = r["memory"]
     print(
-        f"{r['label']:<24} {r['seconds']:8.1f} s  {r['images_per_second']:8.1f} images/s   memory at 10% / 50% / 90% of the rows "
-        f"{mb(m['at_10%'])} / {mb(m['at_50%'])} / {mb(m['at_90%'])}, peak {mb(m['peak'])}", flush=True,
+        f"{r['label']:<24} {r['seconds']:8.1f} s  {r['images_per_second']:8.1f} images/s   "
+        "memory at 10% / 50% / 90% of the rows "
+        f"{mb(m['at_10%'])} / {mb(m['at_50%'])} / {mb(m['at_90%'])}, peak {mb(m['peak'])}",
+        flush=True,
     )
 
 
@@ -159,7 +179,9 @@ def summarise(results: list[dict], cores: int, work: Path) -> None:
     for r in results:
         if one is not None and r is not one:
             speedup = r["images_per_second"] / one["images_per_second"]
-            print(f"{r['label']}: {speedup:.2f}x one process on {cores} cores (scaling efficiency {speedup / cores:.0%})")
+            print(
+                f"{r['label']}: {speedup:.2f}x one process on {cores} cores (scaling efficiency {speedup / cores:.0%})"
+            )
     outputs = [work / f"{r['mode']}.jsonl" for r in results]
     if len(outputs) > 1:
         rows = [read_results(p) for p in outputs]

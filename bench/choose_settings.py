@@ -29,7 +29,7 @@ DEFAULT_VAL_SPLIT = 1 / 12  # 5,000 of MNIST's 60,000 training images, as `fast`
 
 
 def parse_vary(values: list[str]) -> dict[str, list]:
-    """"epochs=2,3,4" -> {"epochs": [2, 3, 4]}; numbers become int or float."""
+    """ "epochs=2,3,4" -> {"epochs": [2, 3, 4]}; numbers become int or float."""
     grid = {}
     for item in values:
         name, _, options = item.partition("=")
@@ -43,17 +43,30 @@ def validation_run(recipe, options: RunOptions, data_dir: str | None, folder: Pa
     """The last epoch's validation accuracy (a fixed schedule's result, not a chosen epoch)."""
     outcome = train_recipe(recipe, options, folder, data_dir)
     last = outcome.fit.history[-1]
-    return {"seed": options.seed, "val_accuracy": last.val_accuracy, "val_size": outcome.metrics["val_size"],
-            "train_seconds": outcome.metrics["train_seconds"]}
+    return {
+        "seed": options.seed,
+        "val_accuracy": last.val_accuracy,
+        "val_size": outcome.metrics["val_size"],
+        "train_seconds": outcome.metrics["train_seconds"],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipe", required=True)
-    parser.add_argument("--vary", action="append", default=[], help="NAME=V1,V2,... (a recipe field, or lr); repeatable")
+    parser.add_argument(
+        "--vary", action="append", default=[], help="NAME=V1,V2,... (a recipe field, or lr); repeatable"
+    )
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--val-split", type=float, default=None, help=f"default: the recipe's own, or {DEFAULT_VAL_SPLIT:.4f} if it has none")
-    parser.add_argument("--limit", type=int, default=None, help="split a subset of this many images: to try the script, not to choose")
+    parser.add_argument(
+        "--val-split",
+        type=float,
+        default=None,
+        help=f"default: the recipe's own, or {DEFAULT_VAL_SPLIT:.4f} if it has none",
+    )
+    parser.add_argument(
+        "--limit", type=int, default=None, help="split a subset of this many images: to try the script, not to choose"
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--json", type=Path, default=None)
@@ -72,16 +85,29 @@ def main(argv: list[str] | None = None) -> int:
                 folder = Path(scratch) / f"{len(rows)}-{seed}"
                 options = RunOptions(seed=seed, device=args.device, limit=args.limit)
                 runs.append(validation_run(recipe, options, args.data_dir, folder))
-                print(f"  {changes or 'as is'} seed {seed}: {100 * runs[-1]['val_accuracy']:.2f}% validation, "
-                      f"{runs[-1]['train_seconds']:.1f} s", file=sys.stderr, flush=True)
+                print(
+                    f"  {changes or 'as is'} seed {seed}: {100 * runs[-1]['val_accuracy']:.2f}% validation, "
+                    f"{runs[-1]['train_seconds']:.1f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
             accuracies = [r["val_accuracy"] for r in runs]
-            rows.append({"settings": changes, "runs": runs, "val_accuracy_mean": statistics.mean(accuracies),
-                         "val_accuracy_std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
-                         "train_seconds_median": statistics.median(r["train_seconds"] for r in runs)})
+            rows.append(
+                {
+                    "settings": changes,
+                    "runs": runs,
+                    "val_accuracy_mean": statistics.mean(accuracies),
+                    "val_accuracy_std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
+                    "train_seconds_median": statistics.median(r["train_seconds"] for r in runs),
+                }
+            )
     validation_images = rows[0]["runs"][0]["val_size"]
     m = describe_machine()
-    print(f"{args.recipe} on a {(args.limit or 60_000) - validation_images:,}/{validation_images:,} split of MNIST's training set; "
-          f"{args.seeds} seeds; {m['cpu']}, {m['threads']} threads; torch {m['torch']}")
+    print(
+        f"{args.recipe} on a {(args.limit or 60_000) - validation_images:,}/{validation_images:,} "
+        "split of MNIST's training set; "
+        f"{args.seeds} seeds; {m['cpu']}, {m['threads']} threads; torch {m['torch']}"
+    )
     print(f"{'settings':<36}{'validation accuracy':>24}{'errors (mean)':>15}{'train s':>10}")
     for row in rows:
         settings = ", ".join(f"{k}={v}" for k, v in row["settings"].items()) or "as is"
@@ -89,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         errors = (1 - row["val_accuracy_mean"]) * validation_images
         print(f"{settings:<36}{accuracy:>24}{errors:>15.1f}{row['train_seconds_median']:>10.1f}")
     if args.json:
-        args.json.write_text(json.dumps({"recipe": args.recipe, "val_split": val_split, "machine": m, "rows": rows}, indent=1))
+        args.json.write_text(
+            json.dumps({"recipe": args.recipe, "val_split": val_split, "machine": m, "rows": rows}, indent=1)
+        )
     return 0
 
 

@@ -25,10 +25,36 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def train_command(processes: int, seed: int, out: Path, args: argparse.Namespace) -> list[str]:
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"] if processes > 1 else [sys.executable]
-    command = [*launcher, "-m", "digitrec", "train", "--recipe", args.recipe, "--seed", str(seed), "--out", str(out), "--device", args.device,
-               "--dataset", args.dataset, "--no-report", "--quiet", "--json"]
-    return command + [f for flag, value in (("--data-dir", args.data_dir), ("--limit", args.limit), ("--epochs", args.epochs)) if value for f in (flag, str(value))]
+    launcher = (
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
+        if processes > 1
+        else [sys.executable]
+    )
+    command = [
+        *launcher,
+        "-m",
+        "digitrec",
+        "train",
+        "--recipe",
+        args.recipe,
+        "--seed",
+        str(seed),
+        "--out",
+        str(out),
+        "--device",
+        args.device,
+        "--dataset",
+        args.dataset,
+        "--no-report",
+        "--quiet",
+        "--json",
+    ]
+    return command + [
+        f
+        for flag, value in (("--data-dir", args.data_dir), ("--limit", args.limit), ("--epochs", args.epochs))
+        if value
+        for f in (flag, str(value))
+    ]
 
 
 def one_run(processes: int, seed: int, args: argparse.Namespace) -> dict:
@@ -36,11 +62,34 @@ def one_run(processes: int, seed: int, args: argparse.Namespace) -> dict:
     subprocess.run(["rm", "-rf", str(out)], check=True)
     subprocess.run(train_command(processes, seed, out, args), check=True, stdout=subprocess.DEVNULL)
     metrics = json.loads((out / "metrics.json").read_text())
-    evaluation = subprocess.run([sys.executable, "-m", "digitrec", "evaluate", str(out), "--no-report", "--json", "--device", args.device, *(["--data-dir", args.data_dir] if args.data_dir else [])],
-                                check=True, capture_output=True, text=True)
+    evaluation = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "digitrec",
+            "evaluate",
+            str(out),
+            "--no-report",
+            "--json",
+            "--device",
+            args.device,
+            *(["--data-dir", args.data_dir] if args.data_dir else []),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     accuracy = json.loads(evaluation.stdout)["accuracy"]
-    steps = metrics["epochs"] * -(-metrics["examples_per_epoch"] // json.loads((out / "config.json").read_text())["recipe"]["batch_size"])
-    return {"processes": processes, "seed": seed, "train_seconds": metrics["train_seconds"], "ms_per_step": 1000 * metrics["train_seconds"] / steps, "test_accuracy": accuracy}
+    steps = metrics["epochs"] * -(
+        -metrics["examples_per_epoch"] // json.loads((out / "config.json").read_text())["recipe"]["batch_size"]
+    )
+    return {
+        "processes": processes,
+        "seed": seed,
+        "train_seconds": metrics["train_seconds"],
+        "ms_per_step": 1000 * metrics["train_seconds"] / steps,
+        "test_accuracy": accuracy,
+    }
 
 
 def summary(runs: list[dict]) -> dict:
@@ -63,7 +112,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--data-dir", default=os.environ.get("DIGITREC_DATA"))
     parser.add_argument("--dataset", default="mnist")
-    parser.add_argument("--limit", type=int, default=None, help="train on a random subset (a quick check of the script)")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="train on a random subset (a quick check of the script)"
+    )
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "ddp")
     parser.add_argument("--json", type=Path, default=None)
@@ -74,12 +125,19 @@ def main(argv: list[str] | None = None) -> dict:
         runs = [one_run(processes, seed, args) for seed in range(args.seeds)]
         results.append(summary(runs))
         r = results[-1]
-        print(f"{args.recipe} on {processes} process(es): {r['ms_per_step']:.1f} ms per step (median), {r['train_seconds']:.1f} s of training, "
-              f"test accuracy {100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f}% over {args.seeds} seeds", flush=True)
+        print(
+            f"{args.recipe} on {processes} process(es): {r['ms_per_step']:.1f} ms per step (median), "
+            f"{r['train_seconds']:.1f} s of training, "
+            f"test accuracy {100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f}% over {args.seeds} seeds",
+            flush=True,
+        )
     one = results[0]
     for r in results[1:]:
-        print(f"{r['processes']} processes: step time {r['ms_per_step'] / one['ms_per_step']:.2f}x {one['processes']} process(es)'s; "
-              f"accuracy {100 * (r['accuracy_mean'] - one['accuracy_mean']):+.2f} points")
+        print(
+            f"{r['processes']} processes: step time {r['ms_per_step'] / one['ms_per_step']:.2f}x "
+            f"{one['processes']} process(es)'s; "
+            f"accuracy {100 * (r['accuracy_mean'] - one['accuracy_mean']):+.2f} points"
+        )
     report = {"recipe": args.recipe, "device": args.device, "results": results}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

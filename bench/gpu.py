@@ -35,7 +35,6 @@ from pathlib import Path
 
 import torch
 
-from digitrec.data import load_dataset
 from digitrec.device import describe_machine, select_device
 from digitrec.models.registry import build_model
 from digitrec.training.engine import training_parts
@@ -85,7 +84,9 @@ def step_section(device: torch.device, data_dir: str | None, tiny: bool, variant
     for name in STEP_RECIPES:
         recipe = get_recipe(name)
         # The same batches for every variant: of MNIST (a subset is plenty) or the reader's fields.
-        task = build_task(recipe, RunOptions(seed=0, device=str(device), limit=None if recipe.reader else 8192), data_dir, device)
+        task = build_task(
+            recipe, RunOptions(seed=0, device=str(device), limit=None if recipe.reader else 8192), data_dir, device
+        )
         generator = torch.Generator(device=device).manual_seed(0)
         batches = list(itertools.islice(task.batches(recipe, generator), warmup + steps))
         rows = {}
@@ -112,8 +113,20 @@ def time_to_accuracy_section(device: torch.device, data_dir: str | None, tiny: b
     bench = load_bench("time_to_accuracy")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "t.json"
-        args = ["--recipes", "quick" if tiny else "quick,fast,best", "--references", "train-mnist-fast" if tiny else "all",
-                "--seeds", "1" if tiny else "3", "--max-seconds", str(max_seconds), "--device", str(device), "--json", str(out)]
+        args = [
+            "--recipes",
+            "quick" if tiny else "quick,fast,best",
+            "--references",
+            "train-mnist-fast" if tiny else "all",
+            "--seeds",
+            "1" if tiny else "3",
+            "--max-seconds",
+            str(max_seconds),
+            "--device",
+            str(device),
+            "--json",
+            str(out),
+        ]
         if data_dir:
             args += ["--data-dir", data_dir]
         if tiny:
@@ -165,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--json", type=Path, required=True)
     parser.add_argument("--max-seconds", type=float, default=30.0, help="cap on each time-to-accuracy run")
-    parser.add_argument("--tiny", action="store_true", help="a few steps of everything: tests the script, measures nothing")
+    parser.add_argument(
+        "--tiny", action="store_true", help="a few steps of everything: tests the script, measures nothing"
+    )
     parser.add_argument("--eager-only", action="store_true", help="skip the torch.compile variants")
     args = parser.parse_args(argv)
     device = select_device(args.device)
@@ -173,10 +188,18 @@ def main(argv: list[str] | None = None) -> int:
     if device.type != "cuda":
         variants = [v for v in variants if v[1] is None]  # bf16 is emulated on most CPUs: not a GPU figure
     started = time.perf_counter()
-    report: dict = {"machine": describe_machine(), "device": str(device), "date": time.strftime("%Y-%m-%d"), "errors": {}}
+    report: dict = {
+        "machine": describe_machine(),
+        "device": str(device),
+        "date": time.strftime("%Y-%m-%d"),
+        "errors": {},
+    }
     sections = [
         ("step", lambda: step_section(device, args.data_dir, args.tiny, variants)),
-        ("time_to_accuracy", lambda: time_to_accuracy_section(device, args.data_dir, args.tiny, 2.0 if args.tiny else args.max_seconds)),
+        (
+            "time_to_accuracy",
+            lambda: time_to_accuracy_section(device, args.data_dir, args.tiny, 2.0 if args.tiny else args.max_seconds),
+        ),
         ("reader", lambda: reader_section(report.get("step", {}))),
         ("inference", lambda: inference_section(device, args.tiny)),
         ("ddp", lambda: ddp_section(device, args.data_dir, args.tiny)),

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from digitrec.data import load_dataset
-from digitrec.artifacts.onnx import export_onnx
-from digitrec.runtime import OnnxClassifier, TorchClassifier
 from digitrec.artifacts.checkpoint import resolve_model_path
+from digitrec.artifacts.onnx import export_onnx
+from digitrec.data import load_dataset
+from digitrec.runtime import OnnxClassifier, TorchClassifier
 
 
 def images_per_second(classify, images: np.ndarray, batch: int, seconds: float) -> float:
@@ -45,9 +45,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--threads", type=int, default=None, help="threads for both runtimes (default: PyTorch's choice)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="threads for both runtimes (default: PyTorch's choice)"
+    )
     args = parser.parse_args(argv)
-    if args.threads is not None:  # through the environment too: loading a model sets one thread per core unless it says otherwise
+    if (
+        args.threads is not None
+    ):  # through the environment too: loading a model sets one thread per core unless it says otherwise
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
         torch.set_num_threads(args.threads)
 
@@ -62,13 +66,23 @@ def main(argv: list[str] | None = None) -> int:
             for runtime, classifier in (("pytorch", torch_classifier), ("onnxruntime", onnx_classifier)):
                 for batch in (1, 1024):
                     rate = images_per_second(classifier.classify, images, batch, args.seconds)
-                    rows.append({"model": model, "recipe": recipe, "runtime": runtime, "batch": batch, "images_per_second": rate})
+                    rows.append(
+                        {
+                            "model": model,
+                            "recipe": recipe,
+                            "runtime": runtime,
+                            "batch": batch,
+                            "images_per_second": rate,
+                        }
+                    )
                     print(f"  {recipe} {runtime} batch {batch}: {rate:,.0f} images/s", file=sys.stderr, flush=True)
     print(f"CPU, {threads} thread{'s' if threads != 1 else ''}; torch {torch.__version__}")
     print(f"{'model':<16}{'runtime':<14}{'batch 1 (images/s)':>20}{'batch 1024 (images/s)':>24}")
     for i in range(0, len(rows), 2):
         one, many = rows[i], rows[i + 1]
-        print(f"{str(one['recipe']):<16}{one['runtime']:<14}{one['images_per_second']:>20,.0f}{many['images_per_second']:>24,.0f}")
+        print(
+            f"{one['recipe']!s:<16}{one['runtime']:<14}{one['images_per_second']:>20,.0f}{many['images_per_second']:>24,.0f}"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return 0

@@ -21,9 +21,9 @@ import io
 import json
 import os
 import platform
+import shutil
 import socket
 import statistics
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -132,7 +132,9 @@ def photo_payload() -> bytes:
     return buffer.getvalue()
 
 
-async def phase(url: str, body: bytes, content_type: str, total: int, clients: int, time_limit: float, on_progress) -> dict:
+async def phase(
+    url: str, body: bytes, content_type: str, total: int, clients: int, time_limit: float, on_progress
+) -> dict:
     latencies: list[float] = []
     errors = 0
     sent = 0
@@ -149,7 +151,7 @@ async def phase(url: str, body: bytes, content_type: str, total: int, clients: i
                 try:
                     async with session.post(url, data=body, headers={"Content-Type": content_type}) as r:
                         ok = r.status == 200 and "text" in await r.json()
-                except (aiohttp.ClientError, asyncio.TimeoutError):
+                except (TimeoutError, aiohttp.ClientError):
                     ok = False
                 latencies.append(time.perf_counter() - t0)
                 errors += not ok
@@ -179,7 +181,8 @@ wrk.body = f:read("*all")
 f:close()
 function done(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format('{"requests": %%d, "seconds": %%f, "p50_ms": %%f, "p99_ms": %%f, "max_ms": %%f, "errors": %%d}\\n',
+  io.write(string.format('{"requests": %%d, "seconds": %%f, "p50_ms": %%f, '
+    .. '"p99_ms": %%f, "max_ms": %%f, "errors": %%d}\\n',
     summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
     latency.max / 1000, e.connect + e.read + e.write + e.status + e.timeout))
 end
@@ -189,7 +192,9 @@ end
 def _run_wrk(script: Path, url: str, clients: int, seconds: float) -> dict:
     result = subprocess.run(
         ["wrk", "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout", "30s", "-s", str(script), url],
-        capture_output=True, text=True, timeout=seconds + 60,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
     )
     line = [x for x in result.stdout.splitlines() if x.startswith("{")]
     if result.returncode != 0 or not line:
@@ -197,8 +202,17 @@ def _run_wrk(script: Path, url: str, clients: int, seconds: float) -> dict:
     return json.loads(line[-1])
 
 
-def wrk_phase(url: str, body: bytes, content_type: str, total: int, clients: int, time_limit: float, memory: list, pids: list,
-              port: int) -> dict:
+def wrk_phase(
+    url: str,
+    body: bytes,
+    content_type: str,
+    total: int,
+    clients: int,
+    time_limit: float,
+    memory: list,
+    pids: list,
+    port: int,
+) -> dict:
     """wrk runs for a time, not a count: a 2-second calibration run (not reported) sets
     the duration that covers about `total` requests, within `time_limit`. Server memory
     is sampled every half second meanwhile."""
@@ -251,13 +265,20 @@ async def phase_get(url: str, total: int, clients: int, time_limit: float) -> di
         await asyncio.gather(*(worker() for _ in range(clients)))
     ms = sorted(1000 * x for x in latencies)
     elapsed = time.perf_counter() - started
-    return {"requests": len(ms), "rps": len(ms) / elapsed, "p50_ms": statistics.median(ms), "p99_ms": float(np.percentile(ms, 99))}
+    return {
+        "requests": len(ms),
+        "rps": len(ms) / elapsed,
+        "p50_ms": statistics.median(ms),
+        "p99_ms": float(np.percentile(ms, 99)),
+    }
 
 
 async def get_json(url: str, timeout: float = 2.0) -> tuple[int, dict]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
-        async with session.get(url) as r:
-            return r.status, await r.json()
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
+        session.get(url) as r,
+    ):
+        return r.status, await r.json()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,19 +286,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="runs/demo")
     parser.add_argument("--runtime", default="auto")
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--clients", default="16,64", help="concurrent connections, comma-separated: each level is measured in turn")
+    parser.add_argument(
+        "--clients", default="16,64", help="concurrent connections, comma-separated: each level is measured in turn"
+    )
     parser.add_argument("--pixels-requests", type=int, default=10_000)
     parser.add_argument("--photo-requests", type=int, default=1_000)
     parser.add_argument("--time-limit", type=float, default=300.0, help="seconds per phase at most")
-    parser.add_argument("--client", choices=("auto", "wrk", "aiohttp"), default="auto",
-                        help="load generator: wrk when installed (auto), or aiohttp in this process")
+    parser.add_argument(
+        "--client",
+        choices=("auto", "wrk", "aiohttp"),
+        default="auto",
+        help="load generator: wrk when installed (auto), or aiohttp in this process",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     levels = [int(c) for c in args.clients.split(",")]
 
     port = free_port()
-    cmd = [sys.executable, "-m", "digitrec", "serve", "--model", args.model, "--runtime", args.runtime,
-           "--port", str(port), "--workers", str(args.workers)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "digitrec",
+        "serve",
+        "--model",
+        args.model,
+        "--runtime",
+        args.runtime,
+        "--port",
+        str(port),
+        "--workers",
+        str(args.workers),
+    ]
     server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -288,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 if asyncio.run(get_json(base + "/healthz"))[0] == 200:
                     break
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 pass
             if time.monotonic() > deadline:
                 raise SystemExit("the server did not start within 120 s")
@@ -303,27 +342,54 @@ def main(argv: list[str] | None = None) -> int:
             "workers": args.workers,
         }
         # Warm-up, not measured: first requests pay one-off costs (imports, allocations).
-        asyncio.run(phase(base + "/api/v1/predict/pixels", pixels_payload(), "application/json", 200, levels[0], 30, lambda n: None))
+        asyncio.run(
+            phase(
+                base + "/api/v1/predict/pixels",
+                pixels_payload(),
+                "application/json",
+                200,
+                levels[0],
+                30,
+                lambda n: None,
+            )
+        )
         memory.append(rss_mb(pids))
         # Baseline: the HTTP stack alone, an endpoint that does no work (GET-free POST is
         # not allowed, so /healthz is fetched with the same client and concurrency).
         report["baseline_healthz"] = asyncio.run(phase_get(base + "/healthz", 5000, levels[0], args.time_limit))
         client = args.client if args.client != "auto" else ("wrk" if shutil.which("wrk") else "aiohttp")
         report["client"] = client
-        phases = (("pixels", "/api/v1/predict/pixels", pixels_payload(), "application/json", args.pixels_requests),
-                  ("photo", "/api/v1/predict", photo_payload(), "image/jpeg", args.photo_requests))
+        phases = (
+            ("pixels", "/api/v1/predict/pixels", pixels_payload(), "application/json", args.pixels_requests),
+            ("photo", "/api/v1/predict", photo_payload(), "image/jpeg", args.photo_requests),
+        )
         report["levels"] = {}
         for clients in levels:
             level = report["levels"][clients] = {}
             for name, path, body, content_type, total in phases:
                 if client == "wrk":
-                    level[name] = wrk_phase(base + path, body, content_type, total, clients, args.time_limit, memory, pids, port)
+                    level[name] = wrk_phase(
+                        base + path, body, content_type, total, clients, args.time_limit, memory, pids, port
+                    )
                 else:
-                    level[name] = asyncio.run(phase(base + path, body, content_type, total, clients, args.time_limit,
-                                                    lambda n: memory.append(rss_mb(pids))))
+                    level[name] = asyncio.run(
+                        phase(
+                            base + path,
+                            body,
+                            content_type,
+                            total,
+                            clients,
+                            args.time_limit,
+                            lambda n: memory.append(rss_mb(pids)),
+                        )
+                    )
         memory.append(rss_mb(pids))
-        report["memory_mb"] = {"after_start": memory[0], "after_warm_up": memory[1], "samples": memory[2:],
-                               "growth_after_warm_up": memory[-1] - memory[1]}
+        report["memory_mb"] = {
+            "after_start": memory[0],
+            "after_warm_up": memory[1],
+            "samples": memory[2:],
+            "growth_after_warm_up": memory[-1] - memory[1],
+        }
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -331,19 +397,33 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report, indent=2))
         return 0
     m = report["machine"]
-    print(f"machine: {m['cpu']}, {m['cores']} cores; model {report['model']['recipe']} on {report['model']['runtime']}, "
-          f"{args.workers} worker(s), clients from {report['client']} on loopback")
+    print(
+        f"machine: {m['cpu']}, {m['cores']} cores; model {report['model']['recipe']} on {report['model']['runtime']}, "
+        f"{args.workers} worker(s), clients from {report['client']} on loopback"
+    )
     b = report["baseline_healthz"]
-    print(f"baseline GET /healthz (no work, {levels[0]} clients): {b['rps']:.0f}/s  p50 {b['p50_ms']:.1f} ms  p99 {b['p99_ms']:.1f} ms")
+    print(
+        f"baseline GET /healthz (no work, {levels[0]} clients): {b['rps']:.0f}/s  "
+        f"p50 {b['p50_ms']:.1f} ms  p99 {b['p99_ms']:.1f} ms"
+    )
     for clients, level in report["levels"].items():
         for name in ("pixels", "photo"):
             r = level[name]
-            print(f"{clients:>3} clients {name:>6}: {r['requests']:,} requests in {r['seconds']:.1f} s = {r['rps']:.0f}/s  "
-                  f"p50 {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  max {r['max_ms']:.1f} ms  errors {r['errors']}"
-                  + (f"  connections per process {'/'.join(map(str, r['connections_per_process']))}" if "connections_per_process" in r else ""))
+            print(
+                f"{clients:>3} clients {name:>6}: {r['requests']:,} requests in {r['seconds']:.1f} s "
+                f"= {r['rps']:.0f}/s  "
+                f"p50 {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  max {r['max_ms']:.1f} ms  errors {r['errors']}"
+                + (
+                    f"  connections per process {'/'.join(map(str, r['connections_per_process']))}"
+                    if "connections_per_process" in r
+                    else ""
+                )
+            )
     mem = report["memory_mb"]
-    print(f"server memory: {mem['after_warm_up']:.0f} MB after warm-up, {memory[-1]:.0f} MB at the end "
-          f"({mem['growth_after_warm_up']:+.1f} MB); samples: {', '.join(f'{x:.0f}' for x in mem['samples'])}")
+    print(
+        f"server memory: {mem['after_warm_up']:.0f} MB after warm-up, {memory[-1]:.0f} MB at the end "
+        f"({mem['growth_after_warm_up']:+.1f} MB); samples: {', '.join(f'{x:.0f}' for x in mem['samples'])}"
+    )
     return 0
 
 

@@ -54,12 +54,12 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from real_handwriting import write_usps  # noqa: E402
+from real_handwriting import write_usps
 
-from digitrec import Recognizer  # noqa: E402
-from digitrec.data.folders import read_labels  # noqa: E402
-from digitrec.device import describe_machine  # noqa: E402
-from digitrec.evaluation.numbers import (  # noqa: E402
+from digitrec import Recognizer
+from digitrec.data.folders import read_labels
+from digitrec.device import describe_machine
+from digitrec.evaluation.numbers import (
     NumberScore,
     accepted_above,
     accepted_at_precision,
@@ -67,7 +67,7 @@ from digitrec.evaluation.numbers import (  # noqa: E402
     recognizer_reader,
     score_reader,
 )
-from digitrec.preprocess.decode import decode_picture  # noqa: E402
+from digitrec.preprocess.decode import decode_picture
 
 REAL = ("danish-rowid:validation", "danish-rowid:test", "orand-car-a-dev:validation", "orand-car-a-dev:test")
 LONE = ("mnist-test", "usps", "optdigits", "real-dev")
@@ -93,7 +93,9 @@ ACCEPT_PRECISION = 0.99
 AUDITS = Path(__file__).parent / "audits"  # labels found wrong by eye, per data set (see its README)
 
 
-def synthetic_files(root: Path, folder: Path, count: int, seed: int = 2026) -> tuple[list[tuple[Path, str]], dict[str, np.ndarray]]:
+def synthetic_files(
+    root: Path, folder: Path, count: int, seed: int = 2026
+) -> tuple[list[tuple[Path, str]], dict[str, np.ndarray]]:
     """Fields of 2-8 MNIST test digits with the surroundings of real fields, as PNG files,
     and each file's true digit boxes (x0, y0, x1, y1 in its pixels). Seed 2026 is measured;
     tuning looks at others."""
@@ -110,7 +112,9 @@ def synthetic_files(root: Path, folder: Path, count: int, seed: int = 2026) -> t
     maker = FieldMaker(numbers, dataclasses.replace(FieldConfig(), empty=0.0, lone=0.0, max_digits=8))
     batch = maker.batch(count, torch.Generator().manual_seed(seed))
     files, boxes = [], {}
-    for i, (field, width, text, digit_boxes) in enumerate(zip(batch.strips[:, 0], batch.widths, batch.texts(), batch.boxes)):
+    for i, (field, width, text, digit_boxes) in enumerate(
+        zip(batch.strips[:, 0], batch.widths, batch.texts(), batch.boxes)
+    ):
         pixels = (field[:, : int(width)].numpy() * 255).round().astype(np.uint8)
         if i % 2:
             pixels = 255 - pixels  # dark ink on light paper, as a scan
@@ -138,7 +142,12 @@ def page_files(root: Path, folder: Path, count: int) -> list[tuple[Path, list[st
         page = Image.new("L", PAGE_SIZE, int(rng.integers(215, 250)))
         draw = ImageDraw.Draw(page)
         for y in range(40, PAGE_SIZE[1], 140):  # printed text and rules between the numbers
-            draw.text((int(rng.integers(20, 300)), y), " ".join(rng.choice(["Form", "Name", "Signature", "Office use", "Received"], 3)), fill=40, font=font)
+            draw.text(
+                (int(rng.integers(20, 300)), y),
+                " ".join(rng.choice(["Form", "Name", "Signature", "Office use", "Received"], 3)),
+                fill=40,
+                font=font,
+            )
             if rng.random() < 0.5:
                 draw.line([(0, y + 36), (PAGE_SIZE[0], y + 36)], fill=120, width=2)
         numbers = []
@@ -160,7 +169,9 @@ def page_files(root: Path, folder: Path, count: int) -> list[tuple[Path, list[st
                 if style == "line":
                     draw.line([(x - 10, y + height + 6), (x + width + 10, y + height + 6)], fill=60, width=2)
                 for k, c in enumerate(text):
-                    digit = Image.fromarray(images[rng.choice(by_digit[int(c)])]).resize((height, height), Image.BICUBIC)
+                    digit = Image.fromarray(images[rng.choice(by_digit[int(c)])]).resize(
+                        (height, height), Image.BICUBIC
+                    )
                     ink = np.asarray(digit, np.float32) / 255
                     box = (x + k * int(height * 0.8), y)
                     region = np.asarray(page.crop((*box, box[0] + height, box[1] + height)), np.float32)
@@ -187,7 +198,12 @@ def score_pages(recognizer: Recognizer, files: list[tuple[Path, list[str]]]) -> 
         found += sum((read & truth).values())
         extra += sum((read - truth).values())
         total += len(numbers)
-    return {"numbers": total, "found": found / max(1, total), "extra": extra, "ms_per_page": 1000 * seconds / max(1, len(files))}
+    return {
+        "numbers": total,
+        "found": found / max(1, total),
+        "extra": extra,
+        "ms_per_page": 1000 * seconds / max(1, len(files)),
+    }
 
 
 def lone_files(name: str, root: Path, folder: Path) -> list[tuple[Path, str]]:
@@ -223,7 +239,9 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def box_iou(recognizer: Recognizer, files: list[tuple[Path, str]], truth: dict[str, np.ndarray]) -> tuple[float, float, int]:
+def box_iou(
+    recognizer: Recognizer, files: list[tuple[Path, str]], truth: dict[str, np.ndarray]
+) -> tuple[float, float, int]:
     """Mean IoU of the reader's digit boxes against the true ones, over the digits of the
     fields it read with the right number of digits (a digit missed or added has no pair),
     and over those of the fields it read right."""
@@ -243,7 +261,9 @@ def box_iou(recognizer: Recognizer, files: list[tuple[Path, str]], truth: dict[s
 def tesseract_reader(path: Path) -> tuple[str, float]:
     out = subprocess.run(
         ["tesseract", str(path), "stdout", "--psm", "7", "-c", "tessedit_char_whitelist=0123456789"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     return "".join(c for c in out.stdout if c.isdigit()), 1.0
 
@@ -256,9 +276,15 @@ def evenly(files: list, limit: int | None) -> list:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reader", help="run folder, checkpoint or .onnx of a number reader (default: the shipped one)")
+    parser.add_argument(
+        "--reader", help="run folder, checkpoint or .onnx of a number reader (default: the shipped one)"
+    )
     parser.add_argument("--classifier", help="run folder of a digit classifier (default: the shipped one)")
-    parser.add_argument("--finder", help="a number finder's checkpoint: where numbers are, in a field and on a page (default: the one shipped with the shipped reader, else the rule-based field finder)")
+    parser.add_argument(
+        "--finder",
+        help="a number finder's checkpoint: where numbers are, in a field and on a page "
+        "(default: the one shipped with the shipped reader, else the rule-based field finder)",
+    )
     parser.add_argument("--data-dir", default=os.environ.get("DIGITREC_DATA", "../shared/data"))
     parser.add_argument("--tesseract-limit", type=int, default=300, help="images per set for Tesseract (0: skip it)")
     parser.add_argument("--limit", type=int, default=None, help="images per set for every reader (quick runs)")
@@ -287,30 +313,48 @@ def main(argv: list[str] | None = None) -> int:
     elif args.tesseract_limit:
         print("tesseract is not installed (apt-get install tesseract-ocr): its column is skipped", file=sys.stderr)
 
-    report: dict = {"machine": describe_machine(), "reader": args.reader or "shipped", "classifier": args.classifier or "shipped", "sets": {}}
+    report: dict = {
+        "machine": describe_machine(),
+        "reader": args.reader or "shipped",
+        "classifier": args.classifier or "shipped",
+        "sets": {},
+    }
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.sets.split(","):
             if name not in TARGETS:
                 raise SystemExit(f"unknown set {name!r}; choose from {', '.join(TARGETS)}")
             if name == "pages":
                 (Path(tmp) / "pages").mkdir()
-                pages = page_files(root, Path(tmp) / "pages", min(PAGE_COUNT, args.limit or PAGE_COUNT))  # made alike: the first N
-                report["pages"] = {layout: score_pages(Recognizer.load(args.reader, classifier=args.classifier, layout=layout, finder=args.finder), pages)
-                                   for layout in ("auto", "page")}
+                pages = page_files(
+                    root, Path(tmp) / "pages", min(PAGE_COUNT, args.limit or PAGE_COUNT)
+                )  # made alike: the first N
+                report["pages"] = {
+                    layout: score_pages(
+                        Recognizer.load(args.reader, classifier=args.classifier, layout=layout, finder=args.finder),
+                        pages,
+                    )
+                    for layout in ("auto", "page")
+                }
                 field_share = _field_share(recognizer, pages)
                 report["pages"]["auto_chose_page"] = None if field_share is None else 1 - field_share
                 report["pages"]["pages"] = len(pages)
                 for layout in ("auto", "page"):
                     r = report["pages"][layout]
-                    print(f"{'pages':<28} --layout {layout:<5} {100 * r['found']:6.2f}% of {r['numbers']} numbers found and read, "
-                          f"{r['extra']} read that are not there, {r['ms_per_page']:.0f} ms/page", flush=True)
+                    print(
+                        f"{'pages':<28} --layout {layout:<5} {100 * r['found']:6.2f}% of {r['numbers']} numbers "
+                        "found and read, "
+                        f"{r['extra']} read that are not there, {r['ms_per_page']:.0f} ms/page",
+                        flush=True,
+                    )
                 continue
             truth = None
             if name in REAL:
                 files = [(f.path, f.label) for f in read_labels(name, root)]
             elif name == "synthetic":
                 (Path(tmp) / "synthetic").mkdir()
-                files, truth = synthetic_files(root, Path(tmp) / "synthetic", min(SYNTHETIC_COUNT, args.limit or SYNTHETIC_COUNT))
+                files, truth = synthetic_files(
+                    root, Path(tmp) / "synthetic", min(SYNTHETIC_COUNT, args.limit or SYNTHETIC_COUNT)
+                )
             else:
                 files = lone_files(name, root, Path(tmp) / name)
             files = evenly(files, args.limit)
@@ -335,15 +379,23 @@ def main(argv: list[str] | None = None) -> int:
                 corrected = audited(name, score.results)
                 if reader_name == "reader" and corrected is not None:
                     row["reader"]["audited"] = corrected
-                    print(f"{name:<28} {reader_name:<11} {100 * corrected['accuracy']:6.2f}% with {corrected['corrected']} labels corrected by eye "
-                          f"(bench/audits), accepted at 99% {100 * corrected['accepted_at_99']:5.1f}%", flush=True)
+                    print(
+                        f"{name:<28} {reader_name:<11} {100 * corrected['accuracy']:6.2f}% "
+                        f"with {corrected['corrected']} labels corrected by eye "
+                        f"(bench/audits), accepted at 99% {100 * corrected['accepted_at_99']:5.1f}%",
+                        flush=True,
+                    )
                 if name in REAL and reader_name == "reader":  # every reading, to compare readers on any subset later
-                    row["reader"]["readings"] = [[Path(r.file).name, r.label, r.text, round(r.confidence, 5)] for r in score.results]
+                    row["reader"]["readings"] = [
+                        [Path(r.file).name, r.label, r.text, round(r.confidence, 5)] for r in score.results
+                    ]
             row["layout_field"] = _field_share(recognizer, files)
             if truth is not None:
                 row["box_iou"], row["box_iou_read_right"], row["box_pairs"] = box_iou(recognizer, files, truth)
-                print(f"{name:<28} digit boxes: mean IoU {row['box_iou']:.3f} over {row['box_pairs']:,} digits "
-                      f"({row['box_iou_read_right']:.3f} where the number was read right; target ≥ {TARGET_IOU})")
+                print(
+                    f"{name:<28} digit boxes: mean IoU {row['box_iou']:.3f} over {row['box_pairs']:,} digits "
+                    f"({row['box_iou_read_right']:.3f} where the number was read right; target ≥ {TARGET_IOU})"
+                )
             report["sets"][name] = row
 
     _apply_validation_thresholds(report)
@@ -370,7 +422,12 @@ def audited(name: str, results: list) -> dict | None:
     if not changed:
         return None
     share, threshold = accepted_at_precision(fixed, ACCEPT_PRECISION)
-    return {"corrected": changed, "accuracy": sum(r.correct for r in fixed) / len(fixed), "accepted_at_99": share, "threshold": threshold}
+    return {
+        "corrected": changed,
+        "accuracy": sum(r.correct for r in fixed) / len(fixed),
+        "accepted_at_99": share,
+        "threshold": threshold,
+    }
 
 
 def _single(classifier: Recognizer, path: Path) -> tuple[str, float]:
@@ -395,7 +452,11 @@ def _apply_validation_thresholds(report: dict) -> None:
             continue
         threshold = report["sets"][val]["reader"]["accepted_at_99"]["threshold"]
         share, right = accepted_above(report["sets"][test]["reader_results"], threshold)
-        report["sets"][test]["reader"]["accepted_at_validation_threshold"] = {"threshold": threshold, "share": share, "right": right}
+        report["sets"][test]["reader"]["accepted_at_validation_threshold"] = {
+            "threshold": threshold,
+            "share": share,
+            "right": right,
+        }
 
 
 def _percent(share: float | None) -> str:
@@ -407,32 +468,50 @@ def _print_tables(report: dict, readers: dict) -> None:
     if "pages" in report:
         p = report["pages"]
         chose = "" if p["auto_chose_page"] is None else f", auto chose page for {100 * p['auto_chose_page']:.0f}%"
-        print(f"pages ({p['auto']['numbers']} numbers on {p['pages']} pages, target ≥ 95% found and read, no border read): "
-              f"--layout auto {100 * p['auto']['found']:.1f}% ({p['auto']['extra']} extra{chose}), "
-              f"--layout page {100 * p['page']['found']:.1f}% ({p['page']['extra']} extra)\n")
+        print(
+            f"pages ({p['auto']['numbers']} numbers on {p['pages']} pages, "
+            "target ≥ 95% found and read, no border read): "
+            f"--layout auto {100 * p['auto']['found']:.1f}% ({p['auto']['extra']} extra{chose}), "
+            f"--layout page {100 * p['page']['found']:.1f}% ({p['page']['extra']} extra)\n"
+        )
     if not report["sets"]:
         return
     print("| set | target | " + " | ".join(readers) + " | accepted at 99% | auto: field |")
     print("| --- | --- | " + " | ".join("---" for _ in readers) + " | --- | --- |")
     for name, row in report["sets"].items():
         cells = [
-            f"{100 * row[r]['accuracy']:.2f}% (CER {100 * row[r]['character_error_rate']:.2f}%, {row[r]['ms_per_image']:.1f} ms)"
+            (
+                f"{100 * row[r]['accuracy']:.2f}% (CER {100 * row[r]['character_error_rate']:.2f}%, "
+                f"{row[r]['ms_per_image']:.1f} ms)"
+            )
             + (f" [{row[r]['size']}]" if r == "tesseract" else "")
-            if r in row else "—"
+            if r in row
+            else "—"
             for r in readers
         ]
         target = TARGETS[name]
         goal = "≥ classifier" if target == "best" else f"≥ {100 * target:g}%"
         accepted = row["reader"]["accepted_at_99"]
         at_val = row["reader"].get("accepted_at_validation_threshold")
-        shown = f"{100 * accepted['share']:.1f}%" + (f" ({100 * at_val['share']:.1f}% at {100 * at_val['right']:.2f}% right above validation's threshold)" if at_val else "")
-        print(f"| {name} ({row['reader']['size']:,}) | {goal} | " + " | ".join(cells) + f" | {shown} | {_percent(row['layout_field'])} |")
+        shown = f"{100 * accepted['share']:.1f}%" + (
+            f" ({100 * at_val['share']:.1f}% at {100 * at_val['right']:.2f}% right above validation's threshold)"
+            if at_val
+            else ""
+        )
+        print(
+            f"| {name} ({row['reader']['size']:,}) | {goal} | "
+            + " | ".join(cells)
+            + f" | {shown} | {_percent(row['layout_field'])} |"
+        )
     slowest = max(row["reader"]["ms_per_image"] for row in report["sets"].values())
     print(f"\nreader: slowest set {slowest:.1f} ms per image, one core (target ≤ {TARGET_MS:g} ms)")
     for name, row in report["sets"].items():
         r = row["reader"]
         if r["confusions"]:
-            print(f"{name}: most frequent confusions " + ", ".join(f"{c['true'] or '∅'}->{c['read'] or '∅'} x{c['count']}" for c in r["confusions"][:6]))
+            print(
+                f"{name}: most frequent confusions "
+                + ", ".join(f"{c['true'] or '∅'}->{c['read'] or '∅'} x{c['count']}" for c in r["confusions"][:6])
+            )
 
 
 if __name__ == "__main__":

@@ -36,7 +36,9 @@ FORMATS = ("png", "jpg")
 VARIANTS = list(product(SIZES, POLARITIES, FORMATS))
 
 
-def write_usps(images: np.ndarray, labels: np.ndarray, folder: Path, every_variant: bool) -> list[tuple[Path, int, tuple]]:
+def write_usps(
+    images: np.ndarray, labels: np.ndarray, folder: Path, every_variant: bool
+) -> list[tuple[Path, int, tuple]]:
     files = []
     for i, (image, label) in enumerate(zip(images, labels)):
         variants = VARIANTS if every_variant else [VARIANTS[i % len(VARIANTS)]]
@@ -63,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="runs/demo", help="run folder or checkpoint")
     parser.add_argument("--data-dir", default=os.environ.get("DIGITREC_DATA", "../shared/data"))
-    parser.add_argument("--every-variant", action="store_true", help="every USPS image in every variant (16x the files)")
+    parser.add_argument(
+        "--every-variant", action="store_true", help="every USPS image in every variant (16x the files)"
+    )
     parser.add_argument("--limit", type=int, default=None, help="use only the first N USPS digits")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON document")
     args = parser.parse_args(argv)
@@ -74,7 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(args.data_dir)
     recognizer = Recognizer.load(args.model, device="cpu")
     report: dict = {
-        "machine": {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(), "python": platform.python_version()},
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "threads": torch.get_num_threads(),
+            "python": platform.python_version(),
+        },
         "model": str(recognizer.classifier.path),
         "recipe": recognizer.meta.get("recipe"),
     }
@@ -117,7 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, acc in u["by_variant"].items():
         print(f"  {name:<28} {100 * acc:6.2f}%")
     lat = report["latency_ms"]
-    print(f"time per image from file to answer: mean {lat['mean']:.1f} ms, p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms (target < 20 ms)")
+    print(
+        f"time per image from file to answer: mean {lat['mean']:.1f} ms, p50 {lat['p50']:.1f} ms, "
+        f"p99 {lat['p99']:.1f} ms (target < 20 ms)"
+    )
     return 0
 
 

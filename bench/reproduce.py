@@ -35,7 +35,6 @@ from digitrec.training.recipes import TUTORIAL_RECIPES
 from digitrec.training.runner import run_settings
 from digitrec.training.runs import RunFolder
 
-
 COMPARED_OPTIONS = ("dataset", "seed", "limit", "fold", "folds", "init")  # what changes a run's result
 # (the device and precision may differ between machines: a run is not stale for them)
 
@@ -67,8 +66,9 @@ def set_aside(folder: Path) -> Path:
     return folder.rename(folder.with_name(f"{folder.name}.stale-{n}"))
 
 
-def train_or_resume(recipe_name: str, seed: int, folder: Path, device: str, data_dir: str | None,
-                    limit: int | None, epochs: int | None) -> dict:
+def train_or_resume(
+    recipe_name: str, seed: int, folder: Path, device: str, data_dir: str | None, limit: int | None, epochs: int | None
+) -> dict:
     """The run's metrics.json, training it first unless `folder` holds this very run,
     finished; an unfinished one continues, a different one is set aside and retrained."""
     recipe = get_recipe(recipe_name).with_overrides(epochs=epochs)
@@ -80,21 +80,31 @@ def train_or_resume(recipe_name: str, seed: int, folder: Path, device: str, data
                 resume_run(folder, data_dir, device=device)
             return read_json(folder / "metrics.json")
         moved = set_aside(folder)
-        print(f"  {folder} is not this run ({reason}): moved to {moved.name}, training again", file=sys.stderr, flush=True)
+        print(
+            f"  {folder} is not this run ({reason}): moved to {moved.name}, training again", file=sys.stderr, flush=True
+        )
     train_recipe(recipe, options, folder, data_dir)
     return read_json(folder / "metrics.json")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--recipes", default="all", help=f"comma-separated recipe names, or 'all' for the tutorials' {', '.join(TUTORIAL_RECIPES)}")
-    parser.add_argument("--ensemble", action="store_true", help="also score the ensemble of each recipe's seeds on the test set")
+    parser.add_argument(
+        "--recipes",
+        default="all",
+        help=f"comma-separated recipe names, or 'all' for the tutorials' {', '.join(TUTORIAL_RECIPES)}",
+    )
+    parser.add_argument(
+        "--ensemble", action="store_true", help="also score the ensemble of each recipe's seeds on the test set"
+    )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--runs", type=Path, default=Path("build/reproduce"), help="folder for the run folders")
     parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--limit", type=int, default=None, help="train on a subset: to try the script, not for the table")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="train on a subset: to try the script, not for the table"
+    )
     parser.add_argument("--epochs", type=int, default=None, help="shorter runs: to try the script, not for the table")
     args = parser.parse_args(argv)
 
@@ -112,23 +122,42 @@ def main(argv: list[str] | None = None) -> int:
             accuracies.append(test.result.accuracy)
             seconds.append(float(metrics["train_seconds"]))
             train_accuracies.append(float(metrics["train_accuracy"]))  # one tutorial published only this
-            print(f"  {name} seed {seed}: {100 * test.result.accuracy:.2f}% test, {seconds[-1]:.0f} s of training", file=sys.stderr, flush=True)
-        rows.append({
-            "recipe": name, "epochs": args.epochs or recipe.epochs, "batch_size": recipe.batch_size, "published": recipe.published,
-            "test_accuracy": accuracies, "mean": statistics.mean(accuracies),
-            "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0, "train_seconds": seconds,
-            "train_accuracy": train_accuracies,
-            "ensemble": ensemble_of(tests).ensemble.result.accuracy if args.ensemble and len(tests) > 1 else None,
-        })
+            print(
+                f"  {name} seed {seed}: {100 * test.result.accuracy:.2f}% test, {seconds[-1]:.0f} s of training",
+                file=sys.stderr,
+                flush=True,
+            )
+        rows.append(
+            {
+                "recipe": name,
+                "epochs": args.epochs or recipe.epochs,
+                "batch_size": recipe.batch_size,
+                "published": recipe.published,
+                "test_accuracy": accuracies,
+                "mean": statistics.mean(accuracies),
+                "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
+                "train_seconds": seconds,
+                "train_accuracy": train_accuracies,
+                "ensemble": ensemble_of(tests).ensemble.result.accuracy if args.ensemble and len(tests) > 1 else None,
+            }
+        )
     m = describe_machine()
     where = f"CPU {m['cpu']}, {m['threads']} threads; GPU {m['gpu'] or 'none'}; torch {m['torch']}"
     print(f"machine: {where}; device {device}; {time.strftime('%Y-%m-%d')}")
     ensembles = any(r["ensemble"] is not None for r in rows)
-    print(f"{'recipe':<22}{'epochs':>7}{'published':>46}{'digitrec (mean ± std)':>26}{'train acc':>11}{'train s per run':>18}"
-          + (f"{'ensemble':>10}" if ensembles else ""))
+    print(
+        (
+            f"{'recipe':<22}{'epochs':>7}{'published':>46}{'digitrec (mean ± std)':>26}"
+            f"{'train acc':>11}{'train s per run':>18}"
+        )
+        + (f"{'ensemble':>10}" if ensembles else "")
+    )
     for r in rows:
         ours = f"{100 * r['mean']:.2f} ± {100 * r['std']:.2f}% ({len(r['test_accuracy'])})"
-        line = f"{r['recipe']:<22}{r['epochs']:>7}{r['published'] or '-':>46}{ours:>26}{100 * statistics.mean(r['train_accuracy']):>10.2f}%{statistics.mean(r['train_seconds']):>18.0f}"
+        line = (
+            f"{r['recipe']:<22}{r['epochs']:>7}{r['published'] or '-':>46}{ours:>26}"
+            f"{100 * statistics.mean(r['train_accuracy']):>10.2f}%{statistics.mean(r['train_seconds']):>18.0f}"
+        )
         if ensembles:
             line += f"{100 * r['ensemble']:>9.2f}%" if r["ensemble"] is not None else f"{'-':>10}"
         print(line)

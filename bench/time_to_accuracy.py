@@ -41,9 +41,9 @@ import math
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -56,9 +56,9 @@ from digitrec.evaluation.metrics import evaluate
 from digitrec.models.registry import build_model
 from digitrec.training.config import Recipe
 from digitrec.training.engine import train_one_epoch, training_parts
-from digitrec.training.tasks import ClassificationTask
 from digitrec.training.recipes import get_recipe
 from digitrec.training.runner import RunOptions, split_training_data
+from digitrec.training.tasks import ClassificationTask
 
 THRESHOLDS = (0.99, 0.9925, 0.995, 0.996, 0.997)
 REFERENCES = ("train-mnist-fast", "pytorch-examples", "keras-mnist-cnn")
@@ -154,7 +154,10 @@ def normalised(data: DigitDataset) -> torch.Tensor:
 def reference_accuracy(model: nn.Module, test_x: torch.Tensor, test_y: torch.Tensor) -> float:
     model.eval()
     with torch.inference_mode():
-        correct = sum(int((model(test_x[i : i + 2000]).argmax(1) == test_y[i : i + 2000]).sum()) for i in range(0, len(test_x), 2000))
+        correct = sum(
+            int((model(test_x[i : i + 2000]).argmax(1) == test_y[i : i + 2000]).sum())
+            for i in range(0, len(test_x), 2000)
+        )
     model.train()
     return correct / len(test_y)
 
@@ -176,7 +179,9 @@ def reference_setup(name: str, images: int, device: torch.device, layout: torch.
         optimizer = torch.optim.Adam(model.parameters(), lr=0.01, betas=(0.7, 0.9))
         epochs, batch = 1, 256
         total_steps = math.ceil(images / batch) * epochs
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.01, total_steps=total_steps, cycle_momentum=False)
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=0.01, total_steps=total_steps, cycle_momentum=False
+        )
         return model, optimizer, scheduler, dict(epochs=epochs, batch=batch, shuffle=False, per_step=True)
     raise ValueError(name)
 
@@ -208,8 +213,15 @@ def faster_layout(name: str, train: DigitDataset) -> tuple[str, dict[str, float]
     return min(per_step, key=per_step.get), per_step
 
 
-def run_reference(name: str, train: DigitDataset, test: DigitDataset, seed: int, every: float, max_seconds: float,
-                  layout: str = "channels-last") -> Curve:
+def run_reference(
+    name: str,
+    train: DigitDataset,
+    test: DigitDataset,
+    seed: int,
+    every: float,
+    max_seconds: float,
+    layout: str = "channels-last",
+) -> Curve:
     device = train.images.device
     torch.manual_seed(seed)
     memory_format = LAYOUTS[layout]
@@ -222,7 +234,11 @@ def run_reference(name: str, train: DigitDataset, test: DigitDataset, seed: int,
     model.train()
     curve.start()
     for _ in range(epochs):
-        order = torch.randperm(len(x), generator=generator, device=device) if shuffle else torch.arange(len(x), device=device)
+        order = (
+            torch.randperm(len(x), generator=generator, device=device)
+            if shuffle
+            else torch.arange(len(x), device=device)
+        )
         for start in range(0, len(x), batch):
             idx = order[start : start + batch]
             reference_step(model, optimizer, x[idx], y[idx])
@@ -244,8 +260,15 @@ class OverTime(Exception):
     """A run passed --max-seconds."""
 
 
-def run_recipe(recipe: Recipe, full_train: DigitDataset, test: DigitDataset, seed: int, every: float, max_seconds: float,
-               autocast: torch.dtype | None = None) -> Curve:
+def run_recipe(
+    recipe: Recipe,
+    full_train: DigitDataset,
+    test: DigitDataset,
+    seed: int,
+    every: float,
+    max_seconds: float,
+    autocast: torch.dtype | None = None,
+) -> Curve:
     device = full_train.images.device
     torch.manual_seed(seed)
     # The recipe's own split: it trains on what it would, and a plateau schedule watches
@@ -263,10 +286,24 @@ def run_recipe(recipe: Recipe, full_train: DigitDataset, test: DigitDataset, see
     curve.start()
     try:
         for _ in range(recipe.epochs):
-            train_one_epoch(model, parts.optimizer, parts.schedule, task, recipe, parts.generator, on_batch,
-                            report_every=10, ema=parts.ema, autocast=autocast)
+            train_one_epoch(
+                model,
+                parts.optimizer,
+                parts.schedule,
+                task,
+                recipe,
+                parts.generator,
+                on_batch,
+                report_every=10,
+                ema=parts.ema,
+                autocast=autocast,
+            )
             if recipe.schedule.kind == "plateau":
-                parts.schedule.after_epoch(evaluate(parts.kept, val_set, recipe.normalization).accuracy if val_set is not None else float("nan"))
+                parts.schedule.after_epoch(
+                    evaluate(parts.kept, val_set, recipe.normalization).accuracy
+                    if val_set is not None
+                    else float("nan")
+                )
             else:
                 parts.schedule.after_epoch(float("nan"))
             if curve.tick(force=True) > max_seconds:
@@ -280,7 +317,11 @@ def run_recipe(recipe: Recipe, full_train: DigitDataset, test: DigitDataset, see
 
 
 def summarise(curves: list[Curve]) -> dict:
-    out = {"final_accuracy": [c.points[-1][1] for c in curves], "train_seconds": [c.points[-1][0] for c in curves], "time_to": {}}
+    out = {
+        "final_accuracy": [c.points[-1][1] for c in curves],
+        "train_seconds": [c.points[-1][0] for c in curves],
+        "time_to": {},
+    }
     for t in THRESHOLDS:
         out["time_to"][f"{100 * t:g}"] = [c.time_to(t) for c in curves]
     return out
@@ -307,15 +348,24 @@ def speedup_cell(ours: list[float | None], reference: list[float | None]) -> str
         return "we too few"
     if not enough(reference):
         return "ref too few"
-    median = lambda times: statistics.median(t for t in times if t is not None)
+
+    def median(times: list[float | None]) -> float:
+        return statistics.median(t for t in times if t is not None)
+
     return f"{median(reference) / median(ours):.1f}x"
 
 
 def print_report(report: dict) -> None:
     m = report["machine"]
-    print(f"machine: {m['cpu']}; {m['threads']} threads; GPU: {m['gpu'] or 'none'}; torch {m['torch']}; device {report['device']}"
-          f"; digitrec recipes in {report.get('precision', 'fp32')}")
-    print(f"seeds: {report['seeds']}; evaluation every {report['eval_every']:g} s of training, off the clock; runs capped at {report['max_seconds']:g} s")
+    print(
+        f"machine: {m['cpu']}; {m['threads']} threads; GPU: {m['gpu'] or 'none'}; torch {m['torch']}; "
+        f"device {report['device']}"
+        f"; digitrec recipes in {report.get('precision', 'fp32')}"
+    )
+    print(
+        f"seeds: {report['seeds']}; evaluation every {report['eval_every']:g} s of training, off the clock; "
+        f"runs capped at {report['max_seconds']:g} s"
+    )
     for name, probe in report.get("reference_layouts", {}).items():
         timings = ", ".join(f"{layout} {ms:.1f} ms" for layout, ms in probe["ms_per_step"].items())
         print(f"{name} trains {probe['chosen']} (ms per step: {timings})")
@@ -329,7 +379,11 @@ def print_report(report: dict) -> None:
         r = report["results"][name]
         cells = "".join(f"{median_cell(r['time_to'][f'{100 * t:g}']):>16}" for t in THRESHOLDS)
         finals = [100 * a for a in r["final_accuracy"]]
-        final = f"{statistics.mean(finals):.2f} ± {statistics.stdev(finals):.2f}%" if len(finals) > 1 else f"{finals[0]:.2f}%"
+        final = (
+            f"{statistics.mean(finals):.2f} ± {statistics.stdev(finals):.2f}%"
+            if len(finals) > 1
+            else f"{finals[0]:.2f}%"
+        )
         print(f"{name:<{width}}{cells}{final:>22}{statistics.median(r['train_seconds']):>10.1f}")
     ours = [n for n in names if n not in REFERENCES]
     refs = [n for n in names if n in REFERENCES]
@@ -340,23 +394,40 @@ def print_report(report: dict) -> None:
         pair_width = max(len(f"{a} vs {b}") for a in ours for b in refs) + 2
         for a in ours:
             for b in refs:
-                cells = "".join(f"{speedup_cell(report['results'][a]['time_to'][f'{100 * t:g}'], report['results'][b]['time_to'][f'{100 * t:g}']):>16}" for t in THRESHOLDS)
+                ours_to, refs_to = report["results"][a]["time_to"], report["results"][b]["time_to"]
+                cells = "".join(
+                    f"{speedup_cell(ours_to[f'{100 * t:g}'], refs_to[f'{100 * t:g}']):>16}" for t in THRESHOLDS
+                )
                 print(f"{a + ' vs ' + b:<{pair_width}}{cells}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipes", default="fast", help="digitrec recipes, comma-separated")
-    parser.add_argument("--references", default="all", help=f"comma-separated from {', '.join(REFERENCES)}; 'all' or 'none'")
+    parser.add_argument(
+        "--references", default="all", help=f"comma-separated from {', '.join(REFERENCES)}; 'all' or 'none'"
+    )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--max-seconds", type=float, default=300.0, help="stop a run after this much training time")
-    parser.add_argument("--eval-every", type=float, default=None, help="seconds of training between evaluations (default: 2 on CPU, 0.1 on GPU)")
+    parser.add_argument(
+        "--eval-every",
+        type=float,
+        default=None,
+        help="seconds of training between evaluations (default: 2 on CPU, 0.1 on GPU)",
+    )
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
-                        help="digitrec's recipes' training forward pass: auto is bf16 on CUDA, fp32 on CPU; the references always train in fp32, as published")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=PRECISIONS,
+        help="digitrec's recipes' training forward pass: auto is bf16 on CUDA, fp32 on CPU; "
+        "the references always train in fp32, as published",
+    )
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the curves and summaries here")
-    parser.add_argument("--show", type=Path, default=None, help="print the tables of a saved --json file, and run nothing")
+    parser.add_argument(
+        "--show", type=Path, default=None, help="print the tables of a saved --json file, and run nothing"
+    )
     args = parser.parse_args(argv)
     if args.show:
         print_report(json.loads(args.show.read_text()))
@@ -365,7 +436,13 @@ def main(argv: list[str] | None = None) -> int:
     device = select_device(args.device)
     autocast = autocast_dtype(args.precision, device)
     every = args.eval_every if args.eval_every is not None else (2.0 if device.type == "cpu" else 0.1)
-    references = REFERENCES if args.references == "all" else () if args.references == "none" else tuple(args.references.split(","))
+    references = (
+        REFERENCES
+        if args.references == "all"
+        else ()
+        if args.references == "none"
+        else tuple(args.references.split(","))
+    )
     unknown = set(references) - set(REFERENCES)
     if unknown:
         parser.error(f"unknown references: {', '.join(sorted(unknown))}")
@@ -373,19 +450,43 @@ def main(argv: list[str] | None = None) -> int:
     train = load_dataset("mnist", "train", args.data_dir).to(device)
     test = load_dataset("mnist", "test", args.data_dir).to(device)
 
-    report = {"machine": describe_machine(), "device": str(device), "precision": precision_name(autocast), "seeds": args.seeds, "eval_every": every, "max_seconds": args.max_seconds,
-              "results": {}, "curves": {}}
+    report = {
+        "machine": describe_machine(),
+        "device": str(device),
+        "precision": precision_name(autocast),
+        "seeds": args.seeds,
+        "eval_every": every,
+        "max_seconds": args.max_seconds,
+        "results": {},
+        "curves": {},
+    }
     jobs: list[tuple[str, Callable[[int], Curve]]] = [
         (r.name, lambda seed, r=r: run_recipe(r, train, test, seed, every, args.max_seconds, autocast)) for r in recipes
     ]
     for name in references:
         if name == "keras-mnist-cnn":  # on digitrec's engine: channels-last, as ours
-            jobs.append((name, lambda seed: run_recipe(get_recipe("keras-mnist-cnn"), train, test, seed, every, args.max_seconds)))
+            jobs.append(
+                (
+                    name,
+                    lambda seed: run_recipe(get_recipe("keras-mnist-cnn"), train, test, seed, every, args.max_seconds),
+                )
+            )
             continue
         layout, per_step = faster_layout(name, train)
         report.setdefault("reference_layouts", {})[name] = {"chosen": layout, "ms_per_step": per_step}
-        print(f"  {name}: {layout} is faster ({', '.join(f'{k} {v:.1f} ms' for k, v in per_step.items())} per step)", file=sys.stderr, flush=True)
-        jobs.append((name, lambda seed, name=name, layout=layout: run_reference(name, train, test, seed, every, args.max_seconds, layout)))
+        print(
+            f"  {name}: {layout} is faster ({', '.join(f'{k} {v:.1f} ms' for k, v in per_step.items())} per step)",
+            file=sys.stderr,
+            flush=True,
+        )
+        jobs.append(
+            (
+                name,
+                lambda seed, name=name, layout=layout: run_reference(
+                    name, train, test, seed, every, args.max_seconds, layout
+                ),
+            )
+        )
     for name, job in jobs:
         curves = []
         for seed in range(args.seeds):

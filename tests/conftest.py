@@ -11,7 +11,9 @@ from tests.helpers import train_tiny_run, write_kaggle_root
 
 
 @pytest.fixture(autouse=True)
-def _isolated_environment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_environment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No test may touch the user's cache, and none may download: the cache points into
     a temporary folder. DIGITREC_DATA (the real MNIST, when set) is left for the tests
     marked `mnist`, and removed for the rest so that defaults are tested honestly."""

@@ -67,8 +67,9 @@ def tiny_recipe(epochs: int = 1, batch_size: int = 32):
     from digitrec.models import ModelConfig
     from digitrec.training import get_recipe
 
-    return get_recipe("fast").with_overrides(model=ModelConfig("fastnet", {"conv1": 8, "conv2": 16, "hidden": 32}),
-                                             epochs=epochs, batch_size=batch_size)
+    return get_recipe("fast").with_overrides(
+        model=ModelConfig("fastnet", {"conv1": 8, "conv2": 16, "hidden": 32}), epochs=epochs, batch_size=batch_size
+    )
 
 
 def train_tiny_run(data_root: Path, run_dir: Path, epochs: int = 1, batch_size: int = 32) -> Path:

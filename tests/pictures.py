@@ -13,11 +13,16 @@ def paper(width: int, height: int, seed: int = 0, level: int = 235, noise: float
     return np.clip(level + rng.normal(0, noise, (height, width)), 0, 255).astype(np.float32)
 
 
-def paste_digit(page: np.ndarray, digit: np.ndarray, x: int, y: int, height: int, ink: float = 30.0) -> tuple[int, int, int, int]:
+def paste_digit(
+    page: np.ndarray, digit: np.ndarray, x: int, y: int, height: int, ink: float = 30.0
+) -> tuple[int, int, int, int]:
     """Write a white-on-black 28x28 digit as dark ink onto `page`, `height` pixels tall.
     Returns the box of the digit's ink (x, y, w, h)."""
     scale = height / 28
-    big = np.asarray(Image.fromarray(digit).resize((round(28 * scale), round(28 * scale)), Image.BICUBIC), np.float32) / 255
+    big = (
+        np.asarray(Image.fromarray(digit).resize((round(28 * scale), round(28 * scale)), Image.BICUBIC), np.float32)
+        / 255
+    )
     big = np.clip(big, 0, 1)
     h, w = big.shape
     region = page[y : y + h, x : x + w]
@@ -33,7 +38,9 @@ def shadow(page: np.ndarray, darkest: float = 0.55) -> np.ndarray:
     return page * (1 - (1 - darkest) * ramp)
 
 
-def ruled_lines(page: np.ndarray, spacing: int, colour: float = 120.0, width: int = 2, vertical: bool = False) -> np.ndarray:
+def ruled_lines(
+    page: np.ndarray, spacing: int, colour: float = 120.0, width: int = 2, vertical: bool = False
+) -> np.ndarray:
     out = page.copy()
     for pos in range(spacing // 2, (page.shape[1] if vertical else page.shape[0]), spacing):
         if vertical:

@@ -3,6 +3,7 @@ its parent, and to kill every one of them whatever happens."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -49,10 +50,9 @@ def reap(server: subprocess.Popen) -> None:
         server.kill()
         server.wait()
     for pid in left:
-        try:
+        # ProcessLookupError: it died with the server, as a worker should
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass  # it died with the server, as a worker should
 
 
 def gone_within(pids: set[int], seconds: float) -> bool:

@@ -66,7 +66,10 @@ def test_a_numbers_probability_sums_every_alignment_of_its_digits() -> None:
     for labels in ([], [4], [2, 7], [3, 3], [1, 5, 1]):
         probs = rng.random((7, 11)) ** 3
         probs /= probs.sum(1, keepdims=True)
-        assert abs(labelling_probability(probs, labels) - spelled(probs, labels)) < 1e-9 * max(1.0, spelled(probs, labels)) + 1e-15
+        assert (
+            abs(labelling_probability(probs, labels) - spelled(probs, labels))
+            < 1e-9 * max(1.0, spelled(probs, labels)) + 1e-15
+        )
 
 
 def test_a_digit_fading_into_a_blank_costs_little_and_a_near_double_costs_much() -> None:

@@ -39,7 +39,16 @@ def under(module: str, *prefixes: str) -> bool:
     return any(module == p or module.startswith(p + ".") for p in prefixes)
 
 
-PICTURE_READERS = ("digitrec.preprocess", "digitrec.layout", "digitrec.ctc", "digitrec.runtime", "digitrec.recognizer", "digitrec.serving", "digitrec.batch", "digitrec.processes")
+PICTURE_READERS = (
+    "digitrec.preprocess",
+    "digitrec.layout",
+    "digitrec.ctc",
+    "digitrec.runtime",
+    "digitrec.recognizer",
+    "digitrec.serving",
+    "digitrec.batch",
+    "digitrec.processes",
+)
 
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if under(m, *PICTURE_READERS, "digitrec.artifacts")))
@@ -64,6 +73,8 @@ def test_training_never_imports_evaluation(module: str) -> None:
 def test_one_module_reads_and_writes_checkpoints() -> None:
     """safetensors is used by the artifacts alone (the data cache writes npz, not weights)."""
     direct = sorted(
-        module_name(p) for p in SRC.rglob("*.py") if "import safetensors" in p.read_text() or "from safetensors" in p.read_text()
+        module_name(p)
+        for p in SRC.rglob("*.py")
+        if "import safetensors" in p.read_text() or "from safetensors" in p.read_text()
     )
     assert direct == ["digitrec.artifacts.checkpoint"], direct

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import cv2
 import numpy as np
 import pytest
@@ -16,7 +18,7 @@ class FieldReaderStub:
     """A field reader's metadata without a network: choosing a layout never runs the model."""
 
     runtime, stride = "pytorch", 4
-    meta = {"kind": "reader", "stride": 4, "input": {"shape": [1, 96, None], "layout": "field"}}
+    meta: ClassVar[dict] = {"kind": "reader", "stride": 4, "input": {"shape": [1, 96, None], "layout": "field"}}
 
 
 def numbers_on(page: np.ndarray, texts: list[str], at: list[tuple[int, int]]) -> np.ndarray:
@@ -38,7 +40,9 @@ def test_auto_reads_a_large_picture_as_a_page_of_the_numbers_found_on_it() -> No
     form = numbers_on(paper(1000, 700), ["47", "38150", "9"], [(100, 150), (550, 150), (100, 500)])
     layout, found = recognizer.choose_layout(decode_picture(encode(form)), None)
     assert layout == "page" and len(found.boxes) == 3
-    photo = numbers_on(paper(800, 600), ["2026"], [(250, 320)])  # one number: read from its crop, not from the whole photo
+    photo = numbers_on(
+        paper(800, 600), ["2026"], [(250, 320)]
+    )  # one number: read from its crop, not from the whole photo
     layout, found = recognizer.choose_layout(decode_picture(encode(photo)), None)
     assert layout == "page" and len(found.boxes) == 1
     blank = to_uint8(paper(800, 600))  # nothing found: the whole picture is read as a field

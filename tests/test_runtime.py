@@ -14,7 +14,9 @@ def test_the_reader_runs_without_onednn_and_gives_the_setting_back(monkeypatch):
     reader = load_runtime_model(READER)
     seen = []
     forward = reader.loaded.model.forward
-    monkeypatch.setattr(reader.loaded.model, "forward", lambda x: seen.append(torch.backends.mkldnn.enabled) or forward(x))
+    monkeypatch.setattr(
+        reader.loaded.model, "forward", lambda x: seen.append(torch.backends.mkldnn.enabled) or forward(x)
+    )
     assert torch.backends.mkldnn.enabled
     strips = [np.full((32, width), 0, np.uint8) for width in (40, 96)]
     assert len(reader.column_probabilities(strips)) == 2

@@ -13,6 +13,7 @@ from digitrec import Recognizer
 from digitrec.shipped import CARD, CLASSIFIER, READER
 from tests.pictures import encode, paper, paste_digit, ruled_lines, shadow
 
+
 def test_the_shipped_models_are_small_and_load_and_read_with_the_network_blocked(monkeypatch) -> None:
     def no_network(*args, **kwargs):
         raise OSError("the network is blocked in this test")
@@ -40,17 +41,25 @@ def digits(mnist_test, recognizer):
     """For each class, test digits the classifier reads confidently alone (clearly written)."""
     images, labels = mnist_test.images[:3000].numpy(), mnist_test.labels[:3000].numpy()
     probs = recognizer.classify(images)
-    return {c: [images[i] for i in np.flatnonzero((labels == c) & (probs.argmax(1) == c) & (probs.max(1) > 0.95))[:6]] for c in range(10)}
+    return {
+        c: [images[i] for i in np.flatnonzero((labels == c) & (probs.argmax(1) == c) & (probs.max(1) > 0.95))[:6]]
+        for c in range(10)
+    }
 
 
-def write(page: np.ndarray, digits, text: str, x: int, y: int, height: int, advance: float = 0.75, pick: int = 0) -> tuple[int, int, int, int]:
+def write(
+    page: np.ndarray, digits, text: str, x: int, y: int, height: int, advance: float = 0.75, pick: int = 0
+) -> tuple[int, int, int, int]:
     """Paste the digits of `text` as dark ink; `advance` is the step between digits in digit heights."""
     boxes = []
     for i, c in enumerate(text):
-        boxes.append(paste_digit(page, digits[int(c)][(pick + i) % len(digits[int(c)])], x + round(i * advance * height), y, height))
+        boxes.append(
+            paste_digit(
+                page, digits[int(c)][(pick + i) % len(digits[int(c)])], x + round(i * advance * height), y, height
+            )
+        )
     x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
     return x0, y0, max(b[0] + b[2] for b in boxes) - x0, max(b[1] + b[3] for b in boxes) - y0
-
 
 
 @pytest.mark.mnist
@@ -116,8 +125,11 @@ def test_each_digits_box_is_on_that_digits_ink_not_on_the_fields_clutter(recogni
 @pytest.mark.mnist
 def test_a_page_with_three_numbers_gives_three_results_in_order(recognizer, digits) -> None:
     page = paper(700, 500, seed=9)
-    truth = [("305", write(page, digits, "305", 60, 60, 60)), ("72", write(page, digits, "72", 450, 70, 60, pick=1)),
-             ("9146", write(page, digits, "9146", 120, 320, 70, pick=2))]
+    truth = [
+        ("305", write(page, digits, "305", 60, 60, 60)),
+        ("72", write(page, digits, "72", 450, 70, 60, pick=1)),
+        ("9146", write(page, digits, "9146", 120, 320, 70, pick=2)),
+    ]
     reading = recognizer.read(encode(shadow(page), "JPEG", quality=85))
     assert [n.text for n in reading.numbers] == [t for t, _ in truth]
     assert reading.text == "305 72 9146"
@@ -204,7 +216,10 @@ def test_the_model_card_adds_up_the_compute_of_every_stage_behind_a_model(tmp_pa
     (third / "metrics.json").write_text(json.dumps({"train_seconds": 3600.0, "device": "cpu", "threads": 2}))
     (third / "config.json").write_text(json.dumps({"options": {"init": str(stopped / "best.safetensors")}}))
     compute = compute_of(third, {}, threads=None)
-    assert [(s["run"], s.get("stopped", False), s["core_hours"]) for s in compute["stages"]] == [("stopped", True, 2.0), ("third", False, 2.0)]
+    assert [(s["run"], s.get("stopped", False), s["core_hours"]) for s in compute["stages"]] == [
+        ("stopped", True, 2.0),
+        ("third", False, 2.0),
+    ]
     old = {"from_run": "handwriting", "figures": {"metrics.json": {"train_seconds": 360.0}}}
     assert kept_card(old, 2)["compute"]["core_hours"] == 0.2
 
@@ -217,7 +232,15 @@ def test_a_model_trained_on_a_gpu_costs_gpu_minutes_not_the_feeding_threads_core
     cpu, gpu = tmp_path / "cpu", tmp_path / "gpu"
     for run, device, init in ((cpu, "cpu", None), (gpu, "cuda", str(cpu))):
         run.mkdir()
-        (run / "metrics.json").write_text(json.dumps({"train_seconds": 3600.0 if device == "cpu" else 180.0, "device": device, "threads": 2 if device == "cpu" else 7}))
+        (run / "metrics.json").write_text(
+            json.dumps(
+                {
+                    "train_seconds": 3600.0 if device == "cpu" else 180.0,
+                    "device": device,
+                    "threads": 2 if device == "cpu" else 7,
+                }
+            )
+        )
         (run / "config.json").write_text(json.dumps({"options": {"init": init}}))
     compute = compute_of(gpu, {}, threads=None)
     assert compute["stages"][1]["gpu_minutes"] == 3.0 and "core_hours" not in compute["stages"][1]

@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-from digitrec.errors import DigitrecError  # noqa: E402
+from digitrec.errors import DigitrecError
 
 
 def __getattr__(name: str):

@@ -88,14 +88,16 @@ def decode_number(probs: np.ndarray, field: Field, stride: int, boxes: np.ndarra
         run = probs[start:end, cls]
         ten = probs[peak, 1:]
         order = np.argsort(-ten, kind="stable")[:3]
-        if boxes is not None:
-            extent = head_extent(field.strip, peak, boxes[peak], stride)
-        else:
-            extent = ink_boxes[len(digits)]
+        extent = head_extent(field.strip, peak, boxes[peak], stride) if boxes is not None else ink_boxes[len(digits)]
         digits.append(
             DecodedDigit(
-                cls - 1, float(run.max()), [(int(i), float(ten[i])) for i in order], [float(p) for p in ten],
-                (extent[0], extent[2]), picture_box(field, extent), (extent[1], extent[3]),
+                cls - 1,
+                float(run.max()),
+                [(int(i), float(ten[i])) for i in order],
+                [float(p) for p in ten],
+                (extent[0], extent[2]),
+                picture_box(field, extent),
+                (extent[1], extent[3]),
             )
         )
     confidence = labelling_probability(probs, [cls for cls, _, _ in runs]) if digits else 0.0

@@ -75,13 +75,23 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
 
 def describe_machine() -> dict[str, object]:
     """What a benchmark ran on: CPU model, PyTorch's threads, GPU (or None), versions."""
+    import contextlib
     import platform
     from pathlib import Path
 
     cpu = platform.processor() or platform.machine()
-    try:  # Linux names the model; platform.processor() often says just "x86_64"
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    # Linux names the model; platform.processor() often says just "x86_64"
+    with contextlib.suppress(OSError, StopIteration):
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
-    return {"cpu": cpu, "threads": torch.get_num_threads(), "gpu": gpu, "torch": torch.__version__, "python": platform.python_version()}
+    return {
+        "cpu": cpu,
+        "threads": torch.get_num_threads(),
+        "gpu": gpu,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }

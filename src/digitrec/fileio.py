@@ -44,7 +44,9 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
             os.unlink(tmp)
         if isinstance(e, OSError):  # a full disk, a read-only folder: say which file, and that nothing was lost
             reason = e.strerror or str(e)
-            raise WriteError(f"cannot write {path.name} in {path.parent}: {reason}; what was there before is unchanged") from None
+            raise WriteError(
+                f"cannot write {path.name} in {path.parent}: {reason}; what was there before is unchanged"
+            ) from None
         raise
     return path
 
@@ -75,7 +77,7 @@ def take_lock(path: str | os.PathLike[str]):
     stays open, with this process's pid written in it. The kernel releases it when the
     process dies, however it dies, so a crash never leaves a stale lock."""
     path = Path(path)
-    handle = open(path, "a+")
+    handle = open(path, "a+")  # noqa: SIM115 - returned: the lock lasts as long as it stays open
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

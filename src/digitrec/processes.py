@@ -10,7 +10,8 @@ import signal
 import sys
 import threading
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 # --- tuning --------------------------------------------------------------------------
 PARENT_POLL = 0.5  # seconds between a worker's checks that its parent process is alive
@@ -60,7 +61,9 @@ def start_worker(load: Callable[[], T], parent: int | None = None) -> T:
     return loaded
 
 
-def keep_freed_memory(mmap_threshold: int = ALLOCATOR_MMAP_THRESHOLD, trim_threshold: int = ALLOCATOR_TRIM_THRESHOLD) -> None:
+def keep_freed_memory(
+    mmap_threshold: int = ALLOCATOR_MMAP_THRESHOLD, trim_threshold: int = ALLOCATOR_TRIM_THRESHOLD
+) -> None:
     """Raise glibc's mmap and trim thresholds (a worker's ALLOCATOR_*, a training
     process's TRAINING_*); elsewhere, nothing."""
     if not sys.platform.startswith("linux"):

@@ -101,7 +101,12 @@ class NumberReading:
     digits: list[DigitReading] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "confidence": self.confidence, "box": list(self.box), "digits": [d.to_dict() for d in self.digits]}
+        return {
+            "text": self.text,
+            "confidence": self.confidence,
+            "box": list(self.box),
+            "digits": [d.to_dict() for d in self.digits],
+        }
 
 
 @dataclass
@@ -188,14 +193,26 @@ class Recognizer:
 
         model = load_runtime_model(Path(path) if path is not None else shipped(READER), device, runtime)
         is_shipped = path is None or Path(path).resolve() == READER.resolve()  # `serve` names the shipped reader's file
-        if is_shipped and finder is None and FINDER.exists() and model.meta.get("kind") == "reader" and model.runtime == "pytorch":
+        if (
+            is_shipped
+            and finder is None
+            and FINDER.exists()
+            and model.meta.get("kind") == "reader"
+            and model.runtime == "pytorch"
+        ):
             finder = FINDER  # shipped beside the shipped reader
         if finder is None and model.meta.get("input", {}).get("cut") == "finder":
             if not FINDER.exists() or model.runtime != "pytorch":
-                raise ConfigError(f"{path} reads strips cut by a number finder: pass one with --finder (a checkpoint, or its ONNX export from `digitrec export`)")
+                raise ConfigError(
+                    f"{path} reads strips cut by a number finder: "
+                    "pass one with --finder (a checkpoint, or its ONNX export from `digitrec export`)"
+                )
             finder = FINDER  # it learned from the shipped finder's strips
         if finder is not None and model.meta.get("kind") != "reader":
-            raise ConfigError(f"a number finder ({finder}) finds numbers for a number reader to read; {path or 'the shipped model'} is a digit classifier")
+            raise ConfigError(
+                f"a number finder ({finder}) finds numbers for a number reader to read; "
+                f"{path or 'the shipped model'} is a digit classifier"
+            )
         if model.meta.get("kind") != "reader":
             return cls(model, options, min_confidence=min_confidence)  # type: ignore[arg-type]
         if classifier is None and model.runtime == "pytorch" and CLASSIFIER.exists():
@@ -204,7 +221,15 @@ class Recognizer:
         if single is not None and single.meta.get("kind") == "reader":
             raise ConfigError(f"{classifier} is a number reader; single digits need a digit classifier")
         found_by = NumberFinderRuntime.load(finder, device) if finder is not None else None
-        return cls(single, options, reader=model, field_options=field_options, min_confidence=min_confidence, layout=layout, finder=found_by)  # type: ignore[arg-type]
+        return cls(
+            single,
+            options,
+            reader=model,
+            field_options=field_options,
+            min_confidence=min_confidence,
+            layout=layout,
+            finder=found_by,
+        )  # type: ignore[arg-type]
 
     @property
     def model(self) -> Classifier | StripReader:
@@ -224,7 +249,9 @@ class Recognizer:
             raise ConfigError("this model is a number reader; reading single 28x28 digits needs a digit classifier")
         return self.classifier.classify(np.asarray(images, np.uint8))
 
-    def read(self, image: ImageInput, single: bool | None = None, name: str | None = None, layout: str | None = None) -> Reading:
+    def read(
+        self, image: ImageInput, single: bool | None = None, name: str | None = None, layout: str | None = None
+    ) -> Reading:
         """Read the numbers of a picture (path, bytes, PIL image or numpy array)."""
         single = self.options.single if single is None else single
         if self.reader is not None and not single:
@@ -308,7 +335,10 @@ class Recognizer:
             # classifier's answer for the whole picture (a rule read as a 1) at its own
             # chance (validation cells, reader v12: 4,361 -> 4,363 right; lone-digit sets unchanged).
             choices = field_choices(picture, places)
-            readings = [(self.number_in_field(picture, field, name, alone=i == 0), chance) for i, (field, chance) in enumerate(choices)]
+            readings = [
+                (self.number_in_field(picture, field, name, alone=i == 0), chance)
+                for i, (field, chance) in enumerate(choices)
+            ]
             return self.second_look(picture, places, likeliest_number(readings))
         field = field_image(picture, name, height=int(self.reader.meta["input"]["shape"][1])).as_field()
         ((probs, boxes),) = self.reader.read_columns([field.strip])
@@ -316,21 +346,29 @@ class Recognizer:
         lone = self.lone_field_digit(picture, name, read)
         return lone if lone is not None else self._number(field, read)
 
-    def number_in_field(self, picture: Picture, field: Field, name: str | None = None, alone: bool = False) -> NumberReading | None:
+    def number_in_field(
+        self, picture: Picture, field: Field, name: str | None = None, alone: bool = False
+    ) -> NumberReading | None:
         """A strip reader's number in a field of `picture`, however sure; None: no digit.
         `alone`: the picture is this one field (a lone digit that fills it is then read
         by the digit classifier, as on the rule-based path: `lone_digit`)."""
         assert self.reader is not None
         (probs,) = self.reader.column_probabilities([field.strip])
         read = decode_number(probs, field, self.reader.stride)
-        lone = self.lone_digit(picture, name, FoundFields([], picture.width, picture.height), [read], where=field.box) if alone else None
+        lone = (
+            self.lone_digit(picture, name, FoundFields([], picture.width, picture.height), [read], where=field.box)
+            if alone
+            else None
+        )
         if lone is not None and lone.numbers:
             return lone.numbers[0]
         # The number's box is the field's: where the finder found it (the ink under the
         # digits' CTC columns can miss a digit's edge).
         return self._number(field, read, field.box)
 
-    def second_look(self, picture: Picture, places: list[tuple[tuple[int, int, int, int], float]], number: NumberReading | None) -> NumberReading | None:
+    def second_look(
+        self, picture: Picture, places: list[tuple[tuple[int, int, int, int], float]], number: NumberReading | None
+    ) -> NumberReading | None:
         """`number`, less sure (SECOND_LOOK_MISS) unless the finder's surest place, cut with
         a wider margin and read again, reads the same: a reading that changes with the cut
         hangs on a stroke at its edge, or was taken from a place the finder doubted. No
@@ -343,7 +381,9 @@ class Recognizer:
             return number
         return dataclasses.replace(number, confidence=number.confidence * SECOND_LOOK_MISS)
 
-    def _number(self, field: Field, read: DecodedNumber, box: tuple[int, int, int, int] | None = None) -> NumberReading | None:
+    def _number(
+        self, field: Field, read: DecodedNumber, box: tuple[int, int, int, int] | None = None
+    ) -> NumberReading | None:
         """The number read in a field, with its digits (its box: `box`, else its digits'); None: no digit."""
         if not read.text:
             return None
@@ -355,8 +395,17 @@ class Recognizer:
         kept = [n for n in numbers if n.confidence >= self.min_confidence]
         doubtful = len(numbers) - len(kept)
         if not kept and warning is None:
-            warning = "no digit found" + (f": {doubtful} field(s) read below --min-confidence {self.min_confidence:g}" if doubtful else "")
-        return Reading(" ".join(n.text for n in kept), [d for n in kept for d in n.digits], picture.width, picture.height, warning, kept)
+            warning = "no digit found" + (
+                f": {doubtful} field(s) read below --min-confidence {self.min_confidence:g}" if doubtful else ""
+            )
+        return Reading(
+            " ".join(n.text for n in kept),
+            [d for n in kept for d in n.digits],
+            picture.width,
+            picture.height,
+            warning,
+            kept,
+        )
 
     def lone_field_digit(self, picture: Picture, name: str | None, read: DecodedNumber) -> NumberReading | None:
         """A field the reader reads as one digit, where the digit path also finds exactly one:
@@ -374,7 +423,14 @@ class Recognizer:
     @staticmethod
     def _digit_readings(field: Field, read: DecodedNumber) -> list[DigitReading]:
         return [
-            DigitReading(d.digit, d.confidence, d.top3, d.box, field.strip[d.rows[0] : d.rows[1], d.columns[0] : d.columns[1]], d.probabilities)
+            DigitReading(
+                d.digit,
+                d.confidence,
+                d.top3,
+                d.box,
+                field.strip[d.rows[0] : d.rows[1], d.columns[0] : d.columns[1]],
+                d.probabilities,
+            )
             for d in read.digits
         ]
 
@@ -399,21 +455,32 @@ class Recognizer:
                 doubtful += 1
                 continue
             digits = [
-                DigitReading(d.digit, d.confidence, d.top3, d.box, f.strip[:, d.columns[0] : d.columns[1]], d.probabilities)
+                DigitReading(
+                    d.digit, d.confidence, d.top3, d.box, f.strip[:, d.columns[0] : d.columns[1]], d.probabilities
+                )
                 for d in read.digits
             ]
             numbers.append(NumberReading(read.text, read.confidence, f.box, digits))
         warning = found.warning
         if not numbers and warning is None:
-            warning = "no digit found" + (f": {doubtful} field(s) read below --min-confidence {self.min_confidence:g}" if doubtful else "")
+            warning = "no digit found" + (
+                f": {doubtful} field(s) read below --min-confidence {self.min_confidence:g}" if doubtful else ""
+            )
         return Reading(
-            " ".join(n.text for n in numbers), [d for n in numbers for d in n.digits], found.width, found.height, warning, numbers
+            " ".join(n.text for n in numbers),
+            [d for n in numbers for d in n.digits],
+            found.width,
+            found.height,
+            warning,
+            numbers,
         )
 
     @staticmethod
     def neighbours_stroke(field: Field, read: DecodedNumber, surest_field: Field, surest: DecodedNumber) -> bool:
         """Whether a number read beside a surer one is a neighbour's stroke (see EXTRA_DOUBT)."""
-        return read.confidence < min(EXTRA_DOUBT, surest.confidence) and field.box[3] < EXTRA_SHORT * surest_field.box[3]
+        return (
+            read.confidence < min(EXTRA_DOUBT, surest.confidence) and field.box[3] < EXTRA_SHORT * surest_field.box[3]
+        )
 
     def lone_digit(
         self,
@@ -472,7 +539,9 @@ class Recognizer:
         text = "".join(str(r.digit) for r in readings)
         x0, y0 = min(r.box[0] for r in readings), min(r.box[1] for r in readings)
         x1, y1 = max(r.box[0] + r.box[2] for r in readings), max(r.box[1] + r.box[3] for r in readings)
-        number = NumberReading(text, float(np.prod([r.confidence for r in readings])), (x0, y0, x1 - x0, y1 - y0), readings)
+        number = NumberReading(
+            text, float(np.prod([r.confidence for r in readings])), (x0, y0, x1 - x0, y1 - y0), readings
+        )
         return Reading(text, readings, pre.width, pre.height, numbers=[number])
 
 
@@ -483,7 +552,11 @@ def check_layout(layout: str) -> str:
 
 
 def _classifier_wins(
-    surety: float, decoded: list[DecodedNumber], digit: tuple[int, int, int, int], where: tuple[int, int, int, int] | None, height: int
+    surety: float,
+    decoded: list[DecodedNumber],
+    digit: tuple[int, int, int, int],
+    where: tuple[int, int, int, int] | None,
+    height: int,
 ) -> bool:
     """Whether the classifier's reading of a picture's one tall `digit` (read `surety`
     sure) stands over what the reader read (`decoded`): see `Recognizer.lone_digit`."""
@@ -533,7 +606,9 @@ def _crop_around(picture: Picture, box: tuple[int, int, int, int]) -> tuple[Pict
     x0, y0 = max(0, x - pad), max(0, y - pad)
     x1, y1 = min(picture.width, x + w + pad), min(picture.height, y + h + pad)
     s = picture.scale
-    gray = picture.gray[int(y0 * s) : max(int(y0 * s) + 1, int(y1 * s)), int(x0 * s) : max(int(x0 * s) + 1, int(x1 * s))]
+    gray = picture.gray[
+        int(y0 * s) : max(int(y0 * s) + 1, int(y1 * s)), int(x0 * s) : max(int(x0 * s) + 1, int(x1 * s))
+    ]
     return Picture(gray, x1 - x0, y1 - y0), (x0, y0)
 
 
@@ -545,4 +620,4 @@ def _shifted(number: NumberReading, dx: int, dy: int) -> NumberReading:
     return dataclasses.replace(number, box=move(number.box), digits=digits)
 
 
-__all__ = ["DigitReading", "ImageError", "LAYOUTS", "NumberReading", "Reading", "Recognizer"]
+__all__ = ["LAYOUTS", "DigitReading", "ImageError", "NumberReading", "Reading", "Recognizer"]

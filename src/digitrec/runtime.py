@@ -79,7 +79,9 @@ def onnx_session(path: Path, threads: int = 1) -> tuple[Any, dict[str, Any]]:
     try:
         meta = json.loads(custom[ONNX_METADATA_KEY])
     except json.JSONDecodeError:
-        raise CheckpointError(f"{path} has digitrec metadata that is not valid JSON; export it again with `digitrec export`") from None
+        raise CheckpointError(
+            f"{path} has digitrec metadata that is not valid JSON; export it again with `digitrec export`"
+        ) from None
     return session, check_metadata(meta, path, needs_model=False)
 
 
@@ -206,7 +208,9 @@ def load_runtime_model(path: str | Path, device: str = "cpu", runtime: str = "au
         runtime = "onnx" if path.suffix.lower() == ".onnx" else "pytorch"
     if runtime == "onnx":
         if path.suffix.lower() != ".onnx":
-            raise CheckpointError(f"--runtime onnx needs an .onnx file (export one with `digitrec export {path} --format onnx`)")
+            raise CheckpointError(
+                f"--runtime onnx needs an .onnx file (export one with `digitrec export {path} --format onnx`)"
+            )
         if not path.exists():
             raise CheckpointError(f"{path} does not exist")
         session, meta = onnx_session(path)
@@ -219,7 +223,10 @@ def load_runtime_model(path: str | Path, device: str = "cpu", runtime: str = "au
 
     loaded = load_model(path, device)
     if loaded.meta.get("kind") == "finder":
-        raise CheckpointError(f"{path} is a number finder: it finds numbers on a page for a field reader (Recognizer.load(reader, finder=...)), it reads none")
+        raise CheckpointError(
+            f"{path} is a number finder: it finds numbers on a page for a field reader "
+            "(Recognizer.load(reader, finder=...)), it reads none"
+        )
     if loaded.meta.get("kind") == "reader":
         return TorchReader(loaded)
     return TorchClassifier(loaded.path, device, loaded)

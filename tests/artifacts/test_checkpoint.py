@@ -1,12 +1,10 @@
 import json
+from itertools import pairwise
 
 import pytest
 import safetensors.torch
 import torch
 
-from digitrec.errors import CheckpointError
-from digitrec.evaluation import predict_logits
-from digitrec.models import ModelConfig, build_model
 from digitrec.artifacts.checkpoint import (
     flatten_state,
     load_model,
@@ -15,10 +13,16 @@ from digitrec.artifacts.checkpoint import (
     save_train_state,
     unflatten_state,
 )
+from digitrec.errors import CheckpointError
+from digitrec.evaluation import predict_logits
+from digitrec.models import ModelConfig, build_model
 from digitrec.models.inputs import Normalization
 from tests.helpers import synthetic_dataset
 
-META = {"model": {"arch": "fastnet", "options": {"conv1": 8, "conv2": 16, "hidden": 32}}, "normalization": {"mean": 0.1, "std": 0.3}}
+META = {
+    "model": {"arch": "fastnet", "options": {"conv1": 8, "conv2": 16, "hidden": 32}},
+    "normalization": {"mean": 0.1, "std": 0.3},
+}
 
 
 def _model():
@@ -49,7 +53,7 @@ def test_checkpoint_is_plain_safetensors_with_json_metadata(tmp_path):
     header = json.loads(raw[8 : 8 + length])
     tensors = {k: v for k, v in header.items() if k != "__metadata__"}
     ends = sorted(v["data_offsets"] for v in tensors.values())
-    assert ends[0][0] == 0 and all(a[1] == b[0] for a, b in zip(ends, ends[1:]))
+    assert ends[0][0] == 0 and all(a[1] == b[0] for a, b in pairwise(ends))
     assert 8 + length + ends[-1][1] == len(raw), "the tensors fill the rest of the file"
     assert set(tensors) == set(model.state_dict())
     meta = json.loads(header["__metadata__"]["digitrec"])
@@ -114,7 +118,8 @@ def rewrite_meta(path, change) -> None:
     """The checkpoint at `path` with its metadata passed through `change`."""
     with safetensors.safe_open(str(path), "pt") as f:
         meta = json.loads(f.metadata()["digitrec"])
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
+        # safe_open has keys() but is not iterable itself
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
     safetensors.torch.save_file(tensors, str(path), metadata={"digitrec": json.dumps(change(meta))})
 
 
@@ -133,12 +138,24 @@ BAD_METADATA = [
     ("NaN mean", setting("normalization", {"mean": float("nan"), "std": 0.3}), "std must be a finite number above 0"),
     ("metadata a list", lambda meta: [meta], "metadata is a JSON list"),
     ("no model", without("model"), "no model description"),
-    ("hidden of 400,000", lambda meta: {**meta, "model": {"arch": "fastnet", "options": {"conv1": 8, "conv2": 16, "hidden": 400_000}}}, "hidden is 400000, outside"),
+    (
+        "hidden of 400,000",
+        lambda meta: {**meta, "model": {"arch": "fastnet", "options": {"conv1": 8, "conv2": 16, "hidden": 400_000}}},
+        "hidden is 400000, outside",
+    ),
     ("classes not digits", setting("classes", ["a"] * 10), "classes must be a list of the 10 digits"),
     ("unknown kind", setting("kind", "detector"), "kind is 'detector'"),
     ("reader without a stride", lambda meta: {**meta, "kind": "reader"}, "a reader's stride must be a whole number"),
-    ("reader's blank last", lambda meta: {**meta, "kind": "reader", "stride": 4, "blank": 10}, r"must be the blank \(0\), then the digits"),
-    ("reader of letters", lambda meta: {**meta, "kind": "reader", "stride": 4, "alphabet": "abcdefghij"}, "alphabet 'abcdefghij'"),
+    (
+        "reader's blank last",
+        lambda meta: {**meta, "kind": "reader", "stride": 4, "blank": 10},
+        r"must be the blank \(0\), then the digits",
+    ),
+    (
+        "reader of letters",
+        lambda meta: {**meta, "kind": "reader", "stride": 4, "alphabet": "abcdefghij"},
+        "alphabet 'abcdefghij'",
+    ),
 ]
 
 
@@ -156,10 +173,15 @@ def test_a_wider_architecture_than_the_weights_is_refused_before_it_is_built(tmp
     import digitrec.artifacts.checkpoint as checkpoint
 
     path = save_model_checkpoint(tmp_path / "m.safetensors", _model(), META)
-    rewrite_meta(path, lambda meta: {**meta, "model": {"arch": "fastnet", "options": {"conv1": 8, "conv2": 16, "hidden": 40_000}}})
+    rewrite_meta(
+        path,
+        lambda meta: {**meta, "model": {"arch": "fastnet", "options": {"conv1": 8, "conv2": 16, "hidden": 40_000}}},
+    )
     built = []
     real = checkpoint.build_model
-    monkeypatch.setattr(checkpoint, "build_model", lambda config: built.append(torch.empty(0).device.type) or real(config))
+    monkeypatch.setattr(
+        checkpoint, "build_model", lambda config: built.append(torch.empty(0).device.type) or real(config)
+    )
     with pytest.raises(CheckpointError, match=r"do not fit architecture 'fastnet'.*in the file"):
         load_model(path)
     assert built == ["meta"]  # only the skeleton, on the meta device

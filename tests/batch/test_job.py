@@ -84,7 +84,7 @@ def test_resuming_with_another_model_or_into_a_foreign_file_is_refused(reference
     broken.write_text(json.dumps(read_results(reference)[0].to_dict()) + "\n{oops\n" + "{}\n")
     with pytest.raises(OutputError, match="line 2 is not a results row"):
         run_job([str(archive)], SHIPPED, broken, workers=1)
-    with pytest.raises(OutputError, match="unknown format .xlsx"):
+    with pytest.raises(OutputError, match=r"unknown format \.xlsx"):
         run_job([str(archive)], SHIPPED, tmp_path / "rows.xlsx", workers=1)
 
 

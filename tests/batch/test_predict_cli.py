@@ -36,7 +36,9 @@ def test_predict_out_says_what_it_did_and_exits_1_when_a_picture_failed(capsys, 
     assert code == 1 and "--address names a Ray cluster" in err
     code, _, err = run(capsys, "predict", good, "--engine", "ray")
     assert code == 1 and "--engine ray writes a results file" in err
-    code, stdout, _ = run(capsys, "predict", good, archive, "--out", tmp_path / "good.jsonl", "--json", "--workers", "1")
+    code, stdout, _ = run(
+        capsys, "predict", good, archive, "--out", tmp_path / "good.jsonl", "--json", "--workers", "1"
+    )
     summary = json.loads(stdout)  # the three good ones were read by the first run: the archive's are new
     assert (summary["skipped"], summary["read"], summary["failed"], code) == (3, 61, 1, 1)
 
@@ -59,7 +61,9 @@ def test_a_job_killed_with_its_workers_resumes_to_the_uninterrupted_file(tmp_pat
     out = tmp_path / "rows.jsonl"
     job = subprocess.Popen(
         [sys.executable, "-m", "digitrec", "predict", str(archive), "--out", str(out), "--workers", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 120

@@ -27,8 +27,31 @@ def load(name: str):
 def test_time_to_accuracy(mnist_root, tmp_path, capsys):
     bench = load("time_to_accuracy")
     out = tmp_path / "t.json"
-    assert bench.main(["--recipes", "quick", "--references", "train-mnist-fast", "--seeds", "2", "--max-seconds", "1",
-                       "--eval-every", "0.5", "--device", "cpu", "--precision", "bf16", "--data-dir", str(mnist_root), "--json", str(out)]) == 0
+    assert (
+        bench.main(
+            [
+                "--recipes",
+                "quick",
+                "--references",
+                "train-mnist-fast",
+                "--seeds",
+                "2",
+                "--max-seconds",
+                "1",
+                "--eval-every",
+                "0.5",
+                "--device",
+                "cpu",
+                "--precision",
+                "bf16",
+                "--data-dir",
+                str(mnist_root),
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "machine:" in printed and "quick vs train-mnist-fast" in printed and "recipes in bf16" in printed
     report = json.loads(out.read_text())
@@ -90,8 +113,24 @@ def test_speed_ups_need_two_thirds_of_both_sides_seeds():
 @pytest.mark.mnist
 def test_reproduce_resumes_finished_runs(mnist_root, tmp_path, capsys):
     bench = load("reproduce")
-    args = ["--recipes", "cnn-adadelta", "--seeds", "1", "--limit", "300", "--epochs", "1", "--device", "cpu",
-            "--data-dir", str(mnist_root), "--runs", str(tmp_path / "runs"), "--json", str(tmp_path / "r.json")]
+    args = [
+        "--recipes",
+        "cnn-adadelta",
+        "--seeds",
+        "1",
+        "--limit",
+        "300",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--data-dir",
+        str(mnist_root),
+        "--runs",
+        str(tmp_path / "runs"),
+        "--json",
+        str(tmp_path / "r.json"),
+    ]
     assert bench.main(args) == 0
     first = json.loads((tmp_path / "r.json").read_text())
     checkpoint = (tmp_path / "runs" / "cnn-adadelta-seed0" / "best.safetensors").read_bytes()
@@ -105,7 +144,9 @@ def test_reproduce_resumes_finished_runs(mnist_root, tmp_path, capsys):
     assert json.loads((tmp_path / "r.json").read_text())["rows"][0]["epochs"] == 2
     config = json.loads((tmp_path / "runs" / "cnn-adadelta-seed0" / "config.json").read_text())
     assert config["recipe"]["epochs"] == 2, "a run of other settings is not reused: it is trained again"
-    assert (tmp_path / "runs" / "cnn-adadelta-seed0.stale-1" / "best.safetensors").read_bytes() == checkpoint, "and kept"
+    assert (tmp_path / "runs" / "cnn-adadelta-seed0.stale-1" / "best.safetensors").read_bytes() == checkpoint, (
+        "and kept"
+    )
 
 
 def write_run_config(folder: Path, recipe, options) -> Path:
@@ -114,14 +155,17 @@ def write_run_config(folder: Path, recipe, options) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("ran_name, recipe_changes, option_changes, why", [
-    ("cnn-adadelta", {}, {"seed": 1}, "seed was 1, not 0"),
-    ("cnn-adadelta", {}, {"limit": 500}, "limit was 500, not None"),
-    ("cnn-adadelta", {}, {"dataset": "kaggle"}, "dataset was 'kaggle', not 'mnist'"),
-    ("cnn-adadelta", {"lr": 0.5}, {}, "its recipe differs in optimizer"),
-    ("cnn-adadelta", {"epochs": 3}, {}, "its recipe differs in epochs"),
-    ("mlp", {}, {}, "it is a run of mlp, not cnn-adadelta"),
-])
+@pytest.mark.parametrize(
+    "ran_name, recipe_changes, option_changes, why",
+    [
+        ("cnn-adadelta", {}, {"seed": 1}, "seed was 1, not 0"),
+        ("cnn-adadelta", {}, {"limit": 500}, "limit was 500, not None"),
+        ("cnn-adadelta", {}, {"dataset": "kaggle"}, "dataset was 'kaggle', not 'mnist'"),
+        ("cnn-adadelta", {"lr": 0.5}, {}, "its recipe differs in optimizer"),
+        ("cnn-adadelta", {"epochs": 3}, {}, "its recipe differs in epochs"),
+        ("mlp", {}, {}, "it is a run of mlp, not cnn-adadelta"),
+    ],
+)
 def test_reproduce_tells_a_stale_run_from_the_one_asked_for(tmp_path, ran_name, recipe_changes, option_changes, why):
     from digitrec.training import RunOptions, get_recipe
 
@@ -137,13 +181,32 @@ def test_reproduce_tells_a_stale_run_from_the_one_asked_for(tmp_path, ran_name, 
 @pytest.mark.mnist
 def test_reproduce_scores_the_ensemble_of_any_recipes_seeds(mnist_root, tmp_path, capsys):
     bench = load("reproduce")
-    args = ["--recipes", "quick", "--seeds", "2", "--limit", "300", "--epochs", "1", "--device", "cpu", "--ensemble",
-            "--data-dir", str(mnist_root), "--runs", str(tmp_path / "runs"), "--json", str(tmp_path / "r.json")]
+    args = [
+        "--recipes",
+        "quick",
+        "--seeds",
+        "2",
+        "--limit",
+        "300",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--ensemble",
+        "--data-dir",
+        str(mnist_root),
+        "--runs",
+        str(tmp_path / "runs"),
+        "--json",
+        str(tmp_path / "r.json"),
+    ]
     assert bench.main(args) == 0
     [row] = json.loads((tmp_path / "r.json").read_text())["rows"]
     assert row["recipe"] == "quick" and len(row["test_accuracy"]) == 2
-    members = [evaluate_saved_model(tmp_path / "runs" / f"quick-seed{s}", "test", data_dir=mnist_root, device="cpu")
-               for s in (0, 1)]
+    members = [
+        evaluate_saved_model(tmp_path / "runs" / f"quick-seed{s}", "test", data_dir=mnist_root, device="cpu")
+        for s in (0, 1)
+    ]
     averaged = (members[0].result.probabilities + members[1].result.probabilities) / 2
     expected = (averaged.argmax(1) == members[0].result.labels).float().mean().item()
     assert row["ensemble"] == pytest.approx(expected)
@@ -155,7 +218,10 @@ def test_inference(mnist_root, tiny_run, capsys):
     bench = load("inference")
     threads = torch.get_num_threads()
     try:
-        assert bench.main(["--model", str(tiny_run), "--seconds", "0.2", "--data-dir", str(mnist_root), "--threads", "1"]) == 0
+        assert (
+            bench.main(["--model", str(tiny_run), "--seconds", "0.2", "--data-dir", str(mnist_root), "--threads", "1"])
+            == 0
+        )
     finally:
         torch.set_num_threads(threads)  # the bench sets it for the whole process
     lines = capsys.readouterr().out.splitlines()
@@ -172,26 +238,47 @@ def test_real_documents(mnist_root, tiny_run, tmp_path, capsys):
         pytest.skip("the data root has no danish-rowid/")
     bench = load("real_documents")
     out = tmp_path / "docs.json"
-    assert bench.main(["--reader", str(READER), "--classifier", str(tiny_run), "--data-dir", str(mnist_root), "--limit", "4",
-                       "--tesseract-limit", "2", "--sets", "danish-rowid:validation,danish-rowid:test,synthetic,pages,real-dev",
-                       "--json", str(out)]) == 0
+    assert (
+        bench.main(
+            [
+                "--reader",
+                str(READER),
+                "--classifier",
+                str(tiny_run),
+                "--data-dir",
+                str(mnist_root),
+                "--limit",
+                "4",
+                "--tesseract-limit",
+                "2",
+                "--sets",
+                "danish-rowid:validation,danish-rowid:test,synthetic,pages,real-dev",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "| set | target |" in printed and "danish-rowid:test" in printed and "found and read" in printed
     report = json.loads(out.read_text())
     for name in ("danish-rowid:validation", "danish-rowid:test", "synthetic", "real-dev"):
         row = report["sets"][name]
         assert row["reader"]["size"] == 4 and row["components"]["size"] == 4
-        assert row["reader"]["errors"] == round(4 * (1 - row["reader"]["accuracy"])) and row["reader"]["ms_per_image"] > 0
+        assert (
+            row["reader"]["errors"] == round(4 * (1 - row["reader"]["accuracy"])) and row["reader"]["ms_per_image"] > 0
+        )
         assert 0 <= row["reader"]["accepted_at_99"]["share"] <= 1
     for name in ("danish-rowid:validation", "danish-rowid:test"):  # the figures are those of the readings listed
         reader = report["sets"][name]["reader"]
         right = [label == text for _, label, text, _ in reader["readings"]]
         assert len(right) == 4 and reader["accuracy"] == sum(right) / 4
-    assert report["sets"]["danish-rowid:validation"]["reader"]["accuracy"] >= 0.75, "the shipped reader reads register cells"
+    assert report["sets"]["danish-rowid:validation"]["reader"]["accuracy"] >= 0.75, (
+        "the shipped reader reads register cells"
+    )
     test = report["sets"]["danish-rowid:test"]["reader"]["accepted_at_validation_threshold"]
     assert test["threshold"] == report["sets"]["danish-rowid:validation"]["reader"]["accepted_at_99"]["threshold"]
     assert report["pages"]["page"]["numbers"] >= 8 and report["pages"]["pages"] == 4
-
 
 
 def test_labels_found_wrong_by_eye_correct_only_the_validation_parts_figures(tmp_path, monkeypatch):
@@ -200,12 +287,16 @@ def test_labels_found_wrong_by_eye_correct_only_the_validation_parts_figures(tmp
     bench = load("real_documents")
     (tmp_path / "cells.csv").write_text("file,label,seen\na.jpg,6,5\n")
     monkeypatch.setattr(bench, "AUDITS", tmp_path)
-    results = [FieldResult(f"/x/{f}", label, text, 0.99, 0.01) for f, label, text in (("a.jpg", "6", "5"), ("b.jpg", "7", "7"), ("c.jpg", "8", "3"))]
+    results = [
+        FieldResult(f"/x/{f}", label, text, 0.99, 0.01)
+        for f, label, text in (("a.jpg", "6", "5"), ("b.jpg", "7", "7"), ("c.jpg", "8", "3"))
+    ]
     fixed = bench.audited("cells:validation", results)
     assert fixed["corrected"] == 1 and fixed["accuracy"] == pytest.approx(2 / 3)
     assert results[0].label == "6", "the readings themselves keep their labels"
     assert bench.audited("cells:test", results) is None, "the test part was not looked at"
     assert bench.audited("other:validation", results) is None
+
 
 @pytest.mark.mnist
 def test_choose_settings_trains_each_variant_on_validation_only(mnist_root, tmp_path, capsys, monkeypatch):
@@ -219,8 +310,27 @@ def test_choose_settings_trains_each_variant_on_validation_only(mnist_root, tmp_
 
     monkeypatch.setitem(bench.train_recipe.__globals__, "load_dataset", watching)
     out = tmp_path / "c.json"
-    assert bench.main(["--recipe", "quick", "--vary", "batch_size=32,64", "--seeds", "2", "--limit", "600",
-                       "--device", "cpu", "--data-dir", str(mnist_root), "--json", str(out)]) == 0
+    assert (
+        bench.main(
+            [
+                "--recipe",
+                "quick",
+                "--vary",
+                "batch_size=32,64",
+                "--seeds",
+                "2",
+                "--limit",
+                "600",
+                "--device",
+                "cpu",
+                "--data-dir",
+                str(mnist_root),
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert set(loaded) == {"train"}, "the test set is never loaded"
     rows = json.loads(out.read_text())["rows"]
     assert [r["settings"] for r in rows] == [{"batch_size": 32}, {"batch_size": 64}]
@@ -257,10 +367,28 @@ def test_gpu_script_cpu_path(mnist_root, tmp_path, monkeypatch):
 @pytest.mark.mnist
 def test_ddp_bench_trains_one_and_two_processes_and_scores_them(mnist_root, tmp_path, capsys):
     bench = load("ddp_train")
-    report = bench.main(["--processes", "1,2", "--seeds", "1", "--limit", "1024", "--epochs", "1", "--data-dir", str(mnist_root),
-                         "--work", str(tmp_path), "--json", str(tmp_path / "ddp.json")])
+    report = bench.main(
+        [
+            "--processes",
+            "1,2",
+            "--seeds",
+            "1",
+            "--limit",
+            "1024",
+            "--epochs",
+            "1",
+            "--data-dir",
+            str(mnist_root),
+            "--work",
+            str(tmp_path),
+            "--json",
+            str(tmp_path / "ddp.json"),
+        ]
+    )
     one, two = report["results"]
     assert (one["processes"], two["processes"]) == (1, 2)
     assert json.loads((tmp_path / "quick-p2-seed0" / "metrics.json").read_text())["processes"] == 2
-    assert all(0.2 < r["accuracy_mean"] <= 1 and r["ms_per_step"] > 0 for r in (one, two))  # 8 steps: above chance (0.1)
+    assert all(
+        0.2 < r["accuracy_mean"] <= 1 and r["ms_per_step"] > 0 for r in (one, two)
+    )  # 8 steps: above chance (0.1)
     assert "2 processes: step time" in capsys.readouterr().out

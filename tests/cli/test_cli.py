@@ -33,8 +33,26 @@ def kaggle_root(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory, kaggle_root):
     run_dir = tmp_path_factory.mktemp("runs") / "tiny"
-    code = main(["train", "--recipe", "fast", "--dataset", "kaggle", "--data-dir", str(kaggle_root), "--epochs", "2",
-                 "--batch-size", "16", "--out", str(run_dir), "--quiet", "--device", "cpu"])
+    code = main(
+        [
+            "train",
+            "--recipe",
+            "fast",
+            "--dataset",
+            "kaggle",
+            "--data-dir",
+            str(kaggle_root),
+            "--epochs",
+            "2",
+            "--batch-size",
+            "16",
+            "--out",
+            str(run_dir),
+            "--quiet",
+            "--device",
+            "cpu",
+        ]
+    )
     assert code == 0
     return run_dir
 
@@ -42,7 +60,18 @@ def trained_run(tmp_path_factory, kaggle_root):
 def test_help_and_version(capsys):
     code, out, _ = run(capsys, "--help")
     assert code == 0
-    for command in ("train", "evaluate", "recipes", "data", "kaggle", "report", "kfold", "ensemble", "compare", "predict"):
+    for command in (
+        "train",
+        "evaluate",
+        "recipes",
+        "data",
+        "kaggle",
+        "report",
+        "kfold",
+        "ensemble",
+        "compare",
+        "predict",
+    ):
         assert command in out
     code, out, _ = run(capsys, "--version")
     assert code == 0 and out.startswith("digitrec ")
@@ -97,23 +126,72 @@ def test_data_info_and_show(capsys, kaggle_root, tmp_path):
     code, out, _ = run(capsys, "data", "info", "--dataset", "kaggle", "--data-dir", kaggle_root)
     assert code == 0 and "400" in out
     png = tmp_path / "grid.png"
-    code, _, err = run(capsys, "data", "show", "--out", png, "--dataset", "kaggle", "--data-dir", kaggle_root, "--count", "12")
+    code, _, err = run(
+        capsys, "data", "show", "--out", png, "--dataset", "kaggle", "--data-dir", kaggle_root, "--count", "12"
+    )
     assert code == 0, err
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
 
 
 def test_train_json_and_progress(capsys, kaggle_root, tmp_path):
-    result = run_json(capsys, "train", "--recipe", "fast", "--dataset", "kaggle", "--data-dir", kaggle_root, "--epochs", "1",
-                      "--limit", "200", "--val-split", "0.2", "--out", tmp_path / "r", "--device", "cpu", "--precision", "bf16")
+    result = run_json(
+        capsys,
+        "train",
+        "--recipe",
+        "fast",
+        "--dataset",
+        "kaggle",
+        "--data-dir",
+        kaggle_root,
+        "--epochs",
+        "1",
+        "--limit",
+        "200",
+        "--val-split",
+        "0.2",
+        "--out",
+        tmp_path / "r",
+        "--device",
+        "cpu",
+        "--precision",
+        "bf16",
+    )
     assert result["epochs"] == 1 and result["train_size"] == 160 and result["val_size"] == 40
     assert result["precision"] == "bf16"
     assert len(result["history"]) == 1 and result["run_dir"] == str(tmp_path / "r")
-    code, out, err = run(capsys, "train", "--recipe", "fast", "--dataset", "kaggle", "--data-dir", kaggle_root, "--epochs", "1",
-                         "--limit", "100", "--out", tmp_path / "r2", "--device", "cpu")
+    code, out, err = run(
+        capsys,
+        "train",
+        "--recipe",
+        "fast",
+        "--dataset",
+        "kaggle",
+        "--data-dir",
+        kaggle_root,
+        "--epochs",
+        "1",
+        "--limit",
+        "100",
+        "--out",
+        tmp_path / "r2",
+        "--device",
+        "cpu",
+    )
     assert code == 0
     assert "Epoch 1/1  train loss" in err and "val loss" in err  # the per-epoch line, on stderr
     assert "run folder:" in out
-    code, _, err = run(capsys, "train", "--dataset", "kaggle", "--data-dir", kaggle_root, "--precision", "fp16", "--out", tmp_path / "r3")
+    code, _, err = run(
+        capsys,
+        "train",
+        "--dataset",
+        "kaggle",
+        "--data-dir",
+        kaggle_root,
+        "--precision",
+        "fp16",
+        "--out",
+        tmp_path / "r3",
+    )
     assert code != 0 and "unknown precision 'fp16'" in err and not (tmp_path / "r3").exists()
 
 
@@ -129,8 +207,17 @@ def test_evaluate_kaggle_val_and_test(capsys, trained_run, kaggle_root):
 
 def test_kaggle_submit(capsys, trained_run, kaggle_root, tmp_path):
     out_csv = tmp_path / "submission.csv"
-    result = run_json(capsys, "kaggle", "submit", "--model", trained_run, "--test", kaggle_root / "kaggle" / "test.csv",
-                      "--out", out_csv)
+    result = run_json(
+        capsys,
+        "kaggle",
+        "submit",
+        "--model",
+        trained_run,
+        "--test",
+        kaggle_root / "kaggle" / "test.csv",
+        "--out",
+        out_csv,
+    )
     lines = out_csv.read_text().splitlines()
     assert lines[0] == "ImageId,Label" and len(lines) == 31 and result["rows"] == 30
     assert [line.split(",")[0] for line in lines[1:]] == [str(i) for i in range(1, 31)]
@@ -201,8 +288,26 @@ def test_train_and_evaluate_write_the_report(capsys, trained_run, kaggle_root):
 
 
 def test_kfold_command(capsys, kaggle_root, tmp_path):
-    result = run_json(capsys, "kfold", "--recipe", "fast", "--folds", "2", "--epochs", "1", "--batch-size", "16",
-                      "--dataset", "kaggle", "--data-dir", kaggle_root, "--out", tmp_path / "kf", "--device", "cpu")
+    result = run_json(
+        capsys,
+        "kfold",
+        "--recipe",
+        "fast",
+        "--folds",
+        "2",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--dataset",
+        "kaggle",
+        "--data-dir",
+        kaggle_root,
+        "--out",
+        tmp_path / "kf",
+        "--device",
+        "cpu",
+    )
     accuracies = [fold["val_accuracy"] for fold in result["folds"]]
     assert [fold["fold"] for fold in result["folds"]] == [1, 2]
     assert result["val_accuracy_mean"] == pytest.approx(sum(accuracies) / 2)
@@ -294,7 +399,9 @@ def test_predict_with_the_shipped_reader_and_evaluate_a_labelled_folder(capsys, 
     assert code == 1 and "--layout must be one of auto, field, page, got 'column'" in err
 
 
-def test_predict_reports_every_unreadable_entry_of_a_folder_and_reads_the_rest(capsys, trained_run, tmp_path, monkeypatch):
+def test_predict_reports_every_unreadable_entry_of_a_folder_and_reads_the_rest(
+    capsys, trained_run, tmp_path, monkeypatch
+):
     """Each was skipped in silence (or hung, for a FIFO); now each has its own line."""
     import os
 
@@ -318,7 +425,7 @@ def test_predict_reports_every_unreadable_entry_of_a_folder_and_reads_the_rest(c
         return real_scandir(path)
 
     monkeypatch.setattr(os, "scandir", scandir)
-    code, out, err = run(capsys, "predict", "--model", trained_run, folder, folder / "pipe.png", "--json")
+    code, out, _err = run(capsys, "predict", "--model", trained_run, folder, folder / "pipe.png", "--json")
     assert code == 1
     lines = [json.loads(line) for line in out.splitlines()]
     errors = {Path(d["file"]).name: d["error"] for d in lines if "error" in d}

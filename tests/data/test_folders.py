@@ -33,9 +33,19 @@ def test_a_good_folder_lists_its_files_and_labels(tmp_path: Path) -> None:
     [
         (["a.png,12"], ["a.png"], "name,value", r"labels\.csv:1: the header must be file,label"),
         (["a.png,"], ["a.png"], "file,label", r"labels\.csv:2: the label of a\.png is empty"),
-        (["a.png,12a"], ["a.png"], "file,label", r"labels\.csv:2: the label of a\.png is '12a'; labels are digits only"),
+        (
+            ["a.png,12a"],
+            ["a.png"],
+            "file,label",
+            r"labels\.csv:2: the label of a\.png is '12a'; labels are digits only",
+        ),
         (["a.png,1.250"], ["a.png"], "file,label", r"labels\.csv:2: .*digits only"),
-        (["a.png,1", "b.png,2", "a.png,3"], ["a.png", "b.png"], "file,label", r"labels\.csv:4: a\.png is listed twice \(first on line 2\)"),
+        (
+            ["a.png,1", "b.png,2", "a.png,3"],
+            ["a.png", "b.png"],
+            "file,label",
+            r"labels\.csv:4: a\.png is listed twice \(first on line 2\)",
+        ),
         (["a.png,1", "gone.png,2"], ["a.png"], "file,label", r"labels\.csv:3: gone\.png does not exist"),
         (["a.png,1,extra"], ["a.png"], "file,label", r"labels\.csv:2: expected 2 columns"),
         ([], [], "file,label", r"labels\.csv lists no images"),
@@ -49,7 +59,7 @@ def test_every_bad_labels_csv_names_file_and_line(tmp_path: Path, rows, images, 
 
 def test_a_folder_without_labels_csv_says_how_to_write_one(tmp_path: Path) -> None:
     (tmp_path / "f").mkdir()
-    with pytest.raises(DataError, match="has no labels.csv; write one with the header file,label"):
+    with pytest.raises(DataError, match=r"has no labels\.csv; write one with the header file,label"):
         read_labels(tmp_path / "f")
 
 
@@ -64,7 +74,9 @@ def test_train_validation_and_test_parts_are_fixed_disjoint_and_complete(tmp_pat
     names = [f"{i:03d}.png" for i in range(100)]
     folder = write_folder(tmp_path / "f", [f"{n},{i}" for i, n in enumerate(names)])
     parts = {p: {f.path.name for f in read_labels(f"{folder}:{p}")} for p in ("train", "validation", "test")}
-    assert parts["train"].isdisjoint(parts["validation"]) and parts["test"].isdisjoint(parts["train"] | parts["validation"])
+    assert parts["train"].isdisjoint(parts["validation"]) and parts["test"].isdisjoint(
+        parts["train"] | parts["validation"]
+    )
     assert parts["train"] | parts["validation"] | parts["test"] == set(names)
     assert 8 <= len(parts["validation"]) <= 35 and 8 <= len(parts["test"]) <= 35  # about a fifth each
     assert parts["test"] == {n for n in names if in_part(n, "test")}  # by name alone: the same on every machine
@@ -86,7 +98,7 @@ def test_a_folder_of_labelled_folders_is_all_of_them_split_afresh(tmp_path: Path
     test = read_labels(f"{tmp_path / 'set'}:test")
     assert {f.path.name for f in test} == {f.path.name for f in everything if part_of(f.path.name) == "test"}
     assert {f.path.parent.name for f in test} == {"train", "validation"}, "the test part draws on both folders"
-    with pytest.raises(DataError, match="has no labels.csv"):
+    with pytest.raises(DataError, match=r"has no labels\.csv"):
         read_labels(tmp_path)
 
 

@@ -67,7 +67,7 @@ def test_truncated_gzip_names_file_and_fix(tmp_path):
 def test_corrupt_gzip(tmp_path):
     path = tmp_path / "labels.gz"
     path.write_bytes(b"this is not gzip at all")
-    with pytest.raises(DataError, match="labels.gz is not a valid gzip file"):
+    with pytest.raises(DataError, match=r"labels\.gz is not a valid gzip file"):
         read_idx(path)
 
 

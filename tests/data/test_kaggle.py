@@ -95,7 +95,7 @@ def test_header_only(tmp_path):
 
 
 def test_missing_file_points_to_kaggle(tmp_path):
-    with pytest.raises(DataError, match="kaggle.com/competitions/digit-recognizer"):
+    with pytest.raises(DataError, match=r"kaggle\.com/competitions/digit-recognizer"):
         read_kaggle_csv(tmp_path / "train.csv", labelled=True)
 
 

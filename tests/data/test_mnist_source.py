@@ -19,7 +19,14 @@ def served(tmp_path):
     server_dir = tmp_path / "server"
     paths = write_mnist_like(server_dir, n=40)
     files = tuple(
-        ((split, kind), RemoteFile(paths[f"{prefix}-{kind}"].name, sha256_file(paths[f"{prefix}-{kind}"]), paths[f"{prefix}-{kind}"].stat().st_size))
+        (
+            (split, kind),
+            RemoteFile(
+                paths[f"{prefix}-{kind}"].name,
+                sha256_file(paths[f"{prefix}-{kind}"]),
+                paths[f"{prefix}-{kind}"].stat().st_size,
+            ),
+        )
         for split, prefix in (("train", "train"), ("test", "t10k"))
         for kind in ("images", "labels")
     )
@@ -65,7 +72,9 @@ def test_all_mirrors_failing_names_the_file_and_the_fix(tmp_path, served):
     server_dir, files = served
     fetch = FolderFetcher(server_dir, corrupt=("m1",), down=("m2",))
     source = MnistSource(cache_dir=tmp_path / "cache", files=files, mirrors=("m1/", "m2/"), fetch=fetch)
-    with pytest.raises(DownloadError, match=r"could not download train-images-idx3-ubyte.gz .*m1/.*sha256.*m2/.*refused.*--data-dir"):
+    with pytest.raises(
+        DownloadError, match=r"could not download train-images-idx3-ubyte.gz .*m1/.*sha256.*m2/.*refused.*--data-dir"
+    ):
         source.load("train")
     assert not (tmp_path / "cache" / "mnist" / "train-images-idx3-ubyte.gz").exists()
 
@@ -131,7 +140,9 @@ def test_a_folder_where_an_idx_file_should_be_is_named(tmp_path, served):
     root = local_root(server_dir, tmp_path)
     (root / "train-images-idx3-ubyte.gz").unlink()
     (root / "train-images-idx3-ubyte.gz").mkdir()  # was "unexpected IsADirectoryError"
-    with pytest.raises(DataError, match=r"train-images-idx3-ubyte.gz is a folder or a special file, not the MNIST file"):
+    with pytest.raises(
+        DataError, match=r"train-images-idx3-ubyte.gz is a folder or a special file, not the MNIST file"
+    ):
         MnistSource(data_root=tmp_path / "root", files=files).load("train")
 
 
@@ -148,18 +159,19 @@ def test_images_and_labels_of_different_lengths(tmp_path):
         (("train", "images"), RemoteFile(ip.name, sha256_file(ip), 0)),
         (("train", "labels"), RemoteFile(lp.name, sha256_file(lp), 0)),
     )
-    with pytest.raises(DataError, match="has 30 images but .* has 29 labels"):
+    with pytest.raises(DataError, match=r"has 30 images but .* has 29 labels"):
         MnistSource(data_root=tmp_path, files=files).load("train")
 
 
 def test_data_root_that_does_not_exist(tmp_path):
-    with pytest.raises(DataError, match="data folder .* does not exist"):
+    with pytest.raises(DataError, match=r"data folder .* does not exist"):
         load_dataset("mnist", "train", tmp_path / "nowhere")
 
 
 def test_real_http_download_from_loopback_server(tmp_path, served):
     """The real urllib fetcher against an HTTP server on 127.0.0.1 (never the internet)."""
     server_dir, files = served
+
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):  # no access log on the test's stderr
             pass

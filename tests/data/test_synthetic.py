@@ -11,8 +11,20 @@ from digitrec.data.synthetic import DigitBank, NumberMaker, SyntheticConfig, fra
 from tests.helpers import synthetic_digits
 
 OFF = {  # every distractor off: digits only
-    "separator": 0.0, "trailing": 0.0, "line": 0.0, "border": 0.0, "margin": 0.0, "underline": 0.0, "stain": 0.0,
-    "pattern": 0.0, "blur": 0.0, "jpeg": 0.0, "low_contrast": 0.0, "noise": 0.0, "inverted": 0.0, "stroke": 0.0,
+    "separator": 0.0,
+    "trailing": 0.0,
+    "line": 0.0,
+    "border": 0.0,
+    "margin": 0.0,
+    "underline": 0.0,
+    "stain": 0.0,
+    "pattern": 0.0,
+    "blur": 0.0,
+    "jpeg": 0.0,
+    "low_contrast": 0.0,
+    "noise": 0.0,
+    "inverted": 0.0,
+    "stroke": 0.0,
 }
 
 
@@ -29,7 +41,7 @@ def make(bank: DigitBank, **changes) -> NumberMaker:
 def test_a_batch_has_strips_targets_and_lengths_that_agree(bank: DigitBank) -> None:
     batch = make(bank).batch(32, torch.Generator().manual_seed(0))
     assert batch.strips.shape == (32, 1, 32, 256) and batch.strips.dtype == torch.float32
-    assert 0.0 <= float(batch.strips.min()) and float(batch.strips.max()) <= 1.0
+    assert float(batch.strips.min()) >= 0.0 and float(batch.strips.max()) <= 1.0
     assert ((batch.lengths >= 1) & (batch.lengths <= 8)).all()
     for row, n, text in zip(batch.targets, batch.lengths, batch.texts()):
         assert len(text) == int(n) and (row[: int(n)] >= 0).all() and (row[int(n) :] == -1).all()
@@ -62,17 +74,23 @@ def test_digits_are_drawn_where_the_number_is_and_nowhere_else(bank: DigitBank) 
 def test_a_slanted_digits_box_is_its_ink(bank: DigitBank) -> None:
     # One digit per number, slanted hard: its box must hold all its drawn ink and no more
     # (a box of the upright digit misses a slanted one's leaning top and bottom).
-    drawn = make(bank, **OFF, min_digits=1, max_digits=1, slant=0.4).draw(16, torch.Generator().manual_seed(4), plain=True)
+    drawn = make(bank, **OFF, min_digits=1, max_digits=1, slant=0.4).draw(
+        16, torch.Generator().manual_seed(4), plain=True
+    )
     for strip, box in zip(drawn.ink[:, 0], drawn.boxes[:, 0]):
         rows, cols = (strip > 40 / 255).nonzero(as_tuple=True)
         ink = (int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1)
         assert tuple(round(v) for v in box.tolist()) == ink
 
 
-@pytest.mark.parametrize("distractor", ["line", "border", "margin", "underline", "stain", "pattern", "separator", "trailing"])
+@pytest.mark.parametrize(
+    "distractor", ["line", "border", "margin", "underline", "stain", "pattern", "separator", "trailing"]
+)
 def test_each_distractor_adds_ink_of_its_own(bank: DigitBank, distractor: str) -> None:
     clean = make(bank, **OFF, min_digits=3, max_digits=3).batch(16, torch.Generator().manual_seed(3))
-    noisy = make(bank, **{**OFF, distractor: 1.0}, min_digits=3, max_digits=3).batch(16, torch.Generator().manual_seed(3))
+    noisy = make(bank, **{**OFF, distractor: 1.0}, min_digits=3, max_digits=3).batch(
+        16, torch.Generator().manual_seed(3)
+    )
     assert clean.texts() == noisy.texts()  # distractors never change the label
     added = (noisy.strips - clean.strips[..., : noisy.strips.shape[-1]]).clamp_min(0).sum((1, 2, 3))
     assert (added > 1.0).float().mean() > 0.8, added
@@ -88,7 +106,7 @@ def test_other_digit_sets_are_framed_like_mnist() -> None:
     box = torch.zeros(1, 16, 16, dtype=torch.uint8)
     box[0, :, 6:10] = 255  # a "1" filling its 16x16 box, as USPS and optdigits store digits
     framed = frame_like_mnist(box.numpy())
-    ys, xs = (framed[0] > 40).nonzero()
+    ys, _xs = (framed[0] > 40).nonzero()
     assert framed.shape == (1, 28, 28)
     assert ys.max() - ys.min() + 1 == 20  # the longer side fitted to 20, as MNIST
     assert abs((ys.min() + ys.max()) / 2 - 13.5) <= 1
@@ -99,7 +117,9 @@ def test_synthetic_fields_hold_their_number_among_surroundings(bank: DigitBank) 
 
     maker = FieldMaker(make(bank, **OFF), FieldConfig(height=48, empty=0.1, low_contrast=0.0, blur=0.0))
     batch = maker.batch(64, torch.Generator().manual_seed(0))
-    assert batch.strips.shape[:3] == (64, 1, 48) and 0.0 <= float(batch.strips.min()) and float(batch.strips.max()) <= 1.0
+    assert (
+        batch.strips.shape[:3] == (64, 1, 48) and float(batch.strips.min()) >= 0.0 and float(batch.strips.max()) <= 1.0
+    )
     texts = batch.texts()
     cells = texts[: round(64 * maker.cfg.cell)]
     assert all(len(t) <= maker.cfg.cell_digits for t in cells), "a cell's number is short"
@@ -125,7 +145,9 @@ def test_the_same_seed_makes_the_same_fields(bank: DigitBank) -> None:
 def test_fields_hold_as_many_digits_as_their_numbers_are_asked_for(bank: DigitBank) -> None:
     from digitrec.data.synthetic_fields import FieldConfig, FieldMaker
 
-    maker = FieldMaker(make(bank, min_digits=2, max_digits=6), FieldConfig(height=48, lone=0.0, empty=0.0, max_digits=6))
+    maker = FieldMaker(
+        make(bank, min_digits=2, max_digits=6), FieldConfig(height=48, lone=0.0, empty=0.0, max_digits=6)
+    )
     lengths = {len(t) for t in maker.batch(64, torch.Generator().manual_seed(1)).texts()}
     assert min(lengths) == 2 and max(lengths) <= 6 and len(lengths) > 2
 
@@ -133,8 +155,13 @@ def test_fields_hold_as_many_digits_as_their_numbers_are_asked_for(bank: DigitBa
 def test_faint_ink_shows_over_dark_textured_paper(bank: DigitBank) -> None:
     from digitrec.data.synthetic_fields import FieldConfig, FieldMaker
 
-    plain = {k: 0.0 for k in ("rows", "side", "struck", "rules", "borders", "margin", "words", "mark", "blur", "jpeg", "noise")}
-    maker = FieldMaker(make(bank, **OFF), FieldConfig(height=48, empty=0.0, low_contrast=1.0, texture=1.0, light=1.0, **plain))
+    plain = {
+        k: 0.0
+        for k in ("rows", "side", "struck", "rules", "borders", "margin", "words", "mark", "blur", "jpeg", "noise")
+    }
+    maker = FieldMaker(
+        make(bank, **OFF), FieldConfig(height=48, empty=0.0, low_contrast=1.0, texture=1.0, light=1.0, **plain)
+    )
     batch = maker.batch(64, torch.Generator().manual_seed(2))
     for field, width, boxes in zip(batch.strips, batch.widths, batch.boxes):
         paper = field[0, :, : int(width)].median()
@@ -146,8 +173,27 @@ def test_faint_ink_shows_over_dark_textured_paper(bank: DigitBank) -> None:
 def test_strips_cut_from_fields_hold_their_number_at_the_readers_height(bank: DigitBank) -> None:
     from digitrec.data.synthetic_fields import CutFieldMaker, FieldConfig
 
-    quiet = {k: 0.0 for k in ("rows", "side", "struck", "rules", "borders", "margin", "words", "mark", "texture", "light", "blur", "jpeg", "noise")}
-    maker = CutFieldMaker(make(bank, **OFF), FieldConfig(height=96, empty=0.0, lone=0.0, low_contrast=0.0, **quiet), share=0.75)
+    quiet = {
+        k: 0.0
+        for k in (
+            "rows",
+            "side",
+            "struck",
+            "rules",
+            "borders",
+            "margin",
+            "words",
+            "mark",
+            "texture",
+            "light",
+            "blur",
+            "jpeg",
+            "noise",
+        )
+    }
+    maker = CutFieldMaker(
+        make(bank, **OFF), FieldConfig(height=96, empty=0.0, lone=0.0, low_contrast=0.0, **quiet), share=0.75
+    )
     batch = maker.batch(32, torch.Generator().manual_seed(3))
     assert batch.strips.shape[:3] == (32, 1, 32) and len(batch.texts()) == 32
     for strip, width, text in zip(batch.strips[:24], batch.widths[:24], batch.texts()[:24]):  # the cut ones come first

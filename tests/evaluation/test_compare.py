@@ -1,16 +1,18 @@
+import pytest
+
+from digitrec.errors import RunError
 from digitrec.evaluation.compare import compare_runs
 from digitrec.fileio import read_json
 from digitrec.models import ModelConfig
 from digitrec.training import RunOptions, get_recipe, train_recipe
 from tests.helpers import write_kaggle_root
 
-import pytest
-from digitrec.errors import RunError
-
 
 def test_compare_rows_carry_each_runs_figures(tmp_path):
     root = write_kaggle_root(tmp_path / "data", n_train=200, n_test=10)
-    small = get_recipe("fast").with_overrides(model=ModelConfig("fastnet", {"conv1": 4, "conv2": 8, "hidden": 16}), epochs=1, batch_size=16)
+    small = get_recipe("fast").with_overrides(
+        model=ModelConfig("fastnet", {"conv1": 4, "conv2": 8, "hidden": 16}), epochs=1, batch_size=16
+    )
     big = small.with_overrides(model=ModelConfig("fastnet", {"conv1": 8, "conv2": 16, "hidden": 32}))
     a = train_recipe(small, RunOptions(dataset="kaggle", device="cpu"), tmp_path / "a", root)
     b = train_recipe(big, RunOptions(dataset="kaggle", device="cpu"), tmp_path / "b", root)

@@ -16,7 +16,12 @@ def two_runs(tmp_path_factory, mnist_root):
     runs = []
     for seed in (0, 1):
         path = tmp_path_factory.mktemp("runs") / f"seed{seed}"
-        train_recipe(get_recipe("fast").with_overrides(epochs=1), RunOptions(seed=seed, limit=1500, device="cpu"), path, mnist_root)
+        train_recipe(
+            get_recipe("fast").with_overrides(epochs=1),
+            RunOptions(seed=seed, limit=1500, device="cpu"),
+            path,
+            mnist_root,
+        )
         runs.append(path)
     return runs
 
@@ -24,7 +29,19 @@ def two_runs(tmp_path_factory, mnist_root):
 @pytest.mark.mnist
 def test_ensemble_averages_the_members_probabilities(two_runs, mnist_root, tmp_path, capsys):
     out_file = tmp_path / "ensemble.json"
-    code = main(["ensemble", *map(str, two_runs), "--data-dir", str(mnist_root), "--device", "cpu", "--out", str(out_file), "--json"])
+    code = main(
+        [
+            "ensemble",
+            *map(str, two_runs),
+            "--data-dir",
+            str(mnist_root),
+            "--device",
+            "cpu",
+            "--out",
+            str(out_file),
+            "--json",
+        ]
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert json.loads(out_file.read_text()) == summary

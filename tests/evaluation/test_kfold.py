@@ -6,10 +6,10 @@ import torch
 from digitrec.data import load_dataset
 from digitrec.errors import RunError
 from digitrec.evaluation.checkpoints import evaluate_saved_model
+from digitrec.evaluation.kfold import run_kfold
 from digitrec.fileio import read_json
 from digitrec.training import RunOptions, get_recipe
 from digitrec.training.engine import TrainReporter
-from digitrec.evaluation.kfold import run_kfold
 from digitrec.training.runner import split_training_data
 from tests.helpers import tiny_recipe, write_kaggle_root
 
@@ -40,7 +40,9 @@ def test_folds_are_disjoint_cover_the_training_set_and_summaries_match(tmp_path,
     tagged[:, 0, 1] = torch.arange(300) // 256
     ids = []
     for k in range(3):
-        _, val = split_training_data(type(full)(tagged, full.labels, full.name), TINY, RunOptions(dataset="kaggle", fold=k + 1, folds=3))
+        _, val = split_training_data(
+            type(full)(tagged, full.labels, full.name), TINY, RunOptions(dataset="kaggle", fold=k + 1, folds=3)
+        )
         ids.append(set((val.images[:, 0, 0].long() + 256 * val.images[:, 0, 1].long()).tolist()))
     assert set().union(*ids) == set(range(300)) and sum(map(len, ids)) == 300
     r = outcome.results
@@ -56,8 +58,14 @@ def test_folds_are_disjoint_cover_the_training_set_and_summaries_match(tmp_path,
 def test_interrupted_kfold_resumes_at_the_first_unfinished_fold(tmp_path, root):
     folder = tmp_path / "kf"
     with pytest.raises(KeyboardInterrupt):
-        run_kfold(folder, TINY, RunOptions(dataset="kaggle", device="cpu"), 3, root,
-                  reporter_for=lambda k, n: StopAt() if k == 2 else None)
+        run_kfold(
+            folder,
+            TINY,
+            RunOptions(dataset="kaggle", device="cpu"),
+            3,
+            root,
+            reporter_for=lambda k, n: StopAt() if k == 2 else None,
+        )
     fold1 = (folder / "fold-1" / "best.safetensors").read_bytes()
     trained = []
     outcome = run_kfold(folder, data_dir=root, reporter_for=lambda k, n: trained.append(k))
@@ -71,10 +79,18 @@ def test_interrupted_kfold_resumes_at_the_first_unfinished_fold(tmp_path, root):
 
 @pytest.mark.mnist
 def test_test_set_figures_for_every_fold_and_the_ensemble(tmp_path, mnist_root):
-    outcome = run_kfold(tmp_path / "kf", get_recipe("fast").with_overrides(epochs=1), RunOptions(limit=1500, device="cpu"), 2,
-                        mnist_root, test=True)
+    outcome = run_kfold(
+        tmp_path / "kf",
+        get_recipe("fast").with_overrides(epochs=1),
+        RunOptions(limit=1500, device="cpu"),
+        2,
+        mnist_root,
+        test=True,
+    )
     test = outcome.results["test"]
-    singles = [evaluate_saved_model(f.run.path, "test", data_dir=mnist_root, device="cpu", save=False) for f in outcome.folds]
+    singles = [
+        evaluate_saved_model(f.run.path, "test", data_dir=mnist_root, device="cpu", save=False) for f in outcome.folds
+    ]
     assert [t["accuracy"] for t in test["per_fold"]] == pytest.approx([s.result.accuracy for s in singles])
     averaged = (singles[0].result.probabilities + singles[1].result.probabilities) / 2
     expected = (averaged.argmax(1) == singles[0].result.labels).float().mean().item()

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from digitrec.errors import DigitrecError
-from digitrec.evaluation.numbers import FieldResult, NumberScore, accepted_above, accepted_at_precision, calibration, score_reader
+from digitrec.evaluation.numbers import (
+    FieldResult,
+    NumberScore,
+    accepted_above,
+    accepted_at_precision,
+    calibration,
+    score_reader,
+)
 
 
 def result(label: str, text: str, confidence: float = 0.9) -> FieldResult:

@@ -86,8 +86,13 @@ def test_any_json_is_pixels_or_a_4xx(value):
 
 
 ODD_VALUES = st.one_of(
-    st.integers(-(10**500), 10**500), st.floats(), st.booleans(), st.none(), st.text(max_size=3),
-    st.lists(st.integers(0, 255), max_size=3), st.sampled_from([10**400, -1, 256, 1e308, 0.5, 255]),
+    st.integers(-(10**500), 10**500),
+    st.floats(),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=3),
+    st.lists(st.integers(0, 255), max_size=3),
+    st.sampled_from([10**400, -1, 256, 1e308, 0.5, 255]),
 )
 
 

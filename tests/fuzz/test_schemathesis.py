@@ -8,7 +8,8 @@ loaded when the module is, since schemathesis' fixture loader does not run on py
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import positive_data_acceptance
 
 from digitrec.recognizer import Recognizer

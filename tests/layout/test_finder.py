@@ -3,7 +3,6 @@ into boxes, its checkpoint, its training."""
 
 from __future__ import annotations
 
-
 import dataclasses
 import json
 from pathlib import Path
@@ -43,7 +42,7 @@ def iou(a, b) -> float:
 
 def test_a_page_batch_has_its_numbers_ink_inside_their_boxes(numbers):
     batch = PageMaker(numbers).batch(8, torch.Generator().manual_seed(0))
-    assert batch.pages.shape == (8, 1, 256, 384) and 0 <= float(batch.pages.min()) and float(batch.pages.max()) <= 1
+    assert batch.pages.shape == (8, 1, 256, 384) and float(batch.pages.min()) >= 0 and float(batch.pages.max()) <= 1
     used = batch.boxes[..., 0] >= 0
     assert used.sum() >= 4, "pages hold numbers"
     for page, boxes, on in zip(batch.pages, batch.boxes, used):
@@ -99,7 +98,6 @@ def test_a_small_picture_is_enlarged_at_most_as_its_finder_learned():
     assert scale == pytest.approx(1.0) and canvas.shape == (128, 192)
 
 
-
 def test_a_field_is_searched_at_most_field_side_and_a_page_at_the_finders_side():
     from digitrec.layout.finder import FIELD_SIDE
 
@@ -119,6 +117,7 @@ def test_a_field_is_searched_at_most_field_side_and_a_page_at_the_finders_side()
     cell = decode_picture(np.full((150, 120), 235, np.uint8))
     finder.field_places(cell)
     assert seen[-1][0] >= 1.3 * 150, "a small field is enlarged as before"
+
 
 def test_the_finder_maps_a_page_to_quarter_resolution():
     out = NumberFinder()(torch.rand(2, 1, 64, 96))
@@ -153,7 +152,9 @@ def test_training_lowers_the_loss_and_writes_a_checkpoint_that_says_how_to_run_i
 def test_a_finder_continued_with_init_records_the_whole_chains_steps_and_seconds(trained, tmp_path):
     out, _ = trained
     first = load_model(out).meta["training"]
-    finder_training.train_finder(tmp_path / "more.safetensors", steps=3, batch=2, page=PageConfig(height=64, width=96), init=out)
+    finder_training.train_finder(
+        tmp_path / "more.safetensors", steps=3, batch=2, page=PageConfig(height=64, width=96), init=out
+    )
     more = load_model(tmp_path / "more.safetensors").meta["training"]
     assert more["steps"] == first["steps"] + 3 and more["seconds"] > first["seconds"] and more["init"] == str(out)
     assert more["core_seconds"] > first["core_seconds"]
@@ -162,12 +163,22 @@ def test_a_finder_continued_with_init_records_the_whole_chains_steps_and_seconds
 def test_a_finder_trained_at_its_own_scale_finds_at_that_scale(trained, tmp_path):
     out, _ = trained
     assert load_model(out).meta["input"]["enlarge"] == 2.0
-    finder_training.train_finder(tmp_path / "1x.safetensors", steps=2, batch=2, page=PageConfig(height=64, width=96), init=out, enlarge=1.0)
-    finder_training.train_finder(tmp_path / "kept.safetensors", steps=2, batch=2, page=PageConfig(height=64, width=96), init=tmp_path / "1x.safetensors")
+    finder_training.train_finder(
+        tmp_path / "1x.safetensors", steps=2, batch=2, page=PageConfig(height=64, width=96), init=out, enlarge=1.0
+    )
+    finder_training.train_finder(
+        tmp_path / "kept.safetensors",
+        steps=2,
+        batch=2,
+        page=PageConfig(height=64, width=96),
+        init=tmp_path / "1x.safetensors",
+    )
     assert load_model(tmp_path / "kept.safetensors").meta["input"]["enlarge"] == 1.0, "--init's scale is kept"
     runtime = NumberFinderRuntime.load(tmp_path / "1x.safetensors")
     seen = []
-    runtime._chances = lambda canvas: seen.append(canvas.shape) or np.zeros((canvas.shape[0] // 4, canvas.shape[1] // 4), np.float32)
+    runtime._chances = lambda canvas: (
+        seen.append(canvas.shape) or np.zeros((canvas.shape[0] // 4, canvas.shape[1] // 4), np.float32)
+    )
     runtime.find(np.full((120, 180), 235, np.uint8))
     assert seen == [(128, 192)], "a 180x120 cell read at 1x, not enlarged twice"
 
@@ -215,7 +226,9 @@ def test_serve_with_a_finder_beside_a_digit_classifier_says_why_not_before_takin
     from tests.cli.test_cli import run
 
     out, _ = trained
-    code, _, err = run(capsys, "serve", "--model", CLASSIFIER, "--finder", out, "--port", "1")  # a port it could not take: the model fails first
+    code, _, err = run(
+        capsys, "serve", "--model", CLASSIFIER, "--finder", out, "--port", "1"
+    )  # a port it could not take: the model fails first
     assert code != 0 and "is a digit classifier" in err
 
 
@@ -231,7 +244,7 @@ def test_a_shipped_finders_card_says_its_steps_and_the_core_hours_behind_it(trai
     from digitrec.shipped import CLASSIFIER
     from digitrec.shipped.__main__ import finder_card
 
-    out, figures = trained
+    out, _figures = trained
     card = finder_card(out)
     training = load_model(out).meta["training"]
     assert card["steps"] == 30 and card["parameters"] == sum(p.numel() for p in NumberFinder().parameters())
@@ -247,7 +260,7 @@ def test_shipping_a_finder_that_is_not_one_is_refused_and_changes_nothing(traine
     from digitrec import shipped
     from digitrec.shipped import __main__ as ship
 
-    out, _ = trained
+    _out, _ = trained
     files = {name: tmp_path / f"{name}.file" for name in ("READER", "CLASSIFIER", "FINDER", "CARD")}
     shutil.copyfile(shipped.READER, files["READER"])
     files["FINDER"].write_bytes(b"the finder shipped before")
@@ -311,4 +324,6 @@ def test_a_fields_candidate_places_are_each_region_joined_along_its_line_surest_
     neighbours_row, far_right = (100, 100, 60, 30), (400, 40, 40, 40)
     choices = field_number_boxes(FoundNumbers([surest, after_a_gap, neighbours_row, far_right], [0.9, 0.7, 0.8, 0.8]))
     assert choices[0] == ((100, 40, 125, 40), 0.9), "the surest region joined by the one after the gap"
-    assert set(choices[1:]) == {((100, 100, 60, 30), 0.8), ((400, 40, 40, 40), 0.8)}, "the gap's region is not a place of its own"
+    assert set(choices[1:]) == {((100, 100, 60, 30), 0.8), ((400, 40, 40, 40), 0.8)}, (
+        "the gap's region is not a place of its own"
+    )

@@ -32,7 +32,7 @@ def test_the_strip_of_a_box_holds_that_boxs_ink_and_maps_back_to_the_picture():
     picture = two_blobs()
     field = field_in_box(picture, (200, 40, 40, 40))
     assert field.strip.shape[0] == STRIP_HEIGHT and field.strip.max() == 255
-    x, y, w, h = field.box
+    x, _y, w, h = field.box
     margin = PAD * 40 + 1
     assert abs(x - (200 - margin)) <= 1 and abs(w - (40 + 2 * margin)) <= 2 and abs(h - (40 + 2 * margin)) <= 2
     # the ring's hole is in the middle of the strip; the bar at x 46-54 is not in it
@@ -109,14 +109,21 @@ def test_a_field_is_read_at_each_place_the_finder_marks_and_the_surest_place_win
 def test_a_doubtful_reading_where_the_finder_is_surest_loses_to_a_sure_one_nearly_as_likely():
     picture, reader = two_blobs(), DoubtfulWideReader()
     finder = FixedFinder([(40, 40, 20, 40), (200, 40, 40, 40)], [0.6, 0.9])  # the surest strip is the wide one
-    assert field_in_box(picture, (200, 40, 40, 40)).strip.shape[1] > reader.WIDE > field_in_box(picture, (40, 40, 20, 40)).strip.shape[1]
+    assert (
+        field_in_box(picture, (200, 40, 40, 40)).strip.shape[1]
+        > reader.WIDE
+        > field_in_box(picture, (40, 40, 20, 40)).strip.shape[1]
+    )
     reading = Recognizer(None, reader=reader, finder=finder, layout="field").read(picture)
     assert reading.text == "7" and reading.numbers[0].box[0] < 100
     # read at ~1.0 where the finder gave 0.6, against 0.5 at 0.9; the second look at the
     # surest place, wider, reads 7 as well: the answer keeps its reader's confidence
     assert reading.numbers[0].confidence == pytest.approx(1.0, abs=0.01)
     finder = FixedFinder([(40, 40, 20, 40), (200, 40, 40, 40)], [0.3, 0.9])  # now the sure reading is an unlikely place
-    assert Recognizer(None, reader=DoubtfulWideReader(), finder=finder, layout="field").read(picture).numbers[0].box[0] >= 190
+    assert (
+        Recognizer(None, reader=DoubtfulWideReader(), finder=finder, layout="field").read(picture).numbers[0].box[0]
+        >= 190
+    )
 
 
 def test_the_likeliest_number_ignores_places_read_as_no_digit():
@@ -151,14 +158,16 @@ def test_without_a_finder_a_strip_reader_cuts_by_the_rules():
     assert len(reader.strips) == 2, "the rule-based field finder cuts both blobs"
 
 
-@pytest.mark.parametrize("length, room, lo, hi", [(100, 384, 20, 60), (900, 384, 700, 780), (900, 384, 10, 50), (900, 384, 100, 600)])
+@pytest.mark.parametrize(
+    "length, room, lo, hi", [(100, 384, 20, 60), (900, 384, 700, 780), (900, 384, 10, 50), (900, 384, 100, 600)]
+)
 def test_a_real_field_is_placed_with_its_number_inside_the_canvas(length, room, lo, hi):
     for u in (0.0, 0.5, 1.0):
         o = _origin(length, room, lo, hi, u)
         if hi - lo <= room:
-            assert 0 <= lo + o and hi + o <= room + 1, "the number is inside"
+            assert lo + o >= 0 and hi + o <= room + 1, "the number is inside"
         if length >= room:
-            assert o <= 0 and o + length >= room - 1 or hi - lo > room, "the canvas is covered"
+            assert (o <= 0 and o + length >= room - 1) or hi - lo > room, "the canvas is covered"
 
 
 def test_a_real_field_batch_marks_the_located_number_and_not_the_rest(tmp_path: Path):
@@ -185,19 +194,25 @@ def test_lone_digit_canvases_mark_the_whole_digit_of_every_size():
     images = torch.zeros(3, 28, 28, dtype=torch.uint8)
     images[:, 4:24, 12:16] = 255  # a 1's stem ...
     images[:, 4:8, 8:20] = 255  # ... with a bar: one digit of two strokes
-    pages, boxes = lone_digit_canvases(DigitBank.from_images(images, torch.arange(3)), 24, 256, 384, torch.Generator().manual_seed(1))
+    pages, boxes = lone_digit_canvases(
+        DigitBank.from_images(images, torch.arange(3)), 24, 256, 384, torch.Generator().manual_seed(1)
+    )
     heights = boxes[:, 0, 3] - boxes[:, 0, 1]
     assert float(heights.min()) < 40 and float(heights.max()) > 120, "small and large lone digits"
     masks = number_mask(boxes, 64, 96)
     for page, box, mask in zip(pages, boxes, masks):
         x0, y0, x1, y1 = box[0].round().long().tolist()
         assert 0 <= x0 < x1 <= 384 and 0 <= y0 < y1 <= 256
-        assert float(page[0, :, :x0].sum() + page[0, :, x1:].sum()) < 0.02 * float(page.sum()), "the box holds all the ink"
+        assert float(page[0, :, :x0].sum() + page[0, :, x1:].sum()) < 0.02 * float(page.sum()), (
+            "the box holds all the ink"
+        )
         assert float(page[0, y0:y1, x0:x1].max()) > 0.9 and x1 - x0 > 0.4 * (y1 - y0), "bar and stem, not one stroke"
         assert float(mask.sum()) > 0
     words = torch.full((2, 16, 60), 0, dtype=torch.uint8)
     words[:, 4:12, 2:58] = 255  # a printed word's ink
-    worded, same = lone_digit_canvases(DigitBank.from_images(images, torch.arange(3)), 24, 256, 384, torch.Generator().manual_seed(1), words)
+    worded, same = lone_digit_canvases(
+        DigitBank.from_images(images, torch.arange(3)), 24, 256, 384, torch.Generator().manual_seed(1), words
+    )
     assert torch.equal(same, boxes), "a word beside the digit moves nothing and is not marked"
     beside = (worded - pages).sum((1, 2, 3))
     assert 0.2 < float((beside > 10).float().mean()) < 0.9, "about half the pictures have a word beside the digit"
@@ -235,8 +250,10 @@ def test_a_real_fields_number_is_located_where_a_reading_confirms_its_label(tmp_
     (tmp_path / "labels.csv").write_text("file,label\na.png,70\nb.png,555\n")
     monkeypatch.setattr(finder_fields, "_reader", WidthReader())
     located = finder_fields.located_fields(str(tmp_path), None, tmp_path / "a.png", tmp_path / "cache", workers=1)
-    assert [(f.path.name, f.label) for f in located] == [("a.png", "70")], "a field no region reads as its label is left out"
-    x, y, w, h = located[0].box
+    assert [(f.path.name, f.label) for f in located] == [("a.png", "70")], (
+        "a field no region reads as its label is left out"
+    )
+    x, y, w, _h = located[0].box
     assert 190 <= x <= 200 and x + w >= 258 and 30 <= y <= 42
     again = finder_fields.located_fields(str(tmp_path), None, tmp_path / "a.png", tmp_path / "cache", workers=1)
     assert again == located and len(list((tmp_path / "cache" / "located").iterdir())) == 1, "cached"
@@ -300,9 +317,15 @@ def test_only_the_surest_place_asks_whether_the_picture_is_one_lone_digit():
     gray[16:48, 28:36] = 0.9
     picture = decode_picture(gray)
     inside_first = FixedFinder([(22, 30, 10, 12), (80, 20, 20, 24)], [0.9, 0.8])
-    assert Recognizer(ClassifierDouble(), reader=DoubtfulReader(), finder=inside_first, layout="field").read(picture).text == "6"
+    assert (
+        Recognizer(ClassifierDouble(), reader=DoubtfulReader(), finder=inside_first, layout="field").read(picture).text
+        == "6"
+    )
     inside_second = FixedFinder([(80, 20, 20, 24), (22, 30, 10, 12)], [0.9, 0.8])
-    assert Recognizer(ClassifierDouble(), reader=DoubtfulReader(), finder=inside_second, layout="field").read(picture).text == "7"
+    assert (
+        Recognizer(ClassifierDouble(), reader=DoubtfulReader(), finder=inside_second, layout="field").read(picture).text
+        == "7"
+    )
 
 
 def test_a_lone_digit_the_reader_reads_as_two_is_the_surer_models():
@@ -313,7 +336,14 @@ def test_a_lone_digit_the_reader_reads_as_two_is_the_surer_models():
     gray[16:48, 28:42] = 0.9
     picture = decode_picture(gray)
     whole = FixedFinder([(18, 6, 34, 52)], [0.9])
-    read = lambda surety: Recognizer(ClassifierDouble(surety), reader=TwoSevensReader(), finder=whole, layout="field").read(picture).text  # noqa: E731
+
+    def read(surety: float) -> str:
+        return (
+            Recognizer(ClassifierDouble(surety), reader=TwoSevensReader(), finder=whole, layout="field")
+            .read(picture)
+            .text
+        )
+
     assert read(0.91) == "6", "a sure classifier"
     assert read(0.5) == "6", "a classifier surer than the reader"
     assert read(0.3) == "77", "a reader surer than the classifier"
@@ -345,7 +375,11 @@ def test_an_answer_that_a_wider_cut_of_the_surest_place_reads_otherwise_is_half_
 
     picture, reader = two_blobs(), OtherWhenWideReader()
     box = (46, 40, 8, 40)  # the bar: a wider margin makes its tall strip wider
-    assert field_in_box(picture, box).strip.shape[1] <= reader.WIDE < field_in_box(picture, box, pad=SECOND_LOOK_PAD).strip.shape[1]
+    assert (
+        field_in_box(picture, box).strip.shape[1]
+        <= reader.WIDE
+        < field_in_box(picture, box, pad=SECOND_LOOK_PAD).strip.shape[1]
+    )
     reading = Recognizer(None, reader=reader, finder=FixedFinder([box], [0.9]), layout="field").read(picture)
     assert reading.text == "7" and reading.numbers[0].confidence == pytest.approx(SECOND_LOOK_MISS, abs=0.01)
     assert len(reader.strips) == 2  # the place, then its second look

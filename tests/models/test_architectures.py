@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from digitrec.models import ARCHITECTURES, ModelConfig, build_model, count_parameters, format_summary, summarize
 from digitrec.errors import ConfigError
+from digitrec.models import ARCHITECTURES, ModelConfig, build_model, count_parameters, format_summary, summarize
 
 # model.summary() totals of the Keras originals.
 KERAS_PARAMS = {
@@ -28,7 +28,9 @@ def test_output_shape_is_ten_logits(arch):
     assert torch.isfinite(out).all()
 
 
-@pytest.mark.parametrize("arch, height", [("crnn", 32), ("field-crnn", 96), ("field-crnn", 64), ("field-resnet", 96), ("field-resnet", 48)])
+@pytest.mark.parametrize(
+    "arch, height", [("crnn", 32), ("field-crnn", 96), ("field-crnn", 64), ("field-resnet", 96), ("field-resnet", 48)]
+)
 @pytest.mark.parametrize("width", [8, 64, 132])
 def test_a_reader_gives_blank_and_ten_digits_per_four_columns_of_any_width(arch, height, width):
     options = {"height": height} if arch.startswith("field-") else {}

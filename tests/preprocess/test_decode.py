@@ -90,14 +90,14 @@ def test_corrupt_file(tmp_path):
     good = _png(np.random.default_rng(0).integers(0, 255, (50, 50), dtype=np.uint8))
     path = tmp_path / "broken.png"
     path.write_bytes(good[: len(good) // 2])
-    with pytest.raises(ImageError, match="broken.png is corrupt or truncated"):
+    with pytest.raises(ImageError, match=r"broken\.png is corrupt or truncated"):
         decode_image(path)
 
 
 def test_non_image_file(tmp_path):
     path = tmp_path / "notes.png"
     path.write_text("these are not pixels")
-    with pytest.raises(ImageError, match="notes.png is not an image digitrec can read"):
+    with pytest.raises(ImageError, match=r"notes\.png is not an image digitrec can read"):
         decode_image(path)
 
 
@@ -116,7 +116,9 @@ def _png_header_only(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b"")
+    )
 
 
 def png_with_chunk(kind: bytes, data: bytes) -> bytes:

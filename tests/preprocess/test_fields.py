@@ -12,7 +12,9 @@ from tests.pictures import encode, paper, ruled_lines
 TEXTS = "3074125896"
 
 
-def write_number(page: np.ndarray, x: int, y: int, height: int, count: int, first: int = 0) -> tuple[int, int, int, int]:
+def write_number(
+    page: np.ndarray, x: int, y: int, height: int, count: int, first: int = 0
+) -> tuple[int, int, int, int]:
     """`count` digits in a stroke font, `height` pixels tall, dark on `page`; returns their ink box."""
     text = TEXTS[first : first + count]
     scale = height / 22  # Hershey simplex digits are ~22 units tall at scale 1
@@ -25,14 +27,20 @@ def write_number(page: np.ndarray, x: int, y: int, height: int, count: int, firs
 
 def inside(inner: tuple[int, int, int, int], outer: tuple[int, int, int, int], slack: int = 3) -> bool:
     return (
-        outer[0] - slack <= inner[0] and outer[1] - slack <= inner[1]
-        and inner[0] + inner[2] <= outer[0] + outer[2] + slack and inner[1] + inner[3] <= outer[1] + outer[3] + slack
+        outer[0] - slack <= inner[0]
+        and outer[1] - slack <= inner[1]
+        and inner[0] + inner[2] <= outer[0] + outer[2] + slack
+        and inner[1] + inner[3] <= outer[1] + outer[3] + slack
     )
 
 
 def test_a_page_with_three_numbers_gives_three_fields_in_reading_order() -> None:
     page = paper(600, 400, seed=1)
-    truth = [write_number(page, 40, 40, 40, 3), write_number(page, 350, 50, 40, 2, 3), write_number(page, 60, 260, 50, 4, 5)]
+    truth = [
+        write_number(page, 40, 40, 40, 3),
+        write_number(page, 350, 50, 40, 2, 3),
+        write_number(page, 60, 260, 50, 4, 5),
+    ]
     found = find_fields(encode(page))
     assert len(found.fields) == 3
     for field, number in zip(found.fields, truth):

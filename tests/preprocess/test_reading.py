@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from digitrec import Recognizer
 from digitrec.preprocess import ImageError
 from digitrec.shipped import CLASSIFIER
@@ -144,5 +145,5 @@ def test_batch_classification_matches_single(recognizer, digits):
 def test_bad_input_raises_clear_errors(recognizer, tmp_path):
     bad = tmp_path / "x.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
-    with pytest.raises(ImageError, match="x.png"):
+    with pytest.raises(ImageError, match=r"x\.png"):
         recognizer.read(bad)

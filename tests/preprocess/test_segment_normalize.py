@@ -2,8 +2,8 @@ import cv2
 import numpy as np
 import pytest
 
-from digitrec.preprocess.normalize import BOX, CENTRE, STROKE, normalize_digit, stroke_width
 from digitrec.preprocess import segment
+from digitrec.preprocess.normalize import BOX, CENTRE, STROKE, normalize_digit, stroke_width
 from digitrec.preprocess.segment import group_components, merge_spans
 
 

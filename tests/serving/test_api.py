@@ -56,7 +56,9 @@ def test_health_model_docs_and_page(client):
     assert "http://" not in page.text.replace("http://www.w3.org", "") and "https://" not in page.text, "no CDN"
 
 
-@pytest.mark.parametrize("fmt, content_type", [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("PNG", "application/octet-stream")])
+@pytest.mark.parametrize(
+    "fmt, content_type", [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("PNG", "application/octet-stream")]
+)
 def test_predict_raw_bytes(client, fmt, content_type):
     r = client.post("/api/v1/predict", content=png(drawing(), fmt), headers={"Content-Type": content_type})
     assert r.status_code == 200, r.text
@@ -72,7 +74,9 @@ def test_predict_multipart(client):
 
 
 def test_predict_blank_has_a_warning(client):
-    r = client.post("/api/v1/predict", content=png(np.full((50, 50), 255, np.uint8)), headers={"Content-Type": "image/png"})
+    r = client.post(
+        "/api/v1/predict", content=png(np.full((50, 50), 255, np.uint8)), headers={"Content-Type": "image/png"}
+    )
     assert r.status_code == 200 and r.json()["text"] == "" and "no digit" in r.json()["warning"]
 
 
@@ -88,35 +92,140 @@ def test_predict_pixels(client, scale, flat):
 
 
 BAD = [
-    ("wrong content type", "/api/v1/predict", {"content": b"hello", "headers": {"Content-Type": "text/plain"}}, 415, "unsupported content type"),
-    ("no content type", "/api/v1/predict", {"content": b"hello", "headers": {"Content-Type": ""}}, 415, "unsupported content type"),
-    ("undecodable image", "/api/v1/predict", {"content": b"\x89PNG\r\n\x1a\n" + b"x" * 100, "headers": {"Content-Type": "image/png"}}, 400, "not an image|corrupt"),
-    ("too many bytes", "/api/v1/predict", {"content": b"\x00" * 300_000, "headers": {"Content-Type": "image/png"}}, 413, "over the limit"),
-    ("too many bytes, multipart", "/api/v1/predict", {"files": {"file": ("big.png", b"\x00" * 300_000, "image/png")}}, 413, "over the limit"),
-    ("too many pixels", "/api/v1/predict", {"content": _png_header_only(30000, 30000), "headers": {"Content-Type": "image/png"}}, 413, "megapixels"),
+    (
+        "wrong content type",
+        "/api/v1/predict",
+        {"content": b"hello", "headers": {"Content-Type": "text/plain"}},
+        415,
+        "unsupported content type",
+    ),
+    (
+        "no content type",
+        "/api/v1/predict",
+        {"content": b"hello", "headers": {"Content-Type": ""}},
+        415,
+        "unsupported content type",
+    ),
+    (
+        "undecodable image",
+        "/api/v1/predict",
+        {"content": b"\x89PNG\r\n\x1a\n" + b"x" * 100, "headers": {"Content-Type": "image/png"}},
+        400,
+        "not an image|corrupt",
+    ),
+    (
+        "too many bytes",
+        "/api/v1/predict",
+        {"content": b"\x00" * 300_000, "headers": {"Content-Type": "image/png"}},
+        413,
+        "over the limit",
+    ),
+    (
+        "too many bytes, multipart",
+        "/api/v1/predict",
+        {"files": {"file": ("big.png", b"\x00" * 300_000, "image/png")}},
+        413,
+        "over the limit",
+    ),
+    (
+        "too many pixels",
+        "/api/v1/predict",
+        {"content": _png_header_only(30000, 30000), "headers": {"Content-Type": "image/png"}},
+        413,
+        "megapixels",
+    ),
     ("empty body", "/api/v1/predict", {"content": b"", "headers": {"Content-Type": "image/png"}}, 400, "empty"),
     ("multipart without a file", "/api/v1/predict", {"files": {"x": (None, "just text")}}, 400, "no file"),
     ("empty file", "/api/v1/predict", {"files": {"file": ("e.png", b"", "image/png")}}, 400, "empty"),
-    ("pixels: wrong content type", "/api/v1/predict/pixels", {"content": b"1,2", "headers": {"Content-Type": "text/csv"}}, 415, "application/json"),
-    ("pixels: empty body", "/api/v1/predict/pixels", {"content": b"", "headers": {"Content-Type": "application/json"}}, 400, "empty"),
-    ("pixels: not JSON", "/api/v1/predict/pixels", {"content": b"{pixels", "headers": {"Content-Type": "application/json"}}, 400, "not valid JSON"),
+    (
+        "pixels: wrong content type",
+        "/api/v1/predict/pixels",
+        {"content": b"1,2", "headers": {"Content-Type": "text/csv"}},
+        415,
+        "application/json",
+    ),
+    (
+        "pixels: empty body",
+        "/api/v1/predict/pixels",
+        {"content": b"", "headers": {"Content-Type": "application/json"}},
+        400,
+        "empty",
+    ),
+    (
+        "pixels: not JSON",
+        "/api/v1/predict/pixels",
+        {"content": b"{pixels", "headers": {"Content-Type": "application/json"}},
+        400,
+        "not valid JSON",
+    ),
     ("pixels: wrong shape", "/api/v1/predict/pixels", {"json": {"pixels": [[0] * 27] * 28}}, 422, "shape"),
     ("pixels: ragged", "/api/v1/predict/pixels", {"json": {"pixels": [[0] * 28] * 27 + [[0] * 5]}}, 422, "pixels"),
-    ("pixels: NaN", "/api/v1/predict/pixels", {"content": b'{"pixels": [NaN' + b", 0" * 783 + b"]}", "headers": {"Content-Type": "application/json"}}, 422, "NaN"),
+    (
+        "pixels: NaN",
+        "/api/v1/predict/pixels",
+        {"content": b'{"pixels": [NaN' + b", 0" * 783 + b"]}", "headers": {"Content-Type": "application/json"}},
+        422,
+        "NaN",
+    ),
     ("pixels: out of range", "/api/v1/predict/pixels", {"json": {"pixels": [300] + [0] * 783}}, 422, "0-255"),
     ("pixels: negative", "/api/v1/predict/pixels", {"json": {"pixels": [-1] + [0] * 783}}, 422, "0-255"),
     ("pixels: strings", "/api/v1/predict/pixels", {"json": {"pixels": ["a"] * 784}}, 422, "numbers"),
     ("pixels: missing key", "/api/v1/predict/pixels", {"json": {"image": [0] * 784}}, 422, "pixels"),
-    *[(f"{kind} bomb", "/api/v1/predict", {"content": metadata_bomb(kind), "headers": {"Content-Type": "image/png"}}, 400, "metadata") for kind in ("zTXt", "iTXt", "iCCP")],
-    ("pixels: nested 2,000 deep", "/api/v1/predict/pixels", {"content": b'{"pixels": ' + b"[" * 2000 + b"]" * 2000 + b"}", "headers": {"Content-Type": "application/json"}}, 400, "nested too deeply"),
-    ("pixels: a 5,000-digit integer", "/api/v1/predict/pixels", {"content": b'{"pixels": [' + b"9" * 5000 + b", 0" * 783 + b"]}", "headers": {"Content-Type": "application/json"}}, 400, "not valid JSON"),
-    ("pixels: 10^400", "/api/v1/predict/pixels", {"content": b'{"pixels": [1' + b"0" * 400 + b", 0" * 783 + b"]}", "headers": {"Content-Type": "application/json"}}, 422, "0-255"),
+    *[
+        (
+            f"{kind} bomb",
+            "/api/v1/predict",
+            {"content": metadata_bomb(kind), "headers": {"Content-Type": "image/png"}},
+            400,
+            "metadata",
+        )
+        for kind in ("zTXt", "iTXt", "iCCP")
+    ],
+    (
+        "pixels: nested 2,000 deep",
+        "/api/v1/predict/pixels",
+        {"content": b'{"pixels": ' + b"[" * 2000 + b"]" * 2000 + b"}", "headers": {"Content-Type": "application/json"}},
+        400,
+        "nested too deeply",
+    ),
+    (
+        "pixels: a 5,000-digit integer",
+        "/api/v1/predict/pixels",
+        {
+            "content": b'{"pixels": [' + b"9" * 5000 + b", 0" * 783 + b"]}",
+            "headers": {"Content-Type": "application/json"},
+        },
+        400,
+        "not valid JSON",
+    ),
+    (
+        "pixels: 10^400",
+        "/api/v1/predict/pixels",
+        {
+            "content": b'{"pixels": [1' + b"0" * 400 + b", 0" * 783 + b"]}",
+            "headers": {"Content-Type": "application/json"},
+        },
+        422,
+        "0-255",
+    ),
     ("pixels: numeric strings", "/api/v1/predict/pixels", {"json": {"pixels": ["1"] * 784}}, 422, "numbers.*strings"),
     ("pixels: booleans", "/api/v1/predict/pixels", {"json": {"pixels": [True] * 784}}, 422, "numbers.*true/false"),
     ("pixels: not a list", "/api/v1/predict/pixels", {"json": {"pixels": "0" * 784}}, 422, "numbers.*str"),
     ("pixels: empty", "/api/v1/predict/pixels", {"json": {"pixels": []}}, 422, "shape"),
-    ("pixels: application/jsonx", "/api/v1/predict/pixels", {"content": b'{"pixels": [0]}', "headers": {"Content-Type": "application/jsonx"}}, 415, "application/json"),
-    ("image: image-ish type", "/api/v1/predict", {"content": b"hello", "headers": {"Content-Type": "imagex/png"}}, 415, "unsupported content type"),
+    (
+        "pixels: application/jsonx",
+        "/api/v1/predict/pixels",
+        {"content": b'{"pixels": [0]}', "headers": {"Content-Type": "application/jsonx"}},
+        415,
+        "application/json",
+    ),
+    (
+        "image: image-ish type",
+        "/api/v1/predict",
+        {"content": b"hello", "headers": {"Content-Type": "imagex/png"}},
+        415,
+        "unsupported content type",
+    ),
 ]
 
 
@@ -197,14 +306,21 @@ def test_an_onnx_model_with_bad_metadata_fails_at_start_up(onnx_path, tmp_path):
 def test_the_openapi_schema_documents_every_error_and_is_as_strict_as_the_checks(client):
     schema = client.get("/openapi.json").json()
     paths = schema["paths"]
-    for path, statuses in (("/api/v1/predict", {"400", "413", "415"}), ("/api/v1/predict/pixels", {"400", "413", "415", "422"})):
+    for path, statuses in (
+        ("/api/v1/predict", {"400", "413", "415"}),
+        ("/api/v1/predict/pixels", {"400", "413", "415", "422"}),
+    ):
         responses = paths[path]["post"]["responses"]
         assert statuses <= set(responses), (path, set(responses))
         for status in statuses:
             assert responses[status]["content"]["application/json"]["schema"]["required"] == ["error"]
-    pixels = paths["/api/v1/predict/pixels"]["post"]["requestBody"]["content"]["application/json"]["schema"]["properties"]["pixels"]
+    pixels = paths["/api/v1/predict/pixels"]["post"]["requestBody"]["content"]["application/json"]["schema"][
+        "properties"
+    ]["pixels"]
     flat, rows = pixels["oneOf"]
-    assert (flat["minItems"], flat["maxItems"]) == (784, 784) and flat["items"]["maximum"] == 255  # [] is no longer valid
+    assert (flat["minItems"], flat["maxItems"]) == (784, 784) and flat["items"][
+        "maximum"
+    ] == 255  # [] is no longer valid
     assert (rows["minItems"], rows["items"]["maxItems"]) == (28, 28)
 
 
@@ -216,7 +332,10 @@ def test_a_wrong_method_gets_405_with_allow(client):
 @pytest.mark.parametrize("path", ["/", "/healthz", "/api/v1/model", "/docs", "/static/app.js"])
 def test_every_answer_carries_the_security_headers(client, path):
     headers = client.get(path).headers
-    assert "default-src 'self'" in headers["content-security-policy"] and "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert (
+        "default-src 'self'" in headers["content-security-policy"]
+        and "frame-ancestors 'none'" in headers["content-security-policy"]
+    )
     assert headers["x-content-type-options"] == "nosniff" and headers["x-frame-options"] == "DENY"
     assert (headers.get("cache-control") == "no-store") == path.startswith("/api/")
 

@@ -104,7 +104,9 @@ def test_concurrent_pixel_requests_are_batched_and_read_as_alone(recognizer):
     async def main():
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            responses = await asyncio.gather(*(client.post("/api/v1/predict/pixels", json={"pixels": d.tolist()}) for d in drawings))
+            responses = await asyncio.gather(
+                *(client.post("/api/v1/predict/pixels", json={"pixels": d.tolist()}) for d in drawings)
+            )
         return [r.json() for r in responses]
 
     bodies = asyncio.run(main())

@@ -24,7 +24,20 @@ MEMORY_BOUND = 1_000_000_000  # bytes a worker may peak at, whatever a burst of 
 @pytest.fixture(scope="module")
 def server(onnx_path, tmp_path_factory):
     port = free_port()
-    command = [sys.executable, "-m", "digitrec", "serve", "--model", str(onnx_path), "--port", str(port), "--header-timeout", "1", "--body-timeout", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "digitrec",
+        "serve",
+        "--model",
+        str(onnx_path),
+        "--port",
+        str(port),
+        "--header-timeout",
+        "1",
+        "--body-timeout",
+        "1",
+    ]
     log = tmp_path_factory.mktemp("server") / "stderr.txt"
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log.open("w"), text=True)
     process.log = log
@@ -62,7 +75,10 @@ def test_headers_that_never_finish_get_408_and_a_closed_connection(server):
 def test_a_body_that_never_finishes_gets_its_connection_closed(server):
     _, port = server
     with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.sendall(b"POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n" + b"\x89PNG")
+        sock.sendall(
+            b"POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n"
+            + b"\x89PNG"
+        )
         assert b"200 OK" not in read_until_closed(sock)
 
 
@@ -70,7 +86,10 @@ def test_a_client_leaving_mid_upload_is_one_line_in_the_log(server):
     """An aborted upload logged a ClientDisconnect traceback."""
     process, port = server
     with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.sendall(b"POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n" + b"\x89PNG" * 100)
+        sock.sendall(
+            b"POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n"
+            + b"\x89PNG" * 100
+        )
     deadline = time.monotonic() + 20
     while "left during the upload" not in process.log.read_text() and time.monotonic() < deadline:
         time.sleep(0.05)

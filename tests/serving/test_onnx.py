@@ -8,8 +8,8 @@ import numpy as np
 import onnx
 import pytest
 
-from digitrec.errors import CheckpointError, ConfigError
 from digitrec.artifacts.onnx import export_onnx
+from digitrec.errors import CheckpointError, ConfigError
 from digitrec.recognizer import Recognizer
 from digitrec.runtime import OnnxClassifier
 from digitrec.shipped import CLASSIFIER, shipped
@@ -73,14 +73,18 @@ def test_onnx_without_digitrec_metadata(onnx_path, tmp_path):
 
 def run_without_torch(body: str) -> str:
     """Run `body` in a fresh Python where `import torch` fails; returns what it printed."""
-    script = textwrap.dedent("""
+    script = (
+        textwrap.dedent("""
         import sys
         class NoTorch:
             def find_spec(self, name, path=None, target=None):
                 if name == "torch" or name.startswith("torch."):
                     raise ImportError("torch is blocked in this test")
         sys.meta_path.insert(0, NoTorch())
-    """) + textwrap.dedent(body) + '\nassert "torch" not in sys.modules\n'
+    """)
+        + textwrap.dedent(body)
+        + '\nassert "torch" not in sys.modules\n'
+    )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -98,12 +102,15 @@ def test_server_on_onnx_runs_without_pytorch(onnx_path, tmp_path):
         from fastapi.testclient import TestClient
         from digitrec.serving.app import load_app
         client = TestClient(load_app({str(onnx_path)!r}, runtime="onnx"))
-        r = client.post("/api/v1/predict", content=open({str(picture)!r}, "rb").read(), headers={{"Content-Type": "image/png"}})
+        r = client.post(
+            "/api/v1/predict", content=open({str(picture)!r}, "rb").read(), headers={{"Content-Type": "image/png"}}
+        )
         assert r.status_code == 200, r.text
         assert client.get("/api/v1/model").json()["runtime"] == "onnxruntime"
         print("ok", r.json()["text"])
     """)
-    assert re.fullmatch(r"ok \d", printed.strip()), printed  # the stroke read as one digit (the tiny model is no judge of which)
+    # the stroke read as one digit (the tiny model is no judge of which)
+    assert re.fullmatch(r"ok \d", printed.strip()), printed
 
 
 def test_export_cli(capsys, tiny_run, tmp_path):
@@ -130,7 +137,9 @@ def test_the_reader_exports_and_onnx_runtime_reads_its_strips_as_pytorch_does(re
     assert isinstance(onnx_reader, OnnxReader) and onnx_reader.meta["kind"] == "reader"
     rng = np.random.default_rng(0)
     height = torch_reader.meta["input"]["shape"][1]  # a strip's, or a whole field's
-    strips = [(rng.random((height, w)) ** 3 * 255).astype(np.uint8) for w in (9, 40, 64, 131, 250)]  # any width, one batch
+    strips = [
+        (rng.random((height, w)) ** 3 * 255).astype(np.uint8) for w in (9, 40, 64, 131, 250)
+    ]  # any width, one batch
     for (a, boxes_a), (b, boxes_b) in zip(onnx_reader.read_columns(strips), torch_reader.read_columns(strips)):
         assert a.shape == b.shape and np.abs(a - b).max() < 1e-4
         assert (a.argmax(1) == b.argmax(1)).all()
@@ -177,12 +186,17 @@ def test_a_server_on_the_reader_export_reads_numbers_without_pytorch(reader_onnx
         from fastapi.testclient import TestClient
         from digitrec.serving.app import load_app
         from digitrec.serving.app import ServerConfig
-        client = TestClient(load_app({str(reader_onnx)!r}, runtime="onnx", config=ServerConfig(finder={str(finder_onnx)!r})))
-        r = client.post("/api/v1/predict", content=open({str(picture)!r}, "rb").read(), headers={{"Content-Type": "image/png"}})
+        client = TestClient(
+            load_app({str(reader_onnx)!r}, runtime="onnx", config=ServerConfig(finder={str(finder_onnx)!r}))
+        )
+        r = client.post(
+            "/api/v1/predict", content=open({str(picture)!r}, "rb").read(), headers={{"Content-Type": "image/png"}}
+        )
         assert r.status_code == 200, r.text
         body = r.json()
         assert len(body["numbers"]) == 1 and body["numbers"][0]["box"][2] > 0, body
-        assert client.post("/api/v1/predict/pixels", json={{"pixels": [0] * 784}}).status_code == 501  # no classifier beside it
+        # no classifier beside it
+        assert client.post("/api/v1/predict/pixels", json={{"pixels": [0] * 784}}).status_code == 501
         print("ok", body["text"])
     """)
     assert printed.strip() == "ok 47"

@@ -46,7 +46,9 @@ import json
 from fastapi.testclient import TestClient
 import digitrec.serving.uvicorn_worker as worker
 client = TestClient(worker.app)
-too_big = client.post("/api/v1/predict", content=b"x" * 2000, headers={"content-type": "image/png", "x-api-key": "k" * 32})
+too_big = client.post(
+    "/api/v1/predict", content=b"x" * 2000, headers={"content-type": "image/png", "x-api-key": "k" * 32}
+)
 print(json.dumps({"header": worker.Protocol.header_timeout, "body": worker.Protocol.body_timeout,
                   "too_big": too_big.status_code, "keyless": client.get("/api/v1/model").status_code}))
 """

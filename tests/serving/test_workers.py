@@ -73,9 +73,15 @@ def serve_command(onnx_path: Path, port: int) -> list[str]:
 @pytest.fixture
 def pool(onnx_path):
     port = free_port()
-    server = subprocess.Popen(serve_command(onnx_path, port), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        serve_command(onnx_path, port), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     try:
-        yield server, port, wait_for_workers(server, port, 2)  # the workers, and perhaps multiprocessing's resource tracker
+        yield (
+            server,
+            port,
+            wait_for_workers(server, port, 2),
+        )  # the workers, and perhaps multiprocessing's resource tracker
     finally:
         reap(server)
 
@@ -106,7 +112,7 @@ def test_connections_spread_over_the_workers_and_a_dead_worker_is_replaced(pool)
 
 
 def test_sigterm_stops_every_worker(pool):
-    server, port, pids = pool
+    server, _port, pids = pool
     workers = workers_of(server.pid)
     server.send_signal(signal.SIGTERM)
     assert server.wait(timeout=60) == 0
@@ -128,7 +134,10 @@ def test_two_servers_started_together_do_not_share_the_port(onnx_path):
     """Started at once, one server keeps the port and the other exits with a clear message
     (both passed the old port check and formed one group of 4 listeners)."""
     port = free_port()
-    servers = [subprocess.Popen(serve_command(onnx_path, port), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    servers = [
+        subprocess.Popen(serve_command(onnx_path, port), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and all(s.poll() is None for s in servers):
@@ -138,7 +147,9 @@ def test_two_servers_started_together_do_not_share_the_port(onnx_path):
         kept = next(s for s in servers if s is not lost[0])
         assert lost[0].returncode == 1
         message = lost[0].stderr.read()
-        assert f"127.0.0.1:{port}" in message and ("already served by digitrec" in message or "cannot listen" in message), message
+        assert f"127.0.0.1:{port}" in message and (
+            "already served by digitrec" in message or "cannot listen" in message
+        ), message
         wait_for_workers(kept, port, 2)
         assert listening_sockets(port) == 2  # the winner's group, and nobody else's
     finally:

@@ -1,8 +1,7 @@
 import torch
 
-from digitrec.models.inputs import to_float_batch
+from digitrec.models.inputs import Normalization, to_float_batch
 from digitrec.training.augment import prepare_batch, random_affine
-from digitrec.models.inputs import Normalization
 from digitrec.training.config import AugmentConfig
 
 

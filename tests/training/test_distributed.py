@@ -19,13 +19,13 @@ from digitrec.artifacts.checkpoint import load_model
 from digitrec.data import load_dataset
 from digitrec.data.folders import load_fields
 from digitrec.evaluation.metrics import evaluate
+from digitrec.fileio import LockHeld, take_lock
 from digitrec.training import RunOptions, get_recipe
 from digitrec.training.distributed import Distributed
 from digitrec.training.runner import split_training_data
 from digitrec.training.runs import RunFolder
 from digitrec.training.tasks import ClassificationTask, score_fields
 from tests.helpers import synthetic_dataset, write_kaggle_root
-from digitrec.fileio import LockHeld, take_lock
 from tests.processes import alive, children, gone_within, reap
 from tests.training.test_reader import write_number_folder
 
@@ -57,12 +57,30 @@ def root(tmp_path_factory):
 
 
 def train_command(root: Path, out: Path, *extra: str) -> list[str]:
-    return [*TORCHRUN, "-m", "digitrec", "train", "--recipe", "quick", "--dataset", "kaggle", "--data-dir", str(root),
-            "--val-split", "0.2", "--device", "cpu", "--no-report", *extra]
+    return [
+        *TORCHRUN,
+        "-m",
+        "digitrec",
+        "train",
+        "--recipe",
+        "quick",
+        "--dataset",
+        "kaggle",
+        "--data-dir",
+        str(root),
+        "--val-split",
+        "0.2",
+        "--device",
+        "cpu",
+        "--no-report",
+        *extra,
+    ]
 
 
 def run(command: list[str]) -> subprocess.CompletedProcess:
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
@@ -72,21 +90,38 @@ def test_two_processes_write_one_run_folder_with_the_sums_of_both(root, tmp_path
     done = run(train_command(root, out, "--epochs", "2", "--out", str(out), "--json"))
     metrics = json.loads(done.stdout)  # printed once, by rank 0
     assert metrics["processes"] == 2 and RunFolder(out).finished
-    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["best.safetensors", "config.json", "history.csv", "last.safetensors", "metrics.json", "train_state.safetensors"]
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "best.safetensors",
+        "config.json",
+        "history.csv",
+        "last.safetensors",
+        "metrics.json",
+        "train_state.safetensors",
+    ]
     recipe = get_recipe("quick").with_overrides(val_split=0.2)
-    train_set, val_set = split_training_data(load_dataset("kaggle", "train", root), recipe, RunOptions(dataset="kaggle"))
+    train_set, val_set = split_training_data(
+        load_dataset("kaggle", "train", root), recipe, RunOptions(dataset="kaggle")
+    )
     steps = ClassificationTask(train_set, val_set).steps_per_epoch(recipe)
     assert metrics["examples_per_epoch"] == steps * recipe.batch_size  # both ranks' images, not rank 0's half
     best = load_model(out)
-    # The history's validation accuracy is the whole split's (each rank scored half), as evaluating the saved model gives.
-    assert metrics["val_accuracy"] == pytest.approx(evaluate(best.model, val_set, recipe.normalization).accuracy, abs=1e-9)
+    # The history's validation accuracy is the whole split's (each rank scored half), as evaluating the saved
+    # model gives.
+    assert metrics["val_accuracy"] == pytest.approx(
+        evaluate(best.model, val_set, recipe.normalization).accuracy, abs=1e-9
+    )
 
 
 def kill_torchrun_after_epoch_one(command: list[str], out: Path) -> None:
     """Start a 2-process run, kill -9 torchrun (alone) once epoch 1 is committed, and check
     that its two ranks follow it."""
-    job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-                           env={**os.environ, "OMP_NUM_THREADS": "1"})
+    job = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     try:
         deadline = time.monotonic() + 120
         history = out / "history.csv"
@@ -108,9 +143,14 @@ def test_a_killed_two_process_run_resumes_to_the_uninterrupted_weights(root, tmp
     assert not RunFolder(broken).finished, "the kill did not land before the end of training"
     done = run([*TORCHRUN, "-m", "digitrec", "train", "--resume", str(broken), "--data-dir", str(root), "--no-report"])
     assert "resuming" in done.stderr
-    a, b = safetensors.torch.load_file(straight / "last.safetensors"), safetensors.torch.load_file(broken / "last.safetensors")
+    a, b = (
+        safetensors.torch.load_file(straight / "last.safetensors"),
+        safetensors.torch.load_file(broken / "last.safetensors"),
+    )
     assert all(torch.equal(a[k], b[k]) for k in a)
-    assert [h.val_accuracy for h in RunFolder(straight).read_history()] == [h.val_accuracy for h in RunFolder(broken).read_history()]
+    assert [h.val_accuracy for h in RunFolder(straight).read_history()] == [
+        h.val_accuracy for h in RunFolder(broken).read_history()
+    ]
 
 
 def wait_for_the_lock(path: Path, deadline: float) -> None:
@@ -121,7 +161,9 @@ def wait_for_the_lock(path: Path, deadline: float) -> None:
             take_lock(path).close()
             return
         except LockHeld as e:
-            assert time.monotonic() < deadline, f"the lock is still held by pid {e.holder} (alive: {e.holder.isdigit() and alive(int(e.holder))})"
+            assert time.monotonic() < deadline, (
+                f"the lock is still held by pid {e.holder} (alive: {e.holder.isdigit() and alive(int(e.holder))})"
+            )
             time.sleep(0.05)
 
 
@@ -139,9 +181,19 @@ def test_the_reader_trains_on_two_processes(tmp_path):
     root = write_kaggle_root(tmp_path / "data", n_train=300, n_test=10)
     folder = write_number_folder(tmp_path / "fields" / "numbers")
     out = tmp_path / "reader"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "XDG_CACHE_HOME": str(tmp_path / "cache"), "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    done = subprocess.run([*TORCHRUN, str(Path(__file__).with_name("ddp_reader.py")), str(root), str(folder), str(out)],
-                          capture_output=True, text=True, timeout=300, env=env)
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    done = subprocess.run(
+        [*TORCHRUN, str(Path(__file__).with_name("ddp_reader.py")), str(root), str(folder), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["processes"] == 2 and metrics["examples_per_epoch"] == 6 * 16  # 8 strips a step from each rank

@@ -8,11 +8,11 @@ import pytest
 import safetensors.torch
 import torch
 
+from digitrec.artifacts.checkpoint import load_train_state
 from digitrec.errors import ConfigError, RunError
 from digitrec.evaluation.checkpoints import evaluate_saved_model
 from digitrec.fileio import read_json
 from digitrec.training import RunOptions, get_recipe, resume_run, train_recipe
-from digitrec.artifacts.checkpoint import load_train_state
 from digitrec.training.engine import TrainReporter
 from digitrec.training.runs import RunFolder
 from tests.helpers import tiny_recipe, write_kaggle_root
@@ -108,7 +108,9 @@ def test_bf16_precision_autocasts_the_forward_pass_and_keeps_fp32_weights(tmp_pa
         return out
 
     monkeypatch.setattr(torch.nn.Conv2d, "forward", recording_forward)
-    outcome = train_recipe(TINY, RunOptions(dataset="kaggle", seed=0, device="cpu", precision="bf16"), tmp_path / "run", root)
+    outcome = train_recipe(
+        TINY, RunOptions(dataset="kaggle", seed=0, device="cpu", precision="bf16"), tmp_path / "run", root
+    )
     assert seen == {torch.bfloat16}
     assert read_json(outcome.run.metrics)["precision"] == "bf16"
     assert read_json(outcome.run.config)["options"]["precision"] == "bf16"
@@ -159,8 +161,27 @@ def test_resume_of_a_folder_that_is_not_a_run(tmp_path):
 def test_kill_9_mid_training_loses_at_most_one_epoch(tmp_path, root):
     """A real SIGKILL while training; the run then resumes and finishes cleanly."""
     run_dir = tmp_path / "run"
-    cmd = [sys.executable, "-m", "digitrec", "train", "--recipe", "fast", "--dataset", "kaggle", "--data-dir", str(root),
-           "--epochs", "40", "--limit", "300", "--out", str(run_dir), "--quiet", "--device", "cpu"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "digitrec",
+        "train",
+        "--recipe",
+        "fast",
+        "--dataset",
+        "kaggle",
+        "--data-dir",
+        str(root),
+        "--epochs",
+        "40",
+        "--limit",
+        "300",
+        "--out",
+        str(run_dir),
+        "--quiet",
+        "--device",
+        "cpu",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     history = run_dir / "history.csv"
@@ -186,7 +207,9 @@ def test_kill_9_mid_training_loses_at_most_one_epoch(tmp_path, root):
 @pytest.mark.mnist
 def test_accuracy_gate_fast_on_a_few_thousand_mnist_images(tmp_path, mnist_root):
     """`fast` on 6,000 training images must reach 98% on the 10,000 test images it never saw."""
-    outcome = train_recipe(get_recipe("fast"), RunOptions(seed=0, limit=6000, device="cpu"), tmp_path / "run", mnist_root)
+    outcome = train_recipe(
+        get_recipe("fast"), RunOptions(seed=0, limit=6000, device="cpu"), tmp_path / "run", mnist_root
+    )
     ev = evaluate_saved_model(outcome.run.path, split="test", data_dir=mnist_root, device="cpu")
     assert ev.result.size == 10_000
     assert ev.result.accuracy >= 0.98, f"test accuracy {ev.result.accuracy:.4f}"
@@ -203,7 +226,9 @@ def test_resume_sweeps_temporary_files_of_interrupted_writes(tmp_path, root):
     assert not stale.exists() and keep.read_text() == "the user's own file"
 
 
-@pytest.mark.parametrize("name", ["mlp", "cnn-adadelta", "keras-mnist-cnn", "deep-cnn-rmsprop", "kaggle-cnn-augmented", "fast", "best"])
+@pytest.mark.parametrize(
+    "name", ["mlp", "cnn-adadelta", "keras-mnist-cnn", "deep-cnn-rmsprop", "kaggle-cnn-augmented", "fast", "best"]
+)
 def test_every_recipe_trains_one_short_epoch(tmp_path, root, name):
     """Each recipe's own optimiser, schedule, augmentation and split run end to end."""
     recipe = get_recipe(name).with_overrides(epochs=2, batch_size=32)

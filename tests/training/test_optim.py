@@ -63,10 +63,18 @@ def test_onecycle_warms_up_peaks_and_ends_low_but_positive():
 @pytest.mark.parametrize(
     "cfg, cls, checks",
     [
-        (OptimizerConfig("adadelta", lr=1.0, rho=0.95, eps=1e-7), torch.optim.Adadelta, {"rho": 0.95, "eps": 1e-7, "lr": 1.0}),
+        (
+            OptimizerConfig("adadelta", lr=1.0, rho=0.95, eps=1e-7),
+            torch.optim.Adadelta,
+            {"rho": 0.95, "eps": 1e-7, "lr": 1.0},
+        ),
         (OptimizerConfig("rmsprop", lr=1e-3, rho=0.9, eps=1e-8), torch.optim.RMSprop, {"alpha": 0.9, "eps": 1e-8}),
         (OptimizerConfig("adam", lr=1e-3, eps=1e-7), torch.optim.Adam, {"betas": (0.9, 0.999), "eps": 1e-7}),
-        (OptimizerConfig("sgd", lr=0.1, momentum=0.9, nesterov=True), torch.optim.SGD, {"momentum": 0.9, "nesterov": True}),
+        (
+            OptimizerConfig("sgd", lr=0.1, momentum=0.9, nesterov=True),
+            torch.optim.SGD,
+            {"momentum": 0.9, "nesterov": True},
+        ),
     ],
 )
 def test_optimizers_get_keras_settings(cfg, cls, checks):

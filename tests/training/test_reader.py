@@ -24,8 +24,22 @@ from tests.helpers import synthetic_digits, write_kaggle_root
 from tests.training.test_engine import StopAfter
 
 CLEAN = SyntheticConfig(
-    min_digits=1, max_digits=3, separator=0.0, trailing=0.0, line=0.0, border=0.0, margin=0.0, underline=0.0,
-    stain=0.0, pattern=0.0, blur=0.0, jpeg=0.0, low_contrast=0.0, noise=0.0, inverted=0.0, stroke=0.0,
+    min_digits=1,
+    max_digits=3,
+    separator=0.0,
+    trailing=0.0,
+    line=0.0,
+    border=0.0,
+    margin=0.0,
+    underline=0.0,
+    stain=0.0,
+    pattern=0.0,
+    blur=0.0,
+    jpeg=0.0,
+    low_contrast=0.0,
+    noise=0.0,
+    inverted=0.0,
+    stroke=0.0,
 )
 
 
@@ -38,7 +52,9 @@ def write_number_folder(folder: Path, n: int = 45, seed: int = 0) -> Path:
     rows = ["file,label"]
     for i, (strip, width, text) in enumerate(zip(batch.strips[:, 0], batch.widths, batch.texts())):
         pixels = 255 - (strip[:, : int(width)].numpy() * 255).round().astype(np.uint8)
-        Image.fromarray(np.pad(pixels, 8, constant_values=255)).resize((2 * (pixels.shape[1] + 16), 96)).save(folder / f"{i:03d}.png")
+        Image.fromarray(np.pad(pixels, 8, constant_values=255)).resize((2 * (pixels.shape[1] + 16), 96)).save(
+            folder / f"{i:03d}.png"
+        )
         rows.append(f"{i:03d}.png,{text}")
     (folder / "labels.csv").write_text("\n".join(rows) + "\n")
     return folder
@@ -49,10 +65,18 @@ def tiny(recipe: str, folder: Path, model: ModelConfig, epochs: int, steps: int,
     numbers of Kaggle digits, real fields from `folder`: learns something in seconds."""
     base = get_recipe(recipe)
     reader = dataclasses.replace(
-        base.reader, synthetic=CLEAN, digit_sources=("kaggle",), real=(f"{folder}:train",), real_weights=(1.0,),
-        validation=(f"{folder}:validation",), steps_per_epoch=steps, **reader_changes,
+        base.reader,
+        synthetic=CLEAN,
+        digit_sources=("kaggle",),
+        real=(f"{folder}:train",),
+        real_weights=(1.0,),
+        validation=(f"{folder}:validation",),
+        steps_per_epoch=steps,
+        **reader_changes,
     )
-    return base.with_overrides(model=model, reader=reader, epochs=epochs, batch_size=16, ema=0.0, schedule=ScheduleConfig("constant"), lr=1e-2)
+    return base.with_overrides(
+        model=model, reader=reader, epochs=epochs, batch_size=16, ema=0.0, schedule=ScheduleConfig("constant"), lr=1e-2
+    )
 
 
 def tiny_reader(folder: Path, epochs: int = 2, steps: int = 8, real_share: float = 0.5, finder: str | None = None):
@@ -119,7 +143,18 @@ def test_column_targets_give_each_column_the_box_of_the_digit_it_is_in():
 
     boxes = torch.tensor([[[4.0, 8.0, 14.0, 24.0], [13.0, 6.0, 30.0, 26.0], [-1.0, -1.0, -1.0, -1.0]]])
     target, has = column_targets(boxes, 10, 32)  # column centres 2, 6, 10, ..., 38
-    assert has[0].tolist() == [True, True, True, True, True, True, True, True, False, False]  # 2 is within the margin of 4
+    assert has[0].tolist() == [
+        True,
+        True,
+        True,
+        True,
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]  # 2 is within the margin of 4
     # Column 3 (centre 14) is in both boxes: the first's centre (9) is nearer than the second's (21.5).
     assert torch.allclose(target[0, 3], torch.tensor([(4 - 14) / 32, (14 - 14) / 32, 8 / 32, 24 / 32]))
     assert torch.allclose(target[0, 4], torch.tensor([(13 - 18) / 32, (30 - 18) / 32, 6 / 32, 26 / 32]))
@@ -145,7 +180,7 @@ def test_a_box_head_learns_on_a_frozen_field_reader_and_its_boxes_reach_the_reco
     width, height = Image.open(picture).size
     for d in reading.digits:
         x, y, w, h = d.box
-        assert 0 <= x and x + w <= width + 1 and 0 <= y and y + h <= height + 1
+        assert x >= 0 and x + w <= width + 1 and y >= 0 and y + h <= height + 1
 
 
 def test_an_interrupted_reader_run_resumes_exactly(tmp_path, data):
@@ -179,7 +214,7 @@ def test_init_from_another_architecture_is_refused(tmp_path, data):
     root, folder = data
     weak = train_recipe(tiny_reader(folder, epochs=1, steps=2), OPTIONS, tmp_path / "weak", root)
     other = tiny_reader(folder).with_overrides(model=ModelConfig("crnn", {"channels": [8, 16, 16, 32], "hidden": 16}))
-    with pytest.raises(ConfigError, match="--init .* with other options"):
+    with pytest.raises(ConfigError, match=r"--init .* with other options"):
         train_recipe(other, dataclasses.replace(OPTIONS, init=str(weak.run.path)), tmp_path / "other", root)
 
 
@@ -206,7 +241,13 @@ def test_reader_batches_are_grouped_by_width_so_narrow_fields_carry_no_wide_padd
     images, labels = synthetic_digits(100, seed=3)
     bank = DigitBank.from_images(torch.from_numpy(images), torch.from_numpy(labels.astype("int64")))
     maker = NumberMaker(bank, dataclasses.replace(CLEAN, min_digits=5, max_digits=6))
-    cells = FieldDataset(torch.full((40, 32, 32), 200, dtype=torch.uint8), torch.full((40,), 32), ("7",) * 40, (Path("c.png"),) * 40, "cells")
+    cells = FieldDataset(
+        torch.full((40, 32, 32), 200, dtype=torch.uint8),
+        torch.full((40,), 32),
+        ("7",) * 40,
+        (Path("c.png"),) * 40,
+        "cells",
+    )
     task = ReaderTask(maker, [cells], (1.0,), [], real_share=0.5)
     recipe = tiny_reader(Path("unused"), steps=8).with_overrides(batch_size=16)
     batches = list(task.batches(recipe, torch.Generator().manual_seed(0)))
@@ -216,7 +257,6 @@ def test_reader_batches_are_grouped_by_width_so_narrow_fields_carry_no_wide_padd
     # grouped, the cells' batches stay narrow; mixed, every batch would be as wide as a number.
     assert widths[0] <= 56 and widths[-1] >= 100
     assert sum(t.lengths.tolist().count(1) for _, t in batches) == 64  # every cell came, once per draw
-
 
 
 def test_a_strip_reader_can_train_on_strips_cut_from_synthetic_fields():
@@ -231,6 +271,7 @@ def test_a_strip_reader_can_train_on_strips_cut_from_synthetic_fields():
     batches = list(task.batches(recipe, torch.Generator().manual_seed(0)))
     assert len(batches) == 2 and all(x.shape[:3] == (8, 1, 32) for x, _ in batches)
     assert all((t.lengths >= 1).all() for _, t in batches)  # every cut holds its field's number
+
 
 def tiny_finder(out: Path) -> Path:
     """A number finder trained for two steps on small pages: a real checkpoint, not a good one."""
@@ -253,7 +294,9 @@ def test_a_strip_reader_learns_from_a_finders_strips_and_is_read_with_a_finder(t
     finder = tiny_finder(tmp_path / "finder.safetensors")
     found = train_recipe(tiny_reader(folder, epochs=1, steps=3, finder=str(finder)), OPTIONS, tmp_path / "found", root)
     assert load_model(found.run.path).meta["input"]["cut"] == "finder"
-    assert found.metrics["train_size"] == len(read_labels(f"{folder}:train")), "one strip per field: where the finder is surest"
+    assert found.metrics["train_size"] == len(read_labels(f"{folder}:train")), (
+        "one strip per field: where the finder is surest"
+    )
     monkeypatch.setattr(shipped, "FINDER", tmp_path / "no-finder.safetensors")
     with pytest.raises(ConfigError, match="cut by a number finder: pass one with --finder"):
         Recognizer.load(found.run.path)
@@ -267,4 +310,6 @@ def test_a_strip_reader_learns_from_a_finders_strips_and_is_read_with_a_finder(t
 def test_only_a_strip_reader_takes_a_finder_for_its_fields():
     with pytest.raises(ConfigError, match="does not train one"):
         get_recipe("reader").with_overrides(finder="finder.safetensors")
-    assert get_recipe("strip-reader").with_overrides(finder="f.safetensors").reader.finder == str(Path("f.safetensors").resolve())
+    assert get_recipe("strip-reader").with_overrides(finder="f.safetensors").reader.finder == str(
+        Path("f.safetensors").resolve()
+    )

@@ -2,10 +2,10 @@ import dataclasses
 
 import pytest
 
+from digitrec.data.synthetic_fields import FieldConfig
 from digitrec.errors import ConfigError
 from digitrec.models import build_model
 from digitrec.training import RECIPES, TUTORIAL_RECIPES, Recipe, get_recipe
-from digitrec.data.synthetic_fields import FieldConfig
 from digitrec.training.config import AugmentConfig
 
 
@@ -24,7 +24,12 @@ def test_tutorial_recipes_use_their_published_settings():
     assert (adadelta.name, adadelta.lr, adadelta.rho, adadelta.eps) == ("adadelta", 1.0, 0.95, 1e-7)
     kaggle = get_recipe("kaggle-cnn-augmented")
     assert (kaggle.optimizer.name, kaggle.optimizer.eps, kaggle.batch_size, kaggle.epochs) == ("rmsprop", 1e-8, 86, 30)
-    assert (kaggle.schedule.kind, kaggle.schedule.patience, kaggle.schedule.factor, kaggle.schedule.min_lr) == ("plateau", 3, 0.5, 1e-5)
+    assert (kaggle.schedule.kind, kaggle.schedule.patience, kaggle.schedule.factor, kaggle.schedule.min_lr) == (
+        "plateau",
+        3,
+        0.5,
+        1e-5,
+    )
     assert (kaggle.augment.rotation, kaggle.augment.zoom, kaggle.augment.shift) == (10, 0.1, 0.1)
     deep = get_recipe("deep-cnn-rmsprop")
     assert (deep.batch_size, deep.epochs, deep.val_split) == (512, 60, 0.25)
@@ -47,20 +52,24 @@ def test_overrides():
 
 def test_a_reader_recipe_that_cannot_be_trained_as_written_is_refused():
     whole = get_recipe("reader")  # reads whole fields
-    with pytest.raises(ConfigError, match="cut_fields .* has no strips to cut"):
+    with pytest.raises(ConfigError, match=r"cut_fields .* has no strips to cut"):
         whole.with_overrides(reader=dataclasses.replace(whole.reader, cut_fields=FieldConfig()))
     reader = get_recipe("strip-reader")
     with pytest.raises(ConfigError, match="cut_share is a fraction"):
         reader.with_overrides(reader=dataclasses.replace(reader.reader, cut_fields=FieldConfig(), cut_share=1.5))
     with pytest.raises(ConfigError, match="real_share is a fraction"):
         reader.with_overrides(reader=dataclasses.replace(reader.reader, real_share=-0.1))
-    reader.with_overrides(reader=dataclasses.replace(reader.reader, cut_fields=FieldConfig()))  # strips cut from fields: fine
+    reader.with_overrides(
+        reader=dataclasses.replace(reader.reader, cut_fields=FieldConfig())
+    )  # strips cut from fields: fine
 
 
 def test_the_kaggle_kernels_augmentation_is_keras_image_data_generators():
     """ImageDataGenerator(rotation_range=10, zoom_range=0.1, width_shift_range=0.1,
     height_shift_range=0.1), fill_mode left at its default."""
-    assert get_recipe("kaggle-cnn-augmented").augment == AugmentConfig(rotation=10.0, zoom=0.1, shift=0.1, zoom_each_axis=True, fill="nearest")
+    assert get_recipe("kaggle-cnn-augmented").augment == AugmentConfig(
+        rotation=10.0, zoom=0.1, shift=0.1, zoom_each_axis=True, fill="nearest"
+    )
 
 
 def test_unknown_field_in_saved_recipe_is_rejected():

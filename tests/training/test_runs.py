@@ -14,7 +14,20 @@ from digitrec.training import RunOptions, resume_run, train_recipe
 from digitrec.training.runs import RunFolder
 from tests.helpers import tiny_recipe, write_kaggle_root
 
-TRAIN = ["train", "--recipe", "fast", "--dataset", "kaggle", "--epochs", "2", "--batch-size", "16", "--quiet", "--device", "cpu"]
+TRAIN = [
+    "train",
+    "--recipe",
+    "fast",
+    "--dataset",
+    "kaggle",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "16",
+    "--quiet",
+    "--device",
+    "cpu",
+]
 
 
 @pytest.fixture

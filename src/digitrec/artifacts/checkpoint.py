@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import platform
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ def library_versions() -> dict[str, str]:
 
 
 # --- nested state <-> (JSON skeleton, flat tensors) ---------------------------------
+
 
 def flatten_state(obj: Any, tensors: dict[str, torch.Tensor], prefix: str = "s") -> Any:
     """A JSON-able skeleton of `obj`; every tensor moves into `tensors` under a fresh key."""
@@ -81,6 +82,7 @@ def unflatten_state(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 # --- reading and writing ------------------------------------------------------------
 
+
 def _write(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
     blob = safetensors.torch.save(tensors, metadata={METADATA_KEY: json.dumps(meta)})
     return atomic_write_bytes(path, blob)
@@ -93,15 +95,22 @@ def _read(path: Path, expected_format: str) -> tuple[dict[str, torch.Tensor], di
     try:
         with safetensors.safe_open(str(path), framework="pt") as f:
             header = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            # safe_open has keys() but is not iterable itself
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
     except Exception as e:  # safetensors raises its own error types and OSError for bad headers
-        raise CheckpointError(f"{path} is not a readable safetensors checkpoint ({e}); it may be truncated or corrupt") from None
+        raise CheckpointError(
+            f"{path} is not a readable safetensors checkpoint ({e}); it may be truncated or corrupt"
+        ) from None
     try:
         meta = json.loads(header[METADATA_KEY])
     except (KeyError, json.JSONDecodeError):
-        raise CheckpointError(f"{path} is a safetensors file without digitrec metadata; it is not a digitrec checkpoint") from None
+        raise CheckpointError(
+            f"{path} is a safetensors file without digitrec metadata; it is not a digitrec checkpoint"
+        ) from None
     if not isinstance(meta, dict):
-        raise CheckpointError(f"{path} is not a usable digitrec checkpoint: its metadata is a JSON {type(meta).__name__}, not an object")
+        raise CheckpointError(
+            f"{path} is not a usable digitrec checkpoint: its metadata is a JSON {type(meta).__name__}, not an object"
+        )
     if meta.get("format") != expected_format:
         raise CheckpointError(f"{path} has format {meta.get('format')!r}, expected {expected_format!r}")
     return tensors, meta
@@ -115,7 +124,7 @@ def save_model_checkpoint(path: str | Path, model: nn.Module, meta: dict[str, An
         "classes": list(range(10)),
         "input": {"shape": [1, 28, 28], "dtype": "uint8", "ink": "white on black, as MNIST"},
         "versions": library_versions(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         **meta,
     }
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -140,7 +149,9 @@ def resolve_model_path(run_or_checkpoint: str | Path) -> Path:
         for name in (BEST_CHECKPOINT, LAST_CHECKPOINT):
             if (path / name).exists():
                 return path / name
-        raise CheckpointError(f"{path} has no {BEST_CHECKPOINT} or {LAST_CHECKPOINT}; is it a run folder with a finished epoch?")
+        raise CheckpointError(
+            f"{path} has no {BEST_CHECKPOINT} or {LAST_CHECKPOINT}; is it a run folder with a finished epoch?"
+        )
     if not path.exists():
         raise CheckpointError(f"{path} does not exist; give a run folder or a .safetensors checkpoint")
     if path.suffix.lower() == ".onnx":
@@ -216,4 +227,3 @@ def save_train_state(path: str | Path, state: dict[str, Any]) -> Path:
 def load_train_state(path: str | Path) -> dict[str, Any]:
     tensors, meta = _read(Path(path), TRAIN_STATE_FORMAT)
     return unflatten_state(meta["state"], tensors)
-

@@ -70,7 +70,13 @@ def _example(meta: dict[str, Any], torch: Any) -> tuple[Any, dict[str, dict[int,
     """An example input of the model's kind and the axes that vary."""
     kind = meta.get("kind")
     if kind == "reader":
-        return torch.zeros(2, 1, int(meta["input"]["shape"][1]), 64), {"input": {0: "batch", 3: "width"}, "logits": {0: "batch", 1: "columns"}}
+        return torch.zeros(2, 1, int(meta["input"]["shape"][1]), 64), {
+            "input": {0: "batch", 3: "width"},
+            "logits": {0: "batch", 1: "columns"},
+        }
     if kind == "finder":
-        return torch.zeros(1, 1, 64, 96), {"input": {0: "batch", 2: "height", 3: "width"}, "logits": {0: "batch", 2: "rows", 3: "columns"}}
+        return torch.zeros(1, 1, 64, 96), {
+            "input": {0: "batch", 2: "height", 3: "width"},
+            "logits": {0: "batch", 2: "rows", 3: "columns"},
+        }
     return torch.zeros(1, 1, 28, 28), {"input": {0: "batch"}, "logits": {0: "batch"}}

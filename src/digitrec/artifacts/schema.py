@@ -53,21 +53,35 @@ def metadata_fault(meta: Any, *, needs_model: bool = True) -> str | None:
             return fault
     norm = meta.get("normalization")
     if not isinstance(norm, dict):
-        return "it has no normalization (an object with mean and std)" if norm is None else f"its normalization is {type(norm).__name__}, not an object with mean and std"
+        return (
+            "it has no normalization (an object with mean and std)"
+            if norm is None
+            else f"its normalization is {type(norm).__name__}, not an object with mean and std"
+        )
     if set(norm) != {"mean", "std"} or not all(_number(norm[k]) for k in ("mean", "std")):
         return f"its normalization must be {{mean, std}} numbers, got {norm}"
     if not (math.isfinite(norm["mean"]) and math.isfinite(norm["std"]) and norm["std"] > 0):
-        return f"its normalization has mean {norm['mean']!r} and std {norm['std']!r}; std must be a finite number above 0"
+        return (
+            f"its normalization has mean {norm['mean']!r} and std {norm['std']!r}; std must be a finite number above 0"
+        )
     classes = meta.get("classes")
-    if not (isinstance(classes, list) and len(classes) == 10 and all(isinstance(c, int) and not isinstance(c, bool) for c in classes)):
+    if not (
+        isinstance(classes, list)
+        and len(classes) == 10
+        and all(isinstance(c, int) and not isinstance(c, bool) for c in classes)
+    ):
         return f"its classes must be a list of the 10 digits, got {classes!r}"
     if kind == "finder":
         side = meta.get("input", {}).get("side") if isinstance(meta.get("input"), dict) else None
         if not (isinstance(side, int) and not isinstance(side, bool) and 64 <= side <= 4096):
             return f"a number finder's input.side must be a whole number of pixels in 64-4096, got {side!r}"
         target = meta.get("target")
-        if not (isinstance(target, dict) and isinstance(target.get("stride"), int) and 1 <= target["stride"] <= 64
-                and all(_number(target.get(k)) and 0 <= target[k] < 0.5 for k in ("shrink_x", "shrink_y"))):
+        if not (
+            isinstance(target, dict)
+            and isinstance(target.get("stride"), int)
+            and 1 <= target["stride"] <= 64
+            and all(_number(target.get(k)) and 0 <= target[k] < 0.5 for k in ("shrink_x", "shrink_y"))
+        ):
             return f"a number finder's target must be {{stride: 1-64, shrink_x, shrink_y: 0-0.5}}, got {target!r}"
     if kind == "reader":
         stride = meta.get("stride")
@@ -76,7 +90,10 @@ def metadata_fault(meta: Any, *, needs_model: bool = True) -> str | None:
         # Column 0 is CTC's blank and columns 1-10 the digits 0-9: what `ctc` reads.
         # (Checkpoints written before these two keys were recorded are read so too.)
         if meta.get("blank", 0) != 0 or meta.get("alphabet", DIGITS) != DIGITS:
-            return f"a reader's columns must be the blank (0), then the digits {DIGITS}; it has blank {meta.get('blank')!r} and alphabet {meta.get('alphabet')!r}"
+            return (
+                f"a reader's columns must be the blank (0), then the digits {DIGITS}; "
+                f"it has blank {meta.get('blank')!r} and alphabet {meta.get('alphabet')!r}"
+            )
     return None
 
 

@@ -7,4 +7,14 @@ from digitrec.batch.job import JobSummary, run_job
 from digitrec.batch.output import open_results, read_results
 from digitrec.batch.rows import COLUMNS, ReaderSpec, Row
 
-__all__ = ["COLUMNS", "JobSummary", "PictureFile", "ReaderSpec", "Row", "iter_pictures", "open_results", "read_results", "run_job"]
+__all__ = [
+    "COLUMNS",
+    "JobSummary",
+    "PictureFile",
+    "ReaderSpec",
+    "Row",
+    "iter_pictures",
+    "open_results",
+    "read_results",
+    "run_job",
+]

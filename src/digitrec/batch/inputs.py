@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from itertools import islice
-from typing import Iterable, Iterator, TypeVar
+from pathlib import Path
+from typing import TypeVar
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 LIST_SUFFIXES = frozenset({".txt", ".lst", ".list"})  # a file naming one picture per line
@@ -116,7 +117,7 @@ def _match(folder: Path, parts: list[str], *, prefix: bool) -> Iterator[PictureF
     except OSError:
         return  # the shell's glob too matches nothing under a folder it cannot list
     for entry in entries:
-        if entry.name.startswith(".") and not head.startswith(".") or not fnmatch.fnmatchcase(entry.name, head):
+        if (entry.name.startswith(".") and not head.startswith(".")) or not fnmatch.fnmatchcase(entry.name, head):
             continue
         path = Path(entry.path) if prefix else Path(entry.name)
         if rest:
@@ -128,6 +129,10 @@ def _match(folder: Path, parts: list[str], *, prefix: bool) -> Iterator[PictureF
 
 def _subfolders(folder: Path) -> list[Path]:
     try:
-        return [Path(e.path) for e in sorted(os.scandir(folder), key=lambda e: e.name) if e.is_dir(follow_symlinks=False) and not e.name.startswith(".")]
+        return [
+            Path(e.path)
+            for e in sorted(os.scandir(folder), key=lambda e: e.name)
+            if e.is_dir(follow_symlinks=False) and not e.name.startswith(".")
+        ]
     except OSError:
         return []

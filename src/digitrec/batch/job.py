@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Protocol
+from typing import Protocol
 
 from digitrec.batch.inputs import PictureFile, iter_pictures
 from digitrec.batch.local import read_local
@@ -96,7 +97,13 @@ def run_job(
     return summary
 
 
-def write_rows(chunks: Iterable[list[Row]], results, summary: JobSummary, on_row: Callable[[Row], None] | None, progress: Progress | None) -> None:
+def write_rows(
+    chunks: Iterable[list[Row]],
+    results,
+    summary: JobSummary,
+    on_row: Callable[[Row], None] | None,
+    progress: Progress | None,
+) -> None:
     """Each row to the results file and to `on_row`, counted; flushed after each chunk."""
     for rows in chunks:
         for row in rows:
@@ -113,7 +120,14 @@ def write_rows(chunks: Iterable[list[Row]], results, summary: JobSummary, on_row
 
 
 def engine_rows(
-    engine: str, pictures: Iterator[PictureFile], spec: ReaderSpec, workers: int | None, recognizer, address: str | None, *, details: bool
+    engine: str,
+    pictures: Iterator[PictureFile],
+    spec: ReaderSpec,
+    workers: int | None,
+    recognizer,
+    address: str | None,
+    *,
+    details: bool,
 ) -> Iterator[list[Row]]:
     workers = workers or available_cores()
     if engine == "ray":
@@ -127,7 +141,10 @@ def check_models(out: Path, models: set[str], model: str) -> None:
     """A results file holds one model's readings: resuming with another would mix them."""
     others = models - {model}
     if others:
-        raise OutputError(f"{out} holds readings by {', '.join(sorted(others))}, not {model}; name another --out, or delete it to start over")
+        raise OutputError(
+            f"{out} holds readings by {', '.join(sorted(others))}, not {model}; "
+            "name another --out, or delete it to start over"
+        )
 
 
 def count_in_background(inputs: list[str], skip: set[str], progress: Progress) -> None:

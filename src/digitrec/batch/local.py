@@ -12,10 +12,10 @@ import multiprocessing
 import os
 import signal
 from collections import deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from itertools import chain, islice
-from typing import Iterable, Iterator
 
 from digitrec.batch.inputs import PictureFile, chunked
 from digitrec.batch.rows import ReaderSpec, Row, read_row
@@ -45,7 +45,9 @@ def _read_chunk(chunk: list[PictureFile], details: bool) -> list[Row]:
 
 
 # --- in the parent ---------------------------------------------------------------------
-def read_in_process(pictures: Iterable[PictureFile], spec: ReaderSpec, recognizer=None, *, details: bool = False) -> Iterator[list[Row]]:
+def read_in_process(
+    pictures: Iterable[PictureFile], spec: ReaderSpec, recognizer=None, *, details: bool = False
+) -> Iterator[list[Row]]:
     recognizer = recognizer if recognizer is not None else spec.load()
     for chunk in chunked(pictures, CHUNK):
         yield [read_row(recognizer, picture, spec, details=details) for picture in chunk]
@@ -65,7 +67,9 @@ def read_local(
     yield from _read_in_pool(chunked(chain(head, it), CHUNK), spec, workers, details=details)
 
 
-def _read_in_pool(chunks: Iterator[list[PictureFile]], spec: ReaderSpec, workers: int, *, details: bool) -> Iterator[list[Row]]:
+def _read_in_pool(
+    chunks: Iterator[list[PictureFile]], spec: ReaderSpec, workers: int, *, details: bool
+) -> Iterator[list[Row]]:
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked threads or locks
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(spec, os.getpid()))
     pending: deque[Future] = deque()
@@ -85,5 +89,6 @@ def _result(future: Future) -> list[Row]:
         return future.result()
     except BrokenProcessPool:
         raise DigitrecError(
-            "a worker process died (killed, out of memory, or a crash in a decoder); the rows read so far are kept: run the same command again to resume"
+            "a worker process died (killed, out of memory, or a crash in a decoder); "
+            "the rows read so far are kept: run the same command again to resume"
         ) from None

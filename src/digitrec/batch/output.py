@@ -15,9 +15,9 @@ import csv
 import io
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from digitrec.batch.inputs import chunked
 from digitrec.batch.rows import COLUMNS, Row
@@ -36,7 +36,9 @@ def output_format(path: Path) -> str:
     try:
         return FORMATS[path.suffix.lower()]
     except KeyError:
-        raise OutputError(f"--out {path}: unknown format {path.suffix or '(no extension)'}; use .jsonl, .csv or .parquet") from None
+        raise OutputError(
+            f"--out {path}: unknown format {path.suffix or '(no extension)'}; use .jsonl, .csv or .parquet"
+        ) from None
 
 
 @dataclass
@@ -69,7 +71,8 @@ class LineFile:
     def open(self) -> Done:
         keep = self._scan() if self.path.exists() else 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "r+b" if self.path.exists() else "wb")
+        # stays open as self.fh until close(): rows are appended as they come
+        fh = open(self.path, "r+b" if self.path.exists() else "wb")  # noqa: SIM115
         fh.truncate(keep)  # a partial last line from a killed run goes: its picture is read again
         fh.seek(keep)
         self.fh = io.TextIOWrapper(fh, encoding="utf-8", newline="")
@@ -87,7 +90,10 @@ class LineFile:
                     break  # cut short by a kill
                 if number == 1 and self.kind == "csv":
                     if line.decode("utf-8", "replace").strip() != ",".join(COLUMNS):
-                        raise OutputError(f"{self.path} is not a digitrec results file (its header is not {','.join(COLUMNS)}); not appending to it")
+                        raise OutputError(
+                            f"{self.path} is not a digitrec results file "
+                            f"(its header is not {','.join(COLUMNS)}); not appending to it"
+                        )
                 else:
                     self.done.add(self._parse(line, number))
                 keep += len(line)
@@ -139,12 +145,16 @@ class ParquetFile:
         done = self.journal.open()
         if self.path.exists():
             try:
-                for batch in pq.ParquetFile(self.path).iter_batches(batch_size=PARQUET_BATCH, columns=["path", "error", "model"]):
+                for batch in pq.ParquetFile(self.path).iter_batches(
+                    batch_size=PARQUET_BATCH, columns=["path", "error", "model"]
+                ):
                     for path, error, model in zip(*(batch.column(i).to_pylist() for i in range(3))):
                         done.add(Row(path, error=error or "", model=model or ""))
             except Exception as e:  # pyarrow raises its own kinds for a file that is not Parquet
                 self.journal.close()
-                raise OutputError(f"{self.path} is not a readable Parquet results file ({e}); not appending to it") from None
+                raise OutputError(
+                    f"{self.path} is not a readable Parquet results file ({e}); not appending to it"
+                ) from None
         return done
 
     def write(self, row: Row) -> None:

@@ -13,7 +13,7 @@ Needs the optional extra: pip install 'digitrec[cluster]'.
 from __future__ import annotations
 
 import logging
-from typing import Iterator
+from collections.abc import Iterator
 
 from digitrec.batch.inputs import PictureFile, chunked
 from digitrec.batch.local import CHUNK
@@ -50,13 +50,21 @@ def start_ray(address: str | None, workers: int):
     if ray.is_initialized():
         return ray, False
     if address is None:  # a Ray of our own on this machine, gone when the job ends
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, object_store_memory=LOCAL_OBJECT_STORE, configure_logging=False)
+        ray.init(
+            num_cpus=workers,
+            include_dashboard=False,
+            log_to_driver=False,
+            object_store_memory=LOCAL_OBJECT_STORE,
+            configure_logging=False,
+        )
     else:
         ray.init(address=address, log_to_driver=False, configure_logging=False)
     return ray, True
 
 
-def read_ray(pictures: Iterator[PictureFile], spec: ReaderSpec, workers: int, address: str | None) -> Iterator[list[Row]]:
+def read_ray(
+    pictures: Iterator[PictureFile], spec: ReaderSpec, workers: int, address: str | None
+) -> Iterator[list[Row]]:
     ray, started = start_ray(address, workers)
     try:
         context = ray.data.DataContext.get_current()
@@ -72,8 +80,13 @@ def read_ray(pictures: Iterator[PictureFile], spec: ReaderSpec, workers: int, ad
         for block in chunked(pictures, BLOCK):
             items = [{"path": p.path, "problem": p.problem or ""} for p in block]
             dataset = ray.data.from_items(items).map_batches(
-                ReaderActor, fn_constructor_args=(spec,), batch_size=CHUNK, compute=ray.data.ActorPoolStrategy(size=actors),
-                num_gpus=1 if gpus else 0, num_cpus=0 if gpus else 1, batch_format="numpy",
+                ReaderActor,
+                fn_constructor_args=(spec,),
+                batch_size=CHUNK,
+                compute=ray.data.ActorPoolStrategy(size=actors),
+                num_gpus=1 if gpus else 0,
+                num_cpus=0 if gpus else 1,
+                batch_format="numpy",
             )
             for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
                 yield [Row(**{c: _plain(batch[c][i]) for c in COLUMNS}) for i in range(len(batch["path"]))]

@@ -22,14 +22,19 @@ class Row:
     error: str = ""  # why the picture could not be read ("" when it was)
     warning: str = ""  # read, but found nothing, or something odd (e.g. "no digit found")
     model: str = ""
-    details: dict[str, Any] | None = field(default=None, compare=False)  # the whole reading, for `predict --json`; never written
+    details: dict[str, Any] | None = field(
+        default=None, compare=False
+    )  # the whole reading, for `predict --json`; never written
 
     def to_dict(self) -> dict[str, Any]:
         return {c: getattr(self, c) for c in COLUMNS}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Row:
-        return cls(**{k: ("" if d.get(k) is None else d.get(k, "")) for k in COLUMNS if k != "confidence"}, confidence=float(d.get("confidence") or 0.0))
+        return cls(
+            **{k: ("" if d.get(k) is None else d.get(k, "")) for k in COLUMNS if k != "confidence"},
+            confidence=float(d.get("confidence") or 0.0),
+        )
 
 
 @dataclass(frozen=True)
@@ -55,12 +60,17 @@ class ReaderSpec:
         from digitrec.recognizer import Recognizer
 
         recognizer = Recognizer.load(
-            self.model, self.device, PreprocessOptions(single=self.single, deskew=self.deskew), min_confidence=self.min_confidence, layout=self.layout,
+            self.model,
+            self.device,
+            PreprocessOptions(single=self.single, deskew=self.deskew),
+            min_confidence=self.min_confidence,
+            layout=self.layout,
             finder=self.finder,
         )
         if self.single and recognizer.classifier is None:
             raise ConfigError(
-                f"--single reads one digit with a digit classifier, and {self.model or 'the shipped reader'} is a number reader with none beside it; pass a classifier's run folder"
+                f"--single reads one digit with a digit classifier, and {self.model or 'the shipped reader'} "
+                "is a number reader with none beside it; pass a classifier's run folder"
             )
         return recognizer
 
@@ -74,7 +84,9 @@ def read_bytes(uri: str) -> bytes:
         return f.read()
 
 
-def read_row(recognizer, picture: PictureFile, spec: ReaderSpec, data: bytes | None = None, *, details: bool = False) -> Row:
+def read_row(
+    recognizer, picture: PictureFile, spec: ReaderSpec, data: bytes | None = None, *, details: bool = False
+) -> Row:
     """The row for one picture; any failure to read it becomes the row's error."""
     model = spec.name
     if picture.problem is not None:
@@ -92,7 +104,15 @@ def read_row(recognizer, picture: PictureFile, spec: ReaderSpec, data: bytes | N
         return Row(picture.path, error=f"unexpected {type(e).__name__} reading {picture.path}: {e}", model=model)
     if spec.save_crops is not None:
         save_crops(reading, picture.path, Path(spec.save_crops))
-    return Row(picture.path, reading.text, round(reading.confidence, 6), "", reading.warning or "", model, reading.to_dict() if details else None)
+    return Row(
+        picture.path,
+        reading.text,
+        round(reading.confidence, 6),
+        "",
+        reading.warning or "",
+        model,
+        reading.to_dict() if details else None,
+    )
 
 
 def save_crops(reading, path: str, folder: Path) -> None:

@@ -6,7 +6,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -17,12 +17,18 @@ out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty()
 err = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 120)
 
 DataDirOption = typer.Option(
-    None, "--data-dir", help="Local data root holding mnist/ (and kaggle/); also $DIGITREC_DATA. No network is used.",
+    None,
+    "--data-dir",
+    help="Local data root holding mnist/ (and kaggle/); also $DIGITREC_DATA. No network is used.",
     show_default=False,
 )
 JsonOption = typer.Option(False, "--json", help="Print one JSON document on stdout instead of tables.")
 DeviceOption = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps.")
-PrecisionOption = typer.Option(None, "--precision", help="Training forward pass: auto (the default: bf16 autocast on CUDA, fp32 elsewhere), fp32 or bf16.")
+PrecisionOption = typer.Option(
+    None,
+    "--precision",
+    help="Training forward pass: auto (the default: bf16 autocast on CUDA, fp32 elsewhere), fp32 or bf16.",
+)
 
 
 def _clean(obj: Any) -> Any:
@@ -42,5 +48,5 @@ def emit_json(obj: Any) -> None:
     print(json.dumps(_clean(obj), allow_nan=False))
 
 
-def percent(x: Optional[float], digits: int = 2) -> str:
+def percent(x: float | None, digits: int = 2) -> str:
     return "-" if x is None else f"{100 * x:.{digits}f}%"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -16,8 +15,9 @@ app = typer.Typer(help="Get, inspect and look at the data.", no_args_is_help=Tru
 
 
 @app.command("download")
-def download(data_dir: Optional[Path] = DataDirOption, as_json: bool = JsonOption) -> None:
-    """Get the four MNIST files (from the local data root, or the official mirrors into the user cache) and verify their sha256."""
+def download(data_dir: Path | None = DataDirOption, as_json: bool = JsonOption) -> None:
+    """Get the four MNIST files (from the local data root, or the official mirrors into the user cache)
+    and verify their sha256."""
     from digitrec.data.mnist import MnistSource, data_root_from
 
     source = MnistSource(data_root=data_root_from(data_dir))
@@ -36,7 +36,7 @@ def download(data_dir: Optional[Path] = DataDirOption, as_json: bool = JsonOptio
 @app.command("info")
 def info(
     dataset: str = typer.Option("mnist", "--dataset", help=f"One of: {', '.join(DATASETS)}."),
-    data_dir: Optional[Path] = DataDirOption,
+    data_dir: Path | None = DataDirOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Sizes and class counts of the train and test splits."""
@@ -73,7 +73,7 @@ def show(
     split: str = typer.Option("train", "--split", help="train or test."),
     count: int = typer.Option(36, "--count", min=1, max=400, help="How many samples."),
     seed: int = typer.Option(0, "--seed"),
-    data_dir: Optional[Path] = DataDirOption,
+    data_dir: Path | None = DataDirOption,
 ) -> None:
     """Write a grid of random samples, titled with their labels."""
     from digitrec.data import load_dataset

@@ -42,7 +42,9 @@ class ConsoleReporter(TrainReporter):
             self.progress.stop()
             self.progress = None
         val = (
-            f"  val loss {stats.val_loss:.4f} acc {percent(stats.val_accuracy)}" if stats.val_accuracy is not None else ""
+            f"  val loss {stats.val_loss:.4f} acc {percent(stats.val_accuracy)}"
+            if stats.val_accuracy is not None
+            else ""
         )
         mark = "  [green]* best[/]" if improved and stats.val_accuracy is not None else ""
         self.console.print(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -33,10 +32,15 @@ def export(
     from digitrec.runtime import onnx_session
 
     if onnx_session(path)[1].get("kind") == "finder":  # a finder finds numbers for a reader: it is served beside one
-        out.print(f"wrote {path} ({path.stat().st_size:,} bytes); serve it beside a reader with "
-                  f"`digitrec serve --model reader.onnx --finder {path} --runtime onnx`")
+        out.print(
+            f"wrote {path} ({path.stat().st_size:,} bytes); serve it beside a reader with "
+            f"`digitrec serve --model reader.onnx --finder {path} --runtime onnx`"
+        )
     else:
-        out.print(f"wrote {path} ({path.stat().st_size:,} bytes); serve it with `digitrec serve --model {path} --runtime onnx`")
+        out.print(
+            f"wrote {path} ({path.stat().st_size:,} bytes); "
+            f"serve it with `digitrec serve --model {path} --runtime onnx`"
+        )
 
 
 def is_loopback(host: str) -> bool:
@@ -59,22 +63,54 @@ def read_api_key(key: str | None, key_file: Path | None) -> str | None:
         except OSError as e:
             raise ConfigError(f"cannot read the API key file {key_file}: {e.strerror or e}") from None
     if key is not None and len(key) < 16:
-        raise ConfigError("an API key must be at least 16 characters (`python -c 'import secrets; print(secrets.token_urlsafe())'` makes one)")
+        raise ConfigError(
+            "an API key must be at least 16 characters "
+            "(`python -c 'import secrets; print(secrets.token_urlsafe())'` makes one)"
+        )
     return key
 
 
 def serve(
-    model: Optional[Path] = typer.Option(None, "--model", help="Run folder, checkpoint, or .onnx export; default: the shipped models."),
+    model: Path | None = typer.Option(
+        None, "--model", help="Run folder, checkpoint, or .onnx export; default: the shipped models."
+    ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; loopback unless told otherwise."),
     port: int = typer.Option(8000, "--port", min=1, max=65535),
     runtime: str = typer.Option("auto", "--runtime", help="pytorch, onnx, or auto (onnx for .onnx files)."),
-    finder: Optional[Path] = typer.Option(None, "--finder", help="A number finder's checkpoint (python -m digitrec.training.finder) or its .onnx export: where the numbers are (a field's, a page's); default: the one shipped with the shipped reader, else the rule-based field finder."),
+    finder: Path | None = typer.Option(
+        None,
+        "--finder",
+        help=(
+            "A number finder's checkpoint (python -m digitrec.training.finder) or its .onnx export: "
+            "where the numbers are (a field's, a page's); "
+            "default: the one shipped with the shipped reader, else the rule-based field finder."
+        ),
+    ),
     max_bytes: int = typer.Option(DEFAULTS.max_bytes, "--max-bytes", min=1, help="Largest request body accepted."),
     workers: int = typer.Option(1, "--workers", min=1, help="Server processes (each loads the model once)."),
-    header_timeout: float = typer.Option(DEFAULTS.header_timeout, "--header-timeout", min=0.1, help="Seconds a request's headers may take to arrive (then 408)."),
-    body_timeout: float = typer.Option(DEFAULTS.body_timeout, "--body-timeout", min=0.1, help="Seconds a request's body may take once its headers are in (then the connection closes)."),
-    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="DIGITREC_API_KEY", help="Every /api/ request must carry this key (X-API-Key or Authorization: Bearer); also from DIGITREC_API_KEY."),
-    api_key_file: Optional[Path] = typer.Option(None, "--api-key-file", help="Read the API key from this file (it stays out of the process list)."),
+    header_timeout: float = typer.Option(
+        DEFAULTS.header_timeout,
+        "--header-timeout",
+        min=0.1,
+        help="Seconds a request's headers may take to arrive (then 408).",
+    ),
+    body_timeout: float = typer.Option(
+        DEFAULTS.body_timeout,
+        "--body-timeout",
+        min=0.1,
+        help="Seconds a request's body may take once its headers are in (then the connection closes).",
+    ),
+    api_key: str | None = typer.Option(
+        None,
+        "--api-key",
+        envvar="DIGITREC_API_KEY",
+        help=(
+            "Every /api/ request must carry this key (X-API-Key or Authorization: Bearer); also from DIGITREC_API_KEY."
+        ),
+    ),
+    api_key_file: Path | None = typer.Option(
+        None, "--api-key-file", help="Read the API key from this file (it stays out of the process list)."
+    ),
 ) -> None:
     """Serve the REST API and the drawing board page (FastAPI on uvicorn)."""
 
@@ -89,9 +125,19 @@ def serve(
         model = shipped(READER)  # with the shipped classifier beside it for pixels
     key = read_api_key(api_key, api_key_file)
     if not is_loopback(host):
-        advice = "every /api/ request needs its API key" if key else "anyone who can reach this address can use the API; pass --api-key or --api-key-file"
+        advice = (
+            "every /api/ request needs its API key"
+            if key
+            else "anyone who can reach this address can use the API; pass --api-key or --api-key-file"
+        )
         err.print(f"[bold yellow]warning:[/] serving on {host}, not loopback: {advice}")
-    config = ServerConfig(max_bytes=max_bytes, header_timeout=header_timeout, body_timeout=body_timeout, api_key=key, finder=str(finder) if finder is not None else None)
+    config = ServerConfig(
+        max_bytes=max_bytes,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+        api_key=key,
+        finder=str(finder) if finder is not None else None,
+    )
     app = load_app(model, runtime, config)  # a bad model fails here, before the port is claimed
     from digitrec.serving.workers import WorkerPool, balanced_workers_supported
 
@@ -99,8 +145,14 @@ def serve(
         # Each of uvicorn's workers imports uvicorn_worker, which reads these settings.
         os.environ[WORKER_SETTINGS] = worker_settings(str(model), runtime, config)
         err.print(f"digitrec serving {model} ({runtime}) on http://{host}:{port} with {workers} workers (uvicorn's)")
-        uvicorn.run("digitrec.serving.uvicorn_worker:app", host=host, port=port, workers=workers, log_level="warning",
-                    http="digitrec.serving.uvicorn_worker:Protocol")
+        uvicorn.run(
+            "digitrec.serving.uvicorn_worker:app",
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            http="digitrec.serving.uvicorn_worker:Protocol",
+        )
         return
     from digitrec.serving.listen import claim_port
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -16,7 +15,7 @@ from digitrec.errors import ConfigError
 
 
 def recipes(
-    name: Optional[str] = typer.Argument(None, help="Show this recipe in full, with its model summary."),
+    name: str | None = typer.Argument(None, help="Show this recipe in full, with its model summary."),
     as_json: bool = JsonOption,
 ) -> None:
     """List the recipes, or print one with a Keras-style model summary."""
@@ -25,7 +24,12 @@ def recipes(
 
     if name is None:
         rows = [
-            {"name": r.name, "summary": r.summary, "parameters": count_parameters(build_model(r.model)), "published": r.published}
+            {
+                "name": r.name,
+                "summary": r.summary,
+                "parameters": count_parameters(build_model(r.model)),
+                "published": r.published,
+            }
             for r in RECIPES.values()
         ]
         if as_json:
@@ -46,7 +50,10 @@ def recipes(
             {
                 "recipe": recipe.to_dict(),
                 "parameters": count_parameters(model),
-                "layers": [{"name": r.name, "type": r.kind, "output_shape": list(r.output_shape), "params": r.params} for r in rows],
+                "layers": [
+                    {"name": r.name, "type": r.kind, "output_shape": list(r.output_shape), "params": r.params}
+                    for r in rows
+                ],
             }
         )
         return
@@ -55,10 +62,18 @@ def recipes(
     if recipe.published:
         out.print(f"published: {recipe.published}")
     o, s, a = recipe.optimizer, recipe.schedule, recipe.augment
-    out.print(f"optimizer: {o.name} lr {o.lr:g}" + (f" betas {tuple(o.betas)}" if o.name.startswith("adam") else f" rho {o.rho:g}") + f" eps {o.eps:g}")
-    out.print(f"schedule: {s.kind}  epochs: {recipe.epochs}  batch size: {recipe.batch_size}  validation split: {recipe.val_split:.4g}")
     out.print(
-        "augmentation: " + (f"rotation ±{a.rotation:g}°, zoom ±{a.zoom:.0%}, shift ±{a.shift:.0%}" if a.enabled else "none")
+        f"optimizer: {o.name} lr {o.lr:g}"
+        + (f" betas {tuple(o.betas)}" if o.name.startswith("adam") else f" rho {o.rho:g}")
+        + f" eps {o.eps:g}"
+    )
+    out.print(
+        f"schedule: {s.kind}  epochs: {recipe.epochs}  batch size: {recipe.batch_size}  "
+        f"validation split: {recipe.val_split:.4g}"
+    )
+    out.print(
+        "augmentation: "
+        + (f"rotation ±{a.rotation:g}°, zoom ±{a.zoom:.0%}, shift ±{a.shift:.0%}" if a.enabled else "none")
         + f"  label smoothing: {recipe.label_smoothing:g}"
         + (f"  weight EMA: {recipe.ema:g}" if recipe.ema else "")
     )
@@ -75,23 +90,42 @@ def refuse_on_resume(*flags: tuple[str, object]) -> None:
 
 
 def train(
-    recipe_name: Optional[str] = typer.Option(None, "--recipe", help="Recipe to train (see `digitrec recipes`); default fast."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (the peak, for one-cycle)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the split, the weights and the batches (default 0)."),
+    recipe_name: str | None = typer.Option(
+        None, "--recipe", help="Recipe to train (see `digitrec recipes`); default fast."
+    ),
+    epochs: int | None = typer.Option(None, "--epochs", min=1),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1),
+    lr: float | None = typer.Option(None, "--lr", help="Learning rate (the peak, for one-cycle)."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed of the split, the weights and the batches (default 0)."),
     device: str = DeviceOption,
-    precision: Optional[str] = PrecisionOption,
-    val_split: Optional[float] = typer.Option(None, "--val-split", help="Fraction of the training set held out, 0 for none."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Train on a random subset of this many images (quick runs)."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Run folder to create (default runs/<recipe>-<time>)."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="mnist (default), kaggle, or a labelled folder (images + labels.csv) for the reader."),
-    init: Optional[Path] = typer.Option(None, "--init", help="Start from this trained model's weights (fine-tuning, e.g. a reader on your own folder)."),
-    finder: Optional[Path] = typer.Option(None, "--finder", help="A strip reader's real fields are cut where this number finder is surest (default: the recipe's, the shipped finder)."),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue this interrupted run folder."),
-    data_dir: Optional[Path] = DataDirOption,
+    precision: str | None = PrecisionOption,
+    val_split: float | None = typer.Option(
+        None, "--val-split", help="Fraction of the training set held out, 0 for none."
+    ),
+    limit: int | None = typer.Option(
+        None, "--limit", help="Train on a random subset of this many images (quick runs)."
+    ),
+    out_dir: Path | None = typer.Option(None, "--out", help="Run folder to create (default runs/<recipe>-<time>)."),
+    dataset: str | None = typer.Option(
+        None, "--dataset", help="mnist (default), kaggle, or a labelled folder (images + labels.csv) for the reader."
+    ),
+    init: Path | None = typer.Option(
+        None, "--init", help="Start from this trained model's weights (fine-tuning, e.g. a reader on your own folder)."
+    ),
+    finder: Path | None = typer.Option(
+        None,
+        "--finder",
+        help=(
+            "A strip reader's real fields are cut where this number finder is surest "
+            "(default: the recipe's, the shipped finder)."
+        ),
+    ),
+    resume: Path | None = typer.Option(None, "--resume", help="Continue this interrupted run folder."),
+    data_dir: Path | None = DataDirOption,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
-    report: bool = typer.Option(True, "--report/--no-report", help="Write figures and report.html (on the validation split) at the end."),
+    report: bool = typer.Option(
+        True, "--report/--no-report", help="Write figures and report.html (on the validation split) at the end."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Train a recipe into a run folder: config, history, best and last checkpoints, metrics, report."""
@@ -105,9 +139,20 @@ def train(
     reporter = None if quiet or not group.main else ConsoleReporter(err)
     try:
         if resume is not None:
-            refuse_on_resume(("--recipe", recipe_name), ("--epochs", epochs), ("--batch-size", batch_size), ("--lr", lr), ("--val-split", val_split),
-                             ("--limit", limit), ("--out", out_dir), ("--init", init), ("--seed", seed), ("--dataset", dataset), ("--precision", precision),
-                             ("--finder", finder))
+            refuse_on_resume(
+                ("--recipe", recipe_name),
+                ("--epochs", epochs),
+                ("--batch-size", batch_size),
+                ("--lr", lr),
+                ("--val-split", val_split),
+                ("--limit", limit),
+                ("--out", out_dir),
+                ("--init", init),
+                ("--seed", seed),
+                ("--dataset", dataset),
+                ("--precision", precision),
+                ("--finder", finder),
+            )
             if RunFolder(resume).finished and not (resume / "report.html").exists() and report and group.main:
                 # Killed between its last checkpoint and its report: finish what is missing.
                 from digitrec.evaluation.report import write_run_report
@@ -123,15 +168,21 @@ def train(
             recipe = get_recipe(recipe_name or "fast").with_overrides(
                 epochs=epochs, batch_size=batch_size, lr=lr, val_split=val_split, finder=finder
             )
-            options = RunOptions(dataset=dataset or "mnist", seed=seed or 0, limit=limit, device=device, precision=precision or "auto",
-                                 init=None if init is None else str(init))
+            options = RunOptions(
+                dataset=dataset or "mnist",
+                seed=seed or 0,
+                limit=limit,
+                device=device,
+                precision=precision or "auto",
+                init=None if init is None else str(init),
+            )
             outcome = train_recipe(recipe, options, out_dir, data_dir, reporter, group)
     except KeyboardInterrupt:
         if reporter is not None:
             reporter.close()
         where = resume or out_dir or "the run folder"
         err.print(f"interrupted: finished epochs are saved; continue with `digitrec train --resume {where}`")
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
     leave(group)
     if group.main:  # rank 0 reports for the group
         report_outcome(outcome, report=report, data_dir=data_dir, device=device, as_json=as_json)
@@ -139,7 +190,7 @@ def train(
         exit_rank()
 
 
-def report_outcome(outcome, *, report: bool, data_dir: Optional[Path], device: str, as_json: bool) -> None:
+def report_outcome(outcome, *, report: bool, data_dir: Path | None, device: str, as_json: bool) -> None:
     """What `train` prints at the end, and the report it writes."""
     m = outcome.metrics
     report_path = None
@@ -151,9 +202,20 @@ def report_outcome(outcome, *, report: bool, data_dir: Optional[Path], device: s
         split = "val" if m["val_size"] else None
         report_path = write_run_report(outcome.run.path, split=split, data_dir=data_dir, device=device)
     if as_json:
-        emit_json({"run_dir": str(outcome.run.path), **m, "report": report_path, "history": [vars(h) for h in outcome.fit.history]})
+        emit_json(
+            {
+                "run_dir": str(outcome.run.path),
+                **m,
+                "report": report_path,
+                "history": [vars(h) for h in outcome.fit.history],
+            }
+        )
         return
-    val = f", validation accuracy {percent(m['val_accuracy'])} (epoch {m['best_epoch']})" if m["val_accuracy"] is not None else ""
+    val = (
+        f", validation accuracy {percent(m['val_accuracy'])} (epoch {m['best_epoch']})"
+        if m["val_accuracy"] is not None
+        else ""
+    )
     out.print(f"trained {m['recipe']} for {m['epochs']} epochs in {m['train_seconds']:.1f}s{val}")
     out.print(f"run folder: {outcome.run.path}  (evaluate with `digitrec evaluate {outcome.run.path}`)")
     if report_path:
@@ -162,14 +224,23 @@ def report_outcome(outcome, *, report: bool, data_dir: Optional[Path], device: s
 
 def evaluate(
     run: Path = typer.Argument(..., help="Run folder (its best checkpoint) or a .safetensors checkpoint."),
-    split: str = typer.Option("test", "--split", help="test (the final number) or val (the run's own validation split)."),
-    dataset: Optional[str] = typer.Option(
-        None, "--dataset", help="Default: the data set the model was trained on. A labelled folder (labels.csv; FOLDER:validation for its held-out part) reads every image as `predict` does."
+    split: str = typer.Option(
+        "test", "--split", help="test (the final number) or val (the run's own validation split)."
     ),
-    data_dir: Optional[Path] = DataDirOption,
+    dataset: str | None = typer.Option(
+        None,
+        "--dataset",
+        help=(
+            "Default: the data set the model was trained on. A labelled folder "
+            "(labels.csv; FOLDER:validation for its held-out part) reads every image as `predict` does."
+        ),
+    ),
+    data_dir: Path | None = DataDirOption,
     device: str = DeviceOption,
     batch_size: int = typer.Option(2048, "--batch-size", min=1),
-    report: bool = typer.Option(True, "--report/--no-report", help="Rewrite the run folder's figures and report.html with this evaluation."),
+    report: bool = typer.Option(
+        True, "--report/--no-report", help="Rewrite the run folder's figures and report.html with this evaluation."
+    ),
     normalize: bool = typer.Option(False, "--normalize", help="Confusion matrix figure as rates per true class."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -211,7 +282,7 @@ def evaluate(
         out.print(f"report: {report_path}")
 
 
-def evaluate_folder(run: Path, spec: str, data_dir: Optional[Path], device: str, report: bool, as_json: bool) -> None:
+def evaluate_folder(run: Path, spec: str, data_dir: Path | None, device: str, report: bool, as_json: bool) -> None:
     from digitrec.evaluation.numbers import calibration, evaluate_fields
 
     score = evaluate_fields(run, spec, data_dir, device)
@@ -225,11 +296,15 @@ def evaluate_folder(run: Path, spec: str, data_dir: Optional[Path], device: str,
         emit_json({**d, "calibration": calibration(score.results), "report": report_path})
         return
     out.print(f"{run} on {spec} ({d['size']:,} images, each read from its file as `digitrec predict` does)")
-    out.print(f"whole numbers right {percent(d['accuracy'])}  character error rate {percent(d['character_error_rate'])}  "
-              f"errors {d['errors']}  {d['ms_per_image']:.1f} ms per image")
+    out.print(
+        f"whole numbers right {percent(d['accuracy'])}  character error rate {percent(d['character_error_rate'])}  "
+        f"errors {d['errors']}  {d['ms_per_image']:.1f} ms per image"
+    )
     if d["confusions"]:
-        out.print("most frequent confusions (true -> read, ∅ = missing or extra): "
-                  + ", ".join(f"{c['true'] or '∅'}->{c['read'] or '∅'} x{c['count']}" for c in d["confusions"]))
+        out.print(
+            "most frequent confusions (true -> read, ∅ = missing or extra): "
+            + ", ".join(f"{c['true'] or '∅'}->{c['read'] or '∅'} x{c['count']}" for c in d["confusions"])
+        )
     if report_path:
         out.print(f"report: {report_path}")
 
@@ -259,7 +334,7 @@ def report(
     run: Path = typer.Argument(..., help="Run folder."),
     split: str = typer.Option("test", "--split", help="Evaluate on test or val for the evaluation figures."),
     normalize: bool = typer.Option(False, "--normalize", help="Confusion matrix as rates per true class."),
-    data_dir: Optional[Path] = DataDirOption,
+    data_dir: Path | None = DataDirOption,
     device: str = DeviceOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -275,27 +350,31 @@ def report(
 
 
 def kfold(
-    recipe_name: Optional[str] = typer.Option(None, "--recipe", help="Recipe to cross-validate; default fast."),
-    folds: Optional[int] = typer.Option(None, "--folds", min=2, help="K, the number of folds (default 5)."),
-    test: bool = typer.Option(False, "--test", help="Also evaluate every fold model and their ensemble on the test set."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
-    lr: Optional[float] = typer.Option(None, "--lr"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the folds and the training (default 0)."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Cross-validate on a random subset of this many images."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="mnist (default) or kaggle."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder to create (default runs/kfold-<recipe>-<time>)."),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue an interrupted K-fold folder at its first unfinished fold."),
-    data_dir: Optional[Path] = DataDirOption,
+    recipe_name: str | None = typer.Option(None, "--recipe", help="Recipe to cross-validate; default fast."),
+    folds: int | None = typer.Option(None, "--folds", min=2, help="K, the number of folds (default 5)."),
+    test: bool = typer.Option(
+        False, "--test", help="Also evaluate every fold model and their ensemble on the test set."
+    ),
+    epochs: int | None = typer.Option(None, "--epochs", min=1),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1),
+    lr: float | None = typer.Option(None, "--lr"),
+    seed: int | None = typer.Option(None, "--seed", help="Seed of the folds and the training (default 0)."),
+    limit: int | None = typer.Option(None, "--limit", help="Cross-validate on a random subset of this many images."),
+    dataset: str | None = typer.Option(None, "--dataset", help="mnist (default) or kaggle."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Folder to create (default runs/kfold-<recipe>-<time>)."),
+    resume: Path | None = typer.Option(
+        None, "--resume", help="Continue an interrupted K-fold folder at its first unfinished fold."
+    ),
+    data_dir: Path | None = DataDirOption,
     device: str = DeviceOption,
-    precision: Optional[str] = PrecisionOption,
+    precision: str | None = PrecisionOption,
     quiet: bool = typer.Option(False, "--quiet", "-q"),
     as_json: bool = JsonOption,
 ) -> None:
     """K-fold cross-validation: K models on K disjoint validation folds, mean ± std, one report."""
     from digitrec.cli.progress import ConsoleReporter
-    from digitrec.training import RunOptions, get_recipe
     from digitrec.evaluation.kfold import run_kfold
+    from digitrec.training import RunOptions, get_recipe
     from digitrec.training.runs import RunFolder
 
     def reporter_for(k: int, n: int):
@@ -305,17 +384,30 @@ def kfold(
         return ConsoleReporter(err)
 
     if resume is not None:
-        refuse_on_resume(("--recipe", recipe_name), ("--folds", folds), ("--epochs", epochs), ("--batch-size", batch_size), ("--lr", lr),
-                         ("--seed", seed), ("--limit", limit), ("--dataset", dataset), ("--out", out_dir), ("--precision", precision))
+        refuse_on_resume(
+            ("--recipe", recipe_name),
+            ("--folds", folds),
+            ("--epochs", epochs),
+            ("--batch-size", batch_size),
+            ("--lr", lr),
+            ("--seed", seed),
+            ("--limit", limit),
+            ("--dataset", dataset),
+            ("--out", out_dir),
+            ("--precision", precision),
+        )
         applied = [name for name, on in (("--test", test), (f"--device {device}", device != "auto")) if on]
         if applied and not quiet:
             err.print(f"resuming {resume} with its own settings, and {' and '.join(applied)}")
-        outcome = run_kfold(resume, data_dir=data_dir, reporter_for=reporter_for, test=test,
-                            device=None if device == "auto" else device)
+        outcome = run_kfold(
+            resume, data_dir=data_dir, reporter_for=reporter_for, test=test, device=None if device == "auto" else device
+        )
     else:
         recipe = get_recipe(recipe_name or "fast").with_overrides(epochs=epochs, batch_size=batch_size, lr=lr)
         folder = out_dir or RunFolder.default_path(f"kfold-{recipe.name}")
-        options = RunOptions(dataset=dataset or "mnist", seed=seed or 0, limit=limit, device=device, precision=precision or "auto")
+        options = RunOptions(
+            dataset=dataset or "mnist", seed=seed or 0, limit=limit, device=device, precision=precision or "auto"
+        )
         outcome = run_kfold(folder, recipe, options, folds or 5, data_dir, reporter_for, test)
     path = outcome.folder / "report.html"
     r = outcome.results
@@ -323,25 +415,47 @@ def kfold(
         emit_json({"folder": outcome.folder, "report": path, **r})
         return
     table = Table(title=f"{len(r['folds'])}-fold cross-validation of {outcome.recipe.name}")
-    for col in ("fold", "val loss", "val accuracy", "best epoch", "train s") + (("test accuracy",) if "test" in r else ()):
+    for col in ("fold", "val loss", "val accuracy", "best epoch", "train s") + (
+        ("test accuracy",) if "test" in r else ()
+    ):
         table.add_column(col, justify="right")
     for i, f in enumerate(r["folds"]):
         test_cell = (percent(r["test"]["per_fold"][i]["accuracy"]),) if "test" in r else ()
-        table.add_row(str(f["fold"]), f"{f['val_loss']:.4f}", percent(f["val_accuracy"]), str(f["best_epoch"]), f"{f['train_seconds']:.1f}", *test_cell)
-    test_mean = (f"{100 * r['test']['accuracy_mean']:.2f} ± {100 * r['test']['accuracy_std']:.2f}%",) if "test" in r else ()
-    table.add_row("mean ± std", f"{r['val_loss_mean']:.4f} ± {r['val_loss_std']:.4f}",
-                  f"{100 * r['val_accuracy_mean']:.2f} ± {100 * r['val_accuracy_std']:.2f}%", "", "", *test_mean)
+        table.add_row(
+            str(f["fold"]),
+            f"{f['val_loss']:.4f}",
+            percent(f["val_accuracy"]),
+            str(f["best_epoch"]),
+            f"{f['train_seconds']:.1f}",
+            *test_cell,
+        )
+    test_mean = (
+        (f"{100 * r['test']['accuracy_mean']:.2f} ± {100 * r['test']['accuracy_std']:.2f}%",) if "test" in r else ()
+    )
+    table.add_row(
+        "mean ± std",
+        f"{r['val_loss_mean']:.4f} ± {r['val_loss_std']:.4f}",
+        f"{100 * r['val_accuracy_mean']:.2f} ± {100 * r['val_accuracy_std']:.2f}%",
+        "",
+        "",
+        *test_mean,
+    )
     out.print(table)
     if "test" in r:
-        out.print(f"ensemble of {len(r['folds'])} (averaged probabilities) on the test set: {percent(r['test']['ensemble']['accuracy'])}")
+        out.print(
+            f"ensemble of {len(r['folds'])} (averaged probabilities) on the test set: "
+            f"{percent(r['test']['ensemble']['accuracy'])}"
+        )
     out.print(f"folder: {outcome.folder}  report: {path}")
 
 
 def ensemble(
     models: list[Path] = typer.Argument(..., help="Finished run folders (or checkpoints) to combine."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="Labelled test set; default: the one the models were trained on."),
-    out_file: Optional[Path] = typer.Option(None, "--out", help="Also write the figures as JSON here."),
-    data_dir: Optional[Path] = DataDirOption,
+    dataset: str | None = typer.Option(
+        None, "--dataset", help="Labelled test set; default: the one the models were trained on."
+    ),
+    out_file: Path | None = typer.Option(None, "--out", help="Also write the figures as JSON here."),
+    data_dir: Path | None = DataDirOption,
     device: str = DeviceOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -371,7 +485,7 @@ def ensemble(
 def compare(
     runs: list[Path] = typer.Argument(..., help="Finished run folders."),
     chart: Path = typer.Option(Path("compare.png"), "--chart", help="PNG chart to write."),
-    data_dir: Optional[Path] = DataDirOption,
+    data_dir: Path | None = DataDirOption,
     device: str = DeviceOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -388,7 +502,15 @@ def compare(
     for col in ("run", "recipe", "test accuracy", "test loss", "val accuracy", "parameters", "epochs", "train s"):
         table.add_column(col, justify="left" if col in ("run", "recipe") else "right")
     for r in rows:
-        table.add_row(r["name"], r["recipe"], percent(r["accuracy"]), "-" if r["loss"] is None else f"{r['loss']:.4f}",
-                      percent(r["val_accuracy"]), f"{r['parameters']:,}", str(r["epochs"]), f"{r['train_seconds']:.1f}")
+        table.add_row(
+            r["name"],
+            r["recipe"],
+            percent(r["accuracy"]),
+            "-" if r["loss"] is None else f"{r['loss']:.4f}",
+            percent(r["val_accuracy"]),
+            f"{r['parameters']:,}",
+            str(r["epochs"]),
+            f"{r['train_seconds']:.1f}",
+        )
     out.print(table)
     out.print(f"chart: {chart}")

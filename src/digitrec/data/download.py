@@ -8,8 +8,9 @@ import shutil
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import BinaryIO, Callable, Sequence
+from typing import BinaryIO
 
 from digitrec.errors import DownloadError
 
@@ -34,9 +35,7 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def download_verified(
-    urls: Sequence[str], dest: Path, sha256: str, fetch: Fetcher = urllib_fetch
-) -> Path:
+def download_verified(urls: Sequence[str], dest: Path, sha256: str, fetch: Fetcher = urllib_fetch) -> Path:
     """Fetch `dest` from the first URL that yields bytes with the right sha256.
 
     Each attempt goes to a temporary file beside `dest` and is renamed into place only

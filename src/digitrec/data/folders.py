@@ -150,8 +150,11 @@ class FieldDataset:
     def subset(self, indices: list[int] | np.ndarray, name: str | None = None) -> FieldDataset:
         idx = torch.as_tensor(np.asarray(indices, np.int64))
         return FieldDataset(
-            self.strips[idx.to(self.strips.device)], self.widths[idx.to(self.widths.device)],
-            tuple(self.texts[i] for i in idx.tolist()), tuple(self.files[i] for i in idx.tolist()), name or self.name,
+            self.strips[idx.to(self.strips.device)],
+            self.widths[idx.to(self.widths.device)],
+            tuple(self.texts[i] for i in idx.tolist()),
+            tuple(self.files[i] for i in idx.tolist()),
+            name or self.name,
         )
 
 

@@ -39,9 +39,7 @@ def read_bytes_maybe_gzip(path: Path) -> bytes:
     try:
         return gzip.decompress(raw)
     except EOFError:
-        raise DataError(
-            f"{path} is truncated (its gzip stream ends early); delete it and download it again"
-        ) from None
+        raise DataError(f"{path} is truncated (its gzip stream ends early); delete it and download it again") from None
     except (gzip.BadGzipFile, zlib.error, OSError) as e:
         raise DataError(f"{path} is not a valid gzip file ({e}); replace it with the official file") from None
 
@@ -67,8 +65,7 @@ def parse_idx(raw: bytes, name: str, expected_ndim: int | None = None) -> np.nda
     expected_len = header_len + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if len(raw) < expected_len:
         raise DataError(
-            f"{name} is truncated: its header declares shape {shape} "
-            f"({expected_len} bytes) but it has {len(raw)} bytes"
+            f"{name} is truncated: its header declares shape {shape} ({expected_len} bytes) but it has {len(raw)} bytes"
         )
     if len(raw) > expected_len:
         raise DataError(

@@ -37,7 +37,9 @@ def read_kaggle_csv(path: str | Path, labelled: bool) -> DigitDataset:
             except ValueError as e:
                 raise DataError(f"{path} has a malformed row: {e}") from None
     except UnicodeDecodeError as e:
-        raise DataError(f"{path} is not a text CSV (byte {e.start} is not UTF-8); is it the Kaggle {path.name}?") from None
+        raise DataError(
+            f"{path} is not a text CSV (byte {e.start} is not UTF-8); is it the Kaggle {path.name}?"
+        ) from None
     except OSError as e:
         raise DataError(f"cannot read {path}: {e.strerror or e}") from None
     if table.shape[0] == 0:
@@ -48,9 +50,7 @@ def read_kaggle_csv(path: str | Path, labelled: bool) -> DigitDataset:
     bad = np.argwhere((pixels < 0) | (pixels > 255))
     if len(bad):
         row, col = bad[0]
-        raise DataError(
-            f"{path} row {row + 2} has pixel{col} = {pixels[row, col]}, outside 0-255"
-        )
+        raise DataError(f"{path} row {row + 2} has pixel{col} = {pixels[row, col]}, outside 0-255")
     labels = None
     if labelled:
         labels_np = table[:, 0]
@@ -64,7 +64,7 @@ def read_kaggle_csv(path: str | Path, labelled: bool) -> DigitDataset:
 
 
 def _header_problem(path: Path, header: list[str], expected: list[str]) -> str:
-    if header == expected[1:] or header == ["label"] + expected:
+    if header == expected[1:] or header == ["label", *expected]:
         kind = "a labelled train.csv" if "label" in expected else "an unlabelled test.csv"
         return f"{path} has the header of the other Kaggle file; expected {kind}"
     if len(header) != len(expected):

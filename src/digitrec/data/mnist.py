@@ -113,12 +113,16 @@ class MnistSource:
         images_path = self.locate(split, "images")
         labels_path = self.locate(split, "labels")
         images, labels = _read_pair(_stat_key(images_path), _stat_key(labels_path))
-        return DigitDataset(torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64)), f"mnist-{split}")
+        return DigitDataset(
+            torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64)), f"mnist-{split}"
+        )
 
 
 def verify_file(path: Path, remote: RemoteFile) -> None:
     if not path.is_file():
-        raise DataError(f"{path} is a folder or a special file, not the MNIST file {remote.name}; replace it with the official file")
+        raise DataError(
+            f"{path} is a folder or a special file, not the MNIST file {remote.name}; replace it with the official file"
+        )
     size = path.stat().st_size
     try:
         got = sha256_file(path)

@@ -117,7 +117,9 @@ class DigitBank:
         return cls(images, labels.long(), left, right, top, bottom)
 
     def to(self, device: torch.device | str) -> DigitBank:
-        return DigitBank(*(t.to(device) for t in (self.images, self.labels, self.left, self.right, self.top, self.bottom)))
+        return DigitBank(
+            *(t.to(device) for t in (self.images, self.labels, self.left, self.right, self.top, self.bottom))
+        )
 
     def __len__(self) -> int:
         return len(self.images)
@@ -131,7 +133,9 @@ class NumberInk:
     targets: torch.Tensor  # long (B, max_digits), digits then -1
     lengths: torch.Tensor  # long (B,)
     field_end: torch.Tensor  # float (B,): where each field ends
-    boxes: torch.Tensor  # float (B, max_digits, 4): each digit's ink x0, y0, x1, y1 as drawn (slanted); -1 past the number
+    boxes: (
+        torch.Tensor
+    )  # float (B, max_digits, 4): each digit's ink x0, y0, x1, y1 as drawn (slanted); -1 past the number
 
 
 @dataclass
@@ -198,7 +202,9 @@ class NumberMaker:
         strips = self._paper(ink.ink, ink.field_end, generator)
         return SyntheticBatch(strips, ink.targets, ink.lengths, ink.field_end.ceil().clamp(max=self.cfg.width).long())
 
-    def draw(self, size: int, generator: torch.Generator, lengths: tuple[int, int] | None = None, plain: bool = False) -> NumberInk:
+    def draw(
+        self, size: int, generator: torch.Generator, lengths: tuple[int, int] | None = None, plain: bool = False
+    ) -> NumberInk:
         """The ink of `size` numbers and their distractors, before any paper; `plain`: the
         digits alone (a neighbour's number, cheaper)."""
         cfg, dev, g = self.cfg, self.device, generator
@@ -244,7 +250,12 @@ class NumberMaker:
         ink = self._stroke_weight(ink, g)
         mid = top[:, 0] + dh[:, 0] / 2
         bottom = top[:, 0] + dh[:, 0]
-        ink = torch.maximum(ink, self._separators(b, has_sep, sep_kind, sep_at, x0, widths * squeeze, gaps * squeeze, mid, bottom, dh[:, 0], g))
+        ink = torch.maximum(
+            ink,
+            self._separators(
+                b, has_sep, sep_kind, sep_at, x0, widths * squeeze, gaps * squeeze, mid, bottom, dh[:, 0], g
+            ),
+        )
         trail, trail_end = self._trailing(b, number_end, mid, bottom, dh[:, 0], g)
         ink = torch.maximum(ink, trail)
         field_end = torch.maximum(number_end, trail_end) + _u(b, 0.1, 0.4, g, dev) * dh[:, 0]
@@ -317,7 +328,9 @@ class NumberMaker:
         r = (dh * 0.5).view(b, 1, 1)
         m, bt = mid.view(b, 1, 1), bottom.view(b, 1, 1)
         dot = _stroke(torch.hypot(xs - cx, ys - (bt - w)), w * 1.2)
-        comma = torch.maximum(dot, _stroke(_segment_distance(xs, ys, cx, bt - w, cx - 0.4 * w - 0.1 * r, bt + 0.3 * r), w))
+        comma = torch.maximum(
+            dot, _stroke(_segment_distance(xs, ys, cx, bt - w, cx - 0.4 * w - 0.1 * r, bt + 0.3 * r), w)
+        )
         dash = _stroke(_segment_distance(xs, ys, cx - 0.3 * r, m, cx + 0.3 * r, m), w)
         slash = _stroke(_segment_distance(xs, ys, cx - 0.3 * r, bt, cx + 0.3 * r, bt - 2 * r), w)
         plus = torch.maximum(dash, _stroke(_segment_distance(xs, ys, cx, m - 0.3 * r, cx, m + 0.3 * r), w))
@@ -407,7 +420,12 @@ class NumberMaker:
 
 
 def degrade(
-    x: torch.Tensor, chances: tuple[float, float, float], g: torch.Generator, sigma: tuple[float, float], quality: tuple[int, int], noise: tuple[float, float]
+    x: torch.Tensor,
+    chances: tuple[float, float, float],
+    g: torch.Generator,
+    sigma: tuple[float, float],
+    quality: tuple[int, int],
+    noise: tuple[float, float],
 ) -> torch.Tensor:
     """What a scanner or a camera does to a (B, 1, H, W) batch, each with its chance per
     picture: blur (one sigma for the batch), JPEG blocking (one quality; W padded to
@@ -419,7 +437,9 @@ def degrade(
     jpeg = _bernoulli(b, p_jpeg, g, dev)
     if jpeg.any():
         w = x.shape[-1]
-        compressed = jpeg_like(F.pad(x, (0, -w % 8)), int(torch.randint(*quality, (1,), generator=g, device=dev)))[..., :w]
+        compressed = jpeg_like(F.pad(x, (0, -w % 8)), int(torch.randint(*quality, (1,), generator=g, device=dev)))[
+            ..., :w
+        ]
         x = torch.where(jpeg.view(b, 1, 1, 1), compressed, x)
     noisy = _bernoulli(b, p_noise, g, dev).view(b, 1, 1, 1)
     return x + torch.randn(x.shape, generator=g, device=dev) * _u((b, 1, 1, 1), *noise, g, dev) * noisy
@@ -443,9 +463,14 @@ def _dct_matrix(device: torch.device) -> torch.Tensor:
 # The JPEG standard's luminance quantisation table (quality 50).
 _JPEG_TABLE = torch.tensor(
     [
-        [16, 11, 10, 16, 24, 40, 51, 61], [12, 12, 14, 19, 26, 58, 60, 55], [14, 13, 16, 24, 40, 57, 69, 56],
-        [14, 17, 22, 29, 51, 87, 80, 62], [18, 22, 37, 56, 68, 109, 103, 77], [24, 35, 55, 64, 81, 104, 113, 92],
-        [49, 64, 78, 87, 103, 121, 120, 101], [72, 92, 95, 98, 112, 100, 103, 99],
+        [16, 11, 10, 16, 24, 40, 51, 61],
+        [12, 12, 14, 19, 26, 58, 60, 55],
+        [14, 13, 16, 24, 40, 57, 69, 56],
+        [14, 17, 22, 29, 51, 87, 80, 62],
+        [18, 22, 37, 56, 68, 109, 103, 77],
+        [24, 35, 55, 64, 81, 104, 113, 92],
+        [49, 64, 78, 87, 103, 121, 120, 101],
+        [72, 92, 95, 98, 112, 100, 103, 99],
     ],
     dtype=torch.float32,
 )

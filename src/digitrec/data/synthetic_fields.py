@@ -19,14 +19,54 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from digitrec.data.synthetic import (
+    NumberInk,
+    NumberMaker,
+    _bernoulli,
+    _segment_distance,
+    _stroke,
+    _u,
+    cat_padded,
+    degrade,
+    union_boxes,
+)
 from digitrec.preprocess.field_image import MIN_FIELD_WIDTH, max_width
-from digitrec.data.synthetic import NumberInk, NumberMaker, _bernoulli, _segment_distance, _stroke, _u, cat_padded, degrade, union_boxes
 
 # --- tuning --------------------------------------------------------------------------
 WORDS = (
-    "Trykt for Kirkeministeriet", "Nr.", "Aar", "Dag", "Maaned", "Navn", "Fodt", "Dobt", "Doede", "Begravelse",
-    "Sogn", "Amount", "Pesos", "Total", "Date", "No.", "Signature", "Pay to", "Account", "Invoice", "Page",
-    "Form", "Box", "Ref.", "Qty", "Code", "anno", "den", "og", "Kirke", "Bemaerkninger", "Son", "Datter",
+    "Trykt for Kirkeministeriet",
+    "Nr.",
+    "Aar",
+    "Dag",
+    "Maaned",
+    "Navn",
+    "Fodt",
+    "Dobt",
+    "Doede",
+    "Begravelse",
+    "Sogn",
+    "Amount",
+    "Pesos",
+    "Total",
+    "Date",
+    "No.",
+    "Signature",
+    "Pay to",
+    "Account",
+    "Invoice",
+    "Page",
+    "Form",
+    "Box",
+    "Ref.",
+    "Qty",
+    "Code",
+    "anno",
+    "den",
+    "og",
+    "Kirke",
+    "Bemaerkninger",
+    "Son",
+    "Datter",
 )
 LOW_CONTRAST = (0.5, 0.8)  # a faint field's ink level, a share of the usual 0.55-1 (fainter: lost in the noise)
 WORD_HEIGHT = 16  # printed words are rendered once at this height, then scaled on the device
@@ -87,8 +127,11 @@ class FieldBatch:
         return self.labels
 
 
-def place(ink: torch.Tensor, x_off: torch.Tensor, y_off: torch.Tensor, s: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """(B, 1, h, w) ink scaled by `s` with its origin at (x_off, y_off) of a (B, 1, height, width) canvas: one grid_sample."""
+def place(
+    ink: torch.Tensor, x_off: torch.Tensor, y_off: torch.Tensor, s: torch.Tensor, height: int, width: int
+) -> torch.Tensor:
+    """(B, 1, h, w) ink scaled by `s` with its origin at (x_off, y_off) of a (B, 1, height, width)
+    canvas: one grid_sample."""
     b, _, h, w = ink.shape
     dev = ink.device
     X = torch.arange(width, device=dev, dtype=torch.float32).view(1, 1, width) + 0.5
@@ -126,7 +169,11 @@ class FieldMaker:
     def _fields(self, n_cell: int, n_lone: int, n_strip: int, g: torch.Generator) -> FieldBatch:
         cfg, dev, H = self.cfg, self.device, self.cfg.height
         shortest = self.numbers.cfg.min_digits  # a cell's or a strip's; a lone digit is one
-        parts = [(n_cell, (shortest, max(shortest, cfg.cell_digits))), (n_lone, (1, 1)), (n_strip, (shortest, max(shortest, cfg.max_digits)))]
+        parts = [
+            (n_cell, (shortest, max(shortest, cfg.cell_digits))),
+            (n_lone, (1, 1)),
+            (n_strip, (shortest, max(shortest, cfg.max_digits))),
+        ]
         main = _concat([self.numbers.draw(n, g, lengths) for n, lengths in parts if n > 0])
         b = n_cell + n_lone + n_strip
         cell = torch.arange(b, device=dev) < n_cell
@@ -174,7 +221,11 @@ class FieldMaker:
         cfg, dev, H = self.cfg, self.device, self.cfg.height
         b = canvas.shape[0]
         for edge in ("top", "bottom", "left", "right"):
-            on = (_bernoulli(b, cfg.rows, g, dev) & cell) if edge in ("top", "bottom") else _bernoulli(b, cfg.side, g, dev)
+            on = (
+                (_bernoulli(b, cfg.rows, g, dev) & cell)
+                if edge in ("top", "bottom")
+                else _bernoulli(b, cfg.side, g, dev)
+            )
 
             def draw(idx, edge=edge):
                 n = len(idx)
@@ -195,8 +246,8 @@ class FieldMaker:
     def _struck(self, canvas, s, x_off, centre, cell, g) -> None:
         """An earlier number with a line through it, above or below the number in a cell,
         else before it: it is not read."""
-        cfg, dev, H = self.cfg, self.device, self.cfg.height
-        b, W = canvas.shape[0], canvas.shape[3]
+        cfg, dev = self.cfg, self.device
+        b = canvas.shape[0]
 
         def draw(idx):
             n = len(idx)
@@ -205,13 +256,20 @@ class FieldMaker:
             sh, strip_h = si * self.numbers.cfg.height, float(self.numbers.cfg.height)
             up = _bernoulli(n, 0.5, g, dev)
             y = torch.where(cell[idx], torch.where(up, c - 1.25 * sh, c + 0.25 * sh), c - sh / 2)
-            x = torch.where(cell[idx], x_off[idx], x_off[idx] - (other.field_end + 0.2 * strip_h) * si)  # a strip's: before it
+            x = torch.where(
+                cell[idx], x_off[idx], x_off[idx] - (other.field_end + 0.2 * strip_h) * si
+            )  # a strip's: before it
             # The stroke through it, drawn on its own strip: its start to its end, a little tilted.
             xs = torch.arange(other.ink.shape[-1], device=dev, dtype=torch.float32).view(1, 1, -1)
             ys = torch.arange(other.ink.shape[-2], device=dev, dtype=torch.float32).view(1, -1, 1)
             tilt = _u(n, -0.25, 0.25, g, dev).view(n, 1, 1) * strip_h
             mid = strip_h / 2
-            line = _stroke(_segment_distance(xs, ys, torch.zeros_like(tilt), mid + tilt, other.field_end.view(n, 1, 1), mid - tilt), 2.0)
+            line = _stroke(
+                _segment_distance(
+                    xs, ys, torch.zeros_like(tilt), mid + tilt, other.field_end.view(n, 1, 1), mid - tilt
+                ),
+                2.0,
+            )
             return torch.maximum(other.ink, line.unsqueeze(1)), x, y, si
 
         self._paste(canvas, _bernoulli(b, cfg.struck, g, dev), draw)
@@ -226,13 +284,21 @@ class FieldMaker:
         for _ in range(2):  # horizontal rules, a little tilted
             y = _u(b, 0, H, g, dev).view(b, 1, 1) + _u(b, -0.02, 0.02, g, dev).view(b, 1, 1) * (xs - W / 2)
             t = _u(b, 0.8, 3.0, g, dev).view(b, 1, 1)
-            out = torch.maximum(out, _stroke((ys - y).abs(), t) * strength * _bernoulli(b, cfg.rules, g, dev).view(b, 1, 1))
+            out = torch.maximum(
+                out, _stroke((ys - y).abs(), t) * strength * _bernoulli(b, cfg.rules, g, dev).view(b, 1, 1)
+            )
         for _ in range(2):  # vertical borders, mostly near the sides
             near = _bernoulli(b, 0.7, g, dev)
-            x = torch.where(near, torch.where(_bernoulli(b, 0.5, g, dev), _u(b, 0, 0.12, g, dev), _u(b, 0.88, 1, g, dev)), _u(b, 0, 1, g, dev))
+            x = torch.where(
+                near,
+                torch.where(_bernoulli(b, 0.5, g, dev), _u(b, 0, 0.12, g, dev), _u(b, 0.88, 1, g, dev)),
+                _u(b, 0, 1, g, dev),
+            )
             x = (x * width).view(b, 1, 1) + _u(b, -0.03, 0.03, g, dev).view(b, 1, 1) * (ys - H / 2)
             t = _u(b, 0.8, 3.0, g, dev).view(b, 1, 1)
-            out = torch.maximum(out, _stroke((xs - x).abs(), t) * strength * _bernoulli(b, cfg.borders, g, dev).view(b, 1, 1))
+            out = torch.maximum(
+                out, _stroke((xs - x).abs(), t) * strength * _bernoulli(b, cfg.borders, g, dev).view(b, 1, 1)
+            )
         # A scanner's dark margin: a solid band at one side with a soft edge, short of the number.
         left = _bernoulli(b, 0.6, g, dev)
         free = torch.where(left, x_off, width - x_off - content) - 2
@@ -248,7 +314,11 @@ class FieldMaker:
             sh = (s[idx] * self.numbers.cfg.height).view(n, 1, 1)
             start, span, c = x_off[idx].view(n, 1, 1), content[idx].view(n, 1, 1), centre[idx].view(n, 1, 1)
             beside = _bernoulli(n, 0.5, g, dev).view(n, 1, 1)
-            cx = torch.where(beside, start + span + _u(n, 0.1, 0.5, g, dev).view(n, 1, 1) * sh, start + span * _u(n, 0, 1, g, dev).view(n, 1, 1))
+            cx = torch.where(
+                beside,
+                start + span + _u(n, 0.1, 0.5, g, dev).view(n, 1, 1) * sh,
+                start + span * _u(n, 0, 1, g, dev).view(n, 1, 1),
+            )
             cy = torch.where(beside, c, c + _u(n, 0.35, 0.6, g, dev).view(n, 1, 1) * sh)
             r = _u(n, 0.1, 0.3, g, dev).view(n, 1, 1) * sh
             angle = _u(n, 0, math.pi, g, dev).view(n, 1, 1)
@@ -266,7 +336,12 @@ class FieldMaker:
 
         def draw(idx):
             n = len(idx)
-            words = self.words[torch.randint(0, len(self.words), (n,), generator=g, device=dev)].float().div_(255).unsqueeze(1)
+            words = (
+                self.words[torch.randint(0, len(self.words), (n,), generator=g, device=dev)]
+                .float()
+                .div_(255)
+                .unsqueeze(1)
+            )
             top = _bernoulli(n, 0.5, g, dev)
             y = torch.where(top, _u(n, 0, 0.12, g, dev) * H, H - _u(n, 0.05, 0.2, g, dev) * H)
             return words, _u(n, -0.3, 0.6, g, dev) * width[idx], y, _u(n, 0.08, 0.16, g, dev) * H / WORD_HEIGHT
@@ -284,7 +359,9 @@ def on_paper(ink: torch.Tensor, width: torch.Tensor, cfg, g: torch.Generator) ->
     low = _bernoulli(b, cfg.low_contrast, g, dev).view(b, 1, 1, 1)
     level = torch.where(low, level * _u((b, 1, 1, 1), *LOW_CONTRAST, g, dev), level)
     coarse = torch.rand((b, 1, max(2, H // 12), max(2, W // 12)), generator=g, device=dev)
-    texture = F.interpolate(coarse, size=(H, W), mode="bilinear", align_corners=False) * _u((b, 1, 1, 1), 0.05, 0.25, g, dev)
+    texture = F.interpolate(coarse, size=(H, W), mode="bilinear", align_corners=False) * _u(
+        (b, 1, 1, 1), 0.05, 0.25, g, dev
+    )
     background = texture * _bernoulli(b, cfg.texture, g, dev).view(b, 1, 1, 1)
     xs = torch.arange(W, device=dev, dtype=torch.float32).view(1, 1, 1, W) / max(W, 1)
     ys = torch.arange(H, device=dev, dtype=torch.float32).view(1, 1, H, 1) / H
@@ -364,12 +441,20 @@ class CutFieldMaker:
         x0 = (x0 - margin + jitter[:, 0]).floor().clamp(0, None)
         y0 = (y0 - margin + jitter[:, 1]).floor().clamp(0, self.fields.cfg.height - 2)
         x1 = torch.minimum(x1 + margin + jitter[:, 2], made.widths.float()).ceil().clamp_min(x0 + 2)
-        y1 = torch.minimum((y1 + margin + jitter[:, 3]).ceil(), torch.full_like(y1, self.fields.cfg.height)).maximum(y0 + 2)
+        y1 = torch.minimum((y1 + margin + jitter[:, 3]).ceil(), torch.full_like(y1, self.fields.cfg.height)).maximum(
+            y0 + 2
+        )
         widths = ((x1 - x0) * height / (y1 - y0)).round().clamp(8, 512).long()
         strips = torch.zeros((size, 1, height, int(widths.max())), device=dev)
         # One resize per strip: antialiased, as `to_strip`'s INTER_AREA shrinks a tall cut.
         for i, (a, b, c, d, w) in enumerate(zip(*(v.long().tolist() for v in (x0, y0, x1, y1, widths)))):
-            strips[i, :, :, :w] = F.interpolate(made.strips[i : i + 1, :, b:d, a:c], size=(height, w), mode="bilinear", antialias=True, align_corners=False)[0]
+            strips[i, :, :, :w] = F.interpolate(
+                made.strips[i : i + 1, :, b:d, a:c],
+                size=(height, w),
+                mode="bilinear",
+                antialias=True,
+                align_corners=False,
+            )[0]
         paper = torch.quantile(strips.flatten(1), CUT_BACKGROUND, dim=1)  # padding lowers it: fine, paper is near 0
         strips = (strips - paper.view(size, 1, 1, 1)).clamp_min(0)
         strips = strips / strips.amax((1, 2, 3), keepdim=True).clamp_min(1e-3)
@@ -377,7 +462,9 @@ class CutFieldMaker:
         return CutBatch(strips * inside, widths, made.labels)
 
 
-def drawn_number_boxes(digit_boxes: torch.Tensor, widths: torch.Tensor, height: int, g: torch.Generator) -> torch.Tensor:
+def drawn_number_boxes(
+    digit_boxes: torch.Tensor, widths: torch.Tensor, height: int, g: torch.Generator
+) -> torch.Tensor:
     """Each field's number box (x0, y0, x1, y1), the union of its digits' boxes; a field
     with no number: a random stretch of it, a digit's height tall (what the finder may mark there)."""
     b, dev = digit_boxes.shape[0], digit_boxes.device

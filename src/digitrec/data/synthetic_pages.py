@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from digitrec.data.synthetic import NumberMaker, _bernoulli, _stroke, _u, union_boxes
 from digitrec.data.synthetic_fields import WORD_HEIGHT, on_paper, place, render_words
@@ -69,7 +68,9 @@ def number_mask(boxes: torch.Tensor, rows: int, columns: int) -> torch.Tensor:
     cx = (torch.arange(columns, device=dev, dtype=torch.float32) + 0.5).view(1, 1, 1, columns) * MASK_STRIDE
     x0, y0, x1, y1 = (boxes[..., i].unsqueeze(-1).unsqueeze(-1) for i in range(4))  # (B, k, 1, 1)
     h = y1 - y0
-    inside = (cx >= x0 + SHRINK_X * h) & (cx <= x1 - SHRINK_X * h) & (cy >= y0 + SHRINK_Y * h) & (cy <= y1 - SHRINK_Y * h)
+    inside = (
+        (cx >= x0 + SHRINK_X * h) & (cx <= x1 - SHRINK_X * h) & (cy >= y0 + SHRINK_Y * h) & (cy <= y1 - SHRINK_Y * h)
+    )
     inside &= (boxes[..., 0] >= 0).unsqueeze(-1).unsqueeze(-1)
     return inside.any(1, keepdim=True).float()
 
@@ -92,7 +93,11 @@ class PageMaker:
         slots = (rows * cols).long()
         order = torch.rand((b, 15), generator=g, device=dev).argsort(1)[:, :k]  # 15 = 5 x 3 slots at most
         valid = order < slots
-        used = valid & (torch.rand((b, k), generator=g, device=dev) < cfg.fill) & ~_bernoulli(b, cfg.empty, g, dev).view(b, 1)
+        used = (
+            valid
+            & (torch.rand((b, k), generator=g, device=dev) < cfg.fill)
+            & ~_bernoulli(b, cfg.empty, g, dev).view(b, 1)
+        )
         slot_h, slot_w = H / rows, W / cols  # (b, 1)
         top, left = (order // cols.long()).float() * slot_h, (order % cols.long()).float() * slot_w
 
@@ -138,19 +143,38 @@ class PageMaker:
         line = _stroke((ys - (y1 + pad * 0.5)).abs(), thick) * ((xs >= x0 - 2 * pad) & (xs <= x1 + 2 * pad))
         printed = torch.maximum(frame * boxed, line * lined).amax(1)  # (b, H, W)
         rule_y = _u((b, 2, 1, 1), 0, H, g, dev)
-        rules = _stroke((ys - rule_y).abs(), _u((b, 2, 1, 1), 0.8, 2.0, g, dev)) * _bernoulli(b * 2, cfg.rules, g, dev).view(b, 2, 1, 1)
+        rules = _stroke((ys - rule_y).abs(), _u((b, 2, 1, 1), 0.8, 2.0, g, dev)) * _bernoulli(
+            b * 2, cfg.rules, g, dev
+        ).view(b, 2, 1, 1)
         printed = torch.maximum(printed, rules.amax(1)).unsqueeze(1)
 
         # Words: a label before a number (its height), or in an empty slot.
         labelled = used & (torch.rand((b, k), generator=g, device=dev) < cfg.label)
         lone = ~used & valid & (torch.rand((b, k), generator=g, device=dev) < cfg.words)
-        word_h = torch.where(labelled, (boxes[..., 3] - boxes[..., 1]) * _u((b, k), 0.4, 0.8, g, dev), slot_h * _u((b, k), 0.1, 0.3, g, dev))
+        word_h = torch.where(
+            labelled,
+            (boxes[..., 3] - boxes[..., 1]) * _u((b, k), 0.4, 0.8, g, dev),
+            slot_h * _u((b, k), 0.1, 0.3, g, dev),
+        )
         scale = word_h / WORD_HEIGHT
-        word_x = torch.where(labelled, boxes[..., 0] - scale * self.words.shape[-1] * _u((b, k), 0.4, 0.7, g, dev), left + _u((b, k), 0, 0.5, g, dev) * slot_w)
-        word_y = torch.where(labelled, boxes[..., 1] + (boxes[..., 3] - boxes[..., 1] - word_h) / 2, top + _u((b, k), 0.1, 0.7, g, dev) * slot_h)
+        word_x = torch.where(
+            labelled,
+            boxes[..., 0] - scale * self.words.shape[-1] * _u((b, k), 0.4, 0.7, g, dev),
+            left + _u((b, k), 0, 0.5, g, dev) * slot_w,
+        )
+        word_y = torch.where(
+            labelled,
+            boxes[..., 1] + (boxes[..., 3] - boxes[..., 1] - word_h) / 2,
+            top + _u((b, k), 0.1, 0.7, g, dev) * slot_h,
+        )
         idx = (labelled | lone).view(-1).nonzero()[:, 0]
         if len(idx):
-            words = self.words[torch.randint(0, len(self.words), (len(idx),), generator=g, device=dev)].float().div_(255).unsqueeze(1)
+            words = (
+                self.words[torch.randint(0, len(self.words), (len(idx),), generator=g, device=dev)]
+                .float()
+                .div_(255)
+                .unsqueeze(1)
+            )
             text = torch.zeros((b * k, 1, H, W), device=dev)
             text[idx] = place(words, word_x.view(-1)[idx], word_y.view(-1)[idx], scale.view(-1)[idx], H, W)
             printed = torch.maximum(printed, text.view(b, k, H, W).amax(1, keepdim=True))

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from digitrec.artifacts.checkpoint import LoadedModel, load_model
 from digitrec.data import load_dataset
 from digitrec.data.dataset import DigitDataset
 from digitrec.errors import DataError, RunError
 from digitrec.evaluation.metrics import EVAL_BATCH_SIZE, EvalResult, evaluate, predict_logits
 from digitrec.fileio import atomic_write_json, read_json
-from digitrec.artifacts.checkpoint import LoadedModel, load_model
 from digitrec.training.config import Recipe
 from digitrec.training.runs import RunFolder
 
@@ -47,7 +47,9 @@ def validation_set_of_run(run_dir: Path, dataset: str, data_dir: str | Path | No
     recipe, options = Recipe.from_dict(config["recipe"]), RunOptions(**config["options"])
     _, val = split_training_data(load_dataset(dataset, "train", data_dir), recipe, options)
     if val is None:
-        raise DataError(f"run {run_dir} trained without a validation split, so there is no validation set to evaluate on")
+        raise DataError(
+            f"run {run_dir} trained without a validation split, so there is no validation set to evaluate on"
+        )
     return val
 
 
@@ -72,7 +74,8 @@ def evaluate_saved_model(
         data = load_dataset(dataset, "test", data_dir)
         if not data.labelled:
             raise DataError(
-                f"the {dataset} test set has no labels; evaluate with --split val, or predict it with `digitrec kaggle submit`"
+                f"the {dataset} test set has no labels; "
+                "evaluate with --split val, or predict it with `digitrec kaggle submit`"
             )
     else:
         raise DataError(f"split must be 'test' or 'val', not {split!r}")

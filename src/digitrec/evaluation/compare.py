@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from digitrec.errors import DataError, RunError
 from digitrec.evaluation.checkpoints import evaluate_saved_model
@@ -32,15 +33,17 @@ def compare_runs(
                 if "has no labels" not in str(e):
                     raise
                 test = {"accuracy": None, "loss": None}
-        rows.append({
-            "name": run.path.name,
-            "run_dir": str(run.path),
-            "recipe": metrics["recipe"],
-            "parameters": metrics["parameters"],
-            "epochs": metrics["epochs"],
-            "train_seconds": metrics["train_seconds"],
-            "val_accuracy": metrics["val_accuracy"],
-            "accuracy": test["accuracy"],
-            "loss": test["loss"],
-        })
+        rows.append(
+            {
+                "name": run.path.name,
+                "run_dir": str(run.path),
+                "recipe": metrics["recipe"],
+                "parameters": metrics["parameters"],
+                "epochs": metrics["epochs"],
+                "train_seconds": metrics["train_seconds"],
+                "val_accuracy": metrics["val_accuracy"],
+                "accuracy": test["accuracy"],
+                "loss": test["loss"],
+            }
+        )
     return rows

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from digitrec.artifacts.checkpoint import load_model
 from digitrec.data.kaggle import read_kaggle_csv, write_submission
 from digitrec.errors import DataError
-from digitrec.artifacts.checkpoint import load_model
 from digitrec.evaluation.checkpoints import predict_classes
 
 
-def kaggle_submission(run_or_checkpoint: str | Path, test_csv: str | Path, out: str | Path, device: str = "auto") -> dict:
+def kaggle_submission(
+    run_or_checkpoint: str | Path, test_csv: str | Path, out: str | Path, device: str = "auto"
+) -> dict:
     """Predict every row of Kaggle's test.csv and write `ImageId,Label` to `out`."""
     if Path(out).resolve() == Path(test_csv).resolve():
         raise DataError(f"--out {out} would overwrite the test file; write the submission elsewhere")

@@ -11,9 +11,10 @@ Every fold's model and history are kept (a tutorial kept only its last fold's).
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from digitrec.errors import RunError
 from digitrec.evaluation.ensemble import evaluate_ensemble
@@ -50,7 +51,9 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
-def _start_or_resume(folder: Path, recipe: Recipe | None, options: RunOptions | None, folds: int | None) -> tuple[Recipe, RunOptions, int]:
+def _start_or_resume(
+    folder: Path, recipe: Recipe | None, options: RunOptions | None, folds: int | None
+) -> tuple[Recipe, RunOptions, int]:
     config_path = folder / KFOLD_CONFIG
     if config_path.exists():
         if (folder / KFOLD_RESULTS).exists():
@@ -115,8 +118,14 @@ def _run_folds(folder, recipe, options, folds, data_dir, reporter_for, test, dev
 
 def summarize_folds(outcomes: list[FoldOutcome]) -> dict[str, Any]:
     per_fold = [
-        {"fold": o.fold, "val_loss": o.metrics["val_loss"], "val_accuracy": o.metrics["val_accuracy"],
-         "best_epoch": o.metrics["best_epoch"], "train_seconds": o.metrics["train_seconds"], "run_dir": str(o.run.path)}
+        {
+            "fold": o.fold,
+            "val_loss": o.metrics["val_loss"],
+            "val_accuracy": o.metrics["val_accuracy"],
+            "best_epoch": o.metrics["best_epoch"],
+            "train_seconds": o.metrics["train_seconds"],
+            "run_dir": str(o.run.path),
+        }
         for o in outcomes
     ]
     acc_mean, acc_std = mean_std([f["val_accuracy"] for f in per_fold])
@@ -139,7 +148,9 @@ def evaluate_folds_on_test(
     evaluated = evaluate_ensemble([o.run.path for o in outcomes], folder, data_dir=data_dir, device=device, save=True)
     summary = evaluated.to_dict()
     return {
-        "per_fold": [{"fold": o.fold, "accuracy": m["accuracy"], "loss": m["loss"]} for o, m in zip(outcomes, summary["members"])],
+        "per_fold": [
+            {"fold": o.fold, "accuracy": m["accuracy"], "loss": m["loss"]} for o, m in zip(outcomes, summary["members"])
+        ],
         "accuracy_mean": summary["accuracy_mean"],
         "accuracy_std": summary["accuracy_std"],
         "ensemble": summary["ensemble"],

@@ -11,6 +11,7 @@ from torch import nn
 from digitrec.data.dataset import DigitDataset
 from digitrec.models.inputs import EVAL_BATCH_SIZE, Normalization, predict_logits
 
+
 @dataclass
 class EvalResult:
     loss: float
@@ -49,19 +50,27 @@ class EvalResult:
         }
 
 
-def result_from_probabilities(probabilities: torch.Tensor, labels: torch.Tensor, loss: float | None = None) -> EvalResult:
+def result_from_probabilities(
+    probabilities: torch.Tensor, labels: torch.Tensor, loss: float | None = None
+) -> EvalResult:
     """Metrics from class probabilities (N, 10); the loss defaults to their mean negative
     log-likelihood, which is how an ensemble of averaged probabilities is scored."""
     probabilities, labels = probabilities.float().cpu(), labels.cpu()
     if loss is None:
-        loss = -probabilities.gather(1, labels[:, None]).clamp_min(1e-12).log().mean().item() if len(labels) else float("nan")
+        loss = (
+            -probabilities.gather(1, labels[:, None]).clamp_min(1e-12).log().mean().item()
+            if len(labels)
+            else float("nan")
+        )
     predictions = probabilities.argmax(1)
     confusion = torch.bincount(labels * 10 + predictions, minlength=100).reshape(10, 10)
     accuracy = (predictions == labels).float().mean().item() if len(labels) else float("nan")
     return EvalResult(loss, accuracy, confusion, probabilities, labels)
 
 
-def evaluate(model: nn.Module, data: DigitDataset, norm: Normalization, batch_size: int = EVAL_BATCH_SIZE) -> EvalResult:
+def evaluate(
+    model: nn.Module, data: DigitDataset, norm: Normalization, batch_size: int = EVAL_BATCH_SIZE
+) -> EvalResult:
     if data.labels is None:
         raise ValueError(f"{data.name} has no labels to evaluate against")
     logits = predict_logits(model, data.images, norm, batch_size)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
@@ -130,23 +131,32 @@ def evaluate_fields(
     from digitrec.recognizer import Recognizer
 
     files = read_labels(spec, data_root_from(data_dir))
-    score = score_reader(recognizer_reader(Recognizer.load(run_or_checkpoint, device)), [(f.path, f.label) for f in files], str(spec))
+    score = score_reader(
+        recognizer_reader(Recognizer.load(run_or_checkpoint, device)), [(f.path, f.label) for f in files], str(spec)
+    )
     if save and Path(run_or_checkpoint).is_dir():
-        atomic_write_json(Path(run_or_checkpoint) / fields_evaluation_file(spec), {**score.to_dict(), "calibration": calibration(score.results)})
+        atomic_write_json(
+            Path(run_or_checkpoint) / fields_evaluation_file(spec),
+            {**score.to_dict(), "calibration": calibration(score.results)},
+        )
     return score
 
 
-def calibration(results: list[FieldResult], thresholds: Iterable[float] = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99)) -> list[dict[str, float]]:
+def calibration(
+    results: list[FieldResult], thresholds: Iterable[float] = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99)
+) -> list[dict[str, float]]:
     """For each confidence threshold: the share of fields answered at or above it, and how
     often those answers are right (what `--min-confidence` buys)."""
     rows = []
     for t in thresholds:
         kept = [r for r in results if r.text and r.confidence >= t]
-        rows.append({
-            "min_confidence": t,
-            "answered": len(kept) / max(1, len(results)),
-            "right_when_answered": sum(r.correct for r in kept) / max(1, len(kept)),
-        })
+        rows.append(
+            {
+                "min_confidence": t,
+                "answered": len(kept) / max(1, len(results)),
+                "right_when_answered": sum(r.correct for r in kept) / max(1, len(kept)),
+            }
+        )
     return rows
 
 

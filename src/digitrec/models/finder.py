@@ -30,8 +30,14 @@ class NumberFinder(nn.Module):
         super().__init__()
         c1, c2, c3, c4 = channels
         # A stride-2 first layer: the finder needs where the ink is, not its fine detail.
-        self.to4 = nn.Sequential(nn.Conv2d(1, c1, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c1), nn.ReLU(inplace=True),
-                                 *_conv(c1, c2), nn.MaxPool2d(2), *_conv(c2, c2))
+        self.to4 = nn.Sequential(
+            nn.Conv2d(1, c1, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(c1),
+            nn.ReLU(inplace=True),
+            *_conv(c1, c2),
+            nn.MaxPool2d(2),
+            *_conv(c2, c2),
+        )
         self.to8 = nn.Sequential(nn.MaxPool2d(2), *_conv(c2, c3), *_conv(c3, c3))
         self.to16 = nn.Sequential(nn.MaxPool2d(2), *_conv(c3, c4), *_conv(c4, c4), *_conv(c4, c4))
         self.up8 = nn.Sequential(*_conv(c4 + c3, c3))

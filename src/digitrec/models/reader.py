@@ -16,7 +16,9 @@ from digitrec.models.registry import register
 
 BLANK = 0  # CTC's blank class; digit d is class d + 1
 NUM_CLASSES = 11
-BOX_OUTPUTS = 4  # a field reader's box head: per column, the digit there (x0, x1 from the column's centre; y0, y1), in field heights
+# a field reader's box head: per column, the digit there (x0, x1 from the column's centre; y0, y1),
+# in field heights
+BOX_OUTPUTS = 4
 STRIDE = 4  # strip pixels per output column
 INK_SCALE = 0.25  # strips are ink-bright uint8 / 255; centring makes the first layer's job easy
 INK_SHIFT = 0.1
@@ -36,11 +38,18 @@ class NumberReader(nn.Module):
             raise ValueError("the reader is built for strips 32 pixels tall")
         c1, c2, c3, c4 = channels
         self.features = nn.Sequential(
-            *_conv(1, c1), nn.MaxPool2d(2),  # 16 x W/2
-            *_conv(c1, c2), nn.MaxPool2d(2),  # 8 x W/4
-            *_conv(c2, c3), *_conv(c3, c3), nn.MaxPool2d((2, 1)),  # 4 x W/4
-            *_conv(c3, c4), nn.MaxPool2d((2, 1)),  # 2 x W/4
-            nn.Conv2d(c4, c4, (2, 1), bias=False), nn.BatchNorm2d(c4), nn.ReLU(inplace=True),  # 1 x W/4
+            *_conv(1, c1),
+            nn.MaxPool2d(2),  # 16 x W/2
+            *_conv(c1, c2),
+            nn.MaxPool2d(2),  # 8 x W/4
+            *_conv(c2, c3),
+            *_conv(c3, c3),
+            nn.MaxPool2d((2, 1)),  # 4 x W/4
+            *_conv(c3, c4),
+            nn.MaxPool2d((2, 1)),  # 2 x W/4
+            nn.Conv2d(c4, c4, (2, 1), bias=False),
+            nn.BatchNorm2d(c4),
+            nn.ReLU(inplace=True),  # 1 x W/4
         )
         self.sequence = nn.LSTM(c4, hidden, batch_first=True, bidirectional=True)
         self.head = nn.Linear(2 * hidden, NUM_CLASSES)
@@ -63,7 +72,9 @@ class _ColumnReader(nn.Module):
             raise ValueError(f"the field reader's height must be a multiple of 16 of at least 32, got {height}")
         self.height = height
 
-    def _finish(self, layers: list[nn.Module], h: int, c: int, out: int, hidden: int, boxes: bool, box_features: bool) -> None:
+    def _finish(
+        self, layers: list[nn.Module], h: int, c: int, out: int, hidden: int, boxes: bool, box_features: bool
+    ) -> None:
         """`layers` (ending at height `h`, `c` channels), then a convolution over what is
         left of the height to `out` features per column, and the heads."""
         layers += [nn.Conv2d(c, out, (h, 1), bias=False), nn.BatchNorm2d(out), nn.ReLU(inplace=True)]  # 1 x W/4
@@ -77,7 +88,9 @@ class _ColumnReader(nn.Module):
         # trained before 2026-12-03 read the LSTM's alone).
         self.box_features = box_features
         width = 2 * hidden + (out if box_features else 0)
-        self.box_head = nn.Sequential(nn.Linear(width, 64), nn.ReLU(inplace=True), nn.Linear(64, BOX_OUTPUTS)) if boxes else None
+        self.box_head = (
+            nn.Sequential(nn.Linear(width, 64), nn.ReLU(inplace=True), nn.Linear(64, BOX_OUTPUTS)) if boxes else None
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, height, W) floats in [0, 1], W a multiple of STRIDE -> per column the
@@ -100,14 +113,28 @@ class FieldReader(_ColumnReader):
     halving of the height, and a final convolution over what is left of it. The output is
     one column per STRIDE pixels of the field's width, as for strips."""
 
-    def __init__(self, height: int = 96, channels: tuple[int, ...] = (16, 32, 48, 96, 128), hidden: int = 128, boxes: bool = False, box_features: bool = False):
+    def __init__(
+        self,
+        height: int = 96,
+        channels: tuple[int, ...] = (16, 32, 48, 96, 128),
+        hidden: int = 128,
+        boxes: bool = False,
+        box_features: bool = False,
+    ):
         super().__init__(height)
         c0, c1, c2, c3, c4 = channels
         layers: list[nn.Module] = [
-            nn.Conv2d(1, c0, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c0), nn.ReLU(inplace=True),  # H/2 x W/2
-            nn.Conv2d(c0, c1, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c1), nn.ReLU(inplace=True),  # H/4 x W/4
-            *_conv(c1, c2), *_conv(c2, c2), nn.MaxPool2d((2, 1)),  # H/8
-            *_conv(c2, c3), nn.MaxPool2d((2, 1)),  # H/16
+            nn.Conv2d(1, c0, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(c0),
+            nn.ReLU(inplace=True),  # H/2 x W/2
+            nn.Conv2d(c0, c1, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(c1),
+            nn.ReLU(inplace=True),  # H/4 x W/4
+            *_conv(c1, c2),
+            *_conv(c2, c2),
+            nn.MaxPool2d((2, 1)),  # H/8
+            *_conv(c2, c3),
+            nn.MaxPool2d((2, 1)),  # H/16
         ]
         h, c = height // 16, c3
         while h > 3 and h % 2 == 0:
@@ -140,16 +167,27 @@ class ResidualFieldReader(_ColumnReader):
     and a convolution over what is left of it."""
 
     def __init__(
-        self, height: int = 96, channels: tuple[int, ...] = (16, 32, 64, 128), blocks: tuple[int, ...] = (1, 1, 1), hidden: int = 128, boxes: bool = False,
+        self,
+        height: int = 96,
+        channels: tuple[int, ...] = (16, 32, 64, 128),
+        blocks: tuple[int, ...] = (1, 1, 1),
+        hidden: int = 128,
+        boxes: bool = False,
         box_features: bool = False,
     ):
         super().__init__(height)
         if len(channels) != 4 or len(blocks) != 3:
-            raise ValueError(f"the residual field reader takes 4 channel widths and 3 block counts, got {channels} and {blocks}")
+            raise ValueError(
+                f"the residual field reader takes 4 channel widths and 3 block counts, got {channels} and {blocks}"
+            )
         c0, c1, c2, c3 = channels
         layers: list[nn.Module] = [*_conv(1, c0)]
         for cin, cout, n in ((c0, c1, blocks[0]), (c1, c2, blocks[1])):  # H/2, then H/4
-            layers += [nn.Conv2d(cin, cout, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv2d(cin, cout, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(inplace=True),
+            ]
             layers += [_Residual(cout) for _ in range(n)]
         h, c = height // 4, c2
         while h > 3 and h % 2 == 0:  # H/8, H/16, ...

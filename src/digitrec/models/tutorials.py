@@ -51,7 +51,8 @@ def cnn_adadelta() -> nn.Module:
 
 @register("keras-mnist-cnn")
 def keras_mnist_cnn() -> nn.Module:
-    """Keras' examples/mnist_cnn.py: Conv 32 3x3, Conv 64 3x3, MaxPool, Dropout .25, Dense 128, Dropout .5: 1,199,882 params."""
+    """Keras' examples/mnist_cnn.py: Conv 32 3x3, Conv 64 3x3, MaxPool, Dropout .25, Dense 128, Dropout .5:
+    1,199,882 params."""
     return _sequential(
         ("conv2d", conv(1, 32, 3)),
         ("relu", nn.ReLU()),

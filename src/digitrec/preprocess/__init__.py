@@ -3,4 +3,13 @@
 from digitrec.preprocess.decode import MAX_PIXELS, ImageError, ImageTooLargeError, decode_image
 from digitrec.preprocess.pipeline import DigitCrop, Preprocessed, PreprocessOptions, extract_digits
 
-__all__ = ["MAX_PIXELS", "DigitCrop", "ImageError", "ImageTooLargeError", "PreprocessOptions", "Preprocessed", "decode_image", "extract_digits"]
+__all__ = [
+    "MAX_PIXELS",
+    "DigitCrop",
+    "ImageError",
+    "ImageTooLargeError",
+    "PreprocessOptions",
+    "Preprocessed",
+    "decode_image",
+    "extract_digits",
+]

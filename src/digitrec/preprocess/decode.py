@@ -16,14 +16,13 @@ import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from digitrec.errors import DigitrecError
 
-ImageInput = Union[str, os.PathLike, bytes, bytearray, Image.Image, np.ndarray]
+ImageInput = str | os.PathLike | bytes | bytearray | Image.Image | np.ndarray
 
 MAX_PIXELS = 40_000_000  # a 40-megapixel photo is the largest we decode
 FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")
@@ -37,7 +36,12 @@ class ImageTooLargeError(ImageError):
     """A picture has more pixels than digitrec decodes (a server answers 413)."""
 
 
-SPECIAL_FILES = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+SPECIAL_FILES = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def path_problem(path: Path) -> str | None:
@@ -81,7 +85,9 @@ def _open(source: ImageInput, name: str) -> Image.Image:
         # Pillow refuses very large images from their header before we see the size.
         found = re.search(r"\((\d+) pixels\)", str(e))
         size = f"{int(found.group(1)) / 1e6:.0f} megapixels, " if found else ""
-        raise ImageTooLargeError(f"{name} is {size}over the limit of {MAX_PIXELS / 1e6:.3g} megapixels; scale it down first") from None
+        raise ImageTooLargeError(
+            f"{name} is {size}over the limit of {MAX_PIXELS / 1e6:.3g} megapixels; scale it down first"
+        ) from None
     except PermissionError:
         raise ImageError(f"cannot read {name}: permission denied") from None
     except (OSError, SyntaxError) as e:  # Pillow's errors for bad headers and short files
@@ -169,7 +175,9 @@ def decode_image(source: ImageInput, name: str | None = None, max_pixels: int = 
     return decode_picture(source, name, max_pixels).gray
 
 
-def decode_picture(source: ImageInput | Picture, name: str | None = None, max_pixels: int = MAX_PIXELS, min_side: int | None = None) -> Picture:
+def decode_picture(
+    source: ImageInput | Picture, name: str | None = None, max_pixels: int = MAX_PIXELS, min_side: int | None = None
+) -> Picture:
     """Decode a picture; with `min_side`, reduced by a whole factor while its longer side
     stays at least `min_side` (readers work at a bounded resolution: a 6300x6300 scan was
     300 MB per request decoded whole). JPEGs are reduced while decoding (DCT scaling)."""
@@ -197,7 +205,9 @@ def decode_picture(source: ImageInput | Picture, name: str | None = None, max_pi
             factor = max(1, max(image.size) // min_side) if min_side else 1  # what DCT scaling left to do
             if factor > 1:
                 if image.mode not in REDUCIBLE:  # palette, bilevel, 16-bit
-                    image = image.convert("RGBA" if _has_alpha(image) else "I" if image.mode.startswith("I;16") else "L")
+                    image = image.convert(
+                        "RGBA" if _has_alpha(image) else "I" if image.mode.startswith("I;16") else "L"
+                    )
                 image = image.reduce(factor)
             return Picture(_gray(image), width, height)
     except (OSError, ValueError, SyntaxError) as e:  # truncated or corrupt pixel data

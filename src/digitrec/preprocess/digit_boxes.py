@@ -17,6 +17,8 @@ strip's ink is cut by count instead, into as many pieces as digits were read.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import cv2
 import numpy as np
 
@@ -27,12 +29,15 @@ INK = 0.3  # a strip pixel is ink above this share of 255
 RULE_ACROSS = 1.0  # a horizontal run this many strip heights long is a ruled line, no digit's stroke
 RULE_DOWN = 0.9  # a vertical run over this share of the strip's height is a rule (a digit is <= 1/(1+2 PAD) of it)
 DEBRIS = 0.08  # pieces smaller than this share of the largest are specks and noise
-LEAD = 0.2  # a digit's anchor lies this many strip heights right of its peak column (measured lead 0.25; 0.2 cuts touching digits better)
+# a digit's anchor lies this many strip heights right of its peak column (measured lead 0.25; 0.2 cuts touching
+# digits better)
+LEAD = 0.2
 REACH = 0.25  # ink whose centre is further than this (strip heights) from its digit's anchor is something else's
 GAP = 0.15  # ink this far (strip heights) above or below its digit's largest piece is a mark or the next row's digit
 MARK = 0.35  # cutting by count, with too many pieces, one this small against the median area goes first
 SHORT = 0.5  # cutting by count, a piece this short against the tallest is a mark (a dash, a dot), never a digit
-SPLIT_REACH = 0.05  # touching digits are cut at the emptiest column within this share of a digit's width of the even cut
+# touching digits are cut at the emptiest column within this share of a digit's width of the even cut
+SPLIT_REACH = 0.05
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in strip pixels
 Piece = tuple[int, int, int, int, int]  # a piece of ink or a group of them: its box x0, y0, x1, y1, and its ink pixels
@@ -92,7 +97,9 @@ def _pieces(ink: np.ndarray, owner: np.ndarray, anchors: np.ndarray, h: int) -> 
             centre = x + float((np.arange(w) * cols).sum() / cols.sum())
             if abs(centre - anchors[a]) <= REACH * h:
                 xs = np.nonzero(cols)[0]
-                found[a].append((x + int(xs[0]), y + int(rows[0]), x + int(xs[-1]) + 1, y + int(rows[-1]) + 1, int(cols.sum())))
+                found[a].append(
+                    (x + int(xs[0]), y + int(rows[0]), x + int(xs[-1]) + 1, y + int(rows[-1]) + 1, int(cols.sum()))
+                )
     return found
 
 
@@ -123,7 +130,7 @@ def _by_count(ink: np.ndarray, count: int, core: Box) -> list[Box]:
 def _groups(ink: np.ndarray) -> list[Piece]:
     """Cutting by count: the ink's pieces big enough to be strokes, grouped where their
     columns overlap (a 5's flag over its body), with their ink's extent, left to right."""
-    n, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    _n, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     stats = stats[1:]
     if not len(stats):
         return []
@@ -132,11 +139,15 @@ def _groups(ink: np.ndarray) -> list[Piece]:
     groups = []
     for members in merge_spans(spans):
         part = keep[members]
-        groups.append((
-            int(part[:, 0].min()), int(part[:, 1].min()),
-            int((part[:, 0] + part[:, 2]).max()), int((part[:, 1] + part[:, 3]).max()),
-            int(part[:, cv2.CC_STAT_AREA].sum()),
-        ))
+        groups.append(
+            (
+                int(part[:, 0].min()),
+                int(part[:, 1].min()),
+                int((part[:, 0] + part[:, 2]).max()),
+                int((part[:, 1] + part[:, 3]).max()),
+                int(part[:, cv2.CC_STAT_AREA].sum()),
+            )
+        )
     return sorted(groups)
 
 
@@ -146,11 +157,11 @@ def _fewer(groups: list[Piece]) -> list[Piece]:
     smallest = int(areas.argmin())
     if areas[smallest] < MARK * np.median(areas):
         return groups[:smallest] + groups[smallest + 1 :]
-    gaps = [b[0] - a[2] for a, b in zip(groups, groups[1:])]
+    gaps = [b[0] - a[2] for a, b in pairwise(groups)]
     i = int(np.argmin(gaps))
     a, b = groups[i], groups[i + 1]
     joined = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]), a[4] + b[4])
-    return groups[:i] + [joined] + groups[i + 2 :]
+    return [*groups[:i], joined, *groups[i + 2 :]]
 
 
 def _split(groups: list[Piece], ink: np.ndarray, count: int) -> list[Piece]:
@@ -170,7 +181,7 @@ def _split(groups: list[Piece], ink: np.ndarray, count: int) -> list[Piece]:
             hi = int(np.clip(np.ceil(x0 + (j + SPLIT_REACH) * step), lo + 1, x1))
             cuts.append(lo + int(ink[y0:y1, lo:hi].sum(0).argmin()) if hi > lo else lo)
         cuts.append(x1)
-        out += [(a, y0, max(b, a + 1), y1, area // k) for a, b in zip(cuts, cuts[1:])]
+        out += [(a, y0, max(b, a + 1), y1, area // k) for a, b in pairwise(cuts)]
     return out
 
 
@@ -187,4 +198,4 @@ def _slices(core: Box, count: int) -> list[Box]:
     """`count` equal slices of a box, left to right."""
     x0, y0, x1, y1 = core
     edges = np.linspace(x0, x1, count + 1).round().astype(int)
-    return [(int(a), y0, int(max(b, a + 1)), y1) for a, b in zip(edges, edges[1:])]
+    return [(int(a), y0, int(max(b, a + 1)), y1) for a, b in pairwise(edges)]

@@ -44,7 +44,12 @@ class FieldImage:
         """The canvas as a `preprocess.fields.Field` spanning the whole picture, for decoding."""
         from digitrec.preprocess.fields import Field
 
-        return Field(self.canvas, (0, 0, self.width, self.height), self.canvas.shape[1] / self.width, self.canvas.shape[0] / self.height)
+        return Field(
+            self.canvas,
+            (0, 0, self.width, self.height),
+            self.canvas.shape[1] / self.width,
+            self.canvas.shape[0] / self.height,
+        )
 
 
 def ink_bright(gray: np.ndarray) -> np.ndarray:

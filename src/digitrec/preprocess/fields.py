@@ -26,7 +26,16 @@ import numpy as np
 
 from digitrec.preprocess.decode import MAX_PIXELS, ImageInput, Picture, decode_picture
 from digitrec.preprocess.ink import (
-    MIN_CONTRAST, dark_ink_on_light, flatten_background, ink_mask, label_pieces, quantiles, remove_lines, smooth_ink, too_many_pieces, working_copy,
+    MIN_CONTRAST,
+    dark_ink_on_light,
+    flatten_background,
+    ink_mask,
+    label_pieces,
+    quantiles,
+    remove_lines,
+    smooth_ink,
+    too_many_pieces,
+    working_copy,
 )
 
 # --- tuning --------------------------------------------------------------------------
@@ -62,7 +71,8 @@ class Field:
     box: tuple[int, int, int, int]  # x, y, w, h of the field in the original picture
     scale: float  # strip pixels per original pixel, across (x = box x + strip x / scale)
     y_scale: float  # ... and down (equal to `scale` unless a long field was squeezed)
-    core: tuple[int, int, int, int] | None = None  # x0, y0, x1, y1 in the strip where the number was found (None: all of it)
+    # x0, y0, x1, y1 in the strip where the number was found (None: all of it)
+    core: tuple[int, int, int, int] | None = None
 
 
 @dataclass
@@ -160,9 +170,8 @@ def _is_frame(stats: np.ndarray, shape: tuple[int, int], contact: float = 0.0, r
     if spans and thin:
         return True
     hollow = area < STOUT_FILL * bw * bh
-    if at_edge and bw >= 0.9 * w and bh >= 0.9 * h and (roomy or hollow):
-        return True  # an outline or margin wrapping the whole picture
-    return False
+    # an outline or margin wrapping the whole picture
+    return bool(at_edge and bw >= 0.9 * w and bh >= 0.9 * h and (roomy or hollow))
 
 
 def _touches(box: tuple[int, ...], shape: tuple[int, int]) -> bool:
@@ -188,7 +197,7 @@ def remove_broken_lines(mask: np.ndarray) -> np.ndarray:
     """Remove vertical rules and margin edges that the scan broke into dashes: pieces of
     ink stacked in one narrow column down most of the picture. A lone "1" is one piece;
     a broken rule is many. Returns `mask` itself when it removes nothing."""
-    h, w = mask.shape
+    h, _w = mask.shape
     reach = max(3, round(0.08 * h))
     closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, reach)))
     n, labels, stats, _ = label_pieces(closed)
@@ -274,7 +283,10 @@ def _core(field: Field, box: tuple[int, int, int, int]) -> tuple[int, int, int, 
     fx, fy, _, _ = field.box
     x, y, bw, bh = box
     x0, y0 = int(np.clip((x - fx) * field.scale, 0, w - 1)), int(np.clip((y - fy) * field.y_scale, 0, h - 1))
-    x1, y1 = int(np.clip(round((x + bw - fx) * field.scale), x0 + 1, w)), int(np.clip(round((y + bh - fy) * field.y_scale), y0 + 1, h))
+    x1, y1 = (
+        int(np.clip(round((x + bw - fx) * field.scale), x0 + 1, w)),
+        int(np.clip(round((y + bh - fy) * field.y_scale), y0 + 1, h)),
+    )
     return x0, y0, x1, y1
 
 
@@ -288,7 +300,9 @@ def ink_image(gray: np.ndarray) -> tuple[np.ndarray, float]:
     return np.clip(flat / max(top, MIN_CONTRAST), 0, 1).astype(np.float32), contrast
 
 
-def find_fields(source: ImageInput | Picture, options: FieldOptions = FieldOptions(), name: str | None = None) -> FoundFields:
+def find_fields(
+    source: ImageInput | Picture, options: FieldOptions = FieldOptions(), name: str | None = None
+) -> FoundFields:
     """Every number-like region of a picture as a reader strip, top to bottom, left to right."""
     picture = decode_picture(source, name, options.max_pixels, options.max_side)
     width, height = picture.width, picture.height
@@ -326,7 +340,8 @@ def find_fields(source: ImageInput | Picture, options: FieldOptions = FieldOptio
         tallest = max(int(stats[i, cv2.CC_STAT_HEIGHT]) for i in keep)
         # Specks go; flat strokes stay (underlines and dashes belong to their number).
         keep = [
-            i for i in keep
+            i
+            for i in keep
             if stats[i, cv2.CC_STAT_AREA] >= max(4, 0.01 * largest)
             and max(stats[i, cv2.CC_STAT_HEIGHT], stats[i, cv2.CC_STAT_WIDTH] / 2) >= 0.12 * tallest
         ]
@@ -352,7 +367,12 @@ def find_fields(source: ImageInput | Picture, options: FieldOptions = FieldOptio
         box = (max(0, gx0 - pad), max(0, gy0 - pad), min(ink.shape[1], gx1 + pad), min(ink.shape[0], gy1 + pad))
         strip, strip_scale = to_strip(ink, box)
         ox, oy = (box[0] + mx0) / scale, (box[1] + my0) / scale
-        original = (int(ox), int(oy), max(1, round((box[2] - box[0]) / scale)), max(1, round((box[3] - box[1]) / scale)))
+        original = (
+            int(ox),
+            int(oy),
+            max(1, round((box[2] - box[0]) / scale)),
+            max(1, round((box[3] - box[1]) / scale)),
+        )
         fields.append(Field(strip, original, strip_scale * scale, STRIP_HEIGHT / (box[3] - box[1]) * scale))
     tallest_field = max(f.box[3] for f in fields)
     fields = [f for f in fields if f.box[3] >= MIN_FIELD_HEIGHT * tallest_field]

@@ -174,7 +174,9 @@ def remove_lines(mask: np.ndarray, vertical_lines: bool = True) -> np.ndarray:
     n, labels, stats, _ = label_pieces(out)
     for i in range(1, n):
         component = labels == i
-        if (near_line[component] > 0).mean() > 0.9 and min(stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]) <= 4:
+        if (near_line[component] > 0).mean() > 0.9 and min(
+            stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]
+        ) <= 4:
             out[component] = 0
     return out
 

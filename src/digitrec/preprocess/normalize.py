@@ -38,9 +38,8 @@ def normalize_stroke(mask: np.ndarray, target: float) -> np.ndarray:
         eroded = cv2.erode(mask, _disk(max(2, round(width - target)) | 1))
         # Thinning must not erase parts of the digit: keep it only if most ink survives
         # in every part that was there.
-        if eroded.sum() > 0.25 * mask.sum():
-            if count_pieces(eroded) <= count_pieces(mask):
-                return eroded
+        if eroded.sum() > 0.25 * mask.sum() and count_pieces(eroded) <= count_pieces(mask):
+            return eroded
     return mask
 
 
@@ -53,8 +52,9 @@ def _deskew(image: np.ndarray) -> np.ndarray:
     return cv2.warpAffine(image, shear, (SIZE, SIZE), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR)
 
 
-def normalize_digit(ink: np.ndarray, region_mask: np.ndarray, box: tuple[int, int, int, int],
-                    stroke: bool = True, deskew: bool = False) -> np.ndarray:
+def normalize_digit(
+    ink: np.ndarray, region_mask: np.ndarray, box: tuple[int, int, int, int], stroke: bool = True, deskew: bool = False
+) -> np.ndarray:
     """A uint8 (28, 28) MNIST-style image of the digit in `box` of `ink`."""
     x, y, w, h = box
     # Only this digit's ink, with a pixel of margin for anti-aliased edges.

@@ -46,7 +46,9 @@ class Preprocessed:
         return np.stack([d.image for d in self.digits])
 
 
-def extract_digits(source: ImageInput | Picture, options: PreprocessOptions = PreprocessOptions(), name: str | None = None) -> Preprocessed:
+def extract_digits(
+    source: ImageInput | Picture, options: PreprocessOptions = PreprocessOptions(), name: str | None = None
+) -> Preprocessed:
     picture = decode_picture(source, name, options.max_pixels, options.max_side)
     width, height = picture.width, picture.height
     found = find_ink(picture.gray, options.max_side, options.lines)

@@ -52,7 +52,7 @@ def merge_spans(spans: list[tuple[int, int]]) -> list[list[int]]:
                     still_open.remove(group)
                     merged = True
                     break
-        open_groups = still_open + [(span, members)]
+        open_groups = [*still_open, (span, members)]
     return closed + [members for _, members in open_groups]
 
 
@@ -73,7 +73,10 @@ def group_components(mask: np.ndarray, single: bool = False, pieces: tuple | Non
     if single:
         groups = [keep]
     else:
-        spans = [(int(stats[i, cv2.CC_STAT_LEFT]), int(stats[i, cv2.CC_STAT_LEFT] + stats[i, cv2.CC_STAT_WIDTH])) for i in keep]
+        spans = [
+            (int(stats[i, cv2.CC_STAT_LEFT]), int(stats[i, cv2.CC_STAT_LEFT] + stats[i, cv2.CC_STAT_WIDTH]))
+            for i in keep
+        ]
         groups = [[keep[j] for j in group] for group in merge_spans(spans)]
     x0, y0 = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
     x1, y1 = x0 + stats[:, cv2.CC_STAT_WIDTH], y0 + stats[:, cv2.CC_STAT_HEIGHT]

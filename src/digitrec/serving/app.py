@@ -167,7 +167,9 @@ async def api_error(_: Request, e: ApiError) -> JSONResponse:
 
 
 async def validation_error(_: Request, e: RequestValidationError) -> JSONResponse:
-    return JSONResponse({"error": "invalid request", "detail": json.loads(json.dumps(e.errors(), default=str))}, status_code=422)
+    return JSONResponse(
+        {"error": "invalid request", "detail": json.loads(json.dumps(e.errors(), default=str))}, status_code=422
+    )
 
 
 async def http_error(_: Request, e: StarletteHTTPException) -> JSONResponse:
@@ -175,11 +177,20 @@ async def http_error(_: Request, e: StarletteHTTPException) -> JSONResponse:
 
 
 async def client_gone(request: Request, _: ClientDisconnect) -> Response:
-    log.warning("digitrec: %s left during the upload of %s", request.client.host if request.client else "a client", request.url.path)
+    log.warning(
+        "digitrec: %s left during the upload of %s",
+        request.client.host if request.client else "a client",
+        request.url.path,
+    )
     return Response(status_code=400)  # never delivered: there is no one to read it
 
 
-ERROR_HANDLERS = {ApiError: api_error, RequestValidationError: validation_error, StarletteHTTPException: http_error, ClientDisconnect: client_gone}
+ERROR_HANDLERS = {
+    ApiError: api_error,
+    RequestValidationError: validation_error,
+    StarletteHTTPException: http_error,
+    ClientDisconnect: client_gone,
+}
 
 
 # --- the API -----------------------------------------------------------------------------
@@ -227,7 +238,13 @@ async def uploaded_file(request: Request, max_bytes: int) -> tuple[bytes, str]:
         "requestBody": {
             "required": True,
             "content": {
-                "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                },
                 "image/*": {"schema": {"type": "string", "format": "binary"}},
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
             },
@@ -237,7 +254,12 @@ async def uploaded_file(request: Request, max_bytes: int) -> tuple[bytes, str]:
 async def predict(
     request: Request,
     layout: Literal["auto", "field", "page"] = Query(
-        "auto", description="field: the picture is one field, read whole; page: its numbers are found and each read; auto: a picture 600 pixels or more on its longer side is a page of the numbers found on it, a smaller one a field"
+        "auto",
+        description=(
+            "field: the picture is one field, read whole; page: its numbers are found and each read; "
+            "auto: a picture 600 pixels or more on its longer side is a page of the numbers found on it, "
+            "a smaller one a field"
+        ),
     ),
 ) -> JSONResponse:
     """An image as a multipart upload (any field name) or as the raw body. Returns the
@@ -247,21 +269,32 @@ async def predict(
         data, name = await uploaded_file(request, max_bytes)
         return await read_image(request, data, name, layout)
     if not (content_type.startswith("image/") or content_type == "application/octet-stream"):
-        raise ApiError(415, f"unsupported content type {content_type or '(none)'!r}; send multipart/form-data or image bytes (image/png, image/jpeg, ...)")
+        raise ApiError(
+            415,
+            f"unsupported content type {content_type or '(none)'!r}; "
+            "send multipart/form-data or image bytes (image/png, image/jpeg, ...)",
+        )
     return await read_image(request, await read_body(request, max_bytes), "the uploaded image", layout)
 
 
 @api.post(
     "/api/v1/predict/pixels",
     summary="Read a digit given as pixels",
-    responses={**error_responses(400, 401, 413, 415, 422), 501: {"description": "a number reader served without a digit classifier"}},
+    responses={
+        **error_responses(400, 401, 413, 415, 422),
+        501: {"description": "a number reader served without a digit classifier"},
+    },
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": PIXELS_SCHEMA}}}},
 )
 async def predict_pixels(request: Request) -> JSONResponse:
     """JSON {"pixels": ...}: 28 rows of 28 numbers or 784 numbers, 0-255 or 0-1, either polarity."""
     state, content_type = served(request), media_type(request)
     if state.recognizer.classifier is None:
-        raise ApiError(501, "this server has a number reader and no digit classifier, which single 28x28 digits need; serve one with --model")
+        raise ApiError(
+            501,
+            "this server has a number reader and no digit classifier, which single 28x28 digits need; "
+            "serve one with --model",
+        )
     if content_type != "application/json":
         raise ApiError(415, f"unsupported content type {content_type or '(none)'!r}; send application/json")
     image = pixels_array(parse_json(await read_body(request, state.config.max_bytes)))
@@ -282,7 +315,9 @@ async def model(request: Request) -> dict[str, Any]:
     card, accuracy = state.card, state.card.get("test_accuracy")
     return {
         "recipe": card.get("recipe"),
-        "test_accuracy": None if accuracy is None or (isinstance(accuracy, float) and math.isnan(accuracy)) else accuracy,
+        "test_accuracy": None
+        if accuracy is None or (isinstance(accuracy, float) and math.isnan(accuracy))
+        else accuracy,
         "parameters": card.get("parameters"),
         "runtime": state.recognizer.runtime,
         "architecture": card.get("model", {}).get("arch"),
@@ -310,7 +345,9 @@ async def index() -> FileResponse:
     return FileResponse(STATIC / "index.html")
 
 
-def create_app(recognizer: Recognizer, config: ServerConfig = ServerConfig(), model_card: dict[str, Any] | None = None) -> FastAPI:
+def create_app(
+    recognizer: Recognizer, config: ServerConfig = ServerConfig(), model_card: dict[str, Any] | None = None
+) -> FastAPI:
     """The app around one loaded model; the model is loaded once, by the caller."""
     app = FastAPI(
         title="digitrec",
@@ -320,7 +357,13 @@ def create_app(recognizer: Recognizer, config: ServerConfig = ServerConfig(), mo
         redoc_url=None,
         exception_handlers=ERROR_HANDLERS,
     )
-    app.state.served = Served(recognizer, config, dict(model_card or recognizer.meta), MicroBatcher(recognizer.classify), asyncio.Semaphore(config.reading_slots))
+    app.state.served = Served(
+        recognizer,
+        config,
+        dict(model_card or recognizer.meta),
+        MicroBatcher(recognizer.classify),
+        asyncio.Semaphore(config.reading_slots),
+    )
     app.include_router(api)
     app.include_router(page)
     app.mount("/static/swagger", StaticFiles(directory=SWAGGER_UI), name="swagger")
@@ -343,7 +386,12 @@ def load_app(model: str | Path, runtime: str = "auto", config: ServerConfig = Se
     """Load the model once and build the app around it."""
     pixels = config.max_pixels if config.max_pixels is not None else MAX_PIXELS
     recognizer = Recognizer.load(
-        model, "cpu", PreprocessOptions(max_pixels=pixels), runtime=runtime, field_options=FieldOptions(max_pixels=pixels), finder=config.finder
+        model,
+        "cpu",
+        PreprocessOptions(max_pixels=pixels),
+        runtime=runtime,
+        field_options=FieldOptions(max_pixels=pixels),
+        finder=config.finder,
     )
     card = dict(recognizer.meta)
     if recognizer.runtime == "pytorch":

@@ -10,7 +10,7 @@ model's weights are fetched into the cache once instead of eight times.
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class ServerConfig:
     max_bytes: int = 10 * 1024 * 1024  # largest request body
-    max_pixels: int | None = None  # largest decoded picture; None: the decoder's own limit (preprocess.decode.MAX_PIXELS)
+    # largest decoded picture; None: the decoder's own limit (preprocess.decode.MAX_PIXELS)
+    max_pixels: int | None = None
     header_timeout: float = 10.0  # seconds a request's headers may take to arrive
     body_timeout: float = 30.0  # seconds its body may take, once the headers are in
     api_key: str | None = None  # when set, every /api/ request must carry it (see security.py)

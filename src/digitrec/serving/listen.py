@@ -52,7 +52,9 @@ def _lock(host: str, port: int):
     try:
         return take_lock(path)
     except LockHeld as e:
-        raise PortTakenError(f"{host}:{port} is already served by digitrec (pid {e.holder}, lock {path}); stop it or pick another --port") from None
+        raise PortTakenError(
+            f"{host}:{port} is already served by digitrec (pid {e.holder}, lock {path}); stop it or pick another --port"
+        ) from None
 
 
 def _socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-ERROR_BODY = {"type": "object", "properties": {"error": {"type": "string", "description": "what is wrong, in one sentence"}}, "required": ["error"]}
+ERROR_BODY = {
+    "type": "object",
+    "properties": {"error": {"type": "string", "description": "what is wrong, in one sentence"}},
+    "required": ["error"],
+}
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -28,8 +32,20 @@ PIXELS_SCHEMA = {
     "properties": {
         "pixels": {
             "oneOf": [
-                {"type": "array", "items": PIXEL, "minItems": 784, "maxItems": 784, "description": "784 numbers, row by row"},
-                {"type": "array", "items": {"type": "array", "items": PIXEL, "minItems": 28, "maxItems": 28}, "minItems": 28, "maxItems": 28, "description": "28 rows of 28 numbers"},
+                {
+                    "type": "array",
+                    "items": PIXEL,
+                    "minItems": 784,
+                    "maxItems": 784,
+                    "description": "784 numbers, row by row",
+                },
+                {
+                    "type": "array",
+                    "items": {"type": "array", "items": PIXEL, "minItems": 28, "maxItems": 28},
+                    "minItems": 28,
+                    "maxItems": 28,
+                    "description": "28 rows of 28 numbers",
+                },
             ],
             "description": "0-255, or 0-1 when none is above 1; either polarity",
         }

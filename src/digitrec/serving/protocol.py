@@ -40,14 +40,20 @@ class DeadlineProtocol(HttpToolsProtocol):
     def _headers_late(self) -> None:
         self.deadline = None
         if not self.transport.is_closing():
-            log.warning("digitrec: closed a connection from %s whose request headers took over %gs", self.client, self.header_timeout)
+            log.warning(
+                "digitrec: closed a connection from %s whose request headers took over %gs",
+                self.client,
+                self.header_timeout,
+            )
             self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
             self.transport.close()
 
     def _body_late(self) -> None:
         self.deadline = None
         if not self.transport.is_closing():
-            log.warning("digitrec: closed a connection from %s whose request body took over %gs", self.client, self.body_timeout)
+            log.warning(
+                "digitrec: closed a connection from %s whose request body took over %gs", self.client, self.body_timeout
+            )
             self.transport.close()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -73,4 +79,6 @@ class DeadlineProtocol(HttpToolsProtocol):
 
 
 def protocol_with(header_timeout: float, body_timeout: float) -> type[DeadlineProtocol]:
-    return type("DigitrecHttpProtocol", (DeadlineProtocol,), {"header_timeout": header_timeout, "body_timeout": body_timeout})
+    return type(
+        "DigitrecHttpProtocol", (DeadlineProtocol,), {"header_timeout": header_timeout, "body_timeout": body_timeout}
+    )

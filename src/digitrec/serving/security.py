@@ -68,6 +68,10 @@ class SecurityMiddleware:
     @staticmethod
     async def _refuse(send: Any, extra: list[tuple[bytes, bytes]], why: str) -> None:
         body = orjson.dumps({"error": f"{why}: send it as X-API-Key or Authorization: Bearer"})
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"www-authenticate", b"Bearer")]
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"www-authenticate", b"Bearer"),
+        ]
         await send({"type": "http.response.start", "status": 401, "headers": headers + extra})
         await send({"type": "http.response.body", "body": body})

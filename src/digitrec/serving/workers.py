@@ -58,7 +58,10 @@ class WorkerPool:
     def _start(self, index: int) -> None:
         ready = self.context.Event()
         process = self.context.Process(
-            target=_worker, args=(*self.args, self.claim.sockets[index], ready, os.getpid()), name=f"digitrec-worker-{index}", daemon=True
+            target=_worker,
+            args=(*self.args, self.claim.sockets[index], ready, os.getpid()),
+            name=f"digitrec-worker-{index}",
+            daemon=True,
         )
         process.start()
         if index < len(self.processes):
@@ -79,11 +82,17 @@ class WorkerPool:
                 if process.is_alive():
                     continue
                 if not self.ready[i].is_set():
-                    print(f"digitrec: worker {i} failed while starting (exit code {process.exitcode}); stopping", file=sys.stderr)
+                    print(
+                        f"digitrec: worker {i} failed while starting (exit code {process.exitcode}); stopping",
+                        file=sys.stderr,
+                    )
                     status = 1
                     self.stopping.set()
                     break
-                print(f"digitrec: worker {i} (pid {process.pid}) died with exit code {process.exitcode}; restarting it", file=sys.stderr)
+                print(
+                    f"digitrec: worker {i} (pid {process.pid}) died with exit code {process.exitcode}; restarting it",
+                    file=sys.stderr,
+                )
                 time.sleep(RESTART_PAUSE)
                 self._start(i)
         self.stop()

@@ -29,6 +29,7 @@ def shipped(path: Path) -> Path:
     """A shipped model's file, or a clear error when this install has none."""
     if not path.exists():
         raise CheckpointError(
-            f"this install has no shipped {path.stem} model ({path}); pass --model, or make the default models with `make models`"
+            f"this install has no shipped {path.stem} model ({path}); "
+            "pass --model, or make the default models with `make models`"
         )
     return path

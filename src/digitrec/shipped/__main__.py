@@ -1,4 +1,5 @@
-"""`python -m digitrec.shipped RUN_READER [RUN_CLASSIFIER] [--reader-file FILE] [--finder FILE [--finder-enlarge X]] [--threads N]`:
+"""`python -m digitrec.shipped RUN_READER [RUN_CLASSIFIER] [--reader-file FILE] \
+[--finder FILE [--finder-enlarge X]] [--threads N]`:
 copy trained runs' best checkpoints into the package as its default models, with their
 figures and the compute behind them in MODELS.json. `--finder` ships a number finder
 beside the reader (the shipped reader then finds numbers with it: a field's, a page's).
@@ -31,7 +32,11 @@ def compute_of(run: Path, meta: dict[str, Any], threads: int | None) -> dict[str
     with --init, oldest first, and a box head), its seconds and core-hours, and the total."""
     stages = []
     seen: set[Path] = set()
-    while run.is_dir() and run.resolve() not in seen and ((run / "metrics.json").exists() or (run / "history.csv").exists()):
+    while (
+        run.is_dir()
+        and run.resolve() not in seen
+        and ((run / "metrics.json").exists() or (run / "history.csv").exists())
+    ):
         seen.add(run.resolve())
         stages.append(_costed(_stage_of(run, threads, stages[-1]["threads"] if stages else None)))
         init = json.loads((run / "config.json").read_text()).get("options", {}).get("init")
@@ -42,7 +47,9 @@ def compute_of(run: Path, meta: dict[str, Any], threads: int | None) -> dict[str
     if "box_head" in meta:
         seconds = float(meta["box_head"]["seconds"])
         cores = threads or stages[-1]["threads"]
-        stages.append(_costed({"run": "box head", "device": "cpu", "threads": cores, "train_seconds": round(seconds, 1)}))
+        stages.append(
+            _costed({"run": "box head", "device": "cpu", "threads": cores, "train_seconds": round(seconds, 1)})
+        )
     return _totals(stages)
 
 
@@ -69,7 +76,11 @@ def _stage_of(run: Path, threads: int | None, continued_on: int | None) -> dict[
     continued it."""
     if (run / "metrics.json").exists():
         metrics = json.loads((run / "metrics.json").read_text())
-        seconds, device, cores = float(metrics["train_seconds"]), metrics.get("device", "cpu"), metrics.get("threads", threads)
+        seconds, device, cores = (
+            float(metrics["train_seconds"]),
+            metrics.get("device", "cpu"),
+            metrics.get("threads", threads),
+        )
         stage = {"run": run.name}
     else:
         with open(run / "history.csv", newline="") as f:
@@ -87,20 +98,44 @@ def card_of(run: Path, checkpoint: Path, threads: int | None = None) -> dict:
     for name in ("metrics.json", "evaluation-test.json", *sorted(p.name for p in run.glob("evaluation-fields-*.json"))):
         if (run / name).exists():
             data = json.loads((run / name).read_text())
-            keep = ("accuracy", "character_error_rate", "size", "val_accuracy", "train_seconds", "epochs", "best_epoch", "name")
+            keep = (
+                "accuracy",
+                "character_error_rate",
+                "size",
+                "val_accuracy",
+                "train_seconds",
+                "epochs",
+                "best_epoch",
+                "name",
+            )
             figures[name] = {k: data[k] for k in keep if k in data}
-    return {"recipe": meta.get("recipe"), "epoch": meta.get("epoch"), "parameters": meta.get("parameters"),
-            "bytes": checkpoint.stat().st_size, "from_run": run.name, "compute": compute_of(run, meta, threads), "figures": figures}
+    return {
+        "recipe": meta.get("recipe"),
+        "epoch": meta.get("epoch"),
+        "parameters": meta.get("parameters"),
+        "bytes": checkpoint.stat().st_size,
+        "from_run": run.name,
+        "compute": compute_of(run, meta, threads),
+        "figures": figures,
+    }
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("reader_run", type=Path)
-    parser.add_argument("classifier_run", type=Path, nargs="?", help="omitted: the shipped classifier stays, with its card")
+    parser.add_argument(
+        "classifier_run", type=Path, nargs="?", help="omitted: the shipped classifier stays, with its card"
+    )
     parser.add_argument("--reader-file", type=Path, help="the reader checkpoint to ship (default: the run's best)")
-    parser.add_argument("--finder", type=Path, help="a number finder to ship beside the reader (python -m digitrec.training.finder)")
-    parser.add_argument("--finder-enlarge", type=float, help="how far the shipped finder enlarges a small picture, chosen on "
-                        "validation (default: as it was trained; it learned real fields jittered 0.75-1.33 times that scale)")
+    parser.add_argument(
+        "--finder", type=Path, help="a number finder to ship beside the reader (python -m digitrec.training.finder)"
+    )
+    parser.add_argument(
+        "--finder-enlarge",
+        type=float,
+        help="how far the shipped finder enlarges a small picture, chosen on "
+        "validation (default: as it was trained; it learned real fields jittered 0.75-1.33 times that scale)",
+    )
     parser.add_argument("--threads", type=int, help="threads that trained a run whose metrics.json does not say")
     args = parser.parse_args(argv)
     reader = args.reader_file or resolve_model_path(args.reader_run)
@@ -108,11 +143,15 @@ def main(argv: list[str]) -> int:
     if reader_meta.get("kind") != "reader":
         raise SystemExit(f"{args.reader_run} is not a number reader")
     if args.finder is None and reader_meta.get("input", {}).get("cut") == "finder":
-        raise SystemExit(f"{args.reader_run} learned from strips cut by a number finder: ship that finder with it (--finder FILE)")
+        raise SystemExit(
+            f"{args.reader_run} learned from strips cut by a number finder: ship that finder with it (--finder FILE)"
+        )
     card = {"reader": card_of(args.reader_run, reader, args.threads)}
     # Every check and card first, the files after: a refusal leaves the shipped set as it was.
     if args.finder_enlarge is not None and (args.finder is None or args.finder_enlarge < 1):
-        raise SystemExit("--finder-enlarge sets how far a shipped --finder enlarges small pictures: at least 1, with --finder")
+        raise SystemExit(
+            "--finder-enlarge sets how far a shipped --finder enlarges small pictures: at least 1, with --finder"
+        )
     if args.finder is not None:
         card["finder"] = finder_card(args.finder, args.finder_enlarge)
     classifier = None
@@ -132,7 +171,10 @@ def main(argv: list[str]) -> int:
     shutil.copyfile(reader, READER)
     atomic_write_json(CARD, card)
     finder = f" and {FINDER.name} ({FINDER.stat().st_size:,} bytes)" if args.finder is not None else ""
-    print(f"shipped {READER.name} ({READER.stat().st_size:,} bytes), {CLASSIFIER.name} ({CLASSIFIER.stat().st_size:,} bytes){finder} in {READER.parent}")
+    print(
+        f"shipped {READER.name} ({READER.stat().st_size:,} bytes), "
+        f"{CLASSIFIER.name} ({CLASSIFIER.stat().st_size:,} bytes){finder} in {READER.parent}"
+    )
     return 0
 
 
@@ -155,10 +197,22 @@ def finder_card(path: Path, enlarge: float | None = None) -> dict[str, Any]:
         raise SystemExit(f"{path} is not a number finder")
     training = meta["training"]
     core_hours = round(training_core_seconds(training) / 3600, 3)
-    stage = {"run": path.name, "device": "cpu", "threads": training["threads"], "train_seconds": round(float(training["seconds"]), 1), "core_hours": core_hours}
-    return {"kind": "finder", "parameters": count_parameters(loaded.model), "bytes": path.stat().st_size, "steps": training["steps"],
-            "enlarge": enlarge if enlarge is not None else finder_enlarge(meta),
-            "final_loss": training["final_loss"], "compute": {"stages": [stage], "core_hours": core_hours}}
+    stage = {
+        "run": path.name,
+        "device": "cpu",
+        "threads": training["threads"],
+        "train_seconds": round(float(training["seconds"]), 1),
+        "core_hours": core_hours,
+    }
+    return {
+        "kind": "finder",
+        "parameters": count_parameters(loaded.model),
+        "bytes": path.stat().st_size,
+        "steps": training["steps"],
+        "enlarge": enlarge if enlarge is not None else finder_enlarge(meta),
+        "final_loss": training["final_loss"],
+        "compute": {"stages": [stage], "core_hours": core_hours},
+    }
 
 
 def kept_card(card: dict[str, Any], threads: int | None) -> dict[str, Any]:
@@ -169,7 +223,16 @@ def kept_card(card: dict[str, Any], threads: int | None) -> dict[str, Any]:
     if threads is None:
         raise SystemExit("the shipped classifier's card records no compute: pass --threads (those that trained it)")
     seconds = float(card["figures"]["metrics.json"]["train_seconds"])
-    return {**card, "compute": _totals([_costed({"run": card["from_run"], "device": "cpu", "threads": threads, "train_seconds": round(seconds, 1)})])}
+    return {
+        **card,
+        "compute": _totals(
+            [
+                _costed(
+                    {"run": card["from_run"], "device": "cpu", "threads": threads, "train_seconds": round(seconds, 1)}
+                )
+            ]
+        ),
+    }
 
 
 if __name__ == "__main__":

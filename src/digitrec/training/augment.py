@@ -10,7 +10,6 @@ import torch.nn.functional as F
 from digitrec.models.inputs import Normalization, finish_input, to_float_batch
 from digitrec.training.config import AugmentConfig
 
-
 ELASTIC_GRID = 4  # control points per side of the elastic field: smooth, stroke-sized bends
 
 
@@ -24,7 +23,9 @@ def random_affine(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generato
     if not (cfg.rotation or cfg.zoom or cfg.shift or cfg.elastic):
         return x
     b, _, h, w = x.shape
-    rand = torch.rand((5 if cfg.zoom_each_axis else 4, b), generator=generator, device=x.device) * 2 - 1  # uniform in [-1, 1]
+    rand = (
+        torch.rand((5 if cfg.zoom_each_axis else 4, b), generator=generator, device=x.device) * 2 - 1
+    )  # uniform in [-1, 1]
     angle = rand[0] * math.radians(cfg.rotation)
     cos, sin = torch.cos(angle), torch.sin(angle)
     if cfg.zoom_each_axis:
@@ -38,7 +39,9 @@ def random_affine(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generato
         scale = 1 + rand[1] * cfg.zoom
         row_x, row_y = [cos / scale, -sin / scale], [sin / scale, cos / scale]
     # [-1, 1] spans the image, so a shift of a fraction f of the size is 2f.
-    theta = torch.stack([torch.stack([*row_x, rand[2] * 2 * cfg.shift], 1), torch.stack([*row_y, rand[3] * 2 * cfg.shift], 1)], 1)
+    theta = torch.stack(
+        [torch.stack([*row_x, rand[2] * 2 * cfg.shift], 1), torch.stack([*row_y, rand[3] * 2 * cfg.shift], 1)], 1
+    )
     grid = F.affine_grid(theta, [b, 1, h, w], align_corners=False)
     if cfg.elastic:
         # A coarse random field, upsampled smoothly: bends strokes like a different hand.
@@ -101,7 +104,9 @@ STRIP_SHEAR = 0.2  # slant added or taken away (x per y)
 STRIP_SHIFT = 2.0  # pixels up or down, in a 32-pixel strip (in proportion for taller fields)
 
 
-def warp_strips(strips: torch.Tensor, widths: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def warp_strips(
+    strips: torch.Tensor, widths: torch.Tensor, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Stretch, squash, slant and shift each real field strip of a (B, 1, 32, W) batch (ink
     bright on 0) in one resampling; returns the strips and each field's new width.
 

@@ -31,7 +31,9 @@ from digitrec.training.config import Recipe
 from digitrec.training.reader_data import digit_bank
 
 # --- tuning --------------------------------------------------------------------------
-STEPS = 1200  # ~6 minutes on 2 CPU cores: a small head on frozen features (600 gave reader v8 IoU 0.42, 1,200 with the features beside the LSTM 0.48)
+# ~6 minutes on 2 CPU cores: a small head on frozen features (600 gave reader v8 IoU 0.42, 1,200 with the
+# features beside the LSTM 0.48)
+STEPS = 1200
 BATCH = 64
 LR = 3e-3
 MARGIN = 2.0  # a column within this many pixels of a digit's box learns that digit's box
@@ -54,7 +56,9 @@ def column_targets(boxes: torch.Tensor, columns: int, height: int) -> tuple[torc
     return target, inside.any(2)
 
 
-def train_box_head(source: str | Path, out: str | Path, data_dir: str | Path | None = None, steps: int = STEPS, seed: int = 0) -> dict[str, Any]:
+def train_box_head(
+    source: str | Path, out: str | Path, data_dir: str | Path | None = None, steps: int = STEPS, seed: int = 0
+) -> dict[str, Any]:
     """Add a box head to the field reader at `source`, train it on synthetic fields with
     everything else frozen, and write the reader with its head to `out`."""
     loaded = load_model(source, "cpu")
@@ -66,12 +70,17 @@ def train_box_head(source: str | Path, out: str | Path, data_dir: str | Path | N
     model = build_model(config)
     missing, unexpected = model.load_state_dict(loaded.model.state_dict(), strict=False)
     if unexpected or any(not k.startswith("box_head.") for k in missing):
-        raise ConfigError(f"{source}'s weights do not fit a field reader with a box head ({(unexpected or missing)[0]})")
+        raise ConfigError(
+            f"{source}'s weights do not fit a field reader with a box head ({(unexpected or missing)[0]})"
+        )
     for name, p in model.named_parameters():
         p.requires_grad_(name.startswith("box_head."))
     model.eval()  # frozen features: batch norm keeps its statistics
     device = torch.device("cpu")
-    maker = FieldMaker(NumberMaker(digit_bank(recipe.reader.digit_sources, data_dir, device), recipe.reader.synthetic), recipe.reader.fields)
+    maker = FieldMaker(
+        NumberMaker(digit_bank(recipe.reader.digit_sources, data_dir, device), recipe.reader.synthetic),
+        recipe.reader.fields,
+    )
     optimizer = torch.optim.Adam(model.box_head.parameters(), lr=LR)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, LR, total_steps=steps, pct_start=0.1)
     generator = torch.Generator().manual_seed(seed)
@@ -90,7 +99,13 @@ def train_box_head(source: str | Path, out: str | Path, data_dir: str | Path | N
         losses.append(loss.item())
     meta = {k: v for k, v in loaded.meta.items() if k not in ("format", "classes", "versions", "created")}
     meta["model"] = config.to_dict()
-    meta["box_head"] = {"steps": steps, "batch": BATCH, "seconds": time.perf_counter() - started, "first_loss": sum(losses[:20]) / len(losses[:20]), "final_loss": sum(losses[-20:]) / len(losses[-20:])}
+    meta["box_head"] = {
+        "steps": steps,
+        "batch": BATCH,
+        "seconds": time.perf_counter() - started,
+        "first_loss": sum(losses[:20]) / len(losses[:20]),
+        "final_loss": sum(losses[-20:]) / len(losses[-20:]),
+    }
     save_model_checkpoint(out, model, meta)
     return meta["box_head"]
 
@@ -103,7 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=None, help="the data root (else DIGITREC_DATA)")
     args = parser.parse_args(argv)
     figures = train_box_head(args.source, args.out, args.data_dir, args.steps)
-    print(f"box head: {figures['steps']} steps in {figures['seconds']:.0f} s, final loss {figures['final_loss']:.4f}; wrote {args.out}")
+    print(
+        f"box head: {figures['steps']} steps in {figures['seconds']:.0f} s, "
+        f"final loss {figures['final_loss']:.4f}; wrote {args.out}"
+    )
     return 0
 
 

@@ -75,10 +75,14 @@ class ReaderConfig:
     digit_sources: tuple[str, ...] = ("mnist", "optdigits")  # single digits the numbers are built from
     real: tuple[str, ...] = ("danish-rowid/train", "orand-car-a-dev:train")  # real fields trained on
     real_weights: tuple[float, ...] = (0.6, 0.4)  # share of each real set among the real fields of a batch
-    validation: tuple[str, ...] = ("danish-rowid/validation", "orand-car-a-dev:validation")  # choose checkpoints on these
+    validation: tuple[str, ...] = (
+        "danish-rowid/validation",
+        "orand-car-a-dev:validation",
+    )  # choose checkpoints on these
     real_share: float = 0.5  # fraction of the training fields that are real (the rest synthetic)
     steps_per_epoch: int = 200
-    fields: FieldConfig | None = None  # set: whole fields (`preprocess.field_image`), else strips cut by the field finder
+    # set: whole fields (`preprocess.field_image`), else strips cut by the field finder
+    fields: FieldConfig | None = None
     # Set (for strips): `cut_share` of the synthetic strips are cut from synthetic fields
     # around their number, as the number finder cuts a real field (`CutFieldMaker`). Tried
     # on v12's recipe (H200, 2026-12-04): synthetic fields read 69.3% -> 75.3%, but the
@@ -92,7 +96,10 @@ class ReaderConfig:
 
     def validate(self) -> None:
         if self.cut_fields is not None and self.fields is not None:
-            raise ConfigError("cut_fields cuts a strip reader's synthetic strips from fields; a reader of whole fields (fields set) has no strips to cut")
+            raise ConfigError(
+                "cut_fields cuts a strip reader's synthetic strips from fields; "
+                "a reader of whole fields (fields set) has no strips to cut"
+            )
         if not 0.0 <= self.cut_share <= 1.0:
             raise ConfigError(f"cut_share is a fraction in [0, 1], got {self.cut_share}")
         if not 0.0 <= self.real_share <= 1.0:
@@ -115,7 +122,8 @@ class Recipe:
     normalization: Normalization = field(default_factory=Normalization)
     val_split: float = 0.0  # fraction of the training set held out for validation
     label_smoothing: float = 0.0
-    ema: float = 0.0  # decay of an exponential moving average of the weights, which is what gets validated and saved; 0 = off
+    # decay of an exponential moving average of the weights, which is what gets validated and saved; 0 = off
+    ema: float = 0.0
     drop_last: bool = False  # Keras keeps the last partial batch; fast recipes drop it
     reader: ReaderConfig | None = None  # set for number readers (field strips, CTC); None for digit classifiers
     source: str = ""
@@ -134,11 +142,15 @@ class Recipe:
         changes = {k: v for k, v in overrides.items() if v is not None}
         recipe = self
         if "lr" in changes:
-            recipe = dataclasses.replace(recipe, optimizer=dataclasses.replace(recipe.optimizer, lr=float(changes.pop("lr"))))
+            recipe = dataclasses.replace(
+                recipe, optimizer=dataclasses.replace(recipe.optimizer, lr=float(changes.pop("lr")))
+            )
         if "finder" in changes:
             finder = str(Path(changes.pop("finder")).resolve())
             if recipe.reader is None or recipe.reader.fields is not None:
-                raise ConfigError(f"--finder cuts a strip reader's real fields; recipe {recipe.name} does not train one")
+                raise ConfigError(
+                    f"--finder cuts a strip reader's real fields; recipe {recipe.name} does not train one"
+                )
             recipe = dataclasses.replace(recipe, reader=dataclasses.replace(recipe.reader, finder=finder))
         unknown = set(changes) - {f.name for f in dataclasses.fields(Recipe)}
         if unknown:

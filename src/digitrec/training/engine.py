@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from digitrec.errors import RunError
 from digitrec.artifacts.checkpoint import save_model_checkpoint, save_train_state
+from digitrec.errors import RunError
 from digitrec.training.config import Recipe
 from digitrec.training.distributed import SINGLE, Distributed
 from digitrec.training.optim import LRSchedule, build_optimizer
@@ -101,7 +101,9 @@ class TrainingParts:
 RANK_SEED = 7919  # DDP: rank r's generator starts from seed + 1 + r * RANK_SEED (rank 0's is one process's)
 
 
-def training_parts(model: nn.Module, recipe: Recipe, task: Task, seed: int, group: Distributed = SINGLE) -> TrainingParts:
+def training_parts(
+    model: nn.Module, recipe: Recipe, task: Task, seed: int, group: Distributed = SINGLE
+) -> TrainingParts:
     optimizer = build_optimizer(model, recipe.optimizer)
     steps = task.steps_per_epoch(recipe)
     schedule = LRSchedule(optimizer, recipe.schedule, recipe.epochs, steps)
@@ -147,7 +149,10 @@ def restore(state: dict, model: nn.Module, parts: TrainingParts, device: torch.d
     parts.schedule.load_state_dict(state["schedule"])
     ranks = state.get("ranks") or [state]
     if len(ranks) != group.world:
-        raise RunError(f"this run trained on {len(ranks)} process(es); resume it with as many (torchrun --nproc-per-node {len(ranks)}), not {group.world}")
+        raise RunError(
+            f"this run trained on {len(ranks)} process(es); "
+            f"resume it with as many (torchrun --nproc-per-node {len(ranks)}), not {group.world}"
+        )
     mine = ranks[group.rank]
     parts.generator.set_state(mine["generator"])
     torch.set_rng_state(mine["torch_rng"])
@@ -212,8 +217,16 @@ def fit(
         reporter.epoch_started(epoch, recipe.epochs, parts.steps)
         started = time.perf_counter()
         train_loss, train_acc, examples = train_one_epoch(
-            trained, parts.optimizer, parts.schedule, task, recipe, parts.generator, reporter.batch_done,
-            ema=parts.ema, autocast=autocast, group=group,
+            trained,
+            parts.optimizer,
+            parts.schedule,
+            task,
+            recipe,
+            parts.generator,
+            reporter.batch_done,
+            ema=parts.ema,
+            autocast=autocast,
+            group=group,
         )
         if device.type == "cuda":
             torch.cuda.synchronize(device)
@@ -225,19 +238,44 @@ def fit(
         # "best" checkpoint is simply the latest.
         monitored = val.accuracy if val is not None else train_acc
         parts.schedule.after_epoch(monitored)
-        stats = EpochStats(epoch, train_loss, train_acc, val.loss if val else None, val.accuracy if val else None, parts.optimizer.param_groups[0]["lr"], seconds)
+        stats = EpochStats(
+            epoch,
+            train_loss,
+            train_acc,
+            val.loss if val else None,
+            val.accuracy if val else None,
+            parts.optimizer.param_groups[0]["lr"],
+            seconds,
+        )
         progress.history.append(stats)
         improved = val is None or monitored > progress.best_metric
         if improved:
             progress.best_metric, progress.best_epoch = monitored, epoch
         ranks = group.gather(rank_state(parts, device))
         if group.main:
-            commit_epoch(run, model, parts, progress, ranks, {**checkpoint_meta, "epoch": epoch, "val_accuracy": stats.val_accuracy}, improved=improved)
+            commit_epoch(
+                run,
+                model,
+                parts,
+                progress,
+                ranks,
+                {**checkpoint_meta, "epoch": epoch, "val_accuracy": stats.val_accuracy},
+                improved=improved,
+            )
         reporter.epoch_done(stats, recipe.epochs, improved)
     return FitResult(progress.history, progress.best_epoch, progress.train_seconds, examples)
 
 
-def commit_epoch(run: RunFolder, model: nn.Module, parts: TrainingParts, progress: Progress, ranks: list[dict], meta: dict, *, improved: bool) -> None:
+def commit_epoch(
+    run: RunFolder,
+    model: nn.Module,
+    parts: TrainingParts,
+    progress: Progress,
+    ranks: list[dict],
+    meta: dict,
+    *,
+    improved: bool,
+) -> None:
     """The epoch's files, the training state last: it is the commit point."""
     if improved:
         save_model_checkpoint(run.best, parts.kept, meta)

@@ -35,7 +35,6 @@ from digitrec.data.synthetic_pages import MASK_STRIDE, SHRINK_X, SHRINK_Y, PageC
 from digitrec.device import select_device
 from digitrec.errors import ConfigError
 from digitrec.layout.finder import ENLARGE, finder_enlarge, training_core_seconds
-from digitrec.models.finder import NumberFinder
 from digitrec.models.registry import ModelConfig, build_model
 from digitrec.processes import TRAINING_MMAP_THRESHOLD, TRAINING_TRIM_THRESHOLD, keep_freed_memory
 from digitrec.training.finder_fields import RealFieldBank, located_fields, lone_digit_canvases
@@ -60,24 +59,55 @@ def finder_loss(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, mask) + dice
 
 
-def finder_meta(config: ModelConfig, steps: int, seconds: float, loss: float, init: str | None, core_seconds: float, fields: list[str],
-                enlarge: float = ENLARGE) -> dict[str, Any]:
+def finder_meta(
+    config: ModelConfig,
+    steps: int,
+    seconds: float,
+    loss: float,
+    init: str | None,
+    core_seconds: float,
+    fields: list[str],
+    enlarge: float = ENLARGE,
+) -> dict[str, Any]:
     """A finder checkpoint's metadata: enough to rebuild and run it with no training code."""
     return {
         "kind": "finder",
         "model": config.to_dict(),
         "normalization": {"mean": 0.0, "std": 1.0},
-        "input": {"side": SIDE, "enlarge": enlarge, "dtype": "uint8", "ink": "bright on dark, contrast stretched", "layout": "page"},
+        "input": {
+            "side": SIDE,
+            "enlarge": enlarge,
+            "dtype": "uint8",
+            "ink": "bright on dark, contrast stretched",
+            "layout": "page",
+        },
         "target": {"stride": MASK_STRIDE, "shrink_x": SHRINK_X, "shrink_y": SHRINK_Y},
-        "training": {"steps": steps, "batch": BATCH, "seconds": seconds, "final_loss": loss, "threads": torch.get_num_threads(), "init": init,
-                     "core_seconds": core_seconds,  # seconds x threads of every run in the --init chain
-                     "real_fields": fields, "lone_share": LONE_SHARE},
+        "training": {
+            "steps": steps,
+            "batch": BATCH,
+            "seconds": seconds,
+            "final_loss": loss,
+            "threads": torch.get_num_threads(),
+            "init": init,
+            "core_seconds": core_seconds,  # seconds x threads of every run in the --init chain
+            "real_fields": fields,
+            "lone_share": LONE_SHARE,
+        },
     }
 
 
-def train_finder(out: str | Path, data_dir: str | Path | None = None, steps: int = STEPS, seed: int = 0, init: str | Path | None = None,
-                 page: PageConfig = PageConfig(), batch: int = BATCH, fields: list[str] | tuple[str, ...] = (),
-                 locate_with: str | Path | None = None, enlarge: float | None = None) -> dict[str, Any]:
+def train_finder(
+    out: str | Path,
+    data_dir: str | Path | None = None,
+    steps: int = STEPS,
+    seed: int = 0,
+    init: str | Path | None = None,
+    page: PageConfig = PageConfig(),
+    batch: int = BATCH,
+    fields: list[str] | tuple[str, ...] = (),
+    locate_with: str | Path | None = None,
+    enlarge: float | None = None,
+) -> dict[str, Any]:
     """Train a number finder into `out` (see the module's doc); `enlarge`: a small
     picture's most enlargement (None: the --init finder's, else ENLARGE)."""
     device = select_device("cpu")  # one thread per core, or OMP_NUM_THREADS
@@ -113,7 +143,16 @@ def train_finder(out: str | Path, data_dir: str | Path | None = None, steps: int
         model.eval()
         loss = sum(losses[-50:]) / max(1, len(losses[-50:]))
         elapsed = time.perf_counter() - started
-        meta = finder_meta(config, steps_before + step, seconds_before + elapsed, loss, None if init is None else str(init), core_seconds_before + elapsed * torch.get_num_threads(), list(fields), enlarge)
+        meta = finder_meta(
+            config,
+            steps_before + step,
+            seconds_before + elapsed,
+            loss,
+            None if init is None else str(init),
+            core_seconds_before + elapsed * torch.get_num_threads(),
+            list(fields),
+            enlarge,
+        )
         save_model_checkpoint(path, model, meta)
         model.train()
 
@@ -122,7 +161,9 @@ def train_finder(out: str | Path, data_dir: str | Path | None = None, steps: int
         x, mask = pages.pages, pages.masks()
         more = [real.batch(n_real, page.height, page.width, generator)] if n_real else []
         if n_lone:
-            more.append(lone_digit_canvases(maker.numbers.bank, n_lone, page.height, page.width, generator, maker.words))
+            more.append(
+                lone_digit_canvases(maker.numbers.bank, n_lone, page.height, page.width, generator, maker.words)
+            )
         for more_x, boxes in more:  # canvases of one number each, beside the pages
             x = torch.cat([x, more_x])
             mask = torch.cat([mask, number_mask(boxes, page.height // MASK_STRIDE, page.width // MASK_STRIDE)])
@@ -134,10 +175,19 @@ def train_finder(out: str | Path, data_dir: str | Path | None = None, steps: int
         losses.append(loss.item())
         if step % SAVE_EVERY == 0 and step < steps:
             save(step, partial)
-            print(f"step {step}/{steps}  loss {sum(losses[-SAVE_EVERY:]) / len(losses[-SAVE_EVERY:]):.4f}  {time.perf_counter() - started:.0f} s", flush=True)
+            print(
+                f"step {step}/{steps}  loss {sum(losses[-SAVE_EVERY:]) / len(losses[-SAVE_EVERY:]):.4f}  "
+                f"{time.perf_counter() - started:.0f} s",
+                flush=True,
+            )
     save(steps, out)
     partial.unlink(missing_ok=True)
-    return {"steps": steps, "seconds": time.perf_counter() - started, "first_loss": sum(losses[:20]) / len(losses[:20]), "final_loss": sum(losses[-50:]) / len(losses[-50:])}
+    return {
+        "steps": steps,
+        "seconds": time.perf_counter() - started,
+        "first_loss": sum(losses[:20]) / len(losses[:20]),
+        "final_loss": sum(losses[-50:]) / len(losses[-50:]),
+    }
 
 
 def _real_fields(specs, data_dir, locate_with, enlarge: float) -> RealFieldBank | None:
@@ -163,17 +213,43 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init", default=None, help="continue from this finder's weights")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", default=None, help="the data root (else DIGITREC_DATA)")
-    parser.add_argument("--fields", action="append", default=[], help="a labelled folder (part) of real fields to learn from too; repeatable")
-    parser.add_argument("--enlarge", type=float, default=None,
-                        help=f"enlarge small pictures at most this many times, learning and finding (default: the --init finder's, else {ENLARGE:g}; 1: a field at its own scale, cheaper)")
-    parser.add_argument("--locate-with", default=None, help="the strip reader that locates the real fields' numbers (default: the shipped reader)")
+    parser.add_argument(
+        "--fields",
+        action="append",
+        default=[],
+        help="a labelled folder (part) of real fields to learn from too; repeatable",
+    )
+    parser.add_argument(
+        "--enlarge",
+        type=float,
+        default=None,
+        help="enlarge small pictures at most this many times, learning and finding "
+        f"(default: the --init finder's, else {ENLARGE:g}; 1: a field at its own scale, cheaper)",
+    )
+    parser.add_argument(
+        "--locate-with",
+        default=None,
+        help="the strip reader that locates the real fields' numbers (default: the shipped reader)",
+    )
     args = parser.parse_args(argv)
     if args.steps < 1:
         raise SystemExit("--steps must be at least 1")
     if args.enlarge is not None and args.enlarge < 1:
         raise SystemExit("--enlarge must be at least 1")
-    figures = train_finder(args.out, args.data_dir, args.steps, args.seed, args.init, fields=args.fields, locate_with=args.locate_with, enlarge=args.enlarge)
-    print(f"number finder: {figures['steps']} steps in {figures['seconds']:.0f} s, loss {figures['first_loss']:.3f} -> {figures['final_loss']:.3f}; wrote {args.out}")
+    figures = train_finder(
+        args.out,
+        args.data_dir,
+        args.steps,
+        args.seed,
+        args.init,
+        fields=args.fields,
+        locate_with=args.locate_with,
+        enlarge=args.enlarge,
+    )
+    print(
+        f"number finder: {figures['steps']} steps in {figures['seconds']:.0f} s, "
+        f"loss {figures['first_loss']:.3f} -> {figures['final_loss']:.3f}; wrote {args.out}"
+    )
     return 0
 
 

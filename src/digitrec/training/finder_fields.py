@@ -72,7 +72,9 @@ def _locate(item: tuple[str, str, str]) -> tuple[int, int, int, int] | None:
     return max(right)[1] if right else None
 
 
-def located_fields(spec: str, root: Path | None, reader: str | Path, cache_dir: Path, workers: int = 2) -> list[LocatedField]:
+def located_fields(
+    spec: str, root: Path | None, reader: str | Path, cache_dir: Path, workers: int = 2
+) -> list[LocatedField]:
     """The fields of a labelled folder (part) whose number a reading locates, cached."""
     from digitrec.fileio import atomic_write_bytes
 
@@ -120,7 +122,9 @@ class RealFieldBank:
     def __len__(self) -> int:
         return len(self.inks)
 
-    def batch(self, size: int, height: int, width: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch(
+        self, size: int, height: int, width: int, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """`size` canvases (size, 1, height, width) floats in [0, 1], each holding one real
         field, scaled and placed so that its number is inside; its box (size, 1, 4) x0, y0, x1, y1."""
         pages = torch.zeros(size, 1, height, width)
@@ -138,7 +142,9 @@ class RealFieldBank:
             # the part of the scaled field that lands on the canvas
             sx0, sy0 = max(0, -ox), max(0, -oy)
             sx1, sy1 = min(scaled.shape[1], width - ox), min(scaled.shape[0], height - oy)
-            pages[i, 0, sy0 + oy : sy1 + oy, sx0 + ox : sx1 + ox] = torch.from_numpy(scaled[sy0:sy1, sx0:sx1].astype(np.float32) / 255)
+            pages[i, 0, sy0 + oy : sy1 + oy, sx0 + ox : sx1 + ox] = torch.from_numpy(
+                scaled[sy0:sy1, sx0:sx1].astype(np.float32) / 255
+            )
             boxes[i, 0] = torch.tensor([x + ox, y + oy, x + w + ox, y + h + oy])
         return pages, boxes
 
@@ -151,7 +157,8 @@ def _origin(length: int, room: int, lo: float, hi: float, u: float) -> int:
     first, last = max(room - length, -lo), min(0.0, room - hi)  # the canvas covered, the number inside
     if first > last:
         first = last = (room - hi - lo) / 2  # the number is longer than the canvas: centred
-    return int(round(first + u * (last - first)))
+    # lo and hi are numpy floats, and numpy before 2.0 rounds one to a numpy float: int() is needed there
+    return int(round(first + u * (last - first)))  # noqa: RUF046
 
 
 def lone_digit_canvases(
@@ -172,7 +179,12 @@ def lone_digit_canvases(
     boxes = torch.zeros(size, 1, 4, device=dev)
     for i in range(size):
         side = max(8, int(28 * float(ink_px[i]) / 20))
-        digit = F.interpolate(bank.images[picks[i]].float().div(255).view(1, 1, 28, 28), size=(side, side), mode="bilinear", align_corners=False)
+        digit = F.interpolate(
+            bank.images[picks[i]].float().div(255).view(1, 1, 28, 28),
+            size=(side, side),
+            mode="bilinear",
+            align_corners=False,
+        )
         if u[i, 1] < 0.3:  # a thick pen
             digit = F.max_pool2d(digit, 3, stride=1, padding=1)
         y, x = int(u[i, 2] * (height - side)), int(u[i, 3] * (width - side))
@@ -193,7 +205,9 @@ def _word_beside(page: torch.Tensor, word: torch.Tensor, digit: tuple[int, int, 
     height, width = page.shape
     tall = int(12 + u * 24)
     wide = min(int(word.shape[1] * tall / word.shape[0]), width)
-    scaled = F.interpolate(word.float().div(255).view(1, 1, *word.shape), size=(tall, wide), mode="bilinear", align_corners=False)[0, 0]
+    scaled = F.interpolate(
+        word.float().div(255).view(1, 1, *word.shape), size=(tall, wide), mode="bilinear", align_corners=False
+    )[0, 0]
     x0, y0, x1, _ = digit
     left_room, right_room = x0, width - x1
     room = max(left_room, right_room)

@@ -33,7 +33,9 @@ def digit_bank(sources: tuple[str, ...], data_dir: str | Path | None, device: to
             labels.append(data.labels.cpu())
         elif source in NPZ_DIGITS:
             if root is None:
-                raise DataError(f"digit source {source} is read from the data root: pass --data-dir or set DIGITREC_DATA")
+                raise DataError(
+                    f"digit source {source} is read from the data root: pass --data-dir or set DIGITREC_DATA"
+                )
             path = root / NPZ_DIGITS[source]
             if not path.exists():
                 raise DataError(f"digit source {source}: {path} does not exist")
@@ -70,7 +72,10 @@ def reader_task(config: ReaderConfig, options, data_dir: str | Path | None, devi
     else:
         folder, part = split_spec(options.dataset)
         if part is not None:
-            raise ConfigError(f"--dataset takes a labelled folder; its train and validation parts are chosen for you ({options.dataset})")
+            raise ConfigError(
+                "--dataset takes a labelled folder; "
+                f"its train and validation parts are chosen for you ({options.dataset})"
+            )
         real_specs, weights = (f"{folder}:train",), (1.0,)
     val_specs = validation_specs(config.validation, options.dataset)
     if len(weights) != len(real_specs):
@@ -82,9 +87,15 @@ def reader_task(config: ReaderConfig, options, data_dir: str | Path | None, devi
 
         finder = str(FINDER)
     if finder is not None and not Path(finder).is_file():
-        raise ConfigError(f"the recipe cuts real fields with the number finder {finder}, which does not exist (ship one: python -m digitrec.shipped)")
+        raise ConfigError(
+            f"the recipe cuts real fields with the number finder {finder}, which does not exist "
+            "(ship one: python -m digitrec.shipped)"
+        )
     others = not whole and finder is None
-    real = [_limited(load_fields(s, root, others=others, whole=whole, finder=finder), options.limit, options.seed) for s in real_specs]
+    real = [
+        _limited(load_fields(s, root, others=others, whole=whole, finder=finder), options.limit, options.seed)
+        for s in real_specs
+    ]
     val = [load_fields(s, root, whole=whole, finder=finder) for s in val_specs]
     numbers = NumberMaker(digit_bank(config.digit_sources, data_dir, device), config.synthetic)
     maker = FieldMaker(numbers, config.fields) if config.fields is not None else numbers

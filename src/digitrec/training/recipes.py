@@ -18,7 +18,10 @@ KERAS_ADADELTA = OptimizerConfig("adadelta", lr=1.0, rho=0.95, eps=1e-7)
 MLP = Recipe(
     name="mlp",
     summary="Keras beginner MLP: Dense 128 + Dropout 0.2, Adam, 100 epochs",
-    source="TensorFlow/Keras beginner tutorial 'Basic classification' MLP on MNIST (Flatten, Dense 128, Dropout 0.2, Dense 10)",
+    source=(
+        "TensorFlow/Keras beginner tutorial 'Basic classification' MLP on MNIST "
+        "(Flatten, Dense 128, Dropout 0.2, Dense 10)"
+    ),
     published="99.6% training accuracy after 100 epochs",
     model=ModelConfig("mlp"),
     optimizer=OptimizerConfig("adam", lr=1e-3, betas=(0.9, 0.999), eps=1e-7),
@@ -29,7 +32,10 @@ MLP = Recipe(
 CNN_ADADELTA = Recipe(
     name="cnn-adadelta",
     summary="Two 5x5 convs, Dense 128, Adadelta, 8 epochs",
-    source="Keras CNN tutorial with two 5x5 convolutions trained by Adadelta (fixes its double /255 of the test images and /255 of the labels)",
+    source=(
+        "Keras CNN tutorial with two 5x5 convolutions trained by Adadelta "
+        "(fixes its double /255 of the test images and /255 of the labels)"
+    ),
     published="99.30% test accuracy",
     model=ModelConfig("cnn-adadelta"),
     optimizer=KERAS_ADADELTA,
@@ -51,7 +57,10 @@ KERAS_MNIST_CNN = Recipe(
 DEEP_CNN_RMSPROP = Recipe(
     name="deep-cnn-rmsprop",
     summary="Five 3x3 convs with dropout, RMSprop, 60 epochs, 45,000/15,000 split",
-    source="Deep CNN tutorial with RMSprop and 4-fold cross-validation (train 45,000, validate 15,000; fixes its swapped train/test names)",
+    source=(
+        "Deep CNN tutorial with RMSprop and 4-fold cross-validation "
+        "(train 45,000, validate 15,000; fixes its swapped train/test names)"
+    ),
     published="not stated",
     model=ModelConfig("deep-cnn-rmsprop"),
     optimizer=OptimizerConfig("rmsprop", lr=1e-3, rho=0.9, eps=1e-7),
@@ -149,7 +158,9 @@ BEST = dataclasses.replace(
     FAST,
     name="best",
     summary="digitrec's most accurate single model: VGG-style convnet with batch norm, 15 epochs, weight EMA",
-    source="digitrec: VGG-style 3x3 conv pairs with batch norm, one-cycle Adam, rotation/zoom/shift, label smoothing, EMA",
+    source=(
+        "digitrec: VGG-style 3x3 conv pairs with batch norm, one-cycle Adam, rotation/zoom/shift, label smoothing, EMA"
+    ),
     model=ModelConfig("vggnet", {"width": 32}),
     augment=AugmentConfig(rotation=10.0, zoom=0.1, shift=0.1),  # the Kaggle kernels' amounts: longer training uses them
     epochs=15,
@@ -167,7 +178,9 @@ BEST = dataclasses.replace(
 # cheque amounts, split by page); checkpoints are chosen on their validation parts only.
 STRIP_READER = Recipe(
     name="strip-reader",
-    summary="digitrec's number reader: CRNN + CTC on synthetic numbers and real fields, ~3.5 GPU-minutes (~8 h on 2 cores)",
+    summary=(
+        "digitrec's number reader: CRNN + CTC on synthetic numbers and real fields, ~3.5 GPU-minutes (~8 h on 2 cores)"
+    ),
     source="digitrec: convolutional features over a 32-pixel strip, a BiLSTM, CTC (Shi et al. 2015, CRNN)",
     published="",
     # Chosen 2026-12-04 on an H200 (`digitrec train --device cuda --precision fp32`, three
@@ -187,8 +200,11 @@ STRIP_READER = Recipe(
     epochs=26,  # 5,200 steps: 197 s on an H200 (v12, best at epoch 11); a step of 512 takes ~5.2 s on 2 CPU cores
     batch_size=512,
     ema=0.998,  # the average of the last ~500 steps reads more steadily than the last weights
-    reader=ReaderConfig(real=("danish-rowid:train", "orand-car-a-dev:train"),
-                        validation=("danish-rowid:validation", "orand-car-a-dev:validation"), finder="shipped"),
+    reader=ReaderConfig(
+        real=("danish-rowid:train", "orand-car-a-dev:train"),
+        validation=("danish-rowid:validation", "orand-car-a-dev:validation"),
+        finder="shipped",
+    ),
 )
 
 # The number reader: reads a whole field (a register cell, a cheque's amount box, a strip
@@ -235,7 +251,19 @@ READER = Recipe(
 
 RECIPES: dict[str, Recipe] = {
     r.name: r
-    for r in (MLP, CNN_ADADELTA, KERAS_MNIST_CNN, DEEP_CNN_RMSPROP, KAGGLE_CNN_AUGMENTED, QUICK, FAST, HANDWRITING, BEST, READER, STRIP_READER)
+    for r in (
+        MLP,
+        CNN_ADADELTA,
+        KERAS_MNIST_CNN,
+        DEEP_CNN_RMSPROP,
+        KAGGLE_CNN_AUGMENTED,
+        QUICK,
+        FAST,
+        HANDWRITING,
+        BEST,
+        READER,
+        STRIP_READER,
+    )
 }
 TUTORIAL_RECIPES = ("mlp", "cnn-adadelta", "keras-mnist-cnn", "deep-cnn-rmsprop", "kaggle-cnn-augmented")
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from digitrec.artifacts.checkpoint import library_versions, load_train_state
 from digitrec.data import kfold_indices, load_dataset, train_val_indices
 from digitrec.data.dataset import DigitDataset
 from digitrec.device import autocast_dtype, check_precision, precision_name, select_device
@@ -16,7 +17,6 @@ from digitrec.errors import ConfigError, RunError
 from digitrec.fileio import atomic_write_json, read_json
 from digitrec.models.registry import build_model, count_parameters
 from digitrec.processes import TRAINING_MMAP_THRESHOLD, TRAINING_TRIM_THRESHOLD, keep_freed_memory
-from digitrec.artifacts.checkpoint import library_versions, load_train_state
 from digitrec.training.config import ReaderConfig, Recipe
 from digitrec.training.distributed import Distributed, from_environment
 from digitrec.training.engine import FitResult, TrainReporter, fit
@@ -52,7 +52,9 @@ class TrainOutcome:
     metrics: dict[str, Any]
 
 
-def split_training_data(full: DigitDataset, recipe: Recipe, options: RunOptions) -> tuple[DigitDataset, DigitDataset | None]:
+def split_training_data(
+    full: DigitDataset, recipe: Recipe, options: RunOptions
+) -> tuple[DigitDataset, DigitDataset | None]:
     data = full
     if options.limit is not None:
         if options.limit < 2:
@@ -170,7 +172,9 @@ def init_weights_of(init: str, recipe: Recipe) -> dict[str, torch.Tensor]:
     loaded = load_model(init, "cpu")
     if loaded.meta.get("model") != recipe.model.to_dict():
         arch = loaded.meta.get("model", {}).get("arch")
-        raise ConfigError(f"--init {init} is a {arch!r} model; recipe {recipe.name} trains {recipe.model.arch!r} with other options")
+        raise ConfigError(
+            f"--init {init} is a {arch!r} model; recipe {recipe.name} trains {recipe.model.arch!r} with other options"
+        )
     return loaded.model.state_dict()
 
 
@@ -189,7 +193,9 @@ def train_recipe(
     init_weights = init_weights_of(options.init, recipe) if options.init is not None else None
     if not group.main:
         path = group.broadcast(None)  # where rank 0 made the folder
-        return _run(RunFolder(path), recipe, options, data_dir, None, state=None, init_weights=init_weights, group=group)
+        return _run(
+            RunFolder(path), recipe, options, data_dir, None, state=None, init_weights=init_weights, group=group
+        )
     run = RunFolder.create(out or RunFolder.default_path(recipe.name)).hold()
     try:
         atomic_write_json(

@@ -1,13 +1,13 @@
 """Run folders: what a training run leaves behind, and the rules that protect it.
 
-    runs/<recipe>-<time>/
-      config.json              the resolved recipe and run options
-      history.csv              one row per finished epoch
-      train_state.safetensors  everything --resume needs (the commit point of an epoch)
-      last.safetensors         the model after the last finished epoch
-      best.safetensors         the model of the best epoch by validation accuracy
-      metrics.json             final figures; its presence marks the run finished
-      .lock                    held by the process training the run (see `hold`)
+runs/<recipe>-<time>/
+  config.json              the resolved recipe and run options
+  history.csv              one row per finished epoch
+  train_state.safetensors  everything --resume needs (the commit point of an epoch)
+  last.safetensors         the model after the last finished epoch
+  best.safetensors         the model of the best epoch by validation accuracy
+  metrics.json             final figures; its presence marks the run finished
+  .lock                    held by the process training the run (see `hold`)
 """
 
 from __future__ import annotations
@@ -125,11 +125,12 @@ class RunFolder:
             return rows
 
 
-
-
 def hold_folder(folder: Path, what: str):
     """The lock of a run or K-fold folder, or a RunError naming the process that holds it."""
     try:
         return take_lock(folder / ".lock")
     except LockHeld as e:
-        raise RunError(f"{folder} is being trained by another process (pid {e.holder}); wait for it to finish or stop it, then --resume") from None
+        raise RunError(
+            f"{folder} is being trained by another process (pid {e.holder}); "
+            "wait for it to finish or stop it, then --resume"
+        ) from None

@@ -8,8 +8,9 @@ for every kind of model; adding a kind is adding a task.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Protocol
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -123,7 +124,9 @@ class ClassificationTask:
         images, labels = self.val_set.images[g.rank :: g.world], self.val_set.labels[g.rank :: g.world]
         logits = predict_logits(model, images, recipe.normalization)
         labels = labels.to(logits.device)
-        loss_sum, correct, count = g.sum(F.cross_entropy(logits, labels, reduction="sum"), (logits.argmax(1) == labels).sum(), len(labels))
+        loss_sum, correct, count = g.sum(
+            F.cross_entropy(logits, labels, reduction="sum"), (logits.argmax(1) == labels).sum(), len(labels)
+        )
         return Validation(loss_sum / count, correct / count)
 
 
@@ -151,7 +154,9 @@ def ctc_loss(logits: torch.Tensor, targets: StripTargets) -> torch.Tensor:
     t, b = log_probs.shape[:2]
     flat = (targets.digits + 1).clamp_min(1)  # padding is ignored past each length
     input_lengths = torch.full((b,), t, dtype=torch.long, device=logits.device)
-    return F.ctc_loss(log_probs, flat, input_lengths, targets.lengths, blank=BLANK, reduction="mean", zero_infinity=True)
+    return F.ctc_loss(
+        log_probs, flat, input_lengths, targets.lengths, blank=BLANK, reduction="mean", zero_infinity=True
+    )
 
 
 def greedy_digits(logits: torch.Tensor) -> torch.Tensor:
@@ -209,7 +214,9 @@ class ReaderTask:
         self.real_strips = cat_padded([d.strips for d in real]).to(self.device) if real else None
         self.real_widths = torch.cat([d.widths for d in real]).to(self.device) if real else None
         self.real_texts = [t for d in real for t in d.texts]
-        self.real_weights = torch.cat([torch.full((len(d),), w / len(d)) for d, w in zip(real, weights)]) if real else None
+        self.real_weights = (
+            torch.cat([torch.full((len(d),), w / len(d)) for d, w in zip(real, weights)]) if real else None
+        )
         self.group = SINGLE
 
     def shard(self, group: Distributed, seed: int) -> None:
@@ -275,7 +282,9 @@ class ReaderTask:
 
 
 @torch.inference_mode()
-def score_fields(model: nn.Module, sets: list[FieldDataset], device: torch.device, group: Distributed = SINGLE) -> Validation:
+def score_fields(
+    model: nn.Module, sets: list[FieldDataset], device: torch.device, group: Distributed = SINGLE
+) -> Validation:
     """CTC loss and whole numbers right of a reader on labelled strips, the mean over
     `sets`: each set counts alike, however many fields it has, so that a small set of
     cheques does not drown in a large register. Under DDP each rank scores its share of
@@ -285,7 +294,9 @@ def score_fields(model: nn.Module, sets: list[FieldDataset], device: torch.devic
     losses, accuracies = [], []
     for data in sets:
         loss_sum, correct, count = 0.0, 0, 0
-        order = torch.argsort(data.widths).tolist()[group.rank :: group.world]  # similar widths batch with little padding
+        order = torch.argsort(data.widths).tolist()[
+            group.rank :: group.world
+        ]  # similar widths batch with little padding
         for start in range(0, len(order), VAL_BATCH):
             idx = order[start : start + VAL_BATCH]
             w = to_stride(int(data.widths[idx].max()))
