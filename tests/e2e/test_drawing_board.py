@@ -58,8 +58,15 @@ def browser():
     with sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-quic"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
         )
         yield b
         b.close()
@@ -94,7 +101,9 @@ def test_the_api_docs_render_offline_under_the_policy(browser, server):
     outside: list[str] = []
     page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((server, "data:", "blob:")) else None)
     page.goto(server + "/docs")
-    page.get_by_text("/api/v1/predict/pixels", exact=True).first.wait_for(timeout=15_000)  # Swagger UI rendered the schema
+    page.get_by_text("/api/v1/predict/pixels", exact=True).first.wait_for(
+        timeout=15_000
+    )  # Swagger UI rendered the schema
     context.close()
     assert not violations, violations
     assert not outside, outside
@@ -254,3 +263,111 @@ def test_upload_a_photo_of_a_number_and_see_its_box_and_text(browser, reader_ser
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "photo-upload.png"), full_page=True)
     context.close()
+
+
+def test_one_input_at_a_time_and_it_says_which(page, mnist_test, tmp_path):
+    from tests.pictures import encode, paper, paste_digit
+
+    for s in one(150):
+        stroke(page, s)
+    assert read(page) == "1"
+    assert page.get_attribute("#result", "data-source") == "drawing"
+    sheet = paper(640, 480, seed=5)
+    paste_digit(sheet, mnist_test.images[0].numpy(), 250, 120, 220)
+    photo = tmp_path / "my photo.png"
+    photo.write_bytes(encode(sheet, "PNG"))
+    page.set_input_files("#photo", str(photo))
+    assert read(page) == str(int(mnist_test.labels[0]))
+    assert page.get_attribute("#result", "data-source") == "photo"
+    assert "my photo.png" in page.text_content("#source")
+    ink = page.locator("#canvas").evaluate(
+        "c => c.getContext('2d').getImageData(0, 0, c.width, c.height).data"
+        ".filter((v, i) => i % 4 === 0 && v < 128).length"
+    )
+    assert ink == 0, "the old drawing is still on the canvas beside the photo's answer"
+    stroke(page, one(280)[0])  # drawing again replaces the photo
+    assert read(page) == "1"
+    assert page.get_attribute("#result", "data-source") == "drawing" and page.locator("#photo-view").is_hidden()
+
+
+def canned_reading(numbers: list[tuple[str, float]]) -> dict:
+    """An API answer of these numbers, as /api/v1/predict gives it."""
+    import base64
+
+    import cv2
+
+    png = base64.b64encode(cv2.imencode(".png", np.zeros((28, 28), np.uint8))[1].tobytes()).decode()
+    digits, entries = [], []
+    for i, (text, confidence) in enumerate(numbers):
+        mine = [
+            {
+                "digit": int(c),
+                "confidence": confidence,
+                "top3": [[int(c), confidence]],
+                "box": [10 * j, 40 * i, 8, 20],
+                "probabilities": [confidence if k == int(c) else (1 - confidence) / 9 for k in range(10)],
+                "image": png,
+            }
+            for j, c in enumerate(text)
+        ]
+        digits += mine
+        entries.append({"text": text, "confidence": confidence, "box": [0, 40 * i, 60, 30], "digits": mine})
+    return {
+        "text": " ".join(t for t, _ in numbers),
+        "confidence": float(np.prod([c for _, c in numbers])),
+        "digits": digits,
+        "numbers": entries,
+    }
+
+
+def answer_with(page, body: dict) -> None:
+    import json
+
+    page.route(
+        "**/api/v1/predict",
+        lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps(body)),
+    )
+
+
+def test_an_unsure_answer_looks_unsure_and_says_what_to_do(page):
+    answer_with(page, canned_reading([("38", 0.41)]))
+    stroke(page, one(150)[0])
+    assert read(page) == "38"
+    prediction = page.locator("#prediction")
+    assert "unsure" in prediction.get_attribute("class")
+    assert prediction.evaluate("p => getComputedStyle(p).fontWeight") == "400"  # not the sure answer's bold
+    assert "write the number again" in page.text_content("#unsure") and page.locator("#unsure").is_visible()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "unsure-answer.png"), full_page=True)
+    answer_with(page, canned_reading([("38", 0.97)]))
+    stroke(page, one(300)[0])
+    assert read(page) == "38"
+    assert "unsure" not in (prediction.get_attribute("class") or "") and page.locator("#unsure").is_hidden()
+    assert prediction.evaluate("p => getComputedStyle(p).fontWeight") == "700"
+
+
+def test_several_numbers_get_a_group_of_digit_cards_each(page):
+    numbers = [("12", 0.99), ("345", 0.98), ("6", 0.97), ("78", 0.96), ("9012", 0.95)]
+    answer_with(page, canned_reading(numbers))
+    stroke(page, one(150)[0])
+    assert read(page) == "12 345 6 78 9012"
+    groups = page.locator("#digits details.number-group")
+    assert groups.count() == 5
+    assert [groups.nth(i).locator(".digit").count() for i in range(5)] == [2, 3, 1, 2, 4]
+    assert [groups.nth(i).evaluate("g => g.open") for i in range(5)] == [True, True, True, False, False]
+    assert groups.nth(1).locator("summary").text_content().startswith("345")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "several-numbers.png"), full_page=True)
+
+
+def test_on_a_phone_undo_and_clear_stay_together(browser, server):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, has_touch=True)
+    page = context.new_page()
+    page.goto(server + "/")
+    undo, clear_button = page.locator("#undo").bounding_box(), page.locator("#clear").bounding_box()
+    assert undo["y"] == clear_button["y"], "Undo and Clear are on different lines"
+    context.close()
+
+
+def test_the_footer_aligns_with_the_content(page):
+    assert page.locator("footer").bounding_box()["x"] == page.locator("header").bounding_box()["x"]
