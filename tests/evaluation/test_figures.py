@@ -45,7 +45,9 @@ def test_no_errors_gives_an_empty_gallery_that_still_draws():
     labels = torch.arange(10)
     probs = torch.eye(10)
     assert figures.most_confident_errors(probs, labels) == []
-    _png_size(figures.figure_png(figures.confident_errors_figure(torch.zeros(10, 28, 28, dtype=torch.uint8), [], "none")))
+    _png_size(
+        figures.figure_png(figures.confident_errors_figure(torch.zeros(10, 28, 28, dtype=torch.uint8), [], "none"))
+    )
 
 
 def test_red_titles_are_exactly_the_wrong_predictions():
@@ -81,16 +83,26 @@ def test_learning_curves_add_a_learning_rate_panel_only_when_it_changed():
     fig = figures.learning_curves(changing)
     assert len(fig.axes) == 3 and "Learning rate" in fig.axes[2].get_title()
     assert [line.get_label() for line in fig.axes[0].lines] == ["training", "validation"]
+    width, height = fig.get_size_inches()
+    assert width / height <= 1.5, "a row of panels too wide to read when a phone shrinks it"
+
+
+def test_accuracy_axes_end_at_100_percent():
+    history = [EpochStats(e, 1.0 / e, 0.5 + 0.1 * e, 0.5, 0.6 + 0.1 * e, 1e-3, 1.0) for e in (1, 2, 3)]
+    assert figures.learning_curves(history).axes[1].get_ylim()[1] == 100
+    assert figures.overlaid_learning_curves([history, history]).axes[1].get_ylim()[1] == 100
 
 
 @pytest.mark.parametrize(
     "make",
     [
         lambda: figures.per_class_accuracy_figure(result_from_probabilities(*_probabilities()).confusion),
-        lambda: figures.comparison_figure([
-            {"name": "a", "accuracy": 0.99, "loss": 0.03, "parameters": 1000, "train_seconds": 5.0},
-            {"name": "b", "accuracy": None, "loss": None, "parameters": 50000, "train_seconds": 50.0},
-        ]),
+        lambda: figures.comparison_figure(
+            [
+                {"name": "a", "accuracy": 0.99, "loss": 0.03, "parameters": 1000, "train_seconds": 5.0},
+                {"name": "b", "accuracy": None, "loss": None, "parameters": 50000, "train_seconds": 50.0},
+            ]
+        ),
     ],
 )
 def test_other_figures_are_valid_pngs_of_sensible_size(make):
@@ -108,10 +120,12 @@ def test_per_class_bars_are_each_classs_recall_with_its_label():
 
 
 def test_comparison_bars_show_each_runs_figures_and_na_where_it_has_none():
-    fig = figures.comparison_figure([
-        {"name": "a", "accuracy": 0.99, "loss": 0.03, "parameters": 1000, "train_seconds": 5.0},
-        {"name": "b", "accuracy": None, "loss": None, "parameters": 50000, "train_seconds": 50.0},
-    ])
+    fig = figures.comparison_figure(
+        [
+            {"name": "a", "accuracy": 0.99, "loss": 0.03, "parameters": 1000, "train_seconds": 5.0},
+            {"name": "b", "accuracy": None, "loss": None, "parameters": 50000, "train_seconds": 50.0},
+        ]
+    )
     panels = {ax.get_title(): ax for ax in fig.axes}
     widths = {title: [bar.get_width() for bar in ax.patches] for title, ax in panels.items()}
     assert widths["Accuracy (%)"] == pytest.approx([99.0, 0.0]) and widths["Parameters"] == [1000, 50000]

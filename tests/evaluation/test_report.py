@@ -11,7 +11,14 @@ from digitrec.evaluation.report import write_run_report
 from digitrec.fileio import read_json
 from tests.helpers import train_tiny_run, write_kaggle_root
 
-EXPECTED = {"learning_curves", "confusion_matrix", "per_class_accuracy", "confident_errors", "prediction_grid", "samples"}
+EXPECTED = {
+    "learning_curves",
+    "confusion_matrix",
+    "per_class_accuracy",
+    "confident_errors",
+    "prediction_grid",
+    "samples",
+}
 
 
 class Refs(HTMLParser):
@@ -69,7 +76,42 @@ def test_report_states_the_evaluation_it_shows(run_with_report):
     run_dir, _, report = run_with_report
     text = report.read_text()
     evaluation = read_json(run_dir / "evaluation-val.json")
-    assert f"{100 * evaluation['accuracy']:.2f}%" in text and "val set" in text
+    assert f"{100 * evaluation['accuracy']:.2f}%" in text and "Kaggle validation set" in text
+
+
+def test_report_tables_speak_a_persons_language(run_with_report):
+    run_dir, _, report = run_with_report
+    text = report.read_text()
+    metrics = read_json(run_dir / "metrics.json")
+    assert f"<th>Validation accuracy</th><td>{100 * metrics['val_accuracy']:.2f}%</td>" in text
+    assert f"<th>Training images</th><td>{metrics['train_size']:,}</td>" in text
+    assert "<th>val_accuracy</th>" not in text and "kaggle val set" not in text
+
+
+def test_training_figures_get_labels_units_and_the_meaning_of_examples_per_epoch():
+    from digitrec.evaluation.report import metrics_rows
+
+    rows = dict(
+        metrics_rows(
+            {
+                "val_accuracy": 0.99421,
+                "train_seconds": 125.4,
+                "parameters": 431754,
+                "train_size": 54000,
+                "examples_per_epoch": 53760,
+                "new_figure": 3,
+            }
+        )
+    )
+    assert rows["Validation accuracy"] == "99.42%" and rows["Training time"] == "2 min 5 s"
+    assert rows["Parameters"] == "431,754" and rows["new_figure"] == "3"  # an unknown figure is still shown
+    assert "partial batch" in rows["Examples per epoch against training images"]
+    assert (
+        "fixed number of steps"
+        in dict(metrics_rows({"train_size": 100, "examples_per_epoch": 6400}))[
+            "Examples per epoch against training images"
+        ]
+    )
 
 
 def test_report_needs_a_run_folder(tmp_path):

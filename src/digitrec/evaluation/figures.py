@@ -1,4 +1,6 @@
-"""Figures, drawn with matplotlib's non-interactive Agg backend (no display needed).
+"""Figures, drawn with matplotlib's non-interactive Agg backend (no display needed),
+unless a backend was chosen in MPLBACKEND: Jupyter sets its inline one there, so that the
+figures show in a notebook (examples/).
 
 Each figure has a data function beside it where there is a choice to check (which
 errors are the most confident, which predictions are wrong), so the tests can verify
@@ -8,21 +10,24 @@ what a figure shows, not only that it was drawn.
 from __future__ import annotations
 
 import io
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+if not os.environ.get("MPLBACKEND"):
+    matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
 
-from digitrec.data.dataset import DigitDataset  # noqa: E402
-from digitrec.fileio import atomic_write_bytes  # noqa: E402
-from digitrec.training.runs import EpochStats  # noqa: E402
+from digitrec.data.dataset import DigitDataset
+from digitrec.fileio import atomic_write_bytes
+from digitrec.training.runs import EpochStats
 
 WRONG = "#c62828"  # red for wrong predictions
 RIGHT = "#1b5e20"
@@ -33,7 +38,9 @@ VAL_STYLE = {"color": "#ff7f0e", "marker": "s", "markersize": 3}
 def _grid(count: int, max_cols: int, cell: tuple[float, float]) -> tuple[Figure, np.ndarray]:
     cols = max(1, min(count, max_cols))
     rows = max(1, -(-count // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cell[0] * cols, cell[1] * rows + 0.6), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(cell[0] * cols, cell[1] * rows + 0.6), squeeze=False, layout="constrained"
+    )
     for ax in axes.flat:
         ax.axis("off")
     return fig, axes
@@ -45,6 +52,7 @@ def _show_digit(ax: plt.Axes, image: torch.Tensor) -> None:
 
 
 # --- training data -------------------------------------------------------------------
+
 
 def sample_grid(data: DigitDataset, count: int = 36, seed: int = 0) -> Figure:
     """A grid of random images, each titled with its label."""
@@ -60,7 +68,8 @@ def sample_grid(data: DigitDataset, count: int = 36, seed: int = 0) -> Figure:
 
 # --- learning curves -----------------------------------------------------------------
 
-def _epoch_axes(ax: plt.Axes, title: str, ylabel: str, legend: bool = True, **kwargs: str) -> None:
+
+def _epoch_axes(ax: plt.Axes, title: str, ylabel: str, legend: bool = True, **kwargs: Any) -> None:
     """Per-epoch axes: whole-number epochs, a light grid, a small legend."""
     ax.set(title=title, xlabel="epoch", ylabel=ylabel, **kwargs)
     ax.grid(alpha=0.3)
@@ -76,8 +85,10 @@ def learning_curves(history: Sequence[EpochStats], title: str = "Learning curves
     has_val = any(h.val_accuracy is not None for h in history)
     lrs = [h.lr for h in history]
     show_lr = len(set(lrs)) > 1
-    panels = 3 if show_lr else 2
-    fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 3.4), layout="constrained", squeeze=False)
+    # Two panels a row, the learning rate below: a figure near 4:3 stays readable when a
+    # phone shrinks it to its width (a row of three did not).
+    rows = 2 if show_lr else 1
+    fig, axes = plt.subplots(rows, 2, figsize=(8.4, 3.4 * rows), layout="constrained", squeeze=False)
     ax_loss, ax_acc = axes[0, 0], axes[0, 1]
     ax_loss.plot(epochs, [h.train_loss for h in history], label="training", **TRAIN_STYLE)
     ax_acc.plot(epochs, [100 * h.train_accuracy for h in history], label="training", **TRAIN_STYLE)
@@ -85,16 +96,19 @@ def learning_curves(history: Sequence[EpochStats], title: str = "Learning curves
         ax_loss.plot(epochs, [h.val_loss for h in history], label="validation", **VAL_STYLE)
         ax_acc.plot(epochs, [100 * h.val_accuracy for h in history], label="validation", **VAL_STYLE)
     _epoch_axes(ax_loss, "Loss", "cross-entropy")
-    _epoch_axes(ax_acc, "Accuracy", "accuracy (%)")
+    _epoch_axes(ax_acc, "Accuracy", "accuracy (%)", ylim=(None, 100))
     if show_lr:
-        ax_lr = axes[0, 2]
+        axes[1, 1].remove()
+        ax_lr = axes[1, 0]
         ax_lr.plot(epochs, lrs, color="#2ca02c", marker="o", markersize=3)
         _epoch_axes(ax_lr, "Learning rate (end of epoch)", "learning rate", legend=False, yscale="log")
     fig.suptitle(title, fontsize=11)
     return fig
 
 
-def overlaid_learning_curves(histories: Sequence[Sequence[EpochStats]], title: str = "K-fold learning curves") -> Figure:
+def overlaid_learning_curves(
+    histories: Sequence[Sequence[EpochStats]], title: str = "K-fold learning curves"
+) -> Figure:
     """Every fold's validation (solid) and training (dashed) curves in one figure."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.6), layout="constrained")
     colors = plt.get_cmap("tab10")
@@ -106,14 +120,17 @@ def overlaid_learning_curves(histories: Sequence[Sequence[EpochStats]], title: s
         ax_loss.plot(epochs, [h.val_loss for h in history], color=c, label=f"fold {k + 1}")
         ax_acc.plot(epochs, [100 * h.val_accuracy for h in history], color=c, label=f"fold {k + 1}")
     _epoch_axes(ax_loss, "Loss (solid: validation, dashed: training)", "cross-entropy")
-    _epoch_axes(ax_acc, "Accuracy (solid: validation, dashed: training)", "accuracy (%)")
+    _epoch_axes(ax_acc, "Accuracy (solid: validation, dashed: training)", "accuracy (%)", ylim=(None, 100))
     fig.suptitle(title, fontsize=11)
     return fig
 
 
 # --- evaluation ----------------------------------------------------------------------
 
-def confusion_matrix_figure(confusion: torch.Tensor, normalize: bool = False, title: str = "Confusion matrix") -> Figure:
+
+def confusion_matrix_figure(
+    confusion: torch.Tensor, normalize: bool = False, title: str = "Confusion matrix"
+) -> Figure:
     """A heatmap with the count (or, normalised, the rate per true class) in each cell."""
     counts = confusion.double().numpy()
     values = counts / np.maximum(counts.sum(1, keepdims=True), 1) if normalize else counts
@@ -125,11 +142,15 @@ def confusion_matrix_figure(confusion: torch.Tensor, normalize: bool = False, ti
             v = values[t, p]
             text = (f"{v:.2f}" if v >= 0.005 else ("0" if v == 0 else "<.01")) if normalize else f"{int(v)}"
             dark = image.norm(np.sqrt(v / max(values.max(), 1e-12))) > 0.6
-            ax.text(p, t, text, ha="center", va="center", fontsize=7 if normalize else 8, color="white" if dark else "black")
+            ax.text(
+                p, t, text, ha="center", va="center", fontsize=7 if normalize else 8, color="white" if dark else "black"
+            )
     ax.set_xticks(range(10))
     ax.set_yticks(range(10))
     ax.set(xlabel="predicted class", ylabel="true class")
-    ax.set_title(f"{title} ({'rate per true class' if normalize else f'counts, {int(counts.sum()):,} images'})", fontsize=11)
+    ax.set_title(
+        f"{title} ({'rate per true class' if normalize else f'counts, {int(counts.sum()):,} images'})", fontsize=11
+    )
     return fig
 
 
@@ -156,7 +177,9 @@ def most_confident_errors(probabilities: torch.Tensor, labels: torch.Tensor, k: 
     p_true = probabilities[wrong, labels[wrong]]
     order = torch.argsort(p_pred - p_true, descending=True, stable=True)[:k]
     return [
-        ConfidentError(int(wrong[i]), int(labels[wrong[i]]), int(predicted[wrong[i]]), float(p_pred[i]), float(p_true[i]))
+        ConfidentError(
+            int(wrong[i]), int(labels[wrong[i]]), int(predicted[wrong[i]]), float(p_pred[i]), float(p_true[i])
+        )
         for i in order.tolist()
     ]
 
@@ -167,25 +190,33 @@ def confident_errors_figure(images: torch.Tensor, errors: Sequence[ConfidentErro
         axes.flat[0].text(0.5, 0.5, "no errors", ha="center", va="center", fontsize=12)
     for ax, e in zip(axes.flat, errors):
         _show_digit(ax, images[e.index])
-        ax.set_title(f"pred {e.predicted} ({e.p_predicted:.2f})\ntrue {e.true} ({e.p_true:.2f})", fontsize=8, color=WRONG)
+        ax.set_title(
+            f"pred {e.predicted} ({e.p_predicted:.2f})\ntrue {e.true} ({e.p_true:.2f})", fontsize=8, color=WRONG
+        )
     fig.suptitle(title, fontsize=11)
     return fig
 
 
-def prediction_sample(labels: torch.Tensor, predictions: torch.Tensor, count: int = 36, seed: int = 0) -> tuple[list[int], list[bool]]:
+def prediction_sample(
+    labels: torch.Tensor, predictions: torch.Tensor, count: int = 36, seed: int = 0
+) -> tuple[list[int], list[bool]]:
     """Random indices to show, and whether each prediction is wrong."""
     count = min(count, len(labels))
     chosen = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))[:count].tolist()
     return chosen, [bool(predictions[i] != labels[i]) for i in chosen]
 
 
-def prediction_grid(images: torch.Tensor, labels: torch.Tensor, predictions: torch.Tensor, count: int = 36, seed: int = 0) -> Figure:
+def prediction_grid(
+    images: torch.Tensor, labels: torch.Tensor, predictions: torch.Tensor, count: int = 36, seed: int = 0
+) -> Figure:
     """Random images titled with actual and predicted class, the wrong ones in red."""
     chosen, wrong = prediction_sample(labels, predictions, count, seed)
     fig, axes = _grid(len(chosen), 6, (1.5, 1.75))
     for ax, i, is_wrong in zip(axes.flat, chosen, wrong):
         _show_digit(ax, images[i])
-        ax.set_title(f"true {int(labels[i])} / pred {int(predictions[i])}", fontsize=8, color=WRONG if is_wrong else RIGHT)
+        ax.set_title(
+            f"true {int(labels[i])} / pred {int(predictions[i])}", fontsize=8, color=WRONG if is_wrong else RIGHT
+        )
     n_wrong = sum(wrong)
     fig.suptitle(f"{len(chosen)} random predictions, {n_wrong} wrong (in red)", fontsize=11)
     return fig
