@@ -263,6 +263,15 @@ def test_upload_a_photo_of_a_number_and_see_its_box_and_text(browser, reader_ser
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "photo-upload.png"), full_page=True)
     context.close()
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, has_touch=True)
+    page = phone.new_page()
+    page.goto(reader_server + "/")
+    page.set_input_files("#photo", str(photo))
+    page.wait_for_selector("#photo-view .box", timeout=15_000)
+    assert page.text_content("#prediction") == text
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 390, "no sideways scrolling on a phone"
+    page.screenshot(path=str(SCREENSHOTS / "photo-upload-phone.png"), full_page=True)
+    phone.close()
 
 
 def test_one_input_at_a_time_and_it_says_which(page, mnist_test, tmp_path):
