@@ -24,8 +24,21 @@ from digitrec.errors import DigitrecError
 
 ImageInput = str | os.PathLike | bytes | bytearray | Image.Image | np.ndarray
 
+# --- limits and tuning ---------------------------------------------------------------
 MAX_PIXELS = 40_000_000  # a 40-megapixel photo is the largest we decode
 FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")
+REDUCIBLE = ("L", "LA", "RGB", "RGBA", "I", "F")  # modes Image.reduce takes
+LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights of R, G, B in grey: Pillow's own "L" conversion
+OPAQUE = 0.99  # alpha above this everywhere (253/255 and up) is an opaque picture: nothing to flatten
+PAINTED = 0.5  # a pixel more opaque than this is painted: part of the drawing, not of the transparent canvas
+MOSTLY_PAINTED = 0.6  # painted over more than this share, the transparent parts are holes in a painted background
+LIGHT_PAINT = 0.5  # paint whose median grey is above this (mid-grey) is light, and decides the background
+SPECIAL_FILES = (  # files that are not pictures, told apart from their mode without opening them
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 class ImageError(DigitrecError):
@@ -34,14 +47,6 @@ class ImageError(DigitrecError):
 
 class ImageTooLargeError(ImageError):
     """A picture has more pixels than digitrec decodes (a server answers 413)."""
-
-
-SPECIAL_FILES = (
-    (stat.S_ISFIFO, "a FIFO"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-)
 
 
 def path_problem(path: Path) -> str | None:
@@ -116,17 +121,17 @@ def _flatten_alpha(rgba: np.ndarray) -> np.ndarray:
     """
     rgb = rgba[..., :3].astype(np.float32) / 255.0
     alpha = rgba[..., 3].astype(np.float32) / 255.0
-    gray = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
-    if alpha.min() > 0.99:
+    gray = rgb @ np.array(LUMA, np.float32)
+    if alpha.min() > OPAQUE:
         return gray
-    painted = alpha > 0.5
+    painted = alpha > PAINTED
     if not painted.any():
         return np.ones_like(gray)  # fully transparent: blank
-    if painted.mean() > 0.6:
+    if painted.mean() > MOSTLY_PAINTED:
         # Mostly opaque: the transparent parts are holes in a painted background.
-        background = 1.0 if np.median(gray[painted]) > 0.5 else 0.0
+        background = 1.0 if np.median(gray[painted]) > LIGHT_PAINT else 0.0
     else:
-        background = 0.0 if np.median(gray[painted]) > 0.5 else 1.0
+        background = 0.0 if np.median(gray[painted]) > LIGHT_PAINT else 1.0
     return alpha * gray + (1 - alpha) * background
 
 
@@ -152,7 +157,7 @@ def _from_array(array: np.ndarray, name: str, max_pixels: int = MAX_PIXELS) -> n
         return a
     if a.shape[2] == 4:
         return _flatten_alpha((a * 255).round().astype(np.uint8))
-    return a[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+    return a[..., :3] @ np.array(LUMA, np.float32)
 
 
 @dataclass(frozen=True)
@@ -212,9 +217,6 @@ def decode_picture(
             return Picture(_gray(image), width, height)
     except (OSError, ValueError, SyntaxError) as e:  # truncated or corrupt pixel data
         raise ImageError(f"{name} is corrupt or truncated ({e})") from None
-
-
-REDUCIBLE = ("L", "LA", "RGB", "RGBA", "I", "F")  # modes Image.reduce takes
 
 
 def _has_alpha(image: Image.Image) -> bool:

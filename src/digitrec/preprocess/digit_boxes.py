@@ -28,6 +28,7 @@ from digitrec.preprocess.segment import merge_spans
 INK = 0.3  # a strip pixel is ink above this share of 255
 RULE_ACROSS = 1.0  # a horizontal run this many strip heights long is a ruled line, no digit's stroke
 RULE_DOWN = 0.9  # a vertical run over this share of the strip's height is a rule (a digit is <= 1/(1+2 PAD) of it)
+RULE_MIN_RUN = 3  # ... and either run is at least this many pixels, however short the strip (a floor only)
 DEBRIS = 0.08  # pieces smaller than this share of the largest are specks and noise
 # a digit's anchor lies this many strip heights right of its peak column (measured lead 0.25; 0.2 cuts touching
 # digits better)
@@ -72,8 +73,8 @@ def _rules(ink: np.ndarray) -> np.ndarray:
     """Ruled lines of a strip's ink mask: long horizontal and vertical runs (bool)."""
     h = ink.shape[0]
     mask = ink.astype(np.uint8)
-    across = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, max(3, round(RULE_ACROSS * h))), np.uint8))
-    down = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((max(3, round(RULE_DOWN * h)), 1), np.uint8))
+    across = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, max(RULE_MIN_RUN, round(RULE_ACROSS * h))), np.uint8))
+    down = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((max(RULE_MIN_RUN, round(RULE_DOWN * h)), 1), np.uint8))
     return (across | down).astype(bool)
 
 

@@ -32,6 +32,10 @@ MIDDLE = 0.25  # polarity and levels are judged inside this margin (fraction of 
 PAPER = 0.5  # the paper's level: this quantile of the middle's ink
 INK_TOP = 0.995  # the darkest ink's level: this quantile of the middle's ink
 MIN_RANGE = 0.08  # contrast is stretched by at most 1 / this (a blank field stays blank)
+MIN_MIDDLE = 4  # a middle narrower or lower than this (pixels) is too small to judge by: the whole picture is judged
+# a picture is reduced while decoded (a huge scan is not decoded whole) only while its longer side stays this
+# many times the widest canvas: the canvas is then area-scaled from several pixels per pixel
+DECODE_OVERSAMPLE = 4
 
 
 @dataclass
@@ -56,7 +60,7 @@ def ink_bright(gray: np.ndarray) -> np.ndarray:
     """A float32 grey picture in [0, 1] -> its ink bright on 0, contrast stretched."""
     h, w = gray.shape
     dy, dx = int(h * MIDDLE), int(w * MIDDLE)
-    middle = gray[dy : h - dy, dx : w - dx] if h - 2 * dy >= 4 and w - 2 * dx >= 4 else gray
+    middle = gray[dy : h - dy, dx : w - dx] if h - 2 * dy >= MIN_MIDDLE and w - 2 * dx >= MIN_MIDDLE else gray
     dark_ink = dark_ink_on_light(middle)
     ink = 1.0 - gray if dark_ink else gray
     paper, top = quantiles(1.0 - middle if dark_ink else middle, (PAPER, INK_TOP))
@@ -76,7 +80,7 @@ def canvas_size(width: int, height: int, field_height: int = FIELD_HEIGHT) -> tu
 
 def field_image(image: ImageInput | Picture, name: str | None = None, height: int = FIELD_HEIGHT) -> FieldImage:
     """Any picture -> the canvas of it, whole, for a field reader of `height` pixels."""
-    picture = decode_picture(image, name, min_side=4 * max_width(height))
+    picture = decode_picture(image, name, min_side=DECODE_OVERSAMPLE * max_width(height))
     gray = picture.gray
     size = canvas_size(gray.shape[1], gray.shape[0], height)
     shrink = size[1] < gray.shape[0]

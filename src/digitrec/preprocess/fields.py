@@ -39,29 +39,81 @@ from digitrec.preprocess.ink import (
 )
 
 # --- tuning --------------------------------------------------------------------------
+FIELD_WORK_SIDE = 1200  # the field finder's working resolution (longer side): larger pictures are scaled down to it
 STRIP_HEIGHT = 32  # the reader's input height: digits ~20-28 px tall, as MNIST's
 MAX_STRIP_WIDTH = 512  # longer fields are squeezed: 16 digits at the usual aspect
-MARGIN_DARK = 0.5  # a border column/row darker than this (ink scale, 0-1) on average is scanner margin
+MIN_STRIP_WIDTH = 8  # a strip is at least this wide, however tall and narrow its field (a lone "1")
+# Scanner margins: black bands at the picture's edges, then what is left of them in ink polarity.
+MARGIN_DARK = 0.5  # a border column/row with more than this share of dark pixels is scanner margin
 MARGIN_BLACK = 0.3  # a scanner's margin is darker than this (of the 0-1 grey range)
 MARGIN_LEAD = 0.05  # a margin may begin this far in from the edge (scans have a bright rim)
+MARGIN_LEAD_MIN = 2  # ... or this many pixels, on a small picture
 MARGIN_REACH = 0.5  # margins are trimmed from at most this fraction of each side (register scans: up to 45%)
+MIN_PAGE_SIDE = 8  # a page inside black bands is at least this many pixels each way, or the "bands" are the picture
+# a page inside the bands is light: its PAGE_QUANTILE (ink is the minority) is lighter than PAGE_LIGHT; else the
+# "bands" are the picture's own dark background (light ink on black)
+PAGE_QUANTILE = 0.2
+PAGE_LIGHT = 0.5
+# What is left of a margin is trimmed in ink polarity: a pixel is margin when its ink over the paper's median
+# level, in units of MARGIN_INK_RANGE, is above MARGIN_INK (a quarter of the grey range).
+MARGIN_INK = 0.5
+MARGIN_INK_RANGE = 0.5
+MARGIN_BLUR = 0.01  # a margin's edge is blurred: once trimmed, this share of the longer side more goes with it
+MIN_TRIMMED_SIDE = 4  # trimming that would leave fewer pixels than this each way is no margin: nothing is trimmed
+# Frames, borders and rules.
 FRAME_THIN = 0.06  # a component thinner than this fraction of its length is a line or frame
 FRAME_LONG = 0.6  # ... when it is longer than this fraction of the picture's side
+EDGE_BAND = 2  # a component runs along an edge where it lies within this many pixels of it
 EDGE_CONTACT = 0.2  # a thin component running along an edge for this share of it is a border or margin
 EDGE_RUN = 0.3  # ... and any component running along this much of it
-GROUP_REACH = 1.2  # pieces closer than this many median stroke heights join one field
-LINE_OVERLAP = 0.35  # pieces on one text line overlap vertically by this share of the shorter
+THIN_ASPECT = 0.25  # a piece whose shorter side is at most this share of its longer is thin (a rule); above, stout
+# a piece cut by the picture's edge, thinner than SLIVER_THIN of its length (or SLIVER_THIN_MIN pixels) and
+# longer than SLIVER_LONG of the picture's shorter side, is a sliver of a margin or rule
+SLIVER_THIN = 0.1
+SLIVER_THIN_MIN = 3
+SLIVER_LONG = 0.15
+WRAP = 0.9  # a piece at the edge spanning this share of both sides wraps the picture: an outline or margin
 STOUT_FILL = 0.08  # ink covers at least this share of a digit's box; frames and joined rules are hollow
+STOUT_MIN_AREA = 20  # ... and a stout piece has at least this many pixels of ink: smaller ones are specks
 ROOMY = 0.35  # numbers shorter than this share of the picture: it is a cell or a page, with neighbours at its edges
+# Vertical rules the scan broke into dashes: dashes closer than BROKEN_GAP of the picture's height (or
+# BROKEN_GAP_MIN pixels) are joined; a joined column over BROKEN_TALL of the height and under BROKEN_NARROW
+# of its own height wide, made of BROKEN_PIECES pieces or more, is a rule (a lone "1" is one piece).
+BROKEN_GAP = 0.08
+BROKEN_GAP_MIN = 3
+BROKEN_TALL = 0.5
+BROKEN_NARROW = 0.15
+BROKEN_PIECES = 3
+# Specks, after frames: pieces under SPECK_SHARE of the largest piece's ink (or SPECK_AREA pixels) go, and so
+# do pieces lower than SPECK_HEIGHT of the tallest, a flat piece counting 1/DASH_SPLIT of its width as its
+# height (underlines and dashes belong to their number).
+SPECK_SHARE = 0.01
+SPECK_AREA = 4
+SPECK_HEIGHT = 0.12
+DASH_SPLIT = 2
+# Grouping pieces into fields.
+GROUP_REACH = 1.2  # pieces closer than this many median stroke heights join one field
+REACH_HEIGHTS = 0.5  # ... the median over pieces at least this share of the tallest: dots and dashes do not count
+LINE_OVERLAP = 0.35  # pieces on one text line overlap vertically by this share of the shorter
+# a stroke just above or below another (an underline) joins it when it is at most STACKED_FLAT of the other's
+# height, lies under at least STACKED_UNDER of the narrower's columns, and is at most STACKED_GAP of the reach
+# away (flat next to the other: the next row's number is not an underline)
+STACKED_FLAT = 0.5
+STACKED_UNDER = 0.5
+STACKED_GAP = 0.5
+EDGE_FIELD_SHARE = 0.5  # a field cut by the edge goes when a field inside has at least this share of its ink
 PAD = 0.15  # margin around a field, as a fraction of its height
 MIN_FIELD_HEIGHT = 0.25  # fields shorter than this share of the tallest field are debris
+# Contrast and levels of a field's ink.
+CONTRAST_BLUR = 1.0  # contrast is the peak of the ink blurred by this sigma (pixels): a lone noisy pixel is not ink
+STRIP_INK_TOP = 0.999  # the ink's full level is this quantile of it: a few hot pixels do not set the scale
 
 
 @dataclass(frozen=True)
 class FieldOptions:
     lines: bool = True  # remove ruled lines and grids
     several: bool = True  # a picture may hold several numbers (False: one field, all the writing)
-    max_side: int = 1200  # working resolution of the longer side
+    max_side: int = FIELD_WORK_SIDE  # working resolution of the longer side
     max_pixels: int = MAX_PIXELS
 
 
@@ -101,7 +153,7 @@ def _inside_bands(dark: np.ndarray) -> tuple[int, int, int, int]:
     """The box (x0, y0, x1, y1) inside the bands of mostly-`dark` columns and rows at each edge."""
     h, w = dark.shape
     cols, rows = dark.mean(0) > MARGIN_DARK, dark.mean(1) > MARGIN_DARK
-    lead_x, lead_y = max(2, round(MARGIN_LEAD * w)), max(2, round(MARGIN_LEAD * h))
+    lead_x, lead_y = max(MARGIN_LEAD_MIN, round(MARGIN_LEAD * w)), max(MARGIN_LEAD_MIN, round(MARGIN_LEAD * h))
     return (
         _margin_band(cols, round(w * MARGIN_REACH), lead_x),
         _margin_band(rows, round(h * MARGIN_REACH), lead_y),
@@ -116,9 +168,9 @@ def scanner_margins(gray: np.ndarray) -> tuple[int, int, int, int]:
     this comes first; a picture that is dark all over (light ink on black) is left whole."""
     h, w = gray.shape
     x0, y0, x1, y1 = _inside_bands(gray < MARGIN_BLACK)
-    if (x0, y0, x1, y1) == (0, 0, w, h) or x1 - x0 < 8 or y1 - y0 < 8:
+    if (x0, y0, x1, y1) == (0, 0, w, h) or x1 - x0 < MIN_PAGE_SIDE or y1 - y0 < MIN_PAGE_SIDE:
         return 0, 0, w, h
-    if quantiles(gray[y0:y1, x0:x1], (0.2,))[0] < 0.5:
+    if quantiles(gray[y0:y1, x0:x1], (PAGE_QUANTILE,))[0] < PAGE_LIGHT:
         return 0, 0, w, h  # no light page inside (ink is the minority on paper): the "bands" are its own background
     return x0, y0, x1, y1
 
@@ -127,23 +179,24 @@ def trim_margins(ink: np.ndarray) -> tuple[int, int, int, int]:
     """The box (x0, y0, x1, y1) left after trimming dark scanner margins: border columns
     and rows that are mostly ink, up to MARGIN_REACH of each side."""
     h, w = ink.shape
-    x0, y0, x1, y1 = _inside_bands(ink > 0.5)
+    x0, y0, x1, y1 = _inside_bands(ink > MARGIN_INK)
     # A margin's edge is blurred: take a few more pixels once something was trimmed.
-    edge = max(1, round(0.01 * max(h, w)))
+    edge = max(1, round(MARGIN_BLUR * max(h, w)))
     x0, x1 = (x0 + edge if x0 else 0), (x1 - edge if x1 < w else w)
     y0, y1 = (y0 + edge if y0 else 0), (y1 - edge if y1 < h else h)
-    if x1 - x0 < 4 or y1 - y0 < 4:
+    if x1 - x0 < MIN_TRIMMED_SIDE or y1 - y0 < MIN_TRIMMED_SIDE:
         return 0, 0, w, h
     return x0, y0, x1, y1
 
 
 def edge_contact(labels: np.ndarray, n: int) -> np.ndarray:
     """For each label, the largest share of one side of the picture that it runs along
-    (within 2 pixels of that side). Digits touch an edge at a point; rules, borders and
+    (within EDGE_BAND pixels of that side). Digits touch an edge at a point; rules, borders and
     margin remnants run along it."""
     h, w = labels.shape
     best = np.zeros(n)
-    for band, length in ((labels[:2], w), (labels[-2:], w), (labels[:, :2].T, h), (labels[:, -2:].T, h)):
+    e = EDGE_BAND
+    for band, length in ((labels[:e], w), (labels[-e:], w), (labels[:, :e].T, h), (labels[:, -e:].T, h)):
         along = np.zeros((n, band.shape[1]), bool)
         along[band, np.arange(band.shape[1])[None, :].repeat(band.shape[0], 0)] = True
         best = np.maximum(best, along.sum(1) / max(length, 1))
@@ -161,9 +214,10 @@ def _is_frame(stats: np.ndarray, shape: tuple[int, int], contact: float = 0.0, r
     long_side, short_side = max(bw, bh), min(bw, bh)
     # Along an edge: rules and margins are thin there, or run along most of it; a digit
     # of a tight crop may touch the edge along its side, but is neither.
-    if roomy and (contact >= EDGE_RUN or (contact >= EDGE_CONTACT and short_side <= 0.25 * long_side)):
+    if roomy and (contact >= EDGE_RUN or (contact >= EDGE_CONTACT and short_side <= THIN_ASPECT * long_side)):
         return True
-    if roomy and at_edge and short_side <= max(3, 0.1 * long_side) and long_side >= 0.15 * min(h, w):
+    sliver = short_side <= max(SLIVER_THIN_MIN, SLIVER_THIN * long_side) and long_side >= SLIVER_LONG * min(h, w)
+    if roomy and at_edge and sliver:
         return True  # a sliver of a margin or rule cut by the picture's edge
     spans = (bw >= FRAME_LONG * w) or (bh >= FRAME_LONG * h) if roomy else bw >= FRAME_LONG * w
     thin = area <= FRAME_THIN * long_side * max(long_side, 1) or short_side <= FRAME_THIN * long_side
@@ -171,7 +225,7 @@ def _is_frame(stats: np.ndarray, shape: tuple[int, int], contact: float = 0.0, r
         return True
     hollow = area < STOUT_FILL * bw * bh
     # an outline or margin wrapping the whole picture
-    return bool(at_edge and bw >= 0.9 * w and bh >= 0.9 * h and (roomy or hollow))
+    return bool(at_edge and bw >= WRAP * w and bh >= WRAP * h and (roomy or hollow))
 
 
 def _touches(box: tuple[int, ...], shape: tuple[int, int]) -> bool:
@@ -188,7 +242,7 @@ def is_roomy(mask: np.ndarray, pieces: tuple) -> bool:
     stout = []
     for i in range(1, n):
         bw, bh, area = stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT], stats[i, cv2.CC_STAT_AREA]
-        if min(bw, bh) > 0.25 * max(bw, bh) and area >= max(20, STOUT_FILL * bw * bh):
+        if min(bw, bh) > THIN_ASPECT * max(bw, bh) and area >= max(STOUT_MIN_AREA, STOUT_FILL * bw * bh):
             stout.append(int(bh))
     return max(stout, default=0) < ROOMY * mask.shape[0]
 
@@ -198,18 +252,18 @@ def remove_broken_lines(mask: np.ndarray) -> np.ndarray:
     ink stacked in one narrow column down most of the picture. A lone "1" is one piece;
     a broken rule is many. Returns `mask` itself when it removes nothing."""
     h, _w = mask.shape
-    reach = max(3, round(0.08 * h))
+    reach = max(BROKEN_GAP_MIN, round(BROKEN_GAP * h))
     closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, reach)))
     n, labels, stats, _ = label_pieces(closed)
     tall, wide = stats[:, cv2.CC_STAT_HEIGHT], stats[:, cv2.CC_STAT_WIDTH]
-    columns = [i for i in range(1, n) if tall[i] >= 0.5 * h and wide[i] <= 0.15 * tall[i]]
+    columns = [i for i in range(1, n) if tall[i] >= BROKEN_TALL * h and wide[i] <= BROKEN_NARROW * tall[i]]
     if not columns:
         return mask  # no tall narrow column: nothing to count pieces in
     pieces = label_pieces(mask)[1]
     out = mask
     for i in columns:
         inside = (labels == i) & (mask > 0)
-        if len(np.unique(pieces[inside])) >= 3:
+        if len(np.unique(pieces[inside])) >= BROKEN_PIECES:
             out = mask.copy() if out is mask else out
             out[inside] = 0
     return out
@@ -220,7 +274,7 @@ def _groups(boxes: list[tuple[int, int, int, int]], several: bool) -> list[list[
     if not several:
         return [list(range(len(boxes)))]
     heights = np.array([b[3] for b in boxes], np.float32)
-    reach = GROUP_REACH * float(np.median(heights[heights >= 0.5 * heights.max()]))
+    reach = GROUP_REACH * float(np.median(heights[heights >= REACH_HEIGHTS * heights.max()]))
     # The rules compare the pieces' own boxes, pair by pair: as one matrix, then the
     # connected pairs joined (a Python loop over all pairs cost seconds for 1,000 pieces).
     b = np.array(boxes, np.int64)
@@ -231,7 +285,11 @@ def _groups(boxes: list[tuple[int, int, int, int]], several: bool) -> list[list[
     same_line = (v_overlap >= LINE_OVERLAP * shorter) & (-h_overlap <= reach)
     # An underline or a stroke just below or above, under the same columns (flat next to
     # the other: the next row's number is not an underline).
-    stacked = (shorter <= 0.5 * taller) & (h_overlap >= 0.5 * np.minimum(bw, bw.T)) & (-v_overlap <= 0.5 * reach)
+    stacked = (
+        (shorter <= STACKED_FLAT * taller)
+        & (h_overlap >= STACKED_UNDER * np.minimum(bw, bw.T))
+        & (-v_overlap <= STACKED_GAP * reach)
+    )
     parent = list(range(len(boxes)))
 
     def find(i: int) -> int:
@@ -254,7 +312,7 @@ def to_strip(ink: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarra
     crop = ink[y0:y1, x0:x1]
     h, w = crop.shape
     scale = STRIP_HEIGHT / max(h, 1)
-    width = int(min(MAX_STRIP_WIDTH, max(8, round(w * scale))))
+    width = int(min(MAX_STRIP_WIDTH, max(MIN_STRIP_WIDTH, round(w * scale))))
     strip = cv2.resize(crop, (width, STRIP_HEIGHT), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     peak = max(float(strip.max()), 1e-6)
     return np.clip(strip / peak * 255, 0, 255).round().astype(np.uint8), width / max(w, 1)
@@ -295,8 +353,8 @@ def ink_image(gray: np.ndarray) -> tuple[np.ndarray, float]:
     ink's contrast before normalisation (below MIN_CONTRAST the picture is blank)."""
     x = 1.0 - gray if dark_ink_on_light(gray) else gray
     flat = flatten_background(x)
-    contrast = float(cv2.GaussianBlur(flat, (0, 0), 1.0).max())
-    top = quantiles(flat, (0.999,))[0]
+    contrast = float(cv2.GaussianBlur(flat, (0, 0), CONTRAST_BLUR).max())
+    top = quantiles(flat, (STRIP_INK_TOP,))[0]
     return np.clip(flat / max(top, MIN_CONTRAST), 0, 1).astype(np.float32), contrast
 
 
@@ -314,7 +372,7 @@ def find_fields(
     sx0, sy0, sx1, sy1 = scanner_margins(work)
     page = work[sy0:sy1, sx0:sx1]
     x = 1.0 - page if dark_ink_on_light(page) else page
-    tx0, ty0, tx1, ty1 = trim_margins(np.clip((x - quantiles(x, (0.5,))[0]) / 0.5, 0, 1))
+    tx0, ty0, tx1, ty1 = trim_margins(np.clip((x - quantiles(x, (0.5,))[0]) / MARGIN_INK_RANGE, 0, 1))
     inner = page[ty0:ty1, tx0:tx1]
     mx0, my0 = sx0 + tx0, sy0 + ty0  # where `inner` starts in the working copy
     ink, contrast = ink_image(inner)
@@ -342,8 +400,8 @@ def find_fields(
         keep = [
             i
             for i in keep
-            if stats[i, cv2.CC_STAT_AREA] >= max(4, 0.01 * largest)
-            and max(stats[i, cv2.CC_STAT_HEIGHT], stats[i, cv2.CC_STAT_WIDTH] / 2) >= 0.12 * tallest
+            if stats[i, cv2.CC_STAT_AREA] >= max(SPECK_AREA, SPECK_SHARE * largest)
+            and max(stats[i, cv2.CC_STAT_HEIGHT], stats[i, cv2.CC_STAT_WIDTH] / DASH_SPLIT) >= SPECK_HEIGHT * tallest
         ]
     if not keep:
         return FoundFields([], width, height, "no digit found: only lines, frames or specks")
@@ -356,7 +414,7 @@ def find_fields(
         ink_of = [sum(int(stats[keep[i], cv2.CC_STAT_AREA]) for i in g) for g in groups]
         at_edge = [any(_touches(boxes[i], mask.shape) for i in g) for g in groups]
         inside_ink = max((a for a, e in zip(ink_of, at_edge) if not e), default=0)
-        groups = [g for g, a, e in zip(groups, ink_of, at_edge) if not e or inside_ink < 0.5 * a]
+        groups = [g for g, a, e in zip(groups, ink_of, at_edge) if not e or inside_ink < EDGE_FIELD_SHARE * a]
     fields = []
     for group in groups:
         gx0 = min(boxes[i][0] for i in group)

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from digitrec.preprocess.decode import MAX_PIXELS, ImageInput, Picture, decode_picture
-from digitrec.preprocess.ink import find_ink, label_pieces, too_many_pieces
-from digitrec.preprocess.normalize import normalize_digit
+from digitrec.preprocess.ink import WORK_SIDE, find_ink, label_pieces, too_many_pieces
+from digitrec.preprocess.normalize import SIZE, normalize_digit
 from digitrec.preprocess.segment import group_components
 
 
@@ -21,7 +21,7 @@ class PreprocessOptions:
     deskew: bool = False  # straighten slanted digits by their second moments
     stroke: bool = True  # bring strokes to MNIST's weight
     lines: bool = True  # remove ruled lines and grids
-    max_side: int = 800  # working resolution of the longer side
+    max_side: int = WORK_SIDE  # working resolution of the longer side
     max_pixels: int = MAX_PIXELS  # refuse larger pictures
 
 
@@ -42,7 +42,7 @@ class Preprocessed:
     def images(self) -> np.ndarray:
         """The digits' uint8 28x28 images as one (N, 28, 28) batch; (0, 28, 28) when none."""
         if not self.digits:
-            return np.empty((0, 28, 28), np.uint8)
+            return np.empty((0, SIZE, SIZE), np.uint8)
         return np.stack([d.image for d in self.digits])
 
 

@@ -9,7 +9,18 @@ import numpy as np
 
 from digitrec.preprocess.ink import label_pieces
 
+# --- tuning --------------------------------------------------------------------------
 SPAN_OVERLAP = 0.4  # pieces whose column spans overlap by this share of the narrower are one digit
+SPECK_SHARE = 0.02  # pieces with less ink than this share of the largest piece are specks, before grouping ...
+SPECK_AREA = 3  # ... and so are pieces under this many pixels
+# A digit is not a speck of the page: its longer side is at least DIGIT_PAGE_SHARE of the page's
+# shorter side (a digit 12 pixels tall on a 300-pixel page), and DIGIT_MIN_SIDE pixels.
+DIGIT_PAGE_SHARE = 0.04
+DIGIT_MIN_SIDE = 5
+# Dots and specks beside digits are dropped: groups with under DOT_AREA of the largest group's
+# ink and under DOT_HEIGHT of the tallest group's height (a full stop, a comma, a stray mark).
+DOT_AREA = 0.08
+DOT_HEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -67,7 +78,7 @@ def group_components(mask: np.ndarray, single: bool = False, pieces: tuple | Non
     if n <= 1:
         return []
     areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = [int(i) + 1 for i in np.flatnonzero(areas >= max(3, 0.02 * areas.max()))]
+    keep = [int(i) + 1 for i in np.flatnonzero(areas >= max(SPECK_AREA, SPECK_SHARE * areas.max()))]
     if not keep:
         return []
     if single:
@@ -85,16 +96,15 @@ def group_components(mask: np.ndarray, single: bool = False, pieces: tuple | Non
         gx, gy = int(x0[comps].min()), int(y0[comps].min())
         boxes.append((gx, gy, int(x1[comps].max()) - gx, int(y1[comps].max()) - gy))
     areas_of = [int(stats[comps, cv2.CC_STAT_AREA].sum()) for comps in groups]
-    # A digit is not a speck of the page: its longer side is at least 4% of the page's
-    # shorter side (a digit 12 pixels tall on a 300-pixel page), and 5 pixels.
-    min_side = max(5, 0.04 * min(mask.shape))
+    # A digit is not a speck of the page (DIGIT_PAGE_SHARE of its shorter side, DIGIT_MIN_SIDE pixels).
+    min_side = max(DIGIT_MIN_SIDE, DIGIT_PAGE_SHARE * min(mask.shape))
     kept = [k for k, b in enumerate(boxes) if max(b[2], b[3]) >= min_side]
     if not kept:
         return []
     largest = max(areas_of[k] for k in kept)
     tallest = max(boxes[k][3] for k in kept)
     # Dots and specks: small in area and in height next to the digits beside them.
-    kept = [k for k in kept if areas_of[k] >= 0.08 * largest or boxes[k][3] >= 0.5 * tallest]
+    kept = [k for k in kept if areas_of[k] >= DOT_AREA * largest or boxes[k][3] >= DOT_HEIGHT * tallest]
     regions = []
     for k in sorted(kept, key=lambda k: boxes[k][0] + boxes[k][2] / 2):
         member = np.zeros(n, np.uint8)  # a lookup table by label: a tenth of np.isin's time
