@@ -263,6 +263,15 @@ def test_data_commands_on_real_mnist(capsys, mnist_root):
     assert info["splits"]["train"]["size"] == 60000 and info["splits"]["test"]["size"] == 10000
 
 
+def test_the_command_line_imports_no_heavy_library_until_a_command_needs_it():
+    """`digitrec --help` and `digitrec serve --runtime onnx` must not pay for (or need)
+    PyTorch: the commands import the library inside their bodies."""
+    script = "import sys, digitrec.cli; print(sorted(m for m in ('torch', 'fastapi', 'cv2') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_installed_console_script():
     beside_python = Path(sys.executable).parent / "digitrec"
     exe = str(beside_python) if beside_python.exists() else shutil.which("digitrec")

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from digitrec.data import load_dataset
+from digitrec.data import describe_dataset, load_dataset
 from digitrec.data.kaggle import read_kaggle_csv, write_submission
 from digitrec.errors import DataError
-from tests.helpers import synthetic_digits, write_kaggle_csv
+from tests.helpers import synthetic_digits, write_kaggle_csv, write_kaggle_root
 
 HEADER = ",".join(f"pixel{i}" for i in range(784))
 
@@ -22,6 +22,17 @@ def test_load_dataset_reads_data_root(tmp_path):
     images, labels = synthetic_digits(5)
     write_kaggle_csv(tmp_path / "kaggle" / "train.csv", images, labels)
     assert len(load_dataset("kaggle", "train", tmp_path)) == 5
+
+
+def test_describe_dataset_counts_each_splits_images_and_classes(tmp_path):
+    root = write_kaggle_root(tmp_path, n_train=30, n_test=4)
+    _, labels = synthetic_digits(30, seed=1)  # write_kaggle_root's training digits
+    info = describe_dataset("kaggle", root)
+    assert info["dataset"] == "kaggle" and list(info["splits"]) == ["train", "test"]
+    train, test = info["splits"]["train"], info["splits"]["test"]
+    assert (train["size"], train["image_shape"], train["labelled"]) == (30, [28, 28], True)
+    assert train["class_counts"] == np.bincount(labels, minlength=10).tolist()
+    assert (test["size"], test["labelled"], test["class_counts"]) == (4, False, [])
 
 
 def test_kaggle_without_data_root_explains(monkeypatch):

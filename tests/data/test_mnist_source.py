@@ -111,6 +111,22 @@ def test_local_root_is_used_without_network(tmp_path, served):
     assert len(source.load("train")) == 40
 
 
+def test_locate_all_verifies_the_four_files_and_says_where_they_are(tmp_path, served):
+    server_dir, files = served
+    source = MnistSource(cache_dir=tmp_path / "cache", files=files, mirrors=("m1/",), fetch=FolderFetcher(server_dir))
+    located = source.locate_all()
+    assert [(f["split"], f["kind"]) for f in located] == [
+        ("train", "images"),
+        ("train", "labels"),
+        ("test", "images"),
+        ("test", "labels"),
+    ]
+    for f in located:
+        remote = dict(files)[(f["split"], f["kind"])]
+        assert f["path"] == str(tmp_path / "cache" / "mnist" / remote.name) and f["sha256"] == remote.sha256
+        assert sha256_file(Path(f["path"])) == remote.sha256, "downloaded and verified"
+
+
 def test_local_root_missing_file_names_path_and_fix(tmp_path, served):
     _, files = served
     (tmp_path / "root" / "mnist").mkdir(parents=True)

@@ -1,4 +1,5 @@
 import statistics
+from pathlib import Path
 
 import pytest
 import torch
@@ -6,7 +7,7 @@ import torch
 from digitrec.data import load_dataset
 from digitrec.errors import RunError
 from digitrec.evaluation.checkpoints import evaluate_saved_model
-from digitrec.evaluation.kfold import run_kfold
+from digitrec.evaluation.kfold import DEFAULT_FOLDS, cross_validate, run_kfold
 from digitrec.fileio import read_json
 from digitrec.training import RunOptions, get_recipe
 from digitrec.training.engine import TrainReporter
@@ -53,6 +54,18 @@ def test_folds_are_disjoint_cover_the_training_set_and_summaries_match(tmp_path,
     assert r["val_loss_std"] == pytest.approx(statistics.stdev([f["val_loss"] for f in r["folds"]]))
     assert all(len(f.history) == 2 for f in outcome.folds), "every fold keeps its history"
     assert all(f.run.best.exists() for f in outcome.folds), "every fold keeps its model"
+    assert outcome.report == tmp_path / "kf" / "report.html" and outcome.report.exists()
+
+
+def test_cross_validate_starts_a_new_folder_with_the_default_folds(tmp_path, root, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    recipe, options = tiny_recipe(epochs=1), RunOptions(dataset="kaggle", device="cpu")
+    outcome = cross_validate(recipe, options, data_dir=root)
+    assert outcome.folder.parent == Path("runs") and outcome.folder.name.startswith("kfold-fast-")
+    assert len(outcome.folds) == DEFAULT_FOLDS == 5 and (tmp_path / outcome.folder / "results.json").exists()
+    assert outcome.report == outcome.folder / "report.html" and (tmp_path / outcome.report).exists()
+    again = cross_validate(recipe, options, 2, tmp_path / "two", root)
+    assert again.folder == tmp_path / "two" and [f.fold for f in again.folds] == [1, 2]
 
 
 def test_interrupted_kfold_resumes_at_the_first_unfinished_fold(tmp_path, root):

@@ -11,6 +11,8 @@ from digitrec.evaluation.numbers import (
     accepted_above,
     accepted_at_precision,
     calibration,
+    fields_evaluation_record,
+    is_labelled_folder,
     score_reader,
 )
 
@@ -67,3 +69,16 @@ def test_accepted_at_99_percent_answers_the_surest_fields_while_99_of_100_are_ri
     assert accepted_at_precision(results, 0.999) == (300 / 420, results[299].confidence)
     assert accepted_above(results, 0.9) == (sum(r.confidence >= 0.9 for r in results) / 420, 1.0)
     assert accepted_at_precision([result("1", "2", 0.9)], 0.99) == (0.0, 1.0)
+
+
+def test_a_data_set_that_is_not_a_digit_data_set_is_a_labelled_folder() -> None:
+    assert not is_labelled_folder(None), "None: the model's own data set"
+    assert not is_labelled_folder("mnist") and not is_labelled_folder("kaggle")
+    assert is_labelled_folder("scans/cells") and is_labelled_folder("scans/cells:validation")
+
+
+def test_a_folders_evaluation_records_its_score_and_calibration() -> None:
+    score = NumberScore("cells", [result("12", "12", 0.99), result("7", "1", 0.6), result("30", "", 0.0)])
+    record = fields_evaluation_record(score)
+    assert record == {**score.to_dict(), "calibration": calibration(score.results)}
+    assert record["accuracy"] == 1 / 3 and record["calibration"][0]["answered"] == 2 / 3

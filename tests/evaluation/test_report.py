@@ -117,3 +117,59 @@ def test_training_figures_get_labels_units_and_the_meaning_of_examples_per_epoch
 def test_report_needs_a_run_folder(tmp_path):
     with pytest.raises(RunError, match="not a run folder"):
         write_run_report(tmp_path)
+
+
+@pytest.fixture
+def finished_runs(tmp_path):
+    """Two finished runs without their reports: one that held out a validation split, one that trained on all."""
+    from digitrec.training import RunOptions, train_recipe
+    from tests.helpers import tiny_recipe
+
+    root = write_kaggle_root(tmp_path / "data", n_train=240, n_test=10)
+    with_val = train_tiny_run(root, tmp_path / "with-val", epochs=1, batch_size=32)
+    no_val = tmp_path / "no-val"
+    train_recipe(
+        tiny_recipe(epochs=1, batch_size=32).with_overrides(val_split=0.0),
+        RunOptions(dataset="kaggle", device="cpu"),
+        no_val,
+        root,
+    )
+    return root, with_val, no_val
+
+
+def test_the_training_report_evaluates_the_validation_split_when_the_run_held_one_out(finished_runs):
+    from digitrec.evaluation.report import write_training_report
+
+    root, with_val, no_val = finished_runs
+    text = write_training_report(with_val, root, "cpu").read_text()
+    evaluation = read_json(with_val / "evaluation-val.json")
+    assert f"{100 * evaluation['accuracy']:.2f}%" in text and "Kaggle validation set" in text
+    path = write_training_report(no_val, root, "cpu")
+    assert path == no_val / "report.html" and "Evaluation (" not in path.read_text()
+    assert not list(no_val.glob("evaluation-*.json")), "no split to evaluate: training figures only"
+
+
+def test_a_finished_run_without_its_report_gets_it_and_only_then(finished_runs):
+    from digitrec.evaluation.report import finish_missing_report
+
+    root, with_val, _ = finished_runs
+    assert finish_missing_report(with_val / "nowhere", root, "cpu") is None, "not a finished run"
+    path = finish_missing_report(with_val, root, "cpu")
+    assert path == with_val / "report.html" and "Kaggle validation set" in path.read_text()
+    path.write_text("kept")
+    assert finish_missing_report(with_val, root, "cpu") is None
+    assert path.read_text() == "kept", "a report already there is left alone"
+
+
+def test_evaluate_rewrites_a_run_folders_report_but_not_a_checkpoints(finished_runs):
+    from digitrec.evaluation.checkpoints import evaluate_saved_model
+    from digitrec.evaluation.report import rewrite_run_report
+
+    root, with_val, _ = finished_runs
+    evaluation = evaluate_saved_model(with_val, "val", data_dir=root, device="cpu")
+    path = rewrite_run_report(with_val, evaluation, root)
+    assert path == with_val / "report.html"
+    assert f"{100 * evaluation.result.accuracy:.2f}%</span> accuracy on the Kaggle validation set" in path.read_text()
+    path.unlink()
+    assert rewrite_run_report(with_val / "best.safetensors", evaluation, root) is None
+    assert not path.exists(), "a checkpoint file has no folder to hold a report"

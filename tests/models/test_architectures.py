@@ -92,6 +92,13 @@ def test_summary_lists_layers_with_shapes_and_totals():
     assert "Total params: 1,199,882" in text and "dense_1 (Linear)" in text
 
 
+def test_summary_of_a_reader_shows_its_lstms_output():
+    """An LSTM returns (output, (h, c)): the summary stopped there with an AttributeError."""
+    model = build_model(ModelConfig("crnn", {"channels": [8, 16, 16, 32], "hidden": 16}))
+    rows = {r.kind: r for r in summarize(model, (1, 32, 64))}
+    assert rows["LSTM"].output_shape == (16, 32) and rows["Linear"].output_shape == (16, 11)
+
+
 def test_unknown_architecture_and_bad_options():
     with pytest.raises(ConfigError, match="unknown architecture 'resnet9000'"):
         build_model(ModelConfig("resnet9000"))

@@ -374,10 +374,24 @@ def test_with_an_api_key_every_api_request_must_carry_it(keyed):
 
 
 def test_only_loopback_counts_as_private_and_keys_are_long_enough():
-    from digitrec.cli.serve_cmds import is_loopback, read_api_key
     from digitrec.errors import ConfigError
+    from digitrec.serving.security import is_loopback, read_api_key
 
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.2") and not is_loopback("example.org")
     with pytest.raises(ConfigError, match="at least 16"):
         read_api_key("short", None)
+
+
+def test_the_api_key_comes_from_the_flag_or_a_file_never_both(tmp_path):
+    from digitrec.errors import ConfigError
+    from digitrec.serving.security import read_api_key
+
+    key_file = tmp_path / "key"
+    key_file.write_text(KEY + "\n")
+    assert read_api_key(None, key_file) == KEY and read_api_key(KEY, None) == KEY
+    assert read_api_key(None, None) is None
+    with pytest.raises(ConfigError, match="not both"):
+        read_api_key(KEY, key_file)
+    with pytest.raises(ConfigError, match=f"cannot read the API key file {tmp_path / 'missing'}"):
+        read_api_key(None, tmp_path / "missing")

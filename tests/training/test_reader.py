@@ -219,7 +219,7 @@ def test_init_from_another_architecture_is_refused(tmp_path, data):
 
 
 def test_evaluating_a_folder_and_the_report_show_the_worst_read_fields(tmp_path, data):
-    from digitrec.evaluation.numbers import evaluate_fields
+    from digitrec.evaluation.numbers import evaluate_fields, fields_evaluation_record
     from digitrec.evaluation.report import write_run_report
     from digitrec.fileio import read_json
 
@@ -228,6 +228,7 @@ def test_evaluating_a_folder_and_the_report_show_the_worst_read_fields(tmp_path,
     score = evaluate_fields(run, str(folder), root)
     saved = read_json(run / "evaluation-fields-numbers.json")
     assert saved["size"] == score.size == 45 and saved["accuracy"] == score.accuracy
+    assert saved == fields_evaluation_record(score), "the file records what `evaluate --json` prints"
     assert score.accuracy < 1.0, "a reader three steps old gets some wrong: they make the gallery"
     page = write_run_report(run, data_dir=root).read_text()
     assert "Worst-read fields of" in page and (run / "figures" / "worst_fields_1.png").exists()

@@ -20,12 +20,7 @@ def download(data_dir: Path | None = DataDirOption, as_json: bool = JsonOption) 
     and verify their sha256."""
     from digitrec.data.mnist import MnistSource, data_root_from
 
-    source = MnistSource(data_root=data_root_from(data_dir))
-    files = []
-    for split in ("train", "test"):
-        for kind in ("images", "labels"):
-            path = source.locate(split, kind)
-            files.append({"split": split, "kind": kind, "path": str(path), "sha256": source.remote(split, kind).sha256})
+    files = MnistSource(data_root=data_root_from(data_dir)).locate_all()
     if as_json:
         emit_json({"files": files, "verified": True})
         return
@@ -40,17 +35,9 @@ def info(
     as_json: bool = JsonOption,
 ) -> None:
     """Sizes and class counts of the train and test splits."""
-    from digitrec.data import load_dataset
+    from digitrec.data import describe_dataset
 
-    report = {"dataset": dataset, "splits": {}}
-    for split in ("train", "test"):
-        data = load_dataset(dataset, split, data_dir)
-        report["splits"][split] = {
-            "size": len(data),
-            "image_shape": list(data.images.shape[1:]),
-            "labelled": data.labelled,
-            "class_counts": data.class_counts(),
-        }
+    report = describe_dataset(dataset, data_dir)
     if as_json:
         emit_json(report)
         return

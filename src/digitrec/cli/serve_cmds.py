@@ -43,33 +43,6 @@ def export(
         )
 
 
-def is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a host name: it may resolve to anything
-
-
-def read_api_key(key: str | None, key_file: Path | None) -> str | None:
-    if key is not None and key_file is not None:
-        raise ConfigError("give --api-key or --api-key-file, not both")
-    if key_file is not None:
-        try:
-            key = key_file.read_text().strip()
-        except OSError as e:
-            raise ConfigError(f"cannot read the API key file {key_file}: {e.strerror or e}") from None
-    if key is not None and len(key) < 16:
-        raise ConfigError(
-            "an API key must be at least 16 characters "
-            "(`python -c 'import secrets; print(secrets.token_urlsafe())'` makes one)"
-        )
-    return key
-
-
 def serve(
     model: Path | None = typer.Option(
         None, "--model", help="Run folder, checkpoint, or .onnx export; default: the shipped models."
@@ -118,6 +91,7 @@ def serve(
 
     from digitrec.processes import prepare_worker_process
     from digitrec.serving.app import load_app, serve_on
+    from digitrec.serving.security import is_loopback, read_api_key
 
     if model is None:
         from digitrec.shipped import READER, shipped

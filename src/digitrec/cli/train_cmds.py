@@ -19,19 +19,10 @@ def recipes(
     as_json: bool = JsonOption,
 ) -> None:
     """List the recipes, or print one with a Keras-style model summary."""
-    from digitrec.models import build_model, count_parameters, format_summary, summarize
-    from digitrec.training import RECIPES, get_recipe
+    from digitrec.training.recipes import describe_recipe, recipe_listing
 
     if name is None:
-        rows = [
-            {
-                "name": r.name,
-                "summary": r.summary,
-                "parameters": count_parameters(build_model(r.model)),
-                "published": r.published,
-            }
-            for r in RECIPES.values()
-        ]
+        rows = recipe_listing()
         if as_json:
             emit_json({"recipes": rows})
             return
@@ -42,43 +33,15 @@ def recipes(
             table.add_row(r["name"], f"{r['parameters']:,}", r["published"] or "-", r["summary"])
         out.print(table)
         return
-    recipe = get_recipe(name)
-    model = build_model(recipe.model)
-    rows = summarize(model, (1, 32, 128) if recipe.reader is not None else (1, 28, 28))  # a reader reads strips
+    described = describe_recipe(name)
     if as_json:
-        emit_json(
-            {
-                "recipe": recipe.to_dict(),
-                "parameters": count_parameters(model),
-                "layers": [
-                    {"name": r.name, "type": r.kind, "output_shape": list(r.output_shape), "params": r.params}
-                    for r in rows
-                ],
-            }
-        )
+        emit_json(described.to_dict())
         return
-    out.print(f"[bold]{recipe.name}[/]: {recipe.summary}")
-    out.print(f"source: {recipe.source}")
-    if recipe.published:
-        out.print(f"published: {recipe.published}")
-    o, s, a = recipe.optimizer, recipe.schedule, recipe.augment
-    out.print(
-        f"optimizer: {o.name} lr {o.lr:g}"
-        + (f" betas {tuple(o.betas)}" if o.name.startswith("adam") else f" rho {o.rho:g}")
-        + f" eps {o.eps:g}"
-    )
-    out.print(
-        f"schedule: {s.kind}  epochs: {recipe.epochs}  batch size: {recipe.batch_size}  "
-        f"validation split: {recipe.val_split:.4g}"
-    )
-    out.print(
-        "augmentation: "
-        + (f"rotation ±{a.rotation:g}°, zoom ±{a.zoom:.0%}, shift ±{a.shift:.0%}" if a.enabled else "none")
-        + f"  label smoothing: {recipe.label_smoothing:g}"
-        + (f"  weight EMA: {recipe.ema:g}" if recipe.ema else "")
-    )
+    out.print(f"[bold]{described.recipe.name}[/]: {described.recipe.summary}")
+    for line in described.settings_lines():
+        out.print(line)
     out.print()
-    out.print(format_summary(rows, count_parameters(model)), markup=False)
+    out.print(described.model_summary(), markup=False)
 
 
 def refuse_on_resume(*flags: tuple[str, object]) -> None:
@@ -130,10 +93,9 @@ def train(
 ) -> None:
     """Train a recipe into a run folder: config, history, best and last checkpoints, metrics, report."""
     from digitrec.cli.progress import ConsoleReporter
-    from digitrec.fileio import read_json
-    from digitrec.training import RunOptions, get_recipe, resume_run, train_recipe
+    from digitrec.training import resume_run, train_recipe
     from digitrec.training.distributed import exit_rank, from_environment, leave
-    from digitrec.training.runs import RunFolder
+    from digitrec.training.runner import new_run_settings
 
     group = from_environment()  # under torchrun: this rank's place in the group; rank 0 reports
     reporter = None if quiet or not group.main else ConsoleReporter(err)
@@ -153,27 +115,25 @@ def train(
                 ("--precision", precision),
                 ("--finder", finder),
             )
-            if RunFolder(resume).finished and not (resume / "report.html").exists() and report and group.main:
-                # Killed between its last checkpoint and its report: finish what is missing.
-                from digitrec.evaluation.report import write_run_report
+            if report and group.main:
+                from digitrec.evaluation.report import finish_missing_report
 
-                split = "val" if read_json(RunFolder(resume).metrics)["val_size"] else None
-                path = write_run_report(resume, split=split, data_dir=data_dir, device=device)
-                out.print(f"{resume} had finished training without its report; wrote {path}")
-                return
+                path = finish_missing_report(resume, data_dir, device)
+                if path is not None:
+                    out.print(f"{resume} had finished training without its report; wrote {path}")
+                    return
             if not quiet and group.main:
                 err.print(f"resuming {resume}" + (f" on --device {device}" if device != "auto" else ""))
             outcome = resume_run(resume, data_dir, reporter, device=None if device == "auto" else device, group=group)
         else:
-            recipe = get_recipe(recipe_name or "fast").with_overrides(
-                epochs=epochs, batch_size=batch_size, lr=lr, val_split=val_split, finder=finder
-            )
-            options = RunOptions(
-                dataset=dataset or "mnist",
-                seed=seed or 0,
+            recipe, options = new_run_settings(
+                recipe_name,
+                {"epochs": epochs, "batch_size": batch_size, "lr": lr, "val_split": val_split, "finder": finder},
+                dataset=dataset,
+                seed=seed,
                 limit=limit,
                 device=device,
-                precision=precision or "auto",
+                precision=precision,
                 init=None if init is None else str(init),
             )
             outcome = train_recipe(recipe, options, out_dir, data_dir, reporter, group)
@@ -195,12 +155,9 @@ def report_outcome(outcome, *, report: bool, data_dir: Path | None, device: str,
     m = outcome.metrics
     report_path = None
     if report:
-        from digitrec.evaluation.report import write_run_report
+        from digitrec.evaluation.report import write_training_report
 
-        # The test set is for the final number (`digitrec evaluate`); the training report
-        # evaluates on the run's own validation split.
-        split = "val" if m["val_size"] else None
-        report_path = write_run_report(outcome.run.path, split=split, data_dir=data_dir, device=device)
+        report_path = write_training_report(outcome.run.path, data_dir, device)
     if as_json:
         emit_json(
             {
@@ -246,20 +203,17 @@ def evaluate(
 ) -> None:
     """Loss, accuracy, per-class precision and recall, and the confusion matrix; on a
     labelled folder, whole numbers right, character error rate and the frequent confusions."""
-    from digitrec.data import DATASETS
-    from digitrec.evaluation.checkpoints import evaluate_saved_model
+    from digitrec.evaluation.numbers import is_labelled_folder
 
-    if dataset is not None and dataset not in DATASETS:
+    if is_labelled_folder(dataset):
         evaluate_folder(run, dataset, data_dir, device, report, as_json)
         return
+    from digitrec.evaluation.checkpoints import evaluate_saved_model
+    from digitrec.evaluation.report import rewrite_run_report
 
     ev = evaluate_saved_model(run, split, dataset, data_dir, device, batch_size)
+    report_path = rewrite_run_report(run, ev, data_dir, normalize) if report else None
     d = ev.to_dict()
-    report_path = None
-    if report and (run / "config.json").exists():
-        from digitrec.evaluation.report import write_run_report
-
-        report_path = write_run_report(run, evaluation=ev, data_dir=data_dir, normalize=normalize)
     if as_json:
         emit_json({**d, "report": report_path})
         return
@@ -283,17 +237,15 @@ def evaluate(
 
 
 def evaluate_folder(run: Path, spec: str, data_dir: Path | None, device: str, report: bool, as_json: bool) -> None:
-    from digitrec.evaluation.numbers import calibration, evaluate_fields
+    """`evaluate --dataset FOLDER`: a labelled folder read file by file, as `predict` reads."""
+    from digitrec.evaluation.numbers import evaluate_fields, fields_evaluation_record
+    from digitrec.evaluation.report import rewrite_run_report
 
     score = evaluate_fields(run, spec, data_dir, device)
-    report_path = None
-    if report and (run / "config.json").exists():
-        from digitrec.evaluation.report import write_run_report
-
-        report_path = write_run_report(run, data_dir=data_dir)
-    d = score.to_dict()
+    report_path = rewrite_run_report(run, data_dir=data_dir) if report else None
+    d = fields_evaluation_record(score)
     if as_json:
-        emit_json({**d, "calibration": calibration(score.results), "report": report_path})
+        emit_json({**d, "report": report_path})
         return
     out.print(f"{run} on {spec} ({d['size']:,} images, each read from its file as `digitrec predict` does)")
     out.print(
@@ -373,9 +325,8 @@ def kfold(
 ) -> None:
     """K-fold cross-validation: K models on K disjoint validation folds, mean ± std, one report."""
     from digitrec.cli.progress import ConsoleReporter
-    from digitrec.evaluation.kfold import run_kfold
-    from digitrec.training import RunOptions, get_recipe
-    from digitrec.training.runs import RunFolder
+    from digitrec.evaluation.kfold import cross_validate, run_kfold
+    from digitrec.training.runner import new_run_settings
 
     def reporter_for(k: int, n: int):
         if quiet:
@@ -403,16 +354,19 @@ def kfold(
             resume, data_dir=data_dir, reporter_for=reporter_for, test=test, device=None if device == "auto" else device
         )
     else:
-        recipe = get_recipe(recipe_name or "fast").with_overrides(epochs=epochs, batch_size=batch_size, lr=lr)
-        folder = out_dir or RunFolder.default_path(f"kfold-{recipe.name}")
-        options = RunOptions(
-            dataset=dataset or "mnist", seed=seed or 0, limit=limit, device=device, precision=precision or "auto"
+        recipe, options = new_run_settings(
+            recipe_name,
+            {"epochs": epochs, "batch_size": batch_size, "lr": lr},
+            dataset=dataset,
+            seed=seed,
+            limit=limit,
+            device=device,
+            precision=precision,
         )
-        outcome = run_kfold(folder, recipe, options, folds or 5, data_dir, reporter_for, test)
-    path = outcome.folder / "report.html"
+        outcome = cross_validate(recipe, options, folds, out_dir, data_dir, reporter_for, test)
     r = outcome.results
     if as_json:
-        emit_json({"folder": outcome.folder, "report": path, **r})
+        emit_json({"folder": outcome.folder, "report": outcome.report, **r})
         return
     table = Table(title=f"{len(r['folds'])}-fold cross-validation of {outcome.recipe.name}")
     for col in ("fold", "val loss", "val accuracy", "best epoch", "train s") + (
@@ -446,7 +400,7 @@ def kfold(
             f"ensemble of {len(r['folds'])} (averaged probabilities) on the test set: "
             f"{percent(r['test']['ensemble']['accuracy'])}"
         )
-    out.print(f"folder: {outcome.folder}  report: {path}")
+    out.print(f"folder: {outcome.folder}  report: {outcome.report}")
 
 
 def ensemble(

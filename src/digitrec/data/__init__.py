@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from digitrec.data.dataset import DigitDataset
 from digitrec.data.kaggle import KAGGLE_URL, read_kaggle_csv
@@ -37,10 +38,26 @@ def load_dataset(
     raise DataError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
 
 
+def describe_dataset(name: str, data_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Each split of a data set: its size, image shape, whether it is labelled and its
+    images per class (none when unlabelled), for `digitrec data info`."""
+    splits = {}
+    for split in ("train", "test"):
+        data = load_dataset(name, split, data_dir)
+        splits[split] = {
+            "size": len(data),
+            "image_shape": list(data.images.shape[1:]),
+            "labelled": data.labelled,
+            "class_counts": data.class_counts(),
+        }
+    return {"dataset": name, "splits": splits}
+
+
 __all__ = [
     "DATASETS",
     "DigitDataset",
     "MnistSource",
+    "describe_dataset",
     "kfold_indices",
     "load_dataset",
     "read_kaggle_csv",

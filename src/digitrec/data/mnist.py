@@ -107,6 +107,20 @@ class MnistSource:
         urls = [mirror + remote.name for mirror in self.mirrors]
         return download_verified(urls, path, remote.sha256, self.fetch)
 
+    def locate_all(self) -> list[dict[str, str]]:
+        """Every file, verified (downloaded into the cache first when missing and allowed):
+        its split, kind, path and sha256, for `digitrec data download`."""
+        return [
+            {
+                "split": split,
+                "kind": kind,
+                "path": str(self.locate(split, kind)),
+                "sha256": self.remote(split, kind).sha256,
+            }
+            for split in ("train", "test")
+            for kind in ("images", "labels")
+        ]
+
     def load(self, split: str) -> DigitDataset:
         if split not in ("train", "test"):
             raise DataError(f"MNIST has splits 'train' and 'test', not {split!r}")

@@ -27,6 +27,7 @@ from digitrec.training.runs import EpochStats, RunFolder, hold_folder
 
 KFOLD_CONFIG = "kfold.json"
 KFOLD_RESULTS = "results.json"
+DEFAULT_FOLDS = 5
 
 
 @dataclass
@@ -44,6 +45,7 @@ class KFoldOutcome:
     folds: list[FoldOutcome]
     results: dict[str, Any]
     ensemble: Any = None  # CheckpointEvaluation of the averaged-probability ensemble, with --test
+    report: Path | None = None  # the folder's report.html, once written
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -68,6 +70,21 @@ def _start_or_resume(
         raise RunError(f"K-fold needs at least 2 folds, got {folds}")
     atomic_write_json(config_path, {"recipe": recipe.to_dict(), "options": options.to_dict(), "folds": folds})
     return recipe, options, folds
+
+
+def cross_validate(
+    recipe: Recipe,
+    options: RunOptions,
+    folds: int | None = None,
+    out: str | Path | None = None,
+    data_dir: str | Path | None = None,
+    reporter_for: Callable[[int, int], TrainReporter | None] = lambda k, n: None,
+    test: bool = False,
+) -> KFoldOutcome:
+    """Cross-validate `recipe` in a new folder, `out` or runs/kfold-<recipe>-<time>, on
+    `folds` folds (default 5); `run_kfold` with the defaults `digitrec kfold` starts with."""
+    folder = out or RunFolder.default_path(f"kfold-{recipe.name}")
+    return run_kfold(folder, recipe, options, folds or DEFAULT_FOLDS, data_dir, reporter_for, test)
 
 
 def run_kfold(
@@ -111,7 +128,7 @@ def _run_folds(folder, recipe, options, folds, data_dir, reporter_for, test, dev
     if test:
         results["test"], ensemble = evaluate_folds_on_test(folder, outcomes, data_dir, options.device)
     outcome = KFoldOutcome(folder, recipe, outcomes, results, ensemble)
-    write_kfold_report(outcome)
+    outcome.report = write_kfold_report(outcome)
     atomic_write_json(folder / KFOLD_RESULTS, results)  # last: it marks the folder finished
     return outcome
 

@@ -114,6 +114,22 @@ def recognizer_reader(recognizer: Any) -> Reader:
     return read
 
 
+def is_labelled_folder(dataset: str | None) -> bool:
+    """Whether an evaluation's data set is a labelled folder (images and labels.csv, read
+    file by file as `digitrec predict` reads them: `evaluate_fields`) rather than one of the
+    digit data sets (`evaluate_saved_model`); None is the model's own data set."""
+    from digitrec.data import DATASETS
+
+    return dataset is not None and dataset not in DATASETS
+
+
+def fields_evaluation_record(score: NumberScore) -> dict[str, Any]:
+    """What an evaluation on a labelled folder records (evaluation-fields-*.json, and
+    `digitrec evaluate --json`): the score, and how often answers above each confidence
+    are right."""
+    return {**score.to_dict(), "calibration": calibration(score.results)}
+
+
 def fields_evaluation_file(spec: str) -> str:
     """The run-folder file an evaluation on a labelled folder is saved as."""
     name = Path(str(spec).replace(":", "-")).name or "fields"
@@ -135,10 +151,7 @@ def evaluate_fields(
         recognizer_reader(Recognizer.load(run_or_checkpoint, device)), [(f.path, f.label) for f in files], str(spec)
     )
     if save and Path(run_or_checkpoint).is_dir():
-        atomic_write_json(
-            Path(run_or_checkpoint) / fields_evaluation_file(spec),
-            {**score.to_dict(), "calibration": calibration(score.results)},
-        )
+        atomic_write_json(Path(run_or_checkpoint) / fields_evaluation_file(spec), fields_evaluation_record(score))
     return score
 
 

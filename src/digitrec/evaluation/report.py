@@ -328,6 +328,39 @@ def write_run_report(
     return path
 
 
+def write_training_report(run_dir: str | Path, data_dir: str | Path | None = None, device: str = "auto") -> Path:
+    """The report `digitrec train` writes at the end of a finished run: evaluated on the
+    run's own validation split when it held one out, else training figures only. The
+    test set is kept for the final number (`digitrec evaluate`)."""
+    run = RunFolder(run_dir)
+    split = "val" if read_json(run.metrics)["val_size"] else None
+    return write_run_report(run.path, split=split, data_dir=data_dir, device=device)
+
+
+def finish_missing_report(run_dir: str | Path, data_dir: str | Path | None = None, device: str = "auto") -> Path | None:
+    """Write the training report of a run killed between its last checkpoint and its
+    report, so that `train --resume` finishes what is missing; None when nothing is (the
+    run is unfinished, or has its report)."""
+    run = RunFolder(run_dir)
+    if not run.finished or (run.path / "report.html").exists():
+        return None
+    return write_training_report(run.path, data_dir, device)
+
+
+def rewrite_run_report(
+    run_or_checkpoint: str | Path,
+    evaluation: CheckpointEvaluation | None = None,
+    data_dir: str | Path | None = None,
+    normalize: bool = False,
+) -> Path | None:
+    """After `digitrec evaluate`: rewrite a run folder's figures and report.html to show
+    `evaluation` (a number reader's report lists every labelled folder it was evaluated
+    on); None for a checkpoint file, which has no run folder to hold a report."""
+    if not RunFolder(run_or_checkpoint).config.exists():
+        return None
+    return write_run_report(run_or_checkpoint, evaluation=evaluation, data_dir=data_dir, normalize=normalize)
+
+
 def is_reader_run(run: RunFolder) -> bool:
     return run.config.exists() and read_json(run.config).get("recipe", {}).get("reader") is not None
 

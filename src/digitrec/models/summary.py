@@ -24,8 +24,10 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...] = (1, 28, 28)) -> l
         if next(module.children(), None) is not None:
             continue  # containers: their leaves are listed instead
 
-        def hook(mod: nn.Module, _inp: object, out: torch.Tensor, name: str = name) -> None:
+        def hook(mod: nn.Module, _inp: object, out: torch.Tensor | tuple, name: str = name) -> None:
             params = sum(p.numel() for p in mod.parameters(recurse=False))
+            if isinstance(out, tuple):  # an LSTM's (output, (h, c)): its output is what the next layer reads
+                out = out[0]
             rows.append(LayerRow(name, type(mod).__name__, tuple(out.shape[1:]), params))
 
         hooks.append(module.register_forward_hook(hook))

@@ -10,9 +10,13 @@ nothing measurable for it.
 from __future__ import annotations
 
 import hmac
+import ipaddress
+from pathlib import Path
 from typing import Any
 
 import orjson
+
+from digitrec.errors import ConfigError
 
 # --- headers -------------------------------------------------------------------------
 CONTENT_SECURITY_POLICY = (
@@ -38,6 +42,38 @@ def presented_key(headers: list[tuple[bytes, bytes]]) -> bytes | None:
         if name == b"authorization" and value[:7].lower() == b"bearer ":
             return value[7:].strip()
     return None
+
+
+MIN_API_KEY_LENGTH = 16
+
+
+def read_api_key(key: str | None, key_file: Path | None) -> str | None:
+    """The server's API key, given as itself or in a file (which keeps it out of the
+    process list), or None for none; refused when shorter than a guessable length."""
+    if key is not None and key_file is not None:
+        raise ConfigError("give --api-key or --api-key-file, not both")
+    if key_file is not None:
+        try:
+            key = key_file.read_text().strip()
+        except OSError as e:
+            raise ConfigError(f"cannot read the API key file {key_file}: {e.strerror or e}") from None
+    if key is not None and len(key) < MIN_API_KEY_LENGTH:
+        raise ConfigError(
+            f"an API key must be at least {MIN_API_KEY_LENGTH} characters "
+            "(`python -c 'import secrets; print(secrets.token_urlsafe())'` makes one)"
+        )
+    return key
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding `host` keeps the server to this machine; a host name other than
+    localhost may resolve to anything, so it does not count."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class SecurityMiddleware:

@@ -7,10 +7,12 @@ defaults of the Keras each tutorial ran (epsilon 1e-7 unless it set its own).
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from digitrec.data.synthetic_fields import FieldConfig
 from digitrec.errors import ConfigError
-from digitrec.models.registry import ModelConfig
+from digitrec.models.registry import ModelConfig, build_model, count_parameters
+from digitrec.models.summary import LayerRow, format_summary, summarize
 from digitrec.training.config import AugmentConfig, Normalization, OptimizerConfig, ReaderConfig, Recipe, ScheduleConfig
 
 KERAS_ADADELTA = OptimizerConfig("adadelta", lr=1.0, rho=0.95, eps=1e-7)
@@ -266,6 +268,7 @@ RECIPES: dict[str, Recipe] = {
     )
 }
 TUTORIAL_RECIPES = ("mlp", "cnn-adadelta", "keras-mnist-cnn", "deep-cnn-rmsprop", "kaggle-cnn-augmented")
+DEFAULT_RECIPE = "fast"  # what `digitrec train` and `digitrec kfold` train unless told otherwise
 
 
 def get_recipe(name: str) -> Recipe:
@@ -273,3 +276,72 @@ def get_recipe(name: str) -> Recipe:
         return RECIPES[name]
     except KeyError:
         raise ConfigError(f"unknown recipe {name!r}; `digitrec recipes` lists: {', '.join(RECIPES)}") from None
+
+
+def recipe_listing() -> list[dict[str, Any]]:
+    """One row per recipe, in the registry's order: its name, summary, published figure and
+    the parameter count of its model (built to count them), for `digitrec recipes`."""
+    return [
+        {
+            "name": r.name,
+            "summary": r.summary,
+            "parameters": count_parameters(build_model(r.model)),
+            "published": r.published,
+        }
+        for r in RECIPES.values()
+    ]
+
+
+@dataclasses.dataclass(frozen=True)
+class RecipeDescription:
+    """A recipe in full: its settings, and its model layer by layer (a Keras-style summary)."""
+
+    recipe: Recipe
+    parameters: int
+    layers: list[LayerRow]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "recipe": self.recipe.to_dict(),
+            "parameters": self.parameters,
+            "layers": [
+                {"name": r.name, "type": r.kind, "output_shape": list(r.output_shape), "params": r.params}
+                for r in self.layers
+            ],
+        }
+
+    def settings_lines(self) -> list[str]:
+        """Where the recipe comes from and how it trains, one line per topic, for a person."""
+        recipe, o, s, a = self.recipe, self.recipe.optimizer, self.recipe.schedule, self.recipe.augment
+        lines = [f"source: {recipe.source}"]
+        if recipe.published:
+            lines.append(f"published: {recipe.published}")
+        lines.append(
+            f"optimizer: {o.name} lr {o.lr:g}"
+            + (f" betas {tuple(o.betas)}" if o.name.startswith("adam") else f" rho {o.rho:g}")
+            + f" eps {o.eps:g}"
+        )
+        lines.append(
+            f"schedule: {s.kind}  epochs: {recipe.epochs}  batch size: {recipe.batch_size}  "
+            f"validation split: {recipe.val_split:.4g}"
+        )
+        lines.append(
+            "augmentation: "
+            + (f"rotation ±{a.rotation:g}°, zoom ±{a.zoom:.0%}, shift ±{a.shift:.0%}" if a.enabled else "none")
+            + f"  label smoothing: {recipe.label_smoothing:g}"
+            + (f"  weight EMA: {recipe.ema:g}" if recipe.ema else "")
+        )
+        return lines
+
+    def model_summary(self) -> str:
+        return format_summary(self.layers, self.parameters)
+
+
+def describe_recipe(name: str) -> RecipeDescription:
+    """The recipe called `name` with its model's layers, traced on one input of the shape
+    the model reads: a 28x28 digit, or for a number reader a strip 128 pixels wide and as
+    tall as it reads (a field reader's `height`, else a strip reader's 32)."""
+    recipe = get_recipe(name)
+    model = build_model(recipe.model)
+    input_shape = (1, getattr(model, "height", 32), 128) if recipe.reader is not None else (1, 28, 28)
+    return RecipeDescription(recipe, count_parameters(model), summarize(model, input_shape))

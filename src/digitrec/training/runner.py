@@ -20,6 +20,7 @@ from digitrec.processes import TRAINING_MMAP_THRESHOLD, TRAINING_TRIM_THRESHOLD,
 from digitrec.training.config import ReaderConfig, Recipe
 from digitrec.training.distributed import Distributed, from_environment
 from digitrec.training.engine import FitResult, TrainReporter, fit
+from digitrec.training.recipes import DEFAULT_RECIPE, get_recipe
 from digitrec.training.runs import RunFolder
 from digitrec.training.tasks import ClassificationTask, Task
 
@@ -42,6 +43,17 @@ class RunOptions:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def new_run_settings(
+    recipe_name: str | None = None, overrides: dict[str, Any] | None = None, **options: Any
+) -> tuple[Recipe, RunOptions]:
+    """What a new run trains and how: the recipe called `recipe_name` (default fast) with
+    its `overrides` (see `Recipe.with_overrides`), and the run options. A setting that is
+    None or empty was not given and keeps its default, so a command passes its flags as
+    they came (None, so that --resume can tell a flag left out from one given)."""
+    recipe = get_recipe(recipe_name or DEFAULT_RECIPE).with_overrides(**(overrides or {}))
+    return recipe, RunOptions(**{k: v for k, v in options.items() if v not in (None, "")})
 
 
 @dataclass
