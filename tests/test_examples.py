@@ -39,7 +39,7 @@ def test_the_mnist_tutorial_notebook_trains_evaluates_and_reports(tmp_path, mnis
     evaluation = json.loads((run / "evaluation-test.json").read_text())
     assert evaluation["size"] == 10_000 and evaluation["accuracy"] > 0.9  # 3,000 images, one epoch
     assert f"test accuracy {evaluation['accuracy']:.2%}" in printed(book)
-    assert (run / "report.html").exists()
+    assert (run / "report.html").exists() and (run / "figures" / "per_class_accuracy.png").exists()  # evaluated
     assert (
         json.loads((tmp_path / "runs" / "notebook-mnist-kfold" / "results.json").read_text())["folds"][1]["fold"] == 2
     )

@@ -380,3 +380,63 @@ def test_on_a_phone_undo_and_clear_stay_together(browser, server):
 
 def test_the_footer_aligns_with_the_content(page):
     assert page.locator("footer").bounding_box()["x"] == page.locator("header").bounding_box()["x"]
+
+
+SLOW_TO_BLOB = """
+const toBlob = HTMLCanvasElement.prototype.toBlob;
+HTMLCanvasElement.prototype.toBlob = function (callback, ...rest) {
+  document.body.dataset.encoding = "started";
+  toBlob.call(this, (blob) => setTimeout(() => {
+    callback(blob);
+    document.body.dataset.blobs = String(Number(document.body.dataset.blobs || 0) + 1);
+  }, 400), ...rest);
+};
+"""
+
+
+def test_a_photo_chosen_while_a_drawing_is_being_encoded_keeps_its_answer(page, mnist_test, tmp_path):
+    from playwright.sync_api import expect
+
+    from tests.pictures import encode, paper, paste_digit
+
+    page.add_init_script(SLOW_TO_BLOB)  # the canvas takes 400 ms to encode: the photo comes in meanwhile
+    page.reload()
+    sheet = paper(640, 480, seed=6)
+    paste_digit(sheet, mnist_test.images[1].numpy(), 250, 120, 220)
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(encode(sheet, "PNG"))
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.url.endswith("/api/v1/predict") else None)
+    stroke(page, one(150)[0])
+    expect(page.locator("body")).to_have_attribute("data-encoding", "started")  # the drawing's read is under way
+    page.set_input_files("#photo", str(photo))
+    expect(page.locator("body")).to_have_attribute("data-blobs", "1", timeout=10_000)  # the stale encoding ended
+    assert read(page) == str(int(mnist_test.labels[1]))
+    assert page.get_attribute("#result", "data-source") == "photo" and len(posts) == 1
+
+
+def test_after_clear_the_same_photo_can_be_chosen_again(page, mnist_test, tmp_path):
+    from tests.pictures import encode, paper, paste_digit
+
+    sheet = paper(640, 480, seed=7)
+    paste_digit(sheet, mnist_test.images[2].numpy(), 250, 120, 220)
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(encode(sheet, "PNG"))
+    page.set_input_files("#photo", str(photo))
+    answer = read(page)
+    page.click("#clear")
+    assert page.text_content("#prediction") == "" and page.locator("#photo-view").is_hidden()
+    page.set_input_files("#photo", str(photo))
+    assert read(page) == answer and page.get_attribute("#result", "data-source") == "photo"
+
+
+def test_sure_numbers_make_a_sure_page_however_many(page):
+    answer_with(page, canned_reading([(str(n), 0.96) for n in range(10, 16)]))  # product 0.78, each 0.96
+    stroke(page, one(150)[0])
+    assert read(page) == "10 11 12 13 14 15"
+    assert page.get_attribute("#result", "data-sure") == "true" and page.locator("#unsure").is_hidden()
+    answer_with(page, canned_reading([("10", 0.96), ("11", 0.5)]))
+    stroke(page, one(300)[0])
+    assert read(page) == "10 11"
+    assert page.get_attribute("#result", "data-sure") == "false"
+    assert page.locator("details.number-group.unsure summary").text_content().startswith("11")

@@ -83,8 +83,18 @@ def test_learning_curves_add_a_learning_rate_panel_only_when_it_changed():
     fig = figures.learning_curves(changing)
     assert len(fig.axes) == 3 and "Learning rate" in fig.axes[2].get_title()
     assert [line.get_label() for line in fig.axes[0].lines] == ["training", "validation"]
-    width, height = fig.get_size_inches()
-    assert width / height <= 1.5, "a row of panels too wide to read when a phone shrinks it"
+
+
+def test_no_curve_figure_is_too_wide_for_a_phone():
+    flat = [EpochStats(e, 1.0 / e, 0.9, 0.5, 0.95, 1e-3, 1.0) for e in (1, 2, 3)]
+    changing = [EpochStats(e, 1.0 / e, 0.9, 0.5, 0.95, 1e-3 / e, 1.0) for e in (1, 2, 3)]
+    for fig in (
+        figures.learning_curves(flat),
+        figures.learning_curves(changing),
+        figures.overlaid_learning_curves([flat, changing]),
+    ):
+        width, height = fig.get_size_inches()
+        assert width / height <= 1.5, "a row of panels too wide to read when a phone shrinks it"
 
 
 def test_accuracy_axes_end_at_100_percent():

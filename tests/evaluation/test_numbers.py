@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from digitrec.data import is_labelled_folder
 from digitrec.errors import DigitrecError
 from digitrec.evaluation.numbers import (
     FieldResult,
@@ -12,7 +13,6 @@ from digitrec.evaluation.numbers import (
     accepted_at_precision,
     calibration,
     fields_evaluation_record,
-    is_labelled_folder,
     score_reader,
 )
 
@@ -80,5 +80,4 @@ def test_a_data_set_that_is_not_a_digit_data_set_is_a_labelled_folder() -> None:
 def test_a_folders_evaluation_records_its_score_and_calibration() -> None:
     score = NumberScore("cells", [result("12", "12", 0.99), result("7", "1", 0.6), result("30", "", 0.0)])
     record = fields_evaluation_record(score)
-    assert record == {**score.to_dict(), "calibration": calibration(score.results)}
     assert record["accuracy"] == 1 / 3 and record["calibration"][0]["answered"] == 2 / 3

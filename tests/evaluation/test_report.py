@@ -106,12 +106,11 @@ def test_training_figures_get_labels_units_and_the_meaning_of_examples_per_epoch
     assert rows["Validation accuracy"] == "99.42%" and rows["Training time"] == "2 min 5 s"
     assert rows["Parameters"] == "431,754" and rows["new_figure"] == "3"  # an unknown figure is still shown
     assert "partial batch" in rows["Examples per epoch against training images"]
-    assert (
-        "fixed number of steps"
-        in dict(metrics_rows({"train_size": 100, "examples_per_epoch": 6400}))[
-            "Examples per epoch against training images"
-        ]
-    )
+    why = "Examples per epoch against training images"
+    reader = {"train_size": 14270, "examples_per_epoch": 12800}  # 200 steps of 64, fewer than the fields
+    assert "fixed number of steps" in dict(metrics_rows(reader, epoch_of_steps=True))[why]
+    assert why not in dict(metrics_rows({"train_size": 100, "examples_per_epoch": 100}))  # one whole pass
+    assert why not in dict(metrics_rows({"train_size": 100, "examples_per_epoch": 0}))  # resumed after its last epoch
 
 
 def test_report_needs_a_run_folder(tmp_path):

@@ -203,7 +203,7 @@ def evaluate(
 ) -> None:
     """Loss, accuracy, per-class precision and recall, and the confusion matrix; on a
     labelled folder, whole numbers right, character error rate and the frequent confusions."""
-    from digitrec.evaluation.numbers import is_labelled_folder
+    from digitrec.data import is_labelled_folder
 
     if is_labelled_folder(dataset):
         evaluate_folder(run, dataset, data_dir, device, report, as_json)

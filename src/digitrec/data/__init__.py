@@ -15,6 +15,12 @@ from digitrec.errors import DataError
 DATASETS = ("mnist", "kaggle")
 
 
+def is_labelled_folder(dataset: str | None) -> bool:
+    """Whether a --dataset names a labelled folder (images and labels.csv, as FOLDER or
+    FOLDER:PART) rather than one of the digit data sets; None is a model's own data set."""
+    return dataset is not None and dataset not in DATASETS
+
+
 def load_dataset(
     name: str, split: str, data_dir: str | os.PathLike[str] | None = None, download: bool = True
 ) -> DigitDataset:
@@ -58,6 +64,7 @@ __all__ = [
     "DigitDataset",
     "MnistSource",
     "describe_dataset",
+    "is_labelled_folder",
     "kfold_indices",
     "load_dataset",
     "read_kaggle_csv",

@@ -1,6 +1,7 @@
-"""Figures, drawn with matplotlib's non-interactive Agg backend (no display needed),
-unless a backend was chosen in MPLBACKEND: Jupyter sets its inline one there, so that the
-figures show in a notebook (examples/).
+"""Figures, drawn with matplotlib's non-interactive Agg backend (no display needed), but
+in a Jupyter kernel with the kernel's own, so that the figures show in a notebook
+(examples/). A GUI backend chosen in MPLBACKEND is not honoured: train and report run on
+servers with no display.
 
 Each figure has a data function beside it where there is a choice to check (which
 errors are the most confident, which predictions are wrong), so the tests can verify
@@ -10,7 +11,7 @@ what a figure shows, not only that it was drawn.
 from __future__ import annotations
 
 import io
-import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 
 import matplotlib
 
-if not os.environ.get("MPLBACKEND"):
+if "ipykernel" not in sys.modules:
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
@@ -85,11 +86,14 @@ def learning_curves(history: Sequence[EpochStats], title: str = "Learning curves
     has_val = any(h.val_accuracy is not None for h in history)
     lrs = [h.lr for h in history]
     show_lr = len(set(lrs)) > 1
-    # Two panels a row, the learning rate below: a figure near 4:3 stays readable when a
-    # phone shrinks it to its width (a row of three did not).
-    rows = 2 if show_lr else 1
-    fig, axes = plt.subplots(rows, 2, figsize=(8.4, 3.4 * rows), layout="constrained", squeeze=False)
-    ax_loss, ax_acc = axes[0, 0], axes[0, 1]
+    # No figure wider than 3:2: a phone shrinks it to its width, and a row of three panels
+    # (or two) was then too small to read. Loss and accuracy side by side with the learning
+    # rate below; without it, one above the other.
+    if show_lr:
+        fig, axes = plt.subplots(2, 2, figsize=(8.4, 6.8), layout="constrained")
+        ax_loss, ax_acc = axes[0, 0], axes[0, 1]
+    else:
+        fig, (ax_loss, ax_acc) = plt.subplots(2, 1, figsize=(5.6, 6.4), layout="constrained")
     ax_loss.plot(epochs, [h.train_loss for h in history], label="training", **TRAIN_STYLE)
     ax_acc.plot(epochs, [100 * h.train_accuracy for h in history], label="training", **TRAIN_STYLE)
     if has_val:
@@ -110,7 +114,7 @@ def overlaid_learning_curves(
     histories: Sequence[Sequence[EpochStats]], title: str = "K-fold learning curves"
 ) -> Figure:
     """Every fold's validation (solid) and training (dashed) curves in one figure."""
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.6), layout="constrained")
+    fig, (ax_loss, ax_acc) = plt.subplots(2, 1, figsize=(6.4, 6.8), layout="constrained")  # at most 3:2, as above
     colors = plt.get_cmap("tab10")
     for k, history in enumerate(histories):
         epochs = [h.epoch for h in history]

@@ -114,15 +114,6 @@ def recognizer_reader(recognizer: Any) -> Reader:
     return read
 
 
-def is_labelled_folder(dataset: str | None) -> bool:
-    """Whether an evaluation's data set is a labelled folder (images and labels.csv, read
-    file by file as `digitrec predict` reads them: `evaluate_fields`) rather than one of the
-    digit data sets (`evaluate_saved_model`); None is the model's own data set."""
-    from digitrec.data import DATASETS
-
-    return dataset is not None and dataset not in DATASETS
-
-
 def fields_evaluation_record(score: NumberScore) -> dict[str, Any]:
     """What an evaluation on a labelled folder records (evaluation-fields-*.json, and
     `digitrec evaluate --json`): the score, and how often answers above each confidence

@@ -92,7 +92,7 @@ def run_figures(
         _fig(
             "samples",
             "Training samples",
-            f"Random images from the {dataset} training set with their labels.",
+            f"Random images from the {dataset_name(dataset)} training set with their labels.",
             figures.sample_grid(train, 24),
         )
     )
@@ -123,7 +123,7 @@ METRIC_LABELS: dict[str, tuple[str, Any]] = {
     "selected_by": ("Best epoch chosen by", lambda v: {"val_accuracy": "validation accuracy"}.get(v, str(v))),
     "val_accuracy": ("Validation accuracy", _percent),
     "val_loss": ("Validation loss", lambda v: f"{v:.4f}"),
-    "train_accuracy": ("Training accuracy (last epoch, on augmented batches)", _percent),
+    "train_accuracy": ("Training accuracy (last epoch, on its training batches)", _percent),
     "train_loss": ("Training loss (last epoch)", lambda v: f"{v:.4f}"),
     "train_seconds": ("Training time", _seconds),
     "wall_seconds": ("Wall time, data loading and checkpoints included", _seconds),
@@ -137,7 +137,7 @@ METRIC_LABELS: dict[str, tuple[str, Any]] = {
     "examples_per_epoch": ("Examples per epoch", _count),
 }
 
-DATASET_NAMES = {"mnist": "MNIST", "kaggle": "Kaggle", "usps": "USPS"}
+DATASET_NAMES = {"mnist": "MNIST", "kaggle": "Kaggle"}
 SPLIT_NAMES = {"val": "validation", "test": "test", "train": "training"}
 
 
@@ -149,19 +149,23 @@ def split_name(split: str) -> str:
     return SPLIT_NAMES.get(split, split)
 
 
-def metrics_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
+def metrics_rows(metrics: dict[str, Any], epoch_of_steps: bool = False) -> list[tuple[str, str]]:
     """The Training table: every figure of metrics.json with its label and unit, and what
-    examples per epoch against training images means."""
+    examples per epoch against training images means. `epoch_of_steps`: an epoch is a
+    fixed number of steps (a number reader's), not a pass over the training images."""
     rows = []
     for key, value in metrics.items():
         label, show = METRIC_LABELS.get(key, (key, _fmt))
         rows.append((label, "—" if value is None else show(value)))
     seen, images = metrics.get("examples_per_epoch"), metrics.get("train_size")
-    if seen and images and seen != images:
+    if seen and images and (epoch_of_steps or seen < images):
         why = (
-            "the last, partial batch of each shuffled epoch is dropped, so every image is still seen over the epochs"
-            if seen < images
-            else "an epoch is a fixed number of steps of batches drawn from the training data (made on the fly)"
+            "an epoch is a fixed number of steps of batches drawn at random from the real fields and from "
+            "numbers made on the fly, not one pass over the training fields"
+            if epoch_of_steps
+            else "each epoch leaves out its last, partial batch (the recipe drops it, or under torchrun it is "
+            "too small to give every process an image); the order is shuffled every epoch, so it is a "
+            "different few images each time"
         )
         rows.append(("Examples per epoch against training images", f"{seen:,} of {images:,}: {why}"))
     return rows
@@ -420,7 +424,7 @@ def write_reader_report(run_dir: str | Path, data_dir: str | Path | None = None,
     metrics = read_json(run.metrics) if run.metrics.exists() else {}
     summary = _table(rows, ("labelled folder", "read")) if rows else ""
     if metrics:
-        sections.insert(0, ("Training", _table(metrics_rows(metrics))))
+        sections.insert(0, ("Training", _table(metrics_rows(metrics, epoch_of_steps=True))))
     sections.append(configuration_section(config))
     path = run.path / "report.html"
     atomic_write_text(path, render_html(f"digitrec number reader {run.path.name}", summary, sections, figs))

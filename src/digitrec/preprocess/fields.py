@@ -84,13 +84,13 @@ BROKEN_GAP_MIN = 3
 BROKEN_TALL = 0.5
 BROKEN_NARROW = 0.15
 BROKEN_PIECES = 3
-# Specks, after frames: pieces under SPECK_SHARE of the largest piece's ink (or SPECK_AREA pixels) go, and so
-# do pieces lower than SPECK_HEIGHT of the tallest, a flat piece counting 1/DASH_SPLIT of its width as its
-# height (underlines and dashes belong to their number).
-SPECK_SHARE = 0.01
-SPECK_AREA = 4
-SPECK_HEIGHT = 0.12
-DASH_SPLIT = 2
+# Specks, after frames: pieces under FIELD_SPECK_SHARE of the largest piece's ink (or FIELD_SPECK_AREA
+# pixels) go, and so do pieces lower than FIELD_SPECK_HEIGHT of the tallest, a flat piece counting
+# 1/DASH_WIDTH_DIVISOR of its width as its height (underlines and dashes belong to their number).
+FIELD_SPECK_SHARE = 0.01
+FIELD_SPECK_AREA = 4
+FIELD_SPECK_HEIGHT = 0.12
+DASH_WIDTH_DIVISOR = 2
 # Grouping pieces into fields.
 GROUP_REACH = 1.2  # pieces closer than this many median stroke heights join one field
 REACH_HEIGHTS = 0.5  # ... the median over pieces at least this share of the tallest: dots and dashes do not count
@@ -400,8 +400,9 @@ def find_fields(
         keep = [
             i
             for i in keep
-            if stats[i, cv2.CC_STAT_AREA] >= max(SPECK_AREA, SPECK_SHARE * largest)
-            and max(stats[i, cv2.CC_STAT_HEIGHT], stats[i, cv2.CC_STAT_WIDTH] / DASH_SPLIT) >= SPECK_HEIGHT * tallest
+            if stats[i, cv2.CC_STAT_AREA] >= max(FIELD_SPECK_AREA, FIELD_SPECK_SHARE * largest)
+            and max(stats[i, cv2.CC_STAT_HEIGHT], stats[i, cv2.CC_STAT_WIDTH] / DASH_WIDTH_DIVISOR)
+            >= FIELD_SPECK_HEIGHT * tallest
         ]
     if not keep:
         return FoundFields([], width, height, "no digit found: only lines, frames or specks")

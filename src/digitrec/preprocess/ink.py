@@ -32,13 +32,13 @@ BACKGROUND_SIDE = 96  # the background is estimated on a copy this long: light v
 BACKGROUND_MIN_SIDE = 8  # ... with at least this many pixels across, however thin the picture
 # the opening's kernel is 1/this of the copy's shorter side: it removes whatever is thinner than half the
 # picture, pen strokes included (a scanned digit's strokes can be a quarter of its box wide)
-BACKGROUND_KERNEL_SPLIT = 2
+BACKGROUND_KERNEL_DIVISOR = 2
 BACKGROUND_MIN_KERNEL = 3  # the smallest opening kernel: one pixel either side
 BACKGROUND_BLUR = 3  # the opened background is blurred by 1/this of the kernel, smoothing the opening's steps
 # Ruled and grid lines (`remove_lines`).
 LINE_MIN_LENGTH = 40  # a picture narrower than this (lower, for vertical lines) in pixels has no rules to remove
 LINE_SPAN = 0.8  # a line runs across this share of the picture's columns; no digit of a number does
-LINE_KERNEL_SPLIT = 12  # the opening's kernel is 1/this of the width: short, to follow lines tilted a few degrees
+LINE_KERNEL_DIVISOR = 12  # the opening's kernel is 1/this of the width: short, to follow lines tilted a few degrees
 LINE_MIN_KERNEL = 5  # ... and at least this many pixels: a shorter opening would keep specks as candidates
 LINE_THICK_SHARE = 0.05  # a line is at most this share of the page thick (a few pixels in hundreds); a "1" is thicker
 LINE_THICK_MIN = 2.0  # ... or this many pixels, where that share is less than a ruled line's width
@@ -139,7 +139,7 @@ def flatten_background(x: np.ndarray) -> np.ndarray:
         (max(BACKGROUND_MIN_SIDE, round(w * factor)), max(BACKGROUND_MIN_SIDE, round(h * factor))),
         interpolation=cv2.INTER_AREA,
     )
-    k = max(BACKGROUND_MIN_KERNEL, (min(small.shape) // BACKGROUND_KERNEL_SPLIT) | 1)
+    k = max(BACKGROUND_MIN_KERNEL, (min(small.shape) // BACKGROUND_KERNEL_DIVISOR) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     background = cv2.GaussianBlur(cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel), (0, 0), k / BACKGROUND_BLUR)
     flat = x - cv2.resize(background, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -185,7 +185,7 @@ def remove_lines(mask: np.ndarray, vertical_lines: bool = True) -> np.ndarray:
             continue  # a line spans LINE_SPAN of the columns: without that much ink, no opening to do
         # Short kernels follow lines tilted by a few degrees; only components that then
         # span most of the image count as lines, which no digit does.
-        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (max(LINE_MIN_KERNEL, w // LINE_KERNEL_SPLIT), 1))
+        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (max(LINE_MIN_KERNEL, w // LINE_KERNEL_DIVISOR), 1))
         candidates = cv2.morphologyEx(np.ascontiguousarray(m), cv2.MORPH_OPEN, kernel)
         if np.count_nonzero(candidates.any(0)) < LINE_SPAN * w:
             continue  # no piece can span LINE_SPAN of the width when fewer columns hold any

@@ -11,8 +11,8 @@ from digitrec.preprocess.ink import label_pieces
 
 # --- tuning --------------------------------------------------------------------------
 SPAN_OVERLAP = 0.4  # pieces whose column spans overlap by this share of the narrower are one digit
-SPECK_SHARE = 0.02  # pieces with less ink than this share of the largest piece are specks, before grouping ...
-SPECK_AREA = 3  # ... and so are pieces under this many pixels
+DIGIT_SPECK_SHARE = 0.02  # pieces with less ink than this share of the largest piece are specks, before grouping ...
+DIGIT_SPECK_AREA = 3  # ... and so are pieces under this many pixels
 # A digit is not a speck of the page: its longer side is at least DIGIT_PAGE_SHARE of the page's
 # shorter side (a digit 12 pixels tall on a 300-pixel page), and DIGIT_MIN_SIDE pixels.
 DIGIT_PAGE_SHARE = 0.04
@@ -78,7 +78,7 @@ def group_components(mask: np.ndarray, single: bool = False, pieces: tuple | Non
     if n <= 1:
         return []
     areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = [int(i) + 1 for i in np.flatnonzero(areas >= max(SPECK_AREA, SPECK_SHARE * areas.max()))]
+    keep = [int(i) + 1 for i in np.flatnonzero(areas >= max(DIGIT_SPECK_AREA, DIGIT_SPECK_SHARE * areas.max()))]
     if not keep:
         return []
     if single:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from digitrec.data import DATASETS, load_dataset
+from digitrec.data import DATASETS, is_labelled_folder, load_dataset
 from digitrec.data.folders import FieldDataset, load_fields, split_spec
 from digitrec.data.mnist import data_root_from
 from digitrec.data.synthetic import DigitBank, NumberMaker, frame_like_mnist
@@ -57,7 +57,7 @@ def _limited(data: FieldDataset, limit: int | None, seed: int) -> FieldDataset:
 def validation_specs(recipe_sets: tuple[str, ...] | list[str], dataset: str) -> tuple[str, ...]:
     """The labelled folders a reader run chooses its checkpoints on: its recipe's, or the
     validation part of the folder it was given with --dataset."""
-    if dataset in DATASETS:
+    if not is_labelled_folder(dataset):
         return tuple(recipe_sets)
     folder, _ = split_spec(dataset)
     return (f"{folder}:validation",)
@@ -67,7 +67,7 @@ def reader_task(config: ReaderConfig, options, data_dir: str | Path | None, devi
     """The recipe's own real sets, or, with `--dataset FOLDER`, one's own labelled folder
     (its fixed training part is trained on, its validation part chooses the checkpoint)."""
     root = data_root_from(data_dir)
-    if options.dataset in DATASETS:
+    if not is_labelled_folder(options.dataset):
         real_specs, weights = config.real, config.real_weights
     else:
         folder, part = split_spec(options.dataset)

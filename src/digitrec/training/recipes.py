@@ -341,7 +341,12 @@ def describe_recipe(name: str) -> RecipeDescription:
     """The recipe called `name` with its model's layers, traced on one input of the shape
     the model reads: a 28x28 digit, or for a number reader a strip 128 pixels wide and as
     tall as it reads (a field reader's `height`, else a strip reader's 32)."""
+    from digitrec.preprocess.fields import STRIP_HEIGHT
+    from digitrec.preprocess.normalize import SIZE
+
     recipe = get_recipe(name)
     model = build_model(recipe.model)
-    input_shape = (1, getattr(model, "height", 32), 128) if recipe.reader is not None else (1, 28, 28)
+    strip_width = 128  # any width: a reader's layers do not depend on it
+    height = getattr(model, "height", STRIP_HEIGHT)
+    input_shape = (1, height, strip_width) if recipe.reader is not None else (1, SIZE, SIZE)
     return RecipeDescription(recipe, count_parameters(model), summarize(model, input_shape))

@@ -29,7 +29,8 @@ const OPEN_GROUPS = 3; // several numbers: the first few groups of digit cards o
 const strokes = []; // each: {width, points: [[x, y], ...]} in canvas pixels
 let current = null;
 let timer = null;
-let inFlight = 0; // requests started; a reply is shown only if it is the newest
+let inFlight = 0; // reads started; a reply is shown only if it is the newest
+let input = "none"; // what is being read: "drawing", "photo" or "none"; set when the person acts, not when a reply comes
 
 function paint() {
   ctx.fillStyle = "#fff";
@@ -53,7 +54,8 @@ function toCanvas(event) {
 
 canvas.addEventListener("pointerdown", (e) => {
   e.preventDefault();
-  if (result.dataset.source === "photo") forgetPhoto(); // one input at a time: drawing replaces the photo
+  if (input === "photo") forgetPhoto(); // one input at a time: drawing replaces the photo
+  input = "drawing";
   canvas.setPointerCapture(e.pointerId);
   current = { width: Number(pen.value), points: [toCanvas(e)] };
   strokes.push(current);
@@ -78,12 +80,12 @@ pen.addEventListener("input", () => (penValue.textContent = pen.value));
 document.getElementById("undo").addEventListener("click", () => {
   strokes.pop();
   paint();
-  strokes.length ? schedule(0) : showNothing();
+  strokes.length ? schedule(0) : forgetPhoto();
 });
 document.getElementById("clear").addEventListener("click", () => {
   strokes.length = 0;
   paint();
-  showNothing();
+  forgetPhoto();
 });
 photoInput.addEventListener("change", (e) => {
   const file = e.target.files[0];
@@ -91,6 +93,7 @@ photoInput.addEventListener("change", (e) => {
   strokes.length = 0; // one input at a time: the photo replaces the drawing
   paint();
   clearTimeout(timer);
+  input = "photo";
   const form = new FormData();
   form.append("file", file);
   if (photoImage.src.startsWith("blob:")) URL.revokeObjectURL(photoImage.src);
@@ -98,9 +101,11 @@ photoInput.addEventListener("change", (e) => {
   send(form, null, file.name);
 });
 
+// Back to nothing read: the drawing's reads, the photo, its object URL and the chosen file
+// (choosing the same file again must be a change again).
 function forgetPhoto() {
   showNothing();
-  photoInput.value = ""; // choosing the same file again is a change again
+  photoInput.value = "";
   if (photoImage.src.startsWith("blob:")) URL.revokeObjectURL(photoImage.src);
   photoImage.removeAttribute("src");
 }
@@ -124,7 +129,10 @@ function schedule(delay) {
 
 function readCanvas() {
   if (!strokes.length) return showNothing();
-  canvas.toBlob((blob) => send(blob, "image/png"), "image/png");
+  const due = inFlight; // encoding takes a moment: a photo, Clear or Undo meanwhile makes this read stale
+  canvas.toBlob((blob) => {
+    if (due === inFlight && input === "drawing" && strokes.length) send(blob, "image/png");
+  }, "image/png");
 }
 
 // A server started with --api-key answers 401 without it: ask once, keep it for the tab.
@@ -167,7 +175,7 @@ async function send(body, type, photo = null) {
 function showNothing() {
   inFlight++;
   clearTimeout(timer);
-  document.body.dataset.state = "idle";
+  input = "none";
   prediction.textContent = "";
   confidence.textContent = "";
   statusLine.textContent = "";
@@ -177,6 +185,7 @@ function showNothing() {
   digitsBox.replaceChildren();
   numbersList.replaceChildren();
   photoView.hidden = true;
+  done();
 }
 
 function show(data, photo) {
@@ -185,8 +194,10 @@ function show(data, photo) {
   prediction.textContent = data.text;
   statusLine.textContent = data.warning || "";
   confidence.textContent = data.digits.length ? `confidence ${(100 * data.confidence).toFixed(1)}%` : "";
-  showSurety(!data.digits.length || data.confidence >= UNSURE_BELOW, photo);
   const numbers = data.numbers || [];
+  // Each number is judged alone: the picture's confidence is the product of its numbers',
+  // so six sure numbers would make an unsure picture.
+  showSurety(numbers.every((n) => n.confidence >= UNSURE_BELOW), photo);
   digitsBox.replaceChildren(...(numbers.length > 1 ? numberGroups(numbers, data.digits) : data.digits.map(digitCard)));
   numbersList.replaceChildren(...numbers.map((n) => {
     const item = document.createElement("li");
@@ -217,6 +228,7 @@ function numberGroups(numbers, digits) {
     const group = document.createElement("details");
     group.className = "number-group";
     group.open = i < OPEN_GROUPS;
+    group.classList.toggle("unsure", n.confidence < UNSURE_BELOW);
     const title = document.createElement("summary");
     title.textContent = `${n.text} (${(100 * n.confidence).toFixed(1)}%)`;
     const mine = digits.slice(next, next + n.digits.length);
