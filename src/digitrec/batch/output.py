@@ -60,6 +60,21 @@ def clean_line_text(value: str) -> str:
     return value.replace("\r", " ").replace("\n", " ")
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula: a crafted file name
+# (`=HYPERLINK(...)`) would run on the archivist's machine. Such a cell is written with a
+# leading quote, which spreadsheets show as text, and read back without it; so is a cell
+# that starts with the quote itself, so that reading back is exact.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def spreadsheet_safe(value: str) -> str:
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def from_spreadsheet_safe(value: str) -> str:
+    return value[1:] if value.startswith("'") else value
+
+
 class LineFile:
     """Appends rows as lines (JSON or CSV) to a file that may hold an earlier run's."""
 
@@ -107,7 +122,7 @@ class LineFile:
             values = next(csv.reader([text]))
             if len(values) != len(COLUMNS):
                 raise ValueError(f"{len(values)} fields, not {len(COLUMNS)}")
-            return Row.from_dict(dict(zip(COLUMNS, values)))
+            return Row.from_dict({c: from_spreadsheet_safe(v) for c, v in zip(COLUMNS, values)})
         except (ValueError, TypeError, StopIteration) as e:
             raise OutputError(f"{self.path} line {number} is not a results row ({e}); not appending to it") from None
 
@@ -115,7 +130,9 @@ class LineFile:
         assert self.fh is not None
         if self.writer is not None:
             d = row.to_dict()
-            self.writer.writerow([clean_line_text(d[c]) if isinstance(d[c], str) else d[c] for c in COLUMNS])
+            self.writer.writerow(
+                [spreadsheet_safe(clean_line_text(d[c])) if isinstance(d[c], str) else d[c] for c in COLUMNS]
+            )
         else:
             self.fh.write(json.dumps(row.to_dict(), ensure_ascii=False) + "\n")
 

@@ -1,0 +1,74 @@
+"""What a review leaves: the final results, and the corrections as a labelled folder."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from digitrec.batch.output import output_format, spreadsheet_safe
+from digitrec.fileio import atomic_write_bytes, atomic_write_text
+from digitrec.review.journal import ACCEPT, CORRECT
+from digitrec.review.queue import ReviewQueue
+
+EXPORT_COLUMNS = ("path", "number", "source", "confidence", "model", "error")
+
+
+def export_results(queue: ReviewQueue, out: Path) -> int:
+    """Every row with its final number and where it came from, in the format `out`'s
+    extension names (as `predict --out`); written whole, atomically. Returns the rows."""
+    records = []
+    for row in queue.rows:
+        final = queue.final(row)
+        records.append(
+            {
+                "path": row.path,
+                "number": final.number,
+                "source": final.source,
+                "confidence": row.confidence,
+                "model": row.model,
+                "error": row.error,
+            }
+        )
+    kind = output_format(out)
+    if kind == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        sink = pa.BufferOutputStream()
+        pq.write_table(pa.Table.from_pylist(records), sink)
+        atomic_write_bytes(out, sink.getvalue().to_pybytes())
+    elif kind == "csv":
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(EXPORT_COLUMNS)
+        for r in records:
+            writer.writerow([spreadsheet_safe(v) if isinstance(v, str) else v for v in r.values()])
+        atomic_write_text(out, text.getvalue())
+    else:
+        atomic_write_text(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    return len(records)
+
+
+def export_corrections(queue: ReviewQueue, folder: Path) -> int:
+    """The numbers a person confirmed or typed, as a labelled folder (`labels.csv`,
+    `file,label`) that `train --dataset` and `evaluate --dataset` take. The pictures are
+    referenced by their absolute paths, not copied (a relative path is taken from the
+    current folder, as `predict` wrote it). Pictures marked as holding no number or as
+    unreadable are left out: a label is digits. Returns the labels written."""
+    lines = []
+    for row in queue.rows:
+        decision = queue.decisions.get(row.path)
+        if decision is None or decision.action not in (ACCEPT, CORRECT):
+            continue
+        number = queue.final(row).number
+        if number:
+            lines.append((str(Path(row.path).resolve()), number))
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(("file", "label"))
+    writer.writerows(lines)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / "labels.csv", text.getvalue())
+    return len(lines)
