@@ -13,8 +13,9 @@ from digitrec.batch.output import open_results
 from digitrec.batch.rows import Row
 from digitrec.data.folders import read_labels
 from digitrec.review import Decision, ReviewError, ReviewJournal, ReviewQueue, check_typed
+from digitrec.review.calibration import CalibrationError, CalibrationTable, bar_for_precision
 from digitrec.review.export import export_corrections, export_results
-from digitrec.review.queue import BY_PERSON, BY_READER, BY_READER_ACCEPTED, NOT_REVIEWED, bar_for_precision
+from digitrec.review.queue import BY_PERSON, BY_READER, BY_READER_ACCEPTED, NOT_REVIEWED
 
 
 @pytest.fixture
@@ -95,8 +96,32 @@ def test_the_bar_is_the_lowest_confidence_that_keeps_the_precision_asked_for():
     assert bar_for_precision(pairs, 1.0) == 0.95
     assert bar_for_precision(pairs, 0.8) == 0.7  # 5 of 6 right at or above 0.7
     assert bar_for_precision([(0.9, False), (0.9, True)], 0.99) == math.inf  # a tie is never split
-    with pytest.raises(ReviewError, match="precision"):
+    with pytest.raises(CalibrationError, match="precision"):
         bar_for_precision(pairs, 1.5)
+    table = CalibrationTable.from_pairs("t", pairs, fields=8)  # one field read as holding no number
+    assert table.bar(1.0) == 0.95 and table.bar(0.8) == 0.7 and table.at(0.7) == (6 / 8, 5 / 6)
+    assert CalibrationTable.from_dict(table.to_dict()) == table
+
+
+def test_a_long_calibration_keeps_exact_counts_at_fewer_bars():
+    import random
+
+    rng = random.Random(0)
+    pairs = [(c, rng.random() < c) for c in (rng.random() for _ in range(5000))]
+    table = CalibrationTable.from_pairs("t", pairs, fields=5000)
+    assert len(table.points) <= 401 and table.points[-1][1] == 5000  # the lowest bar accepts every answer
+    for p in (0.9, 0.95, 0.99):
+        assert table.bar(p) >= bar_for_precision(pairs, p)  # never looser than the exact bar
+        _share, precision = table.at(table.bar(p))
+        assert precision >= p
+
+
+def test_a_broken_calibration_file_is_named(tmp_path):
+    from digitrec.review.calibration import load_calibration
+
+    (tmp_path / "c.json").write_text('{"name": "x", "fields": 10, "points": [[0.9, 20, 5]]}')
+    with pytest.raises(CalibrationError, match=r"c\.json is not a calibration table"):
+        load_calibration(tmp_path / "c.json")
 
 
 def test_the_bar_splits_the_rows_and_the_least_sure_come_first(results):

@@ -8,6 +8,7 @@ was missed, ("", "1") a 1 that was not there.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -169,14 +170,12 @@ def accepted_at_precision(results: list[FieldResult], precision: float = 0.99) -
     `precision` of the answers right, and the confidence that admits them: (share,
     threshold); (0, 1) when not even the surest answer is sure enough. What an archive
     accepts without review; the rest goes to a person."""
-    ranked = sorted((r for r in results if r.text), key=lambda r: -r.confidence)
-    right, best, threshold = 0, 0, 1.0
-    for k, r in enumerate(ranked, start=1):
-        right += r.correct
-        last_of_tie = k == len(ranked) or ranked[k].confidence < r.confidence  # a threshold admits ties together
-        if last_of_tie and right >= precision * k:
-            best, threshold = k, r.confidence
-    return best / max(1, len(results)), threshold
+    from digitrec.review.calibration import bar_for_precision
+
+    bar = bar_for_precision(((r.confidence, r.correct) for r in results if r.text), precision)
+    if math.isinf(bar):
+        return 0.0, 1.0
+    return sum(1 for r in results if r.text and r.confidence >= bar) / max(1, len(results)), bar
 
 
 def accepted_above(results: list[FieldResult], threshold: float) -> tuple[float, float]:

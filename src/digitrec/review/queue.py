@@ -3,36 +3,18 @@ reviews, least sure first; with each row's final number and where it came from."
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from digitrec.batch.output import read_results
 from digitrec.batch.rows import Row
-from digitrec.review.journal import ACCEPT, CORRECT, Decision, ReviewError
+from digitrec.review.journal import ACCEPT, CORRECT, Decision
 
 # Where a row's final number came from, in the export.
 BY_READER = "reader"  # at or above the bar: accepted without review
 BY_READER_ACCEPTED = "reader, accepted"  # below the bar, and a person accepted the reader's number
 BY_PERSON = "person"  # a person typed the number, or marked the picture as holding none or as unreadable
 NOT_REVIEWED = "reader, not reviewed"  # below the bar, and nobody has looked at it yet
-
-
-def bar_for_precision(pairs: Iterable[tuple[float, bool]], precision: float) -> float:
-    """The lowest confidence bar at which the readings at or above it were right at least
-    `precision` of the time, from (confidence, right) pairs of labelled fields; inf when
-    no bar reaches it. Ties stay together: a bar never splits equal confidences."""
-    if not 0 < precision <= 1:
-        raise ReviewError(f"the precision asked for must be in (0, 1], not {precision}")
-    ranked = sorted(pairs, key=lambda p: -p[0])
-    bar, right, seen = math.inf, 0, 0
-    for i, (confidence, ok) in enumerate(ranked):
-        right, seen = right + bool(ok), seen + 1
-        last_of_tie = i + 1 == len(ranked) or ranked[i + 1][0] < confidence
-        if last_of_tie and right >= precision * seen:
-            bar = confidence
-    return bar
 
 
 @dataclass(frozen=True)
@@ -55,8 +37,9 @@ class ReviewQueue:
         return cls(read_results(results), decisions, bar)
 
     def sure(self, row: Row) -> bool:
-        """Accepted without review: read, and at or above the bar."""
-        return not row.error and row.confidence >= self.bar
+        """Accepted without review: a number read at or above the bar. A picture read as
+        holding no number is always reviewed (the calibration counts answers only)."""
+        return not row.error and bool(row.number) and row.confidence >= self.bar
 
     def to_review(self) -> list[Row]:
         """Rows below the bar (failed pictures included) that no one has decided yet,
