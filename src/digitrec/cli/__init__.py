@@ -7,7 +7,7 @@ import sys
 import typer
 
 from digitrec import __version__
-from digitrec.cli import data_cmds, predict_cmds, serve_cmds, train_cmds
+from digitrec.cli import data_cmds, predict_cmds, review_cmds, serve_cmds, train_cmds
 from digitrec.cli.common import err
 from digitrec.errors import DigitrecError
 
@@ -44,6 +44,7 @@ app.command("kfold")(train_cmds.kfold)
 app.command("ensemble")(train_cmds.ensemble)
 app.command("compare")(train_cmds.compare)
 app.command("predict")(predict_cmds.predict)
+app.command("calibrate")(review_cmds.calibrate)
 app.command("export")(serve_cmds.export)
 app.command("serve")(serve_cmds.serve)
 app.add_typer(train_cmds.kaggle_app, name="kaggle")

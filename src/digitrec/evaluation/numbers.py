@@ -14,11 +14,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rapidfuzz.distance import Levenshtein
 
 from digitrec.errors import DigitrecError
+
+if TYPE_CHECKING:
+    from digitrec.review.calibration import CalibrationTable
 
 # --- tuning --------------------------------------------------------------------------
 TOP_CONFUSIONS = 10  # how many confusions a report lists
@@ -176,6 +179,20 @@ def accepted_at_precision(results: list[FieldResult], precision: float = 0.99) -
     if math.isinf(bar):
         return 0.0, 1.0
     return sum(1 for r in results if r.text and r.confidence >= bar) / max(1, len(results)), bar
+
+
+def calibrate(
+    model: str | Path | None, specs: list[str], data_dir: str | Path | None = None, device: str = "cpu"
+) -> tuple[CalibrationTable, list[NumberScore]]:
+    """Read every labelled folder in `specs` with the model (None: the shipped models), as
+    `predict` reads, and measure how often its answers at or above each confidence are
+    right: the table `digitrec review` turns a precision into a bar with."""
+    from digitrec.review.calibration import CalibrationTable
+
+    scores = [evaluate_fields(model, spec, data_dir, device, save=False) for spec in specs]
+    results = [r for s in scores for r in s.results]
+    pairs = [(r.confidence, r.correct) for r in results if r.text]
+    return CalibrationTable.from_pairs(" + ".join(specs), pairs, len(results)), scores
 
 
 def accepted_above(results: list[FieldResult], threshold: float) -> tuple[float, float]:

@@ -94,5 +94,20 @@ class CalibrationTable:
         return table
 
 
+CALIBRATION_FILE = "calibration.json"  # in a model's run folder, written by `digitrec calibrate`
+
+
 def load_calibration(path: str | Path) -> CalibrationTable:
     return CalibrationTable.from_dict(read_json(Path(path)), str(path))
+
+
+def calibration_of_model(model: str) -> CalibrationTable | None:
+    """The calibration a model carries: the shipped reader's (`shipped:reader`, as results
+    files name it), or the one `digitrec calibrate` wrote into a run folder; None if none."""
+    from digitrec.shipped import CALIBRATION
+
+    if model == "shipped:reader":
+        return load_calibration(CALIBRATION) if CALIBRATION.exists() else None
+    path = Path(model)
+    path = path / CALIBRATION_FILE if path.is_dir() else path.with_name(CALIBRATION_FILE)
+    return load_calibration(path) if path.exists() else None

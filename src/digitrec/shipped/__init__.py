@@ -6,7 +6,9 @@
   the drawing board's 28x28 previews (recipe `handwriting`);
 - finder.safetensors, beside the reader when shipped with it: where a field's or a page's
   numbers are (`python -m digitrec.training.finder`);
-- MODELS.json: where each came from and what it measured.
+- MODELS.json: where each came from and what it measured;
+- calibration.json: how often the shipped reader's answers at or above each confidence
+  were right on its validation fields (`digitrec calibrate`), for `digitrec review`.
 
 They are made from the project's own recipes by `make models`, which trains all three and
 runs `python -m digitrec.shipped RUN_READER RUN_CLASSIFIER --finder FINDER` to copy them here.
@@ -23,6 +25,7 @@ READER = HERE / "reader.safetensors"
 CLASSIFIER = HERE / "classifier.safetensors"
 FINDER = HERE / "finder.safetensors"
 CARD = HERE / "MODELS.json"
+CALIBRATION = HERE / "calibration.json"
 
 
 def shipped(path: Path) -> Path:
