@@ -1,22 +1,18 @@
 """The drawing board in a real headless Chromium (Debian's), driven by Playwright."""
 
 import math
-import os
-import shutil
 import socket
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from digitrec.shipped import CLASSIFIER, READER, shipped
+from tests.e2e.conftest import SCREENSHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.mnist]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "e2e"
 CANVAS_W, CANVAS_H = 560, 280  # the canvas's own pixels (see static/index.html)
 
 
@@ -45,31 +41,6 @@ def serve_in_thread(model):
 def server():
     """The page on the shipped digit classifier alone: drawings go through the digit path."""
     yield from serve_in_thread(shipped(CLASSIFIER))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("Debian's chromium is required in CI (.ci/run installs it)")
-        pytest.skip("Debian's chromium is not installed: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-            ],
-        )
-        yield b
-        b.close()
 
 
 def csp_violations(page) -> list[str]:

@@ -56,3 +56,72 @@ def calibrate(
                 f"  precision {percent(b['precision'], 1)}: confidence ≥ {b['bar']:.4f} accepts "
                 f"{percent(b['accepted'], 1)} of the fields ({percent(b['right_when_accepted'])} of them right)"
             )
+
+
+def review(
+    results: Path = typer.Argument(..., help="A results file of `digitrec predict --out` (.jsonl, .csv, .parquet)."),
+    precision: float = typer.Option(
+        0.99, "--precision", min=0.5, max=1.0, help="Accept without review what the calibration says is this sure."
+    ),
+    bar: float | None = typer.Option(None, "--bar", help="Accept at or above this confidence instead."),
+    calibration: Path | None = typer.Option(
+        None, "--calibration", help="A table of `digitrec calibrate`; default: the one the results' model carries."
+    ),
+    root: list[Path] = typer.Option(
+        [], "--root", help="A folder the pictures may be shown from (repeat); default: the current folder."
+    ),
+    export: Path | None = typer.Option(
+        None, "--export", help="Write the final results here (format by extension) and exit, no server."
+    ),
+    corrections: Path | None = typer.Option(
+        None, "--corrections", help="With --export: also the confirmed and corrected numbers as a labelled folder."
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; loopback unless you say otherwise."),
+    port: int = typer.Option(8001, "--port", min=1, max=65535),
+    api_key: str | None = typer.Option(None, "--api-key", envvar="DIGITREC_API_KEY", help="Required on /api/."),
+    api_key_file: Path | None = typer.Option(None, "--api-key-file", help="Read the API key from this file."),
+) -> None:
+    """Review what the reader was unsure of: a page that shows the least sure fields first,
+    decided by keyboard, each decision kept at once beside the results file."""
+    from digitrec.cli.common import err
+    from digitrec.review.session import start_review
+
+    session = start_review(results, root or [Path.cwd()], precision, bar, calibration)
+    try:
+        if export is not None:
+            from digitrec.review.export import export_corrections, export_results
+
+            rows = export_results(session.queue, export)
+            out.print(f"wrote {rows:,} rows to {export}")
+            if corrections is not None:
+                labels = export_corrections(session.queue, corrections)
+                out.print(f"wrote {labels:,} labels to {corrections / 'labels.csv'}")
+            return
+        _serve_review(session, host, port, api_key, api_key_file, err)
+    finally:
+        session.close()
+
+
+def _serve_review(session, host: str, port: int, api_key: str | None, api_key_file: Path | None, err) -> None:
+    from digitrec.review.app import create_review_app
+    from digitrec.serving.app import serve_on
+    from digitrec.serving.config import ServerConfig
+    from digitrec.serving.listen import claim_port
+    from digitrec.serving.security import is_loopback, read_api_key
+
+    key = read_api_key(api_key, api_key_file)
+    if not is_loopback(host) and not key:
+        err.print(
+            f"[bold yellow]warning:[/] reviewing on {host}, not loopback: anyone who can reach it sees the pictures"
+        )
+    app = create_review_app(session, key)
+    claim = claim_port(host, port)
+    try:
+        s = session.state()
+        err.print(
+            f"reviewing {session.results}: {s['left']:,} fields to review, {s['accepted']:,} accepted; "
+            f"open http://{host}:{port}/  (Ctrl-C to stop; every decision is already saved)"
+        )
+        serve_on(app, claim.sockets[0], ServerConfig(api_key=key))
+    finally:
+        claim.close()

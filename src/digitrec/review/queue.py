@@ -30,7 +30,7 @@ class ReviewQueue:
 
     def __init__(self, rows: list[Row], decisions: dict[str, Decision], bar: float):
         self.rows, self.decisions, self.bar = rows, decisions, bar
-        self.by_path = {r.path: r for r in rows}
+        self.position = {r.path: i for i, r in enumerate(rows)}  # a row's index: its id on the page
 
     @classmethod
     def load(cls, results: Path, decisions: dict[str, Decision], bar: float) -> ReviewQueue:

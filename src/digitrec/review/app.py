@@ -1,0 +1,85 @@
+"""The review page and its API, on a local server: a person goes through the rows the
+reader was unsure of, by keyboard, and every decision is kept at once in the journal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+
+from digitrec import __version__
+from digitrec.review.journal import ACTIONS, ReviewError
+from digitrec.review.session import PictureRefused, ReviewSession
+from digitrec.serving.security import SecurityMiddleware
+
+STATIC = Path(__file__).resolve().parent / "static"
+MAX_ITEMS = 200  # queue items per request: the page asks for more as it goes
+
+api = APIRouter(prefix="/api/review")
+
+
+class DecisionIn(BaseModel):
+    id: int
+    action: str
+    number: str = ""
+
+
+def session_of(request: Request) -> ReviewSession:
+    return request.app.state.session
+
+
+@api.get("/state")
+def state(request: Request) -> dict[str, Any]:
+    """How many rows are accepted as read, decided by a person, left to review; the bar."""
+    session = session_of(request)
+    return {**session.state(), "results": session.results.name, "actions": list(ACTIONS)}
+
+
+@api.get("/queue")
+def queue(request: Request, start: int = 0, count: int = 50) -> list[dict[str, Any]]:
+    """The rows left to review from `start`, least sure first."""
+    return session_of(request).items(max(0, start), max(0, min(count, MAX_ITEMS)))
+
+
+@api.get("/picture/{index}")
+def picture(request: Request, index: int) -> Response:
+    """A row's picture, only if the results file names it and it lies inside the folders
+    under review; never any other file."""
+    try:
+        data, kind = session_of(request).picture(index)
+    except KeyError:
+        return JSONResponse({"error": f"there is no row {index}"}, status_code=404)
+    except PictureRefused as e:
+        return JSONResponse({"error": f"the picture of row {index} is not shown: {e}"}, status_code=403)
+    return Response(data, media_type=kind)
+
+
+@api.post("/decide")
+def decide(request: Request, decision: DecisionIn) -> dict[str, Any]:
+    """Keep one decision (durably, before answering) and return the new counts."""
+    session = session_of(request)
+    try:
+        made = session.decide(decision.id, decision.action, decision.number)
+    except KeyError:
+        return JSONResponse({"error": f"there is no row {decision.id}"}, status_code=404)
+    except ReviewError as e:
+        return JSONResponse({"error": str(e)}, status_code=422)
+    return {"decision": {"id": decision.id, "action": made.action, "number": made.number}, **session.state()}
+
+
+def create_review_app(session: ReviewSession, api_key: str | None = None) -> FastAPI:
+    app = FastAPI(title="digitrec review", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.session = session
+    app.include_router(api)
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "review.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(SecurityMiddleware, api_key=api_key)
+    return app

@@ -1,0 +1,154 @@
+"""One review of one results file: its queue, its journal, and the pictures it may show."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from digitrec.batch.rows import Row
+from digitrec.review.calibration import CalibrationTable
+from digitrec.review.journal import Decision, ReviewJournal
+from digitrec.review.queue import ReviewQueue
+
+MAX_PICTURE_BYTES = 10 * 1024 * 1024  # as `serve`'s default upload limit
+PICTURE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "BMP": "image/bmp",
+                 "TIFF": "image/tiff", "WEBP": "image/webp"}  # fmt: skip
+
+
+class PictureRefused(Exception):
+    """A row's picture is not shown; the message says why (never the file's content)."""
+
+
+@dataclass
+class ReviewSession:
+    results: Path
+    journal: ReviewJournal
+    queue: ReviewQueue
+    roots: tuple[Path, ...]  # pictures are shown only from inside these folders
+    calibration: CalibrationTable | None = None
+    precision: float | None = None  # what the bar was chosen for, if it was
+    refused: set[int] = field(default_factory=set)  # rows whose picture was refused
+
+    @classmethod
+    def open(
+        cls,
+        results: Path,
+        bar: float,
+        roots: list[Path],
+        calibration: CalibrationTable | None = None,
+        precision: float | None = None,
+    ) -> ReviewSession:
+        journal = ReviewJournal(results)
+        decisions = journal.open()
+        try:
+            queue = ReviewQueue.load(results, decisions, bar)
+        except BaseException:
+            journal.close()
+            raise
+        return cls(results, journal, queue, tuple(r.resolve() for r in roots), calibration, precision)
+
+    def close(self) -> None:
+        self.journal.close()
+
+    def row(self, index: int) -> Row:
+        if not 0 <= index < len(self.queue.rows):
+            raise KeyError(index)
+        return self.queue.rows[index]
+
+    def decide(self, index: int, action: str, number: str = "") -> Decision:
+        row = self.row(index)
+        decision = self.journal.record(Decision(row.path, action, row.number if action == "accept" else number))
+        self.queue.decisions[row.path] = decision
+        return decision
+
+    def picture(self, index: int) -> tuple[bytes, str]:
+        """The row's picture and its media type, if it lies inside the roots and is an
+        image; else PictureRefused (and the row is counted as refused)."""
+        try:
+            return self._picture(Path(self.row(index).path))
+        except PictureRefused:
+            self.refused.add(index)
+            raise
+
+    def _picture(self, path: Path) -> tuple[bytes, str]:
+        real = path.resolve()  # symlinks followed: a link out of the archive is refused as well
+        if not any(real.is_relative_to(root) for root in self.roots):
+            raise PictureRefused("outside the folders under review")
+        if not real.is_file():
+            raise PictureRefused("not a file")
+        if os.path.getsize(real) > MAX_PICTURE_BYTES:
+            raise PictureRefused("too large")
+        data = real.read_bytes()
+        try:
+            with Image.open(real) as im:
+                kind = PICTURE_TYPES.get(im.format or "")
+        except (UnidentifiedImageError, OSError):
+            kind = None
+        if kind is None:
+            raise PictureRefused("not a picture")
+        return data, kind
+
+    def state(self) -> dict:
+        counts = self.queue.counts()
+        estimated = None
+        if self.calibration is not None:
+            _, right = self.calibration.at(self.queue.bar)
+            estimated = round((1 - right) * counts["accepted"], 1)
+        return {
+            **counts,
+            "bar": self.queue.bar,
+            "precision": self.precision,
+            "estimated_errors_accepted": estimated,
+            "refused": len(self.refused),
+        }
+
+    def items(self, start: int, count: int) -> list[dict]:
+        """The to-review queue from `start`, least sure first; each row by its index."""
+        return [self._item(r) for r in self.queue.to_review()[start : start + count]]
+
+    def _item(self, row: Row) -> dict:
+        name = Path(row.path).name
+        return {"id": self.queue.position[row.path], "name": name, "number": row.number,
+                "confidence": row.confidence, "error": row.error}  # fmt: skip
+
+
+def start_review(
+    results: Path,
+    roots: list[Path],
+    precision: float = 0.99,
+    bar: float | None = None,
+    calibration: Path | None = None,
+) -> ReviewSession:
+    """Open the review of a results file: its bar from `bar`, or else from `precision` and
+    the calibration (the file given, else the one the rows' model carries)."""
+    import math
+
+    from digitrec.review.calibration import calibration_of_model, load_calibration
+    from digitrec.review.journal import ReviewError
+
+    if not results.is_file():
+        raise ReviewError(f"{results} is not a results file (write one with `digitrec predict ... --out {results}`)")
+    session = ReviewSession.open(results, math.inf, roots)
+    try:
+        models = sorted({r.model for r in session.queue.rows})
+        table = load_calibration(calibration) if calibration is not None else None
+        if table is None and len(models) == 1:
+            table = calibration_of_model(models[0])
+        if bar is None:
+            if table is None:
+                raise ReviewError(
+                    f"no calibration for the model of {results} ({', '.join(models) or 'none'}): measure one with "
+                    "`digitrec calibrate --dataset LABELLED_FOLDER --model MODEL` and pass --calibration, or pass --bar"
+                )
+            bar = table.bar(precision)
+            if math.isinf(bar):
+                raise ReviewError(f"no confidence reaches {precision:.1%} precision on {table.name}; ask for less")
+        session.queue.bar, session.calibration = bar, table
+        session.precision = precision if table is not None else None
+    except BaseException:
+        session.close()
+        raise
+    return session

@@ -1,0 +1,104 @@
+"""`digitrec review` in a real headless Chromium: fields decided by keyboard alone, the
+server killed in the middle and started again, and the export of every decision."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from tests.e2e.conftest import SCREENSHOTS
+from tests.processes import reap
+from tests.review.test_app import write_archive
+
+pytestmark = pytest.mark.browser
+
+FIELDS = 50
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_review(results, port: int) -> subprocess.Popen:
+    """`digitrec review` on `results`, returned once it says where to open it (it listens)."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "digitrec", "review", str(results), "--bar", "0.99", "--port", str(port),
+         "--root", str(results.parent)],
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    for line in server.stderr:
+        if "open http://" in line:
+            return server
+    reap(server)
+    pytest.fail(f"digitrec review did not start: {server.stderr.read()}")
+
+
+def what_to_type(i: int) -> tuple[list[str], str, str]:
+    """The keys for field i, and the number and source the export must then hold."""
+    if i % 5 == 0:
+        return ["-"], "", "person"  # no number
+    if i % 5 == 1:
+        return ["x"], "", "person"  # cannot read
+    if i % 5 == 2:
+        return ["Enter"], None, "reader, accepted"  # as read
+    return [*str(700 + i), "Enter"], str(700 + i), "person"  # typed
+
+
+def review_fields(page, port: int, first: int, last: int, already_shown: int = 0) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"http://127.0.0.1:{port}/")
+    body = page.locator("body")
+    shown = 1
+    expect(body).to_have_attribute("data-shown", str(shown))
+    for i in range(first, last):
+        keys, _, _ = what_to_type(i)
+        for key in keys:
+            page.keyboard.press(key)
+        shown += 1
+        expect(body).to_have_attribute("data-shown", str(shown))  # the next field is on screen
+
+
+def test_review_by_keyboard_survives_a_killed_server_and_exports_every_decision(browser, tmp_path):
+    results = write_archive(tmp_path, n=FIELDS)
+    rows = {json.loads(line)["path"]: json.loads(line) for line in results.read_text().splitlines()}
+    order = sorted(rows, key=lambda p: (rows[p]["confidence"], p))  # least sure first
+    port = free_port()
+    context = browser.new_context(viewport={"width": 1000, "height": 800})
+    page = context.new_page()
+    server = start_review(results, port)
+    try:
+        review_fields(page, port, 0, FIELDS // 2)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "review.png"), full_page=True)
+        os.kill(server.pid, signal.SIGKILL)  # no goodbye: only what was already on disk counts
+        server.wait(timeout=30)
+        journal = results.with_name("rows.jsonl.review.jsonl").read_text().splitlines()
+        assert len(journal) == FIELDS // 2, "every decision answered before the kill is in the journal"
+        server = start_review(results, port)  # the page picks up where the person stopped
+        review_fields(page, port, FIELDS // 2, FIELDS)
+        assert page.locator("#finished").is_visible()
+    finally:
+        context.close()
+        reap(server)
+    export = tmp_path / "final.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "digitrec", "review", str(results), "--bar", "0.99", "--export", str(export)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    final = {r["path"]: r for r in map(json.loads, export.read_text().splitlines())}
+    for i, path in enumerate(order):
+        _, number, source = what_to_type(i)
+        assert (final[path]["number"], final[path]["source"]) == (
+            rows[path]["number"] if number is None else number,
+            source,
+        ), path

@@ -1,0 +1,140 @@
+"""The review server: it shows only the pictures of the results file, from inside the
+folders under review, and keeps each decision before it answers."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from digitrec.batch.output import open_results
+from digitrec.batch.rows import Row
+from digitrec.review.app import create_review_app
+from digitrec.review.journal import ReviewJournal
+from digitrec.review.session import ReviewSession, start_review
+
+
+def write_archive(root, n: int = 6, outside=None):
+    """`n` small pictures under root/scans and a results file naming them, all unsure;
+    `outside`: extra paths to name in the results file too."""
+    (root / "scans").mkdir(parents=True)
+    rows = []
+    for i in range(n):
+        Image.fromarray(np.full((20, 30), 40 * i % 256, np.uint8)).save(root / "scans" / f"{i}.png")
+        rows.append(Row(str(root / "scans" / f"{i}.png"), str(10 + i), 0.9 * i / n, model="m"))
+    rows += [Row(str(p), "1", 0.0, model="m") for p in outside or []]
+    out, _ = open_results(root / "rows.jsonl")
+    for r in rows:
+        out.write(r)
+    out.close()
+    return root / "rows.jsonl"
+
+
+@pytest.fixture
+def archive(tmp_path):
+    secret = tmp_path / "secret.png"
+    Image.fromarray(np.zeros((5, 5), np.uint8)).save(secret)
+    (tmp_path / "scans-link").mkdir()
+    os.symlink(secret, tmp_path / "scans-link" / "link.png")
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    outside = [secret, tmp_path / "scans" / ".." / "secret.png", tmp_path / "scans-link" / "link.png"]
+    results = write_archive(tmp_path, outside=outside)
+    (tmp_path / "scans" / "fake.png").write_text("not a picture")
+    return results
+
+
+@pytest.fixture
+def client(archive):
+    session = start_review(archive, [archive.parent / "scans", archive.parent / "scans-link"], bar=0.5)
+    with TestClient(create_review_app(session)) as c:
+        yield c, session
+    session.close()
+
+
+def test_pictures_are_shown_only_from_inside_the_folders_under_review(client):
+    c, _ = client
+    assert c.get("/api/review/picture/0").headers["content-type"] == "image/png"
+    for row in (6, 7):  # an absolute path elsewhere, and ../ out of the archive
+        r = c.get(f"/api/review/picture/{row}")
+        assert r.status_code == 403 and "outside the folders under review" in r.json()["error"]
+    r = c.get("/api/review/picture/8")  # a symlink inside a root that points out of it
+    assert r.status_code == 403
+    assert c.get("/api/review/picture/99").status_code == 404
+    assert c.get("/api/review/state").json()["refused"] == 3
+
+
+def test_a_file_that_is_not_a_picture_is_not_served(tmp_path):
+    results = write_archive(tmp_path, n=1)
+    (tmp_path / "scans" / "0.png").write_text("#!/bin/sh\necho not a picture")
+    session = start_review(results, [tmp_path], bar=0.5)
+    try:
+        with TestClient(create_review_app(session)) as c:
+            r = c.get("/api/review/picture/0")
+        assert r.status_code == 403 and "not a picture" in r.json()["error"]
+    finally:
+        session.close()
+
+
+def test_the_queue_is_least_sure_first_and_a_decision_is_kept_before_the_answer(client, archive):
+    c, _ = client
+    queue = c.get("/api/review/queue").json()
+    assert [q["confidence"] for q in queue] == sorted(q["confidence"] for q in queue)
+    first = queue[0]["id"]
+    r = c.post("/api/review/decide", json={"id": first, "action": "correct", "number": "42"})
+    assert r.status_code == 200 and r.json()["decided"] == 1
+    journal = archive.with_name("rows.jsonl.review.jsonl").read_text()
+    assert '"number": "42"' in journal  # on disk when the answer came
+    assert first not in [q["id"] for q in c.get("/api/review/queue").json()]
+
+
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ({"id": 0, "action": "correct", "number": "4a"}, 422),
+        ({"id": 0, "action": "correct", "number": "=1+1"}, 422),
+        ({"id": 0, "action": "delete"}, 422),
+        ({"id": 999, "action": "accept"}, 404),
+        ({"id": "0; drop", "action": "accept"}, 422),
+    ],
+)
+def test_a_bad_decision_is_refused_and_nothing_is_written(client, archive, body, status):
+    c, _ = client
+    r = c.post("/api/review/decide", json=body)
+    assert r.status_code == status
+    assert archive.with_name("rows.jsonl.review.jsonl").read_text() == ""
+
+
+def test_every_answer_carries_the_security_headers_and_the_api_key_is_required(archive):
+    session = start_review(archive, [archive.parent / "scans"], bar=0.5)
+    try:
+        with TestClient(create_review_app(session, api_key="k" * 16)) as c:
+            assert c.get("/api/review/state").status_code == 401
+            r = c.get("/api/review/state", headers={"X-API-Key": "k" * 16})
+            assert r.status_code == 200 and "default-src 'self'" in r.headers["content-security-policy"]
+            assert c.get("/").headers["x-frame-options"] == "DENY"
+    finally:
+        session.close()
+
+
+def test_no_bar_and_no_calibration_is_refused_by_name(archive):
+    from digitrec.review.journal import ReviewError
+
+    with pytest.raises(ReviewError, match="no calibration for the model"):
+        start_review(archive, [archive.parent])
+    with ReviewJournal(archive) as journal:  # the refused review left the file free
+        journal.open()
+
+
+def test_a_second_session_on_one_file_is_refused(archive):
+    from digitrec.review.journal import ReviewError
+
+    first = ReviewSession.open(archive, 0.5, [archive.parent])
+    try:
+        with pytest.raises(ReviewError, match="being reviewed by another process"):
+            start_review(archive, [archive.parent], bar=0.5)
+    finally:
+        first.close()
