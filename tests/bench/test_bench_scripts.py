@@ -392,3 +392,17 @@ def test_ddp_bench_trains_one_and_two_processes_and_scores_them(mnist_root, tmp_
         0.2 < r["accuracy_mean"] <= 1 and r["ms_per_step"] > 0 for r in (one, two)
     )  # 8 steps: above chance (0.1)
     assert "2 processes: step time" in capsys.readouterr().out
+
+
+@pytest.mark.mnist
+@pytest.mark.browser
+def test_review_latency_walks_the_fields_by_keyboard(mnist_root, tmp_path, capsys):
+    from tests.e2e.conftest import CHROMIUM
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed")
+    bench = load("review_latency")
+    assert bench.main(["--data-dir", str(mnist_root), "--fields", "6", "--json", str(tmp_path / "l.json")]) == 0
+    figures = json.loads((tmp_path / "l.json").read_text())
+    assert figures["fields"] == 6, "one latency per field walked"
+    assert "key press to next field, 6 fields" in capsys.readouterr().out
