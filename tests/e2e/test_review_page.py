@@ -102,3 +102,37 @@ def test_review_by_keyboard_survives_a_killed_server_and_exports_every_decision(
             rows[path]["number"] if number is None else number,
             source,
         ), path
+
+
+def test_an_accepted_row_can_be_reopened_and_corrected_from_the_page(browser, tmp_path):
+    from playwright.sync_api import expect
+
+    results = write_archive(tmp_path, n=4)  # confidences 0, 0.225, 0.45, 0.675: one above 0.5
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "digitrec", "review", str(results), "--bar", "0.5", "--port", str(port),
+         "--root", str(tmp_path)],
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    context = browser.new_context()
+    try:
+        for line in server.stderr:
+            if "open http://" in line:
+                break
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{port}/")
+        body = page.locator("body")
+        expect(body).to_have_attribute("data-shown", "1")
+        page.click("#browse-accepted")
+        expect(body).to_have_attribute("data-shown", "2")
+        assert page.text_content("#reading") == "13"
+        page.keyboard.type("31")
+        page.keyboard.press("Enter")
+        expect(body).to_have_attribute("data-shown", "3")
+        assert page.text_content("#finished-text") == "No more rows in this list."
+        assert "1 decided by you" in page.text_content("#counts")
+    finally:
+        context.close()
+        reap(server)
+    journal = [json.loads(line) for line in results.with_name("rows.jsonl.review.jsonl").read_text().splitlines()]
+    assert [(d["action"], d["number"]) for d in journal] == [("correct", "31")]

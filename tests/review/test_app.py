@@ -138,3 +138,20 @@ def test_a_second_session_on_one_file_is_refused(archive):
             start_review(archive, [archive.parent], bar=0.5)
     finally:
         first.close()
+
+
+def test_rows_can_be_browsed_by_reading_and_the_accepted_ones_reopened(tmp_path):
+    results = write_archive(tmp_path, n=6)  # numbers 10..15, confidences 0 .. 0.75
+    session = start_review(results, [tmp_path], bar=0.5)
+    try:
+        with TestClient(create_review_app(session)) as c:
+            accepted = c.get("/api/review/rows").json()
+            assert [a["number"] for a in accepted] == ["14", "15"]  # at or above the bar, least sure first
+            c.post("/api/review/decide", json={"id": accepted[0]["id"], "action": "correct", "number": "11"})
+            read_as_11 = c.get("/api/review/rows", params={"number": "11"}).json()
+            assert sorted(r["number"] for r in read_as_11) == ["11", "14"]  # as read, and as decided
+            assert [r["decision"] for r in read_as_11 if r["number"] == "14"] == [{"action": "correct", "number": "11"}]
+            assert [a["number"] for a in c.get("/api/review/rows").json()] == ["15"]  # reopened: no longer accepted
+            assert c.get("/api/review/rows", params={"number": "1'"}).status_code == 422
+    finally:
+        session.close()

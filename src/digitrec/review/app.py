@@ -45,6 +45,15 @@ def queue(request: Request, start: int = 0, count: int = 50) -> list[dict[str, A
     return session_of(request).items(max(0, start), max(0, min(count, MAX_ITEMS)))
 
 
+@api.get("/rows")
+def rows(request: Request, number: str | None = None, start: int = 0, count: int = 50) -> list[dict[str, Any]]:
+    """Rows to look at again: those now read as `number`, or without it the rows accepted
+    without review, least sure first; any of them can be decided again."""
+    if number is not None and not (number == "" or (number.isascii() and number.isdigit())):
+        return JSONResponse({"error": f"a number is digits only, not {number!r}"}, status_code=422)
+    return session_of(request).browse(number, max(0, start), max(0, min(count, MAX_ITEMS)))
+
+
 @api.get("/picture/{index}")
 def picture(request: Request, index: int) -> Response:
     """A row's picture, only if the results file names it and it lies inside the folders

@@ -109,10 +109,23 @@ class ReviewSession:
         """The to-review queue from `start`, least sure first; each row by its index."""
         return [self._item(r) for r in self.queue.to_review()[start : start + count]]
 
+    def browse(self, number: str | None, start: int, count: int) -> list[dict]:
+        """Rows to look at again: those whose number is now `number` (read so, or decided
+        so), to spot a systematic error; or with None the rows accepted without review,
+        the least sure first. Each with the decision already made on it, if any."""
+        if number is None:
+            rows = sorted((r for r in self.queue.rows if self.queue.sure(r) and r.path not in self.queue.decisions),
+                          key=lambda r: (r.confidence, r.path))  # fmt: skip
+        else:
+            rows = [r for r in self.queue.rows if self.queue.final(r).number == number]
+        return [self._item(r) for r in rows[start : start + count]]
+
     def _item(self, row: Row) -> dict:
         name = Path(row.path).name
+        made = self.queue.decisions.get(row.path)
+        decision = None if made is None else {"action": made.action, "number": made.number}
         return {"id": self.queue.position[row.path], "name": name, "number": row.number,
-                "confidence": row.confidence, "error": row.error}  # fmt: skip
+                "confidence": row.confidence, "error": row.error, "decision": decision}  # fmt: skip
 
 
 def start_review(

@@ -20,6 +20,10 @@ let position = 0; // the row shown, in `queue`
 const pictures = new Map(); // id -> Promise of an object URL
 const seen = new Set(); // ids ever queued: a refill brings no row twice
 let busy = false; // a decision is being saved
+// What is being walked: the queue (least sure first, shrinking as decisions are made), or
+// rows to look at again: those read as a number, or those accepted without review.
+let listing = { kind: "queue" };
+let fetched = 0; // rows of a browse listing fetched so far (it does not shrink)
 
 async function api(path, init = {}) {
   const key = sessionStorage.getItem("digitrec-api-key");
@@ -52,9 +56,38 @@ function fetchAhead() {
 }
 
 async function refill() {
-  const more = await (await api(`/api/review/queue?start=0&count=100`)).json();
+  let url = "/api/review/queue?start=0&count=100";
+  if (listing.kind === "number") url = `/api/review/rows?number=${encodeURIComponent(listing.number)}&start=${fetched}&count=100`;
+  if (listing.kind === "accepted") url = `/api/review/rows?start=${fetched}&count=100`;
+  const response = await api(url);
+  const more = response.ok ? await response.json() : [];
+  fetched += more.length;
   for (const item of more) if (!seen.has(item.id)) { seen.add(item.id); queue.push(item); }
 }
+
+// Switch what is walked; the decisions already made stay, and any row can be decided again.
+async function walk(next) {
+  listing = next;
+  queue = [];
+  position = 0;
+  fetched = 0;
+  seen.clear();
+  document.getElementById("back-to-queue").hidden = next.kind === "queue";
+  document.getElementById("mode").textContent =
+    next.kind === "number" ? `Rows now read as ${next.number || "no number"}: decide any of them again.` :
+    next.kind === "accepted" ? "Rows accepted as read, least sure first: decide any of them again." : "";
+  field.hidden = false;
+  finished.hidden = true;
+  await show();
+}
+
+document.getElementById("browse").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const number = document.getElementById("browse-number").value.trim();
+  if (/^[0-9]*$/.test(number)) walk({ kind: "number", number });
+});
+document.getElementById("browse-accepted").addEventListener("click", () => walk({ kind: "accepted" }));
+document.getElementById("back-to-queue").addEventListener("click", () => walk({ kind: "queue" }));
 
 function showCounts(s) {
   const errors = s.estimated_errors_accepted == null ? "" : `, about ${s.estimated_errors_accepted} wrong among them`;
@@ -68,6 +101,8 @@ async function show() {
   if (position >= queue.length) {
     field.hidden = true;
     finished.hidden = false;
+    document.getElementById("finished-text").textContent =
+      listing.kind === "queue" ? "Nothing left to review." : "No more rows in this list.";
     done();
     return;
   }
