@@ -155,3 +155,36 @@ def test_rows_can_be_browsed_by_reading_and_the_accepted_ones_reopened(tmp_path)
             assert c.get("/api/review/rows", params={"number": "1'"}).status_code == 422
     finally:
         session.close()
+
+
+def test_details_show_where_the_model_that_read_a_row_saw_its_digits(tmp_path):
+    from tests.training.test_reader import write_number_folder
+
+    folder = write_number_folder(tmp_path / "numbers", n=2)
+    pictures = sorted(folder.glob("*.png"))
+    out, _ = open_results(tmp_path / "rows.jsonl")
+    out.write(Row(str(pictures[0]), "0", 0.1, model="shipped:reader"))
+    out.close()
+    session = start_review(tmp_path / "rows.jsonl", [tmp_path], bar=0.5)
+    try:
+        with TestClient(create_review_app(session)) as c:
+            found = c.get("/api/review/details/0").json()
+            w, h = Image.open(pictures[0]).size
+            assert (found["width"], found["height"]) == (w, h) and found["digits"]
+            for d in found["digits"]:
+                x, y, bw, bh = d["box"]
+                assert x >= 0 and y >= 0 and x + bw <= w and y + bh <= h, d["box"]
+                assert d["top3"][0][0] == d["digit"] and len(d["top3"]) == 3
+    finally:
+        session.close()
+
+
+def test_details_of_a_row_whose_model_is_not_here_say_so(tmp_path):
+    results = write_archive(tmp_path, n=1)  # model "m": no such model on this machine
+    session = start_review(results, [tmp_path], bar=0.5)
+    try:
+        with TestClient(create_review_app(session)) as c:
+            r = c.get("/api/review/details/0")
+        assert r.status_code == 404 and "cannot be loaded here" in r.json()["error"]
+    finally:
+        session.close()

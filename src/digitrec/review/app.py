@@ -67,6 +67,20 @@ def picture(request: Request, index: int) -> Response:
     return Response(data, media_type=kind)
 
 
+@api.get("/details/{index}")
+def details(request: Request, index: int) -> Response:
+    """Where the reader saw the number in the row's picture, and each digit's alternatives."""
+    try:
+        found = session_of(request).details(index)
+    except KeyError:
+        return JSONResponse({"error": f"there is no row {index}"}, status_code=404)
+    except PictureRefused as e:
+        return JSONResponse({"error": f"the picture of row {index} is not shown: {e}"}, status_code=403)
+    if found is None:
+        return JSONResponse({"error": "the model that read this row cannot be loaded here"}, status_code=404)
+    return JSONResponse(found)
+
+
 @api.post("/decide")
 def decide(request: Request, decision: DecisionIn) -> dict[str, Any]:
     """Keep one decision (durably, before answering) and return the new counts."""

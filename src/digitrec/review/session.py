@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,8 @@ class ReviewSession:
     calibration: CalibrationTable | None = None
     precision: float | None = None  # what the bar was chosen for, if it was
     refused: set[int] = field(default_factory=set)  # rows whose picture was refused
+    _reader: object = None  # the rows' model, loaded on the first details asked for
+    _reader_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def open(
@@ -90,6 +93,29 @@ class ReviewSession:
         if kind is None:
             raise PictureRefused("not a picture")
         return data, kind
+
+    def details(self, index: int) -> dict | None:
+        """The row's picture read again by the model that read it: each number's box and
+        each digit's box and top 3, for the page to draw (the results file keeps only
+        the number). None when that model cannot be loaded here."""
+        data, _ = self.picture(index)  # the same rules as showing it
+        with self._reader_lock:  # one reading at a time: the model is shared by the server's threads
+            reader = self._load_reader(self.row(index).model)
+            if reader is None:
+                return None
+            reading = reader.read(data, name=Path(self.row(index).path).name)
+        return {**reading.to_dict(), "width": reading.width, "height": reading.height}
+
+    def _load_reader(self, model: str):
+        from digitrec.errors import DigitrecError
+        from digitrec.recognizer import Recognizer
+
+        if self._reader is None:
+            try:
+                self._reader = Recognizer.load(None if model == "shipped:reader" else model)
+            except (DigitrecError, OSError):
+                self._reader = False  # asked once: the page shows the reading alone
+        return self._reader or None
 
     def state(self) -> dict:
         counts = self.queue.counts()

@@ -18,6 +18,10 @@ const REFILL_BELOW = 20; // ask for more of the queue when fewer than this are w
 let queue = []; // rows to review, least sure first: {id, name, number, confidence, error}
 let position = 0; // the row shown, in `queue`
 const pictures = new Map(); // id -> Promise of an object URL
+const details = new Map(); // id -> Promise of where the reader saw the number (or null)
+const shot = document.getElementById("shot");
+const alternatives = document.getElementById("alternatives");
+const SHOWN_ALTERNATIVE = 0.05; // a digit's second guess is shown when at least this likely
 const seen = new Set(); // ids ever queued: a refill brings no row twice
 let busy = false; // a decision is being saved
 // What is being walked: the queue (least sure first, shrinking as decisions are made), or
@@ -46,12 +50,50 @@ function pictureOf(id) {
   return pictures.get(id);
 }
 
+function detailsOf(id) {
+  if (!details.has(id)) details.set(id, api(`/api/review/details/${id}`).then((r) => (r.ok ? r.json() : null)).catch(() => null));
+  return details.get(id);
+}
+
+// The reader's boxes over the picture: the number's, and each digit's, placed where the
+// picture is drawn (it is scaled to fit its frame, keeping its shape).
+function drawBoxes(found) {
+  shot.querySelectorAll(".box").forEach((b) => b.remove());
+  if (!found || !picture.naturalWidth) return;
+  const w = picture.clientWidth, h = picture.clientHeight;
+  const scale = Math.min(w / picture.naturalWidth, h / picture.naturalHeight);
+  const dx = (w - picture.naturalWidth * scale) / 2, dy = (h - picture.naturalHeight * scale) / 2;
+  const place = ([x, y, bw, bh], kind) => {
+    const box = document.createElement("div");
+    box.className = "box " + kind;
+    Object.assign(box.style, { left: `${dx + x * scale}px`, top: `${dy + y * scale}px`, width: `${bw * scale}px`, height: `${bh * scale}px` });
+    shot.append(box);
+  };
+  found.numbers.forEach((n) => place(n.box, "number"));
+  found.digits.forEach((d) => place(d.box, "digit"));
+}
+
+function showAlternatives(found) {
+  alternatives.replaceChildren();
+  if (!found || !found.digits.length) return;
+  alternatives.append("Each digit and its next guess: ");
+  found.digits.forEach((d, i) => {
+    const [second, p] = d.top3[1] || [null, 0];
+    const chip = document.createElement("span");
+    const digit = document.createElement("b");
+    digit.textContent = String(d.digit);
+    chip.append(digit, p >= SHOWN_ALTERNATIVE ? ` (or ${second}, ${(100 * p).toFixed(0)}%)` : "");
+    alternatives.append(i ? " · " : "", chip);
+  });
+}
+
 function fetchAhead() {
-  for (const item of queue.slice(position, position + AHEAD + 1)) pictureOf(item.id);
+  for (const item of queue.slice(position, position + AHEAD + 1)) { pictureOf(item.id); detailsOf(item.id); }
   for (const item of queue.slice(0, Math.max(0, position - 10))) { // keep a few behind for Backspace
     const url = pictures.get(item.id);
     if (url) url.then((u) => u && URL.revokeObjectURL(u));
     pictures.delete(item.id);
+    details.delete(item.id);
   }
 }
 
@@ -110,6 +152,8 @@ async function show() {
   const url = await pictureOf(item.id);
   if (queue[position] !== item) return; // moved on meanwhile
   picture.src = url || "";
+  drawBoxes(null); // the last field's boxes and guesses go at once
+  showAlternatives(null);
   picture.alt = url ? `The picture ${item.name}` : `The picture ${item.name} is not shown`;
   reading.textContent = item.number || (item.error ? "could not be read" : "no number found");
   reading.classList.toggle("none", !item.number);
@@ -119,6 +163,18 @@ async function show() {
   typed.focus();
   fetchAhead();
   done();
+  decorate(item); // not awaited: the field is on screen, and typing, at once
+}
+
+// Where the reader saw the number comes a moment later (read again on the server,
+// fetched ahead); drawn only if the field is still the one shown.
+async function decorate(item) {
+  const found = await detailsOf(item.id);
+  if (queue[position] !== item) return;
+  if (!picture.complete) await new Promise((resolve) => picture.addEventListener("load", resolve, { once: true }));
+  if (queue[position] !== item) return;
+  drawBoxes(found);
+  showAlternatives(found);
 }
 
 function describe(d) {
@@ -152,13 +208,14 @@ async function decide(action, number = "") {
     showCounts(answer);
     statusLine.textContent = "";
     position += 1;
-    await show();
   } catch (err) {
     statusLine.textContent = "not saved: " + err.message;
-    done();
-  } finally {
     busy = false;
+    done();
+    return;
   }
+  busy = false; // before the next field shows: a key pressed the moment it appears counts
+  await show();
 }
 
 typed.addEventListener("keydown", (e) => {
