@@ -188,3 +188,11 @@ def test_details_of_a_row_whose_model_is_not_here_say_so(tmp_path):
         assert r.status_code == 404 and "cannot be loaded here" in r.json()["error"]
     finally:
         session.close()
+
+
+def test_a_huge_decision_body_is_refused_unread(client):
+    c, _ = client
+    r = c.post("/api/review/decide", content=b'{"id": 0, "action": "accept", "number": "' + b"1" * 10_000 + b'"}',
+               headers={"content-type": "application/json"})  # fmt: skip
+    assert r.status_code == 413 and "at most 4,096 bytes" in r.json()["error"]
+    assert c.post("/api/review/decide", content=b"not json").status_code == 422

@@ -9,7 +9,8 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from digitrec import __version__
 from digitrec.review.journal import ACTIONS, ReviewError
@@ -18,6 +19,7 @@ from digitrec.serving.security import SecurityMiddleware
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_ITEMS = 200  # queue items per request: the page asks for more as it goes
+MAX_DECISION_BYTES = 4096  # a decision's JSON body: a few dozen bytes in practice
 
 api = APIRouter(prefix="/api/review")
 
@@ -82,16 +84,39 @@ def details(request: Request, index: int) -> Response:
 
 
 @api.post("/decide")
-def decide(request: Request, decision: DecisionIn) -> dict[str, Any]:
+async def decide(request: Request) -> Response:
     """Keep one decision (durably, before answering) and return the new counts."""
+    body = await small_body(request)
+    if isinstance(body, Response):
+        return body
+    try:
+        decision = DecisionIn.model_validate_json(body)
+    except ValidationError as e:
+        return JSONResponse({"error": f"not a decision: {e.errors()[0]['msg']}"}, status_code=422)
     session = session_of(request)
     try:
-        made = session.decide(decision.id, decision.action, decision.number)
+        made = await run_in_threadpool(session.decide, decision.id, decision.action, decision.number)
     except KeyError:
         return JSONResponse({"error": f"there is no row {decision.id}"}, status_code=404)
     except ReviewError as e:
         return JSONResponse({"error": str(e)}, status_code=422)
-    return {"decision": {"id": decision.id, "action": made.action, "number": made.number}, **session.state()}
+    answer = {"decision": {"id": decision.id, "action": made.action, "number": made.number}, **session.state()}
+    return JSONResponse(answer)
+
+
+async def small_body(request: Request) -> bytes | Response:
+    """The request's body, or a 413 past MAX_DECISION_BYTES (a decision is a few dozen
+    bytes: a larger body is a mistake or an attack, and is not read further)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_DECISION_BYTES:
+        return JSONResponse({"error": f"a decision is at most {MAX_DECISION_BYTES:,} bytes"}, status_code=413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_DECISION_BYTES:
+            return JSONResponse({"error": f"a decision is at most {MAX_DECISION_BYTES:,} bytes"}, status_code=413)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def create_review_app(session: ReviewSession, api_key: str | None = None) -> FastAPI:
