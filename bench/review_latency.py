@@ -3,8 +3,9 @@
     python bench/review_latency.py --data-dir ../shared/data [--fields 200] [--json FILE]
 
 Makes a results file of real register cells (danish-rowid's validation part; confidences
-spread below the bar so that every one is reviewed), starts `digitrec review` on loopback
-in its own process, and walks the fields with the keyboard as a person would: Enter,
+spread below the bar so that every one is reviewed; read by the shipped reader, which the
+server uses to draw each field's boxes, ahead, as in real use), starts `digitrec review`
+on loopback in its own process, and walks the fields with the keyboard as a person would: Enter,
 typed numbers, "-" and "x" in turn. The page itself times each field, from the keydown
 event to its `digitrec:shown` event (the decision saved on the server and the next
 picture drawn), so the browser driver's own overhead is not counted. Prints the median,
@@ -49,7 +50,7 @@ def write_results(cells: list[Path], folder: Path) -> Path:
 
     out, _ = open_results(folder / "rows.jsonl")
     for i, cell in enumerate(cells):
-        out.write(Row(str(cell), str(i % 97), 0.5 * i / len(cells), model="bench"))
+        out.write(Row(str(cell), str(i % 97), 0.5 * i / len(cells), model="shipped:reader"))
     out.close()
     return folder / "rows.jsonl"
 

@@ -114,6 +114,7 @@ def _serve_review(session, host: str, port: int, api_key: str | None, api_key_fi
         err.print(
             f"[bold yellow]warning:[/] reviewing on {host}, not loopback: anyone who can reach it sees the pictures"
         )
+    session.load_models()  # before the port: no stall in the middle of the review
     app = create_review_app(session, key)
     claim = claim_port(host, port)
     try:

@@ -32,7 +32,7 @@ class ReviewSession:
     calibration: CalibrationTable | None = None
     precision: float | None = None  # what the bar was chosen for, if it was
     refused: set[int] = field(default_factory=set)  # rows whose picture was refused
-    _reader: object = None  # the rows' model, loaded on the first details asked for
+    _readers: dict = field(default_factory=dict)  # model name -> its Recognizer, or None if it cannot load here
     _reader_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -110,12 +110,19 @@ class ReviewSession:
         from digitrec.errors import DigitrecError
         from digitrec.recognizer import Recognizer
 
-        if self._reader is None:
+        if model not in self._readers:
             try:
-                self._reader = Recognizer.load(None if model == "shipped:reader" else model)
+                self._readers[model] = Recognizer.load(None if model == "shipped:reader" else model)
             except (DigitrecError, OSError):
-                self._reader = False  # asked once: the page shows the reading alone
-        return self._reader or None
+                self._readers[model] = None  # asked once: the page shows the reading alone
+        return self._readers[model]
+
+    def load_models(self) -> None:
+        """Load the rows' models now, before serving: loading one later (PyTorch's import
+        among it) held the server for about a second, in the middle of a person's work."""
+        with self._reader_lock:
+            for model in sorted({r.model for r in self.queue.rows}):
+                self._load_reader(model)
 
     def state(self) -> dict:
         counts = self.queue.counts()

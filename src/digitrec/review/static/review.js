@@ -98,7 +98,9 @@ function fetchAhead() {
 }
 
 async function refill() {
-  let url = "/api/review/queue?start=0&count=100";
+  // The server's queue is what is still undecided, least sure first: the fields this page
+  // holds ahead of the one shown are its head, so ask for what comes after them.
+  let url = `/api/review/queue?start=${Math.max(0, queue.length - position)}&count=100`;
   if (listing.kind === "number") url = `/api/review/rows?number=${encodeURIComponent(listing.number)}&start=${fetched}&count=100`;
   if (listing.kind === "accepted") url = `/api/review/rows?start=${fetched}&count=100`;
   const response = await api(url);
