@@ -13,7 +13,7 @@ from PIL import Image
 from digitrec.batch.output import open_results
 from digitrec.batch.rows import Row
 from digitrec.review.app import create_review_app
-from digitrec.review.journal import ReviewJournal
+from digitrec.review.journal import ReviewError, ReviewJournal
 from digitrec.review.session import ReviewSession, start_review
 
 
@@ -195,4 +195,81 @@ def test_a_huge_decision_body_is_refused_unread(client):
     r = c.post("/api/review/decide", content=b'{"id": 0, "action": "accept", "number": "' + b"1" * 10_000 + b'"}',
                headers={"content-type": "application/json"})  # fmt: skip
     assert r.status_code == 413 and "at most 4,096 bytes" in r.json()["error"]
-    assert c.post("/api/review/decide", content=b"not json").status_code == 422
+    json_type = {"content-type": "application/json"}
+    assert c.post("/api/review/decide", content=b"not json", headers=json_type).status_code == 422
+
+    def streamed():  # no Content-Length: the cap holds while reading
+        yield b'{"id": 0, "action": "accept", "number": "'
+        for _ in range(10):
+            yield b"1" * 1000
+        yield b'"}'
+
+    r = c.post("/api/review/decide", content=streamed(), headers=json_type)
+    assert r.status_code == 413
+
+
+def test_only_the_review_page_can_decide(archive):
+    session = start_review(archive, [archive.parent / "scans"], bar=0.5)
+    try:
+        with TestClient(create_review_app(session, hosts=["testserver"])) as c:
+            body = '{"id": 0, "action": "accept"}'
+            assert c.post("/api/review/decide", content=body, headers={"content-type": "text/plain"}).status_code == 415
+            for headers in ({"origin": "http://evil.example"}, {"sec-fetch-site": "cross-site"}):
+                r = c.post("/api/review/decide", content=body, headers={"content-type": "application/json", **headers})
+                assert r.status_code == 403, headers
+            assert c.get("/api/review/state", headers={"host": "evil.example"}).status_code == 400  # DNS rebinding
+            assert archive.with_name("rows.jsonl.review.jsonl").read_text() == ""
+            same = {"content-type": "application/json", "origin": "http://testserver", "sec-fetch-site": "same-origin"}
+            assert c.post("/api/review/decide", json={"id": 4, "action": "accept"}, headers=same).status_code == 200
+    finally:
+        session.close()
+
+
+def test_a_bar_given_by_hand_promises_no_precision(archive, tmp_path):
+    from digitrec.fileio import atomic_write_json
+    from digitrec.review.calibration import CalibrationTable
+
+    table = CalibrationTable.from_pairs("t", [(0.9, True), (0.2, False)], fields=2)
+    atomic_write_json(tmp_path / "c.json", table.to_dict())
+    session = start_review(archive, [tmp_path], bar=0.2, calibration=tmp_path / "c.json")
+    try:
+        assert session.state()["precision"] is None and session.state()["bar"] == 0.2
+    finally:
+        session.close()
+
+
+def test_what_a_person_accepted_stays_accepted_and_a_failed_picture_cannot_be(tmp_path):
+    from digitrec.review.queue import ReviewQueue
+
+    out, _ = open_results(tmp_path / "rows.jsonl")
+    out.write(Row("a.png", "17", 0.2, model="m"))
+    out.write(Row("b.png", "", 0.0, error="cannot decode b.png", model="m"))
+    out.close()
+    session = start_review(tmp_path / "rows.jsonl", [tmp_path], bar=0.5)
+    try:
+        with pytest.raises(ReviewError, match="no reading to accept"):
+            session.decide(1, "accept")
+        session.decide(0, "accept")
+        session.decide(1, "no-number", "123")  # a mark carries no number, whatever is sent
+        decisions = dict(session.queue.decisions)
+    finally:
+        session.close()
+    assert decisions["b.png"].number == ""
+    rewritten = [Row("a.png", "71", 0.2, model="m"), Row("b.png", "", 0.0, model="m")]  # predict run again
+    final = ReviewQueue(rewritten, decisions, 0.5).final(rewritten[0])
+    assert (final.number, final.source) == ("17", "reader, accepted")
+
+
+def test_the_export_never_overwrites_the_results_and_keeps_labels_digits(tmp_path, monkeypatch):
+    from digitrec.review.export import export_corrections, export_results
+    from digitrec.review.journal import Decision
+    from digitrec.review.queue import ReviewQueue
+
+    monkeypatch.chdir(tmp_path)
+    rows = [Row("a.png", "12 34", 0.2, model="m"), Row("b.png", "5", 0.2, model="m")]
+    decisions = {r.path: Decision(r.path, "accept", r.number) for r in rows}
+    queue = ReviewQueue(rows, decisions, 0.5, tmp_path / "rows.jsonl")
+    with pytest.raises(ReviewError, match="is the results file under review"):
+        export_results(queue, tmp_path / "rows.jsonl")
+    assert export_corrections(queue, tmp_path / "corrections") == 1  # "12 34" is no label
+    assert (tmp_path / "corrections" / "labels.csv").read_text().splitlines()[1].endswith("b.png,5")

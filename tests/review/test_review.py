@@ -110,6 +110,8 @@ def test_a_long_calibration_keeps_exact_counts_at_fewer_bars():
     pairs = [(c, rng.random() < c) for c in (rng.random() for _ in range(5000))]
     table = CalibrationTable.from_pairs("t", pairs, fields=5000)
     assert len(table.points) <= 401 and table.points[-1][1] == 5000  # the lowest bar accepts every answer
+    for bar, answered, right in table.points:  # each kept bar's counts are exact
+        assert answered == sum(c >= bar for c, _ in pairs) and right == sum(ok for c, ok in pairs if c >= bar)
     for p in (0.9, 0.95, 0.99):
         assert table.bar(p) >= bar_for_precision(pairs, p)  # never looser than the exact bar
         _share, precision = table.at(table.bar(p))

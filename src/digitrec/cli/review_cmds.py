@@ -115,7 +115,8 @@ def _serve_review(session, host: str, port: int, api_key: str | None, api_key_fi
             f"[bold yellow]warning:[/] reviewing on {host}, not loopback: anyone who can reach it sees the pictures"
         )
     session.load_models()  # before the port: no stall in the middle of the review
-    app = create_review_app(session, key)
+    hosts = None if host in ("0.0.0.0", "::") else [host, "localhost", "127.0.0.1", "[::1]"]  # any name: no check
+    app = create_review_app(session, key, hosts)
     claim = claim_port(host, port)
     try:
         s = session.state()

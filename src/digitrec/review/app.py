@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from digitrec import __version__
 from digitrec.review.journal import ACTIONS, ReviewError
@@ -86,6 +87,9 @@ def details(request: Request, index: int) -> Response:
 @api.post("/decide")
 async def decide(request: Request) -> Response:
     """Keep one decision (durably, before answering) and return the new counts."""
+    refused = not_from_the_page(request)
+    if refused is not None:
+        return refused
     body = await small_body(request)
     if isinstance(body, Response):
         return body
@@ -104,6 +108,22 @@ async def decide(request: Request) -> Response:
     return JSONResponse(answer)
 
 
+def not_from_the_page(request: Request) -> Response | None:
+    """A decision comes from the review page itself, as JSON: another site's page in the
+    person's browser could otherwise post a form or a `text/plain` body here (no key is
+    needed on loopback). Browsers say where a request comes from (Sec-Fetch-Site, Origin)."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        return JSONResponse({"error": "a decision is sent as application/json"}, status_code=415)
+    site = request.headers.get("sec-fetch-site")
+    origin = request.headers.get("origin")
+    host = request.headers.get("host", "")
+    if (site is not None and site not in ("same-origin", "none")) or (
+        origin is not None and origin.split("://", 1)[-1] != host
+    ):
+        return JSONResponse({"error": "a decision comes from the review page, not another site"}, status_code=403)
+    return None
+
+
 async def small_body(request: Request) -> bytes | Response:
     """The request's body, or a 413 past MAX_DECISION_BYTES (a decision is a few dozen
     bytes: a larger body is a mistake or an attack, and is not read further)."""
@@ -119,7 +139,9 @@ async def small_body(request: Request) -> bytes | Response:
     return b"".join(chunks)
 
 
-def create_review_app(session: ReviewSession, api_key: str | None = None) -> FastAPI:
+def create_review_app(session: ReviewSession, api_key: str | None = None, hosts: list[str] | None = None) -> FastAPI:
+    """The review app; `hosts`: the Host headers it answers (the address it listens on),
+    so that a page of another site that rebinds its DNS name to loopback gets nothing."""
     app = FastAPI(title="digitrec review", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.session = session
     app.include_router(api)
@@ -130,4 +152,6 @@ def create_review_app(session: ReviewSession, api_key: str | None = None) -> Fas
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(SecurityMiddleware, api_key=api_key)
+    if hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
     return app

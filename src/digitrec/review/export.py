@@ -9,10 +9,10 @@ from pathlib import Path
 
 from digitrec.batch.output import output_format, spreadsheet_safe
 from digitrec.fileio import atomic_write_bytes, atomic_write_text
-from digitrec.review.journal import ACCEPT, CORRECT
+from digitrec.review.journal import ACCEPT, CORRECT, ReviewError
 from digitrec.review.queue import ReviewQueue
 
-EXPORT_COLUMNS = ("path", "number", "source", "confidence", "model", "error")
+EXPORT_COLUMNS = ("path", "number", "source", "confidence", "model", "error", "warning")
 
 
 def export_results(queue: ReviewQueue, out: Path) -> int:
@@ -29,9 +29,12 @@ def export_results(queue: ReviewQueue, out: Path) -> int:
                 "confidence": row.confidence,
                 "model": row.model,
                 "error": row.error,
+                "warning": row.warning,
             }
         )
     kind = output_format(out)
+    if queue.results is not None and out.resolve() == queue.results.resolve():
+        raise ReviewError(f"--export {out} is the results file under review: name another file")
     if kind == "parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -63,7 +66,7 @@ def export_corrections(queue: ReviewQueue, folder: Path) -> int:
         if decision is None or decision.action not in (ACCEPT, CORRECT):
             continue
         number = queue.final(row).number
-        if number:
+        if number.isdigit():  # a label is digits: a row of several numbers ("12 34") is left out
             lines.append((str(Path(row.path).resolve()), number))
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")

@@ -77,7 +77,11 @@ class ReviewJournal:
                 f"{self.results} is being reviewed by another process (pid {e.holder}); "
                 "close that review first, or wait for it to end"
             ) from None
-        decisions, keep = self._read()
+        try:
+            decisions, keep = self._read()
+        except BaseException:
+            self.close()
+            raise
         fh = open(self.path, "r+b" if self.path.exists() else "wb")  # noqa: SIM115 - appended to until close()
         fh.truncate(keep)  # a partial last line: a decision that was never acknowledged
         fh.seek(keep)

@@ -28,13 +28,13 @@ class Final:
 class ReviewQueue:
     """The rows of one results file, the decisions made on them, and the bar."""
 
-    def __init__(self, rows: list[Row], decisions: dict[str, Decision], bar: float):
-        self.rows, self.decisions, self.bar = rows, decisions, bar
+    def __init__(self, rows: list[Row], decisions: dict[str, Decision], bar: float, results: Path | None = None):
+        self.rows, self.decisions, self.bar, self.results = rows, decisions, bar, results
         self.position = {r.path: i for i, r in enumerate(rows)}  # a row's index: its id on the page
 
     @classmethod
     def load(cls, results: Path, decisions: dict[str, Decision], bar: float) -> ReviewQueue:
-        return cls(read_results(results), decisions, bar)
+        return cls(read_results(results), decisions, bar, results)
 
     def sure(self, row: Row) -> bool:
         """Accepted without review: a number read at or above the bar. A picture read as
@@ -50,9 +50,9 @@ class ReviewQueue:
     def final(self, row: Row) -> Final:
         decision = self.decisions.get(row.path)
         if decision is not None:
+            # What the person accepted, as journalled: not what the file may say by now.
             source = BY_READER_ACCEPTED if decision.action == ACCEPT else BY_PERSON
-            number = row.number if decision.action == ACCEPT else decision.number
-            return Final(row, number if decision.action in (ACCEPT, CORRECT) else "", source, decision)
+            return Final(row, decision.number if decision.action in (ACCEPT, CORRECT) else "", source, decision)
         return Final(row, row.number, BY_READER if self.sure(row) else NOT_REVIEWED, None)
 
     def counts(self) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from PIL import Image, UnidentifiedImageError
 
 from digitrec.batch.rows import Row
 from digitrec.review.calibration import CalibrationTable
-from digitrec.review.journal import Decision, ReviewJournal
+from digitrec.review.journal import Decision, ReviewError, ReviewJournal
 from digitrec.review.queue import ReviewQueue
 
 MAX_PICTURE_BYTES = 10 * 1024 * 1024  # as `serve`'s default upload limit
@@ -34,6 +35,7 @@ class ReviewSession:
     refused: set[int] = field(default_factory=set)  # rows whose picture was refused
     _readers: dict = field(default_factory=dict)  # model name -> its Recognizer, or None if it cannot load here
     _reader_lock: threading.Lock = field(default_factory=threading.Lock)
+    _decision_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def open(
@@ -44,6 +46,12 @@ class ReviewSession:
         calibration: CalibrationTable | None = None,
         precision: float | None = None,
     ) -> ReviewSession:
+        partial = results.with_name(results.name + ".partial.jsonl")
+        if partial.exists():
+            raise ReviewError(
+                f"{results} is unfinished ({partial.name} holds rows not merged yet): "
+                f"finish it first with `digitrec predict ... --out {results}`"
+            )
         journal = ReviewJournal(results)
         decisions = journal.open()
         try:
@@ -62,9 +70,18 @@ class ReviewSession:
         return self.queue.rows[index]
 
     def decide(self, index: int, action: str, number: str = "") -> Decision:
+        """Keep a decision on row `index`: `accept` keeps what was read, `correct` the
+        number typed, `no-number` and `unreadable` no number at all."""
         row = self.row(index)
-        decision = self.journal.record(Decision(row.path, action, row.number if action == "accept" else number))
-        self.queue.decisions[row.path] = decision
+        if action == "accept" and (row.error or not row.number):
+            raise ReviewError(f"{Path(row.path).name} has no reading to accept: type its number, or mark it")
+        if action == "accept":
+            number = row.number
+        elif action != "correct":
+            number = ""
+        with self._decision_lock:  # the journal's order and the queue's are the same order
+            decision = self.journal.record(Decision(row.path, action, number))
+            self.queue.decisions[row.path] = decision
         return decision
 
     def picture(self, index: int) -> tuple[bytes, str]:
@@ -85,10 +102,10 @@ class ReviewSession:
         if os.path.getsize(real) > MAX_PICTURE_BYTES:
             raise PictureRefused("too large")
         data = real.read_bytes()
-        try:
-            with Image.open(real) as im:
+        try:  # the bytes that are sent are the bytes checked
+            with Image.open(io.BytesIO(data)) as im:
                 kind = PICTURE_TYPES.get(im.format or "")
-        except (UnidentifiedImageError, OSError):
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
             kind = None
         if kind is None:
             raise PictureRefused("not a picture")
@@ -173,7 +190,6 @@ def start_review(
     import math
 
     from digitrec.review.calibration import calibration_of_model, load_calibration
-    from digitrec.review.journal import ReviewError
 
     if not results.is_file():
         raise ReviewError(f"{results} is not a results file (write one with `digitrec predict ... --out {results}`)")
@@ -183,6 +199,7 @@ def start_review(
         table = load_calibration(calibration) if calibration is not None else None
         if table is None and len(models) == 1:
             table = calibration_of_model(models[0])
+        bar_from_table = bar is None  # a bar given by hand promises no precision
         if bar is None:
             if table is None:
                 raise ReviewError(
@@ -193,7 +210,7 @@ def start_review(
             if math.isinf(bar):
                 raise ReviewError(f"no confidence reaches {precision:.1%} precision on {table.name}; ask for less")
         session.queue.bar, session.calibration = bar, table
-        session.precision = precision if table is not None else None
+        session.precision = precision if table is not None and bar_from_table else None
     except BaseException:
         session.close()
         raise

@@ -23,7 +23,8 @@ const shot = document.getElementById("shot");
 const alternatives = document.getElementById("alternatives");
 const SHOWN_ALTERNATIVE = 0.05; // a digit's second guess is shown when at least this likely
 const seen = new Set(); // ids ever queued: a refill brings no row twice
-let busy = false; // a decision is being saved
+let busy = false; // from a key that decides until the next field is on screen: keys meanwhile are ignored
+let current = null; // the row on screen: what a key decides (never one not yet shown)
 // What is being walked: the queue (least sure first, shrinking as decisions are made), or
 // rows to look at again: those read as a number, or those accepted without review.
 let listing = { kind: "queue" };
@@ -45,7 +46,13 @@ async function api(path, init = {}) {
 
 function pictureOf(id) {
   if (!pictures.has(id)) {
-    pictures.set(id, api(`/api/review/picture/${id}`).then(async (r) => (r.ok ? URL.createObjectURL(await r.blob()) : null)));
+    const url = api(`/api/review/picture/${id}`)
+      .then(async (r) => (r.ok ? URL.createObjectURL(await r.blob()) : null))
+      .catch(() => {
+        pictures.delete(id); // the server was away: ask again next time
+        return null;
+      });
+    pictures.set(id, url);
   }
   return pictures.get(id);
 }
@@ -143,6 +150,8 @@ function showCounts(s) {
 async function show() {
   if (position >= queue.length - REFILL_BELOW) await refill();
   if (position >= queue.length) {
+    current = null;
+    busy = false;
     field.hidden = true;
     finished.hidden = false;
     document.getElementById("finished-text").textContent =
@@ -164,6 +173,8 @@ async function show() {
   typed.value = "";
   typed.focus();
   fetchAhead();
+  current = item;
+  busy = false;
   done();
   decorate(item); // not awaited: the field is on screen, and typing, at once
 }
@@ -194,10 +205,10 @@ function done() {
 }
 
 async function decide(action, number = "") {
-  if (busy || position >= queue.length) return;
+  if (busy || current === null) return;
   busy = true;
   document.body.dataset.state = "saving";
-  const item = queue[position];
+  const item = current;
   try {
     const response = await api("/api/review/decide", {
       method: "POST",
@@ -209,18 +220,21 @@ async function decide(action, number = "") {
     item.decision = answer.decision;
     showCounts(answer);
     statusLine.textContent = "";
-    position += 1;
+    position = queue.indexOf(item) + 1;
   } catch (err) {
     statusLine.textContent = "not saved: " + err.message;
     busy = false;
     done();
     return;
   }
-  busy = false; // before the next field shows: a key pressed the moment it appears counts
-  await show();
+  await show(); // ends `busy` when the next field is on screen
 }
 
 typed.addEventListener("keydown", (e) => {
+  if (busy) {
+    e.preventDefault(); // the field on screen is being left: a key now would land on the wrong one
+    return;
+  }
   if (e.key === "Enter") {
     e.preventDefault();
     const text = typed.value.trim();
@@ -233,6 +247,7 @@ typed.addEventListener("keydown", (e) => {
     decide("unreadable");
   } else if (e.key === "Backspace" && !typed.value && position > 0) {
     e.preventDefault();
+    busy = true;
     position -= 1;
     show();
   } else if (e.key.length === 1 && !/[0-9]/.test(e.key) && !e.ctrlKey && !e.metaKey) {
