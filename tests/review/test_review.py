@@ -121,9 +121,10 @@ def test_a_long_calibration_keeps_exact_counts_at_fewer_bars():
 def test_a_broken_calibration_file_is_named(tmp_path):
     from digitrec.review.calibration import load_calibration
 
-    (tmp_path / "c.json").write_text('{"name": "x", "fields": 10, "points": [[0.9, 20, 5]]}')
-    with pytest.raises(CalibrationError, match=r"c\.json is not a calibration table"):
-        load_calibration(tmp_path / "c.json")
+    for points in ("[[0.9, 20, 5]]", "[[0.5, 5, 5], [0.9, 8, 8]]"):  # more than measured; bars not descending
+        (tmp_path / "c.json").write_text(f'{{"name": "x", "fields": 10, "points": {points}}}')
+        with pytest.raises(CalibrationError, match=r"c\.json is not a calibration table"):
+            load_calibration(tmp_path / "c.json")
 
 
 def test_the_bar_splits_the_rows_and_the_least_sure_come_first(results):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from digitrec.errors import DigitrecError
@@ -89,7 +90,9 @@ class CalibrationTable:
             table = cls(str(d["name"]), int(d["fields"]), points)
         except (KeyError, TypeError, ValueError) as e:
             raise CalibrationError(f"{where} is not a calibration table ({e})") from None
-        if any(not 0 <= r <= s <= table.fields for _, s, r in points):
+        if any(not 0 <= r <= s <= table.fields for _, s, r in points) or any(
+            b1 <= b2 or s1 > s2 or r1 > r2 for (b1, s1, r1), (b2, s2, r2) in pairwise(points)
+        ):
             raise CalibrationError(f"{where} is not a calibration table (its counts do not add up)")
         return table
 

@@ -82,10 +82,17 @@ class ReviewJournal:
         except BaseException:
             self.close()
             raise
-        fh = open(self.path, "r+b" if self.path.exists() else "wb")  # noqa: SIM115 - appended to until close()
+        created = not self.path.exists()
+        fh = open(self.path, "r+b" if not created else "wb")  # noqa: SIM115 - appended to until close()
         fh.truncate(keep)  # a partial last line: a decision that was never acknowledged
         fh.seek(keep)
         self._fh = fh
+        if created:  # the new file's name is on the disk too, not only its lines
+            folder = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
         return decisions
 
     def _read(self) -> tuple[dict[str, Decision], int]:
