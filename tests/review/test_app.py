@@ -273,3 +273,22 @@ def test_the_export_never_overwrites_the_results_and_keeps_labels_digits(tmp_pat
         export_results(queue, tmp_path / "rows.jsonl")
     assert export_corrections(queue, tmp_path / "corrections") == 1  # "12 34" is no label
     assert (tmp_path / "corrections" / "labels.csv").read_text().splitlines()[1].endswith("b.png,5")
+
+
+def test_lists_are_paged_by_key_so_deciding_rows_skips_none(tmp_path):
+    results = write_archive(tmp_path, n=240)  # all at or above a bar of 0: all accepted
+    session = start_review(results, [tmp_path], bar=0.0)
+    try:
+        with TestClient(create_review_app(session)) as c:
+            first = c.get("/api/review/rows", params={"count": 100}).json()
+            for item in first[:80]:  # reopened and decided: they leave the accepted list
+                c.post("/api/review/decide", json={"id": item["id"], "action": "correct", "number": "1"})
+            last = first[-1]
+            after = {"after_confidence": last["confidence"], "after_id": last["id"], "count": 100}
+            second = c.get("/api/review/rows", params=after).json()
+            assert [r["id"] for r in second] == list(range(100, 200)), "no row skipped, none twice"
+            ones = c.get("/api/review/rows", params={"number": "1", "count": 50}).json()
+            more = c.get("/api/review/rows", params={"number": "1", "after_id": ones[-1]["id"], "count": 50}).json()
+            assert [r["id"] for r in ones + more] == list(range(80))
+    finally:
+        session.close()

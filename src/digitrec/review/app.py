@@ -43,18 +43,31 @@ def state(request: Request) -> dict[str, Any]:
 
 
 @api.get("/queue")
-def queue(request: Request, start: int = 0, count: int = 50) -> list[dict[str, Any]]:
-    """The rows left to review from `start`, least sure first."""
-    return session_of(request).items(max(0, start), max(0, min(count, MAX_ITEMS)))
+def queue(
+    request: Request, after_confidence: float | None = None, after_id: int | None = None, count: int = 50
+) -> list[dict[str, Any]]:
+    """The rows left to review, least sure first, after the row (confidence, id) given."""
+    return session_of(request).items(cursor(after_confidence, after_id), max(0, min(count, MAX_ITEMS)))
+
+
+def cursor(after_confidence: float | None, after_id: int | None) -> tuple[float, int] | None:
+    return None if after_id is None else (after_confidence or 0.0, after_id)
 
 
 @api.get("/rows")
-def rows(request: Request, number: str | None = None, start: int = 0, count: int = 50) -> list[dict[str, Any]]:
+def rows(
+    request: Request,
+    number: str | None = None,
+    after_confidence: float | None = None,
+    after_id: int | None = None,
+    count: int = 50,
+) -> list[dict[str, Any]]:
     """Rows to look at again: those now read as `number`, or without it the rows accepted
     without review, least sure first; any of them can be decided again."""
     if number is not None and not (number == "" or (number.isascii() and number.isdigit())):
         return JSONResponse({"error": f"a number is digits only, not {number!r}"}, status_code=422)
-    return session_of(request).browse(number, max(0, start), max(0, min(count, MAX_ITEMS)))
+    after = cursor(after_confidence, after_id)
+    return session_of(request).browse(number, after, max(0, min(count, MAX_ITEMS)))
 
 
 @api.get("/picture/{index}")

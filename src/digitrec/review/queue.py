@@ -45,7 +45,11 @@ class ReviewQueue:
         """Rows below the bar (failed pictures included) that no one has decided yet,
         least sure first."""
         left = [r for r in self.rows if not self.sure(r) and r.path not in self.decisions]
-        return sorted(left, key=lambda r: (r.confidence, r.path))
+        return sorted(left, key=self.order)
+
+    def order(self, row: Row) -> tuple[float, int]:
+        """Least sure first, then as the results file lists them: the key a page pages by."""
+        return (row.confidence, self.position[row.path])
 
     def final(self, row: Row) -> Final:
         decision = self.decisions.get(row.path)

@@ -155,20 +155,35 @@ class ReviewSession:
             "refused": len(self.refused),
         }
 
-    def items(self, start: int, count: int) -> list[dict]:
-        """The to-review queue from `start`, least sure first; each row by its index."""
-        return [self._item(r) for r in self.queue.to_review()[start : start + count]]
+    def items(self, after: tuple[float, int] | None, count: int) -> list[dict]:
+        """The to-review queue, least sure first, after the row whose key (confidence,
+        index) is `after`: paged by key, not by offset, since the queue shrinks as rows are
+        decided."""
+        rows = self.queue.to_review()
+        return [self._item(r) for r in self._after(rows, after, self.queue.order)[:count]]
 
-    def browse(self, number: str | None, start: int, count: int) -> list[dict]:
+    def browse(self, number: str | None, after: tuple[float, int] | None, count: int) -> list[dict]:
         """Rows to look at again: those whose number is now `number` (read so, or decided
         so), to spot a systematic error; or with None the rows accepted without review,
-        the least sure first. Each with the decision already made on it, if any."""
+        the least sure first. Each with the decision already made on it, if any; paged by
+        key, as `items`."""
         if number is None:
-            rows = sorted((r for r in self.queue.rows if self.queue.sure(r) and r.path not in self.queue.decisions),
-                          key=lambda r: (r.confidence, r.path))  # fmt: skip
-        else:
-            rows = [r for r in self.queue.rows if self.queue.final(r).number == number]
-        return [self._item(r) for r in rows[start : start + count]]
+            rows = sorted(
+                (r for r in self.queue.rows if self.queue.sure(r) and r.path not in self.queue.decisions),
+                key=self.queue.order,
+            )
+            return [self._item(r) for r in self._after(rows, after, self.queue.order)[:count]]
+
+        def by_index(r: Row) -> tuple[float, int]:
+            return (0.0, self.queue.position[r.path])
+
+        rows = [r for r in self.queue.rows if self.queue.final(r).number == number]
+        after = None if after is None else (0.0, after[1])  # this list is in the file's order
+        return [self._item(r) for r in self._after(rows, after, by_index)[:count]]
+
+    @staticmethod
+    def _after(rows: list[Row], after: tuple[float, int] | None, key) -> list[Row]:
+        return rows if after is None else [r for r in rows if key(r) > after]
 
     def _item(self, row: Row) -> dict:
         name = Path(row.path).name

@@ -28,7 +28,6 @@ let current = null; // the row on screen: what a key decides (never one not yet 
 // What is being walked: the queue (least sure first, shrinking as decisions are made), or
 // rows to look at again: those read as a number, or those accepted without review.
 let listing = { kind: "queue" };
-let fetched = 0; // rows of a browse listing fetched so far (it does not shrink)
 
 async function api(path, init = {}) {
   const key = sessionStorage.getItem("digitrec-api-key");
@@ -104,15 +103,18 @@ function fetchAhead() {
   }
 }
 
+// Lists are paged by the key of the last row held (confidence, id), not by an offset:
+// they shrink as rows are decided, and an offset would skip rows.
 async function refill() {
-  // The server's queue is what is still undecided, least sure first: the fields this page
-  // holds ahead of the one shown are its head, so ask for what comes after them.
-  let url = `/api/review/queue?start=${Math.max(0, queue.length - position)}&count=100`;
-  if (listing.kind === "number") url = `/api/review/rows?number=${encodeURIComponent(listing.number)}&start=${fetched}&count=100`;
-  if (listing.kind === "accepted") url = `/api/review/rows?start=${fetched}&count=100`;
+  const asked = listing;
+  const last = queue[queue.length - 1];
+  const after = last ? `&after_confidence=${last.confidence}&after_id=${last.id}` : "";
+  let url = `/api/review/queue?count=100${after}`;
+  if (listing.kind === "number") url = `/api/review/rows?number=${encodeURIComponent(listing.number)}&count=100${after}`;
+  if (listing.kind === "accepted") url = `/api/review/rows?count=100${after}`;
   const response = await api(url);
   const more = response.ok ? await response.json() : [];
-  fetched += more.length;
+  if (asked !== listing) return; // the person switched lists meanwhile
   for (const item of more) if (!seen.has(item.id)) { seen.add(item.id); queue.push(item); }
 }
 
@@ -121,7 +123,6 @@ async function walk(next) {
   listing = next;
   queue = [];
   position = 0;
-  fetched = 0;
   seen.clear();
   document.getElementById("back-to-queue").hidden = next.kind === "queue";
   document.getElementById("mode").textContent =
