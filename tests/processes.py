@@ -1,14 +1,23 @@
 """Processes a test started, found through /proc (Linux): to check that none outlives
-its parent, and to kill every one of them whatever happens."""
+its parent, and to kill every one of them whatever happens; and a free port for the
+servers among them."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (the kernel's choice)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def children(pid: int) -> set[int]:

@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 
 import pytest
 
 from tests.e2e.conftest import SCREENSHOTS
-from tests.processes import reap
+from tests.processes import free_port, reap
 from tests.review.test_app import write_archive
 
 pytestmark = pytest.mark.browser
@@ -21,16 +20,11 @@ pytestmark = pytest.mark.browser
 FIELDS = 50
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_review(results, port: int) -> subprocess.Popen:
-    """`digitrec review` on `results`, returned once it says where to open it (it listens)."""
+def start_review_server(results, port: int, bar: float = 0.99) -> subprocess.Popen:
+    """`digitrec review` on `results` (its folder under review), returned once it says
+    where to open it (it listens)."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "digitrec", "review", str(results), "--bar", "0.99", "--port", str(port),
+        [sys.executable, "-m", "digitrec", "review", str(results), "--bar", str(bar), "--port", str(port),
          "--root", str(results.parent)],
         stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
@@ -74,7 +68,7 @@ def test_review_by_keyboard_survives_a_killed_server_and_exports_every_decision(
     port = free_port()
     context = browser.new_context(viewport={"width": 1000, "height": 800})
     page = context.new_page()
-    server = start_review(results, port)
+    server = start_review_server(results, port)
     try:
         review_fields(page, port, 0, FIELDS // 2)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -83,7 +77,7 @@ def test_review_by_keyboard_survives_a_killed_server_and_exports_every_decision(
         server.wait(timeout=30)
         journal = results.with_name("rows.jsonl.review.jsonl").read_text().splitlines()
         assert len(journal) == FIELDS // 2, "every decision answered before the kill is in the journal"
-        server = start_review(results, port)  # the page picks up where the person stopped
+        server = start_review_server(results, port)  # the page picks up where the person stopped
         review_fields(page, port, FIELDS // 2, FIELDS)
         assert page.locator("#finished").is_visible()
     finally:
@@ -109,16 +103,9 @@ def test_an_accepted_row_can_be_reopened_and_corrected_from_the_page(browser, tm
 
     results = write_archive(tmp_path, n=4)  # confidences 0, 0.225, 0.45, 0.675: one above 0.5
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "digitrec", "review", str(results), "--bar", "0.5", "--port", str(port),
-         "--root", str(tmp_path)],
-        stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )  # fmt: skip
+    server = start_review_server(results, port, bar=0.5)
     context = browser.new_context()
     try:
-        for line in server.stderr:
-            if "open http://" in line:
-                break
         page = context.new_page()
         page.goto(f"http://127.0.0.1:{port}/")
         body = page.locator("body")

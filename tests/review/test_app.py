@@ -4,6 +4,7 @@ folders under review, and keeps each decision before it answers."""
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -47,6 +48,17 @@ def archive(tmp_path):
     return results
 
 
+@contextmanager
+def served(results, roots, bar: float, **app_options):
+    """The review app of `results` in a test client; its session closed after."""
+    session = start_review(results, roots, bar=bar)
+    try:
+        with TestClient(create_review_app(session, **app_options)) as c:
+            yield c
+    finally:
+        session.close()
+
+
 @pytest.fixture
 def client(archive):
     session = start_review(archive, [archive.parent / "scans", archive.parent / "scans-link"], bar=0.5)
@@ -70,13 +82,9 @@ def test_pictures_are_shown_only_from_inside_the_folders_under_review(client):
 def test_a_file_that_is_not_a_picture_is_not_served(tmp_path):
     results = write_archive(tmp_path, n=1)
     (tmp_path / "scans" / "0.png").write_text("#!/bin/sh\necho not a picture")
-    session = start_review(results, [tmp_path], bar=0.5)
-    try:
-        with TestClient(create_review_app(session)) as c:
-            r = c.get("/api/review/picture/0")
-        assert r.status_code == 403 and "not a picture" in r.json()["error"]
-    finally:
-        session.close()
+    with served(results, [tmp_path], bar=0.5) as c:
+        r = c.get("/api/review/picture/0")
+    assert r.status_code == 403 and "not a picture" in r.json()["error"]
 
 
 def test_the_queue_is_least_sure_first_and_a_decision_is_kept_before_the_answer(client, archive):
@@ -109,15 +117,11 @@ def test_a_bad_decision_is_refused_and_nothing_is_written(client, archive, body,
 
 
 def test_every_answer_carries_the_security_headers_and_the_api_key_is_required(archive):
-    session = start_review(archive, [archive.parent / "scans"], bar=0.5)
-    try:
-        with TestClient(create_review_app(session, api_key="k" * 16)) as c:
-            assert c.get("/api/review/state").status_code == 401
-            r = c.get("/api/review/state", headers={"X-API-Key": "k" * 16})
-            assert r.status_code == 200 and "default-src 'self'" in r.headers["content-security-policy"]
-            assert c.get("/").headers["x-frame-options"] == "DENY"
-    finally:
-        session.close()
+    with served(archive, [archive.parent / "scans"], bar=0.5, api_key="k" * 16) as c:
+        assert c.get("/api/review/state").status_code == 401
+        r = c.get("/api/review/state", headers={"X-API-Key": "k" * 16})
+        assert r.status_code == 200 and "default-src 'self'" in r.headers["content-security-policy"]
+        assert c.get("/").headers["x-frame-options"] == "DENY"
 
 
 def test_no_bar_and_no_calibration_is_refused_by_name(archive):
@@ -142,19 +146,15 @@ def test_a_second_session_on_one_file_is_refused(archive):
 
 def test_rows_can_be_browsed_by_reading_and_the_accepted_ones_reopened(tmp_path):
     results = write_archive(tmp_path, n=6)  # numbers 10..15, confidences 0 .. 0.75
-    session = start_review(results, [tmp_path], bar=0.5)
-    try:
-        with TestClient(create_review_app(session)) as c:
-            accepted = c.get("/api/review/rows").json()
-            assert [a["number"] for a in accepted] == ["14", "15"]  # at or above the bar, least sure first
-            c.post("/api/review/decide", json={"id": accepted[0]["id"], "action": "correct", "number": "11"})
-            read_as_11 = c.get("/api/review/rows", params={"number": "11"}).json()
-            assert sorted(r["number"] for r in read_as_11) == ["11", "14"]  # as read, and as decided
-            assert [r["decision"] for r in read_as_11 if r["number"] == "14"] == [{"action": "correct", "number": "11"}]
-            assert [a["number"] for a in c.get("/api/review/rows").json()] == ["15"]  # reopened: no longer accepted
-            assert c.get("/api/review/rows", params={"number": "1'"}).status_code == 422
-    finally:
-        session.close()
+    with served(results, [tmp_path], bar=0.5) as c:
+        accepted = c.get("/api/review/rows").json()
+        assert [a["number"] for a in accepted] == ["14", "15"]  # at or above the bar, least sure first
+        c.post("/api/review/decide", json={"id": accepted[0]["id"], "action": "correct", "number": "11"})
+        read_as_11 = c.get("/api/review/rows", params={"number": "11"}).json()
+        assert sorted(r["number"] for r in read_as_11) == ["11", "14"]  # as read, and as decided
+        assert [r["decision"] for r in read_as_11 if r["number"] == "14"] == [{"action": "correct", "number": "11"}]
+        assert [a["number"] for a in c.get("/api/review/rows").json()] == ["15"]  # reopened: no longer accepted
+        assert c.get("/api/review/rows", params={"number": "1'"}).status_code == 422
 
 
 def test_details_show_where_the_model_that_read_a_row_saw_its_digits(tmp_path):
@@ -165,29 +165,21 @@ def test_details_show_where_the_model_that_read_a_row_saw_its_digits(tmp_path):
     out, _ = open_results(tmp_path / "rows.jsonl")
     out.write(Row(str(pictures[0]), "0", 0.1, model="shipped:reader"))
     out.close()
-    session = start_review(tmp_path / "rows.jsonl", [tmp_path], bar=0.5)
-    try:
-        with TestClient(create_review_app(session)) as c:
-            found = c.get("/api/review/details/0").json()
-            w, h = Image.open(pictures[0]).size
-            assert (found["width"], found["height"]) == (w, h) and found["digits"]
-            for d in found["digits"]:
-                x, y, bw, bh = d["box"]
-                assert x >= 0 and y >= 0 and x + bw <= w and y + bh <= h, d["box"]
-                assert d["top3"][0][0] == d["digit"] and len(d["top3"]) == 3
-    finally:
-        session.close()
+    with served(tmp_path / "rows.jsonl", [tmp_path], bar=0.5) as c:
+        found = c.get("/api/review/details/0").json()
+        w, h = Image.open(pictures[0]).size
+        assert (found["width"], found["height"]) == (w, h) and found["digits"]
+        for d in found["digits"]:
+            x, y, bw, bh = d["box"]
+            assert x >= 0 and y >= 0 and x + bw <= w and y + bh <= h, d["box"]
+            assert d["top3"][0][0] == d["digit"] and len(d["top3"]) == 3
 
 
 def test_details_of_a_row_whose_model_is_not_here_say_so(tmp_path):
     results = write_archive(tmp_path, n=1)  # model "m": no such model on this machine
-    session = start_review(results, [tmp_path], bar=0.5)
-    try:
-        with TestClient(create_review_app(session)) as c:
-            r = c.get("/api/review/details/0")
-        assert r.status_code == 404 and "cannot be loaded here" in r.json()["error"]
-    finally:
-        session.close()
+    with served(results, [tmp_path], bar=0.5) as c:
+        r = c.get("/api/review/details/0")
+    assert r.status_code == 404 and "cannot be loaded here" in r.json()["error"]
 
 
 def test_a_huge_decision_body_is_refused_unread(client):
@@ -209,20 +201,16 @@ def test_a_huge_decision_body_is_refused_unread(client):
 
 
 def test_only_the_review_page_can_decide(archive):
-    session = start_review(archive, [archive.parent / "scans"], bar=0.5)
-    try:
-        with TestClient(create_review_app(session, hosts=["testserver"])) as c:
-            body = '{"id": 0, "action": "accept"}'
-            assert c.post("/api/review/decide", content=body, headers={"content-type": "text/plain"}).status_code == 415
-            for headers in ({"origin": "http://evil.example"}, {"sec-fetch-site": "cross-site"}):
-                r = c.post("/api/review/decide", content=body, headers={"content-type": "application/json", **headers})
-                assert r.status_code == 403, headers
-            assert c.get("/api/review/state", headers={"host": "evil.example"}).status_code == 400  # DNS rebinding
-            assert archive.with_name("rows.jsonl.review.jsonl").read_text() == ""
-            same = {"content-type": "application/json", "origin": "http://testserver", "sec-fetch-site": "same-origin"}
-            assert c.post("/api/review/decide", json={"id": 4, "action": "accept"}, headers=same).status_code == 200
-    finally:
-        session.close()
+    with served(archive, [archive.parent / "scans"], bar=0.5, hosts=["testserver"]) as c:
+        body = '{"id": 0, "action": "accept"}'
+        assert c.post("/api/review/decide", content=body, headers={"content-type": "text/plain"}).status_code == 415
+        for headers in ({"origin": "http://evil.example"}, {"sec-fetch-site": "cross-site"}):
+            r = c.post("/api/review/decide", content=body, headers={"content-type": "application/json", **headers})
+            assert r.status_code == 403, headers
+        assert c.get("/api/review/state", headers={"host": "evil.example"}).status_code == 400  # DNS rebinding
+        assert archive.with_name("rows.jsonl.review.jsonl").read_text() == ""
+        same = {"content-type": "application/json", "origin": "http://testserver", "sec-fetch-site": "same-origin"}
+        assert c.post("/api/review/decide", json={"id": 4, "action": "accept"}, headers=same).status_code == 200
 
 
 def test_a_bar_given_by_hand_promises_no_precision(archive, tmp_path):
@@ -277,18 +265,14 @@ def test_the_export_never_overwrites_the_results_and_keeps_labels_digits(tmp_pat
 
 def test_lists_are_paged_by_key_so_deciding_rows_skips_none(tmp_path):
     results = write_archive(tmp_path, n=240)  # all at or above a bar of 0: all accepted
-    session = start_review(results, [tmp_path], bar=0.0)
-    try:
-        with TestClient(create_review_app(session)) as c:
-            first = c.get("/api/review/rows", params={"count": 100}).json()
-            for item in first[:80]:  # reopened and decided: they leave the accepted list
-                c.post("/api/review/decide", json={"id": item["id"], "action": "correct", "number": "1"})
-            last = first[-1]
-            after = {"after_confidence": last["confidence"], "after_id": last["id"], "count": 100}
-            second = c.get("/api/review/rows", params=after).json()
-            assert [r["id"] for r in second] == list(range(100, 200)), "no row skipped, none twice"
-            ones = c.get("/api/review/rows", params={"number": "1", "count": 50}).json()
-            more = c.get("/api/review/rows", params={"number": "1", "after_id": ones[-1]["id"], "count": 50}).json()
-            assert [r["id"] for r in ones + more] == list(range(80))
-    finally:
-        session.close()
+    with served(results, [tmp_path], bar=0.0) as c:
+        first = c.get("/api/review/rows", params={"count": 100}).json()
+        for item in first[:80]:  # reopened and decided: they leave the accepted list
+            c.post("/api/review/decide", json={"id": item["id"], "action": "correct", "number": "1"})
+        last = first[-1]
+        after = {"after_confidence": last["confidence"], "after_id": last["id"], "count": 100}
+        second = c.get("/api/review/rows", params=after).json()
+        assert [r["id"] for r in second] == list(range(100, 200)), "no row skipped, none twice"
+        ones = c.get("/api/review/rows", params={"number": "1", "count": 50}).json()
+        more = c.get("/api/review/rows", params={"number": "1", "after_id": ones[-1]["id"], "count": 50}).json()
+        assert [r["id"] for r in ones + more] == list(range(80))

@@ -7,12 +7,7 @@ import pytest
 
 from digitrec.serving.listen import PortTakenError, claim_port
 from digitrec.serving.workers import balanced_workers_supported
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.processes import free_port
 
 
 @pytest.mark.skipif(not balanced_workers_supported(), reason="a SO_REUSEPORT group needs Linux")

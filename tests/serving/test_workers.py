@@ -13,15 +13,9 @@ from pathlib import Path
 import pytest
 
 from digitrec.serving.workers import balanced_workers_supported
-from tests.processes import alive, children, gone_within, reap, workers_of
+from tests.processes import alive, children, free_port, gone_within, reap, workers_of
 
 pytestmark = pytest.mark.skipif(not balanced_workers_supported(), reason="balanced workers need Linux's SO_REUSEPORT")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def listening_sockets(port: int) -> int:
