@@ -186,7 +186,7 @@ def test_a_huge_decision_body_is_refused_unread(client):
     c, _ = client
     r = c.post("/api/review/decide", content=b'{"id": 0, "action": "accept", "number": "' + b"1" * 10_000 + b'"}',
                headers={"content-type": "application/json"})  # fmt: skip
-    assert r.status_code == 413 and "at most 4,096 bytes" in r.json()["error"]
+    assert r.status_code == 413 and "over the limit of 4,096" in r.json()["error"]
     json_type = {"content-type": "application/json"}
     assert c.post("/api/review/decide", content=b"not json", headers=json_type).status_code == 422
 

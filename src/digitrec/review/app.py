@@ -16,6 +16,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from digitrec import __version__
 from digitrec.review.journal import ACTIONS, ReviewError
 from digitrec.review.session import PictureRefused, ReviewSession
+from digitrec.serving.app import ApiError, read_capped
 from digitrec.serving.security import SecurityMiddleware
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -103,9 +104,10 @@ async def decide(request: Request) -> Response:
     refused = not_from_the_page(request)
     if refused is not None:
         return refused
-    body = await small_body(request)
-    if isinstance(body, Response):
-        return body
+    try:  # a decision is a few dozen bytes: a larger body is a mistake or an attack, not read further
+        body = await read_capped(request, MAX_DECISION_BYTES)
+    except ApiError as e:
+        return JSONResponse({"error": e.message}, status_code=e.status)
     try:
         decision = DecisionIn.model_validate_json(body)
     except ValidationError as e:
@@ -135,21 +137,6 @@ def not_from_the_page(request: Request) -> Response | None:
     ):
         return JSONResponse({"error": "a decision comes from the review page, not another site"}, status_code=403)
     return None
-
-
-async def small_body(request: Request) -> bytes | Response:
-    """The request's body, or a 413 past MAX_DECISION_BYTES (a decision is a few dozen
-    bytes: a larger body is a mistake or an attack, and is not read further)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_DECISION_BYTES:
-        return JSONResponse({"error": f"a decision is at most {MAX_DECISION_BYTES:,} bytes"}, status_code=413)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_DECISION_BYTES:
-            return JSONResponse({"error": f"a decision is at most {MAX_DECISION_BYTES:,} bytes"}, status_code=413)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def create_review_app(session: ReviewSession, api_key: str | None = None, hosts: list[str] | None = None) -> FastAPI:

@@ -67,6 +67,16 @@ def reading_json(reading: Reading) -> dict[str, Any]:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
+    """The request's body, never empty and never past `limit` (ApiError 400 or 413)."""
+    body = await read_capped(request, limit)
+    if not body:
+        raise ApiError(400, "the body is empty; send an image")
+    return body
+
+
+async def read_capped(request: Request, limit: int) -> bytes:
+    """The request's body, read no further than `limit` bytes (ApiError 413 past it,
+    whether Content-Length says so first or the stream does)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"the body is {int(declared):,} bytes, over the limit of {limit:,}")
@@ -76,10 +86,7 @@ async def read_body(request: Request, limit: int) -> bytes:
         if size > limit:
             raise ApiError(413, f"the body is over the limit of {limit:,} bytes")
         chunks.append(chunk)
-    body = b"".join(chunks)
-    if not body:
-        raise ApiError(400, "the body is empty; send an image")
-    return body
+    return b"".join(chunks)
 
 
 class FastJSONResponse(JSONResponse):
