@@ -393,18 +393,19 @@ class Recognizer:
     def _kept(self, picture: Picture, numbers: list[NumberReading], warning: str | None) -> Reading:
         """A picture's reading from the numbers read on it: those at or above --min-confidence."""
         kept = [n for n in numbers if n.confidence >= self.min_confidence]
-        doubtful = len(numbers) - len(kept)
-        if not kept and warning is None:
+        return self._reading(kept, len(numbers) - len(kept), picture.width, picture.height, warning)
+
+    def _reading(
+        self, numbers: list[NumberReading], doubtful: int, width: int, height: int, warning: str | None
+    ) -> Reading:
+        """A picture's reading from the numbers kept on it; `doubtful` more were read below
+        --min-confidence, which the warning says when nothing was kept."""
+        if not numbers and warning is None:
             warning = "no digit found" + (
                 f": {doubtful} field(s) read below --min-confidence {self.min_confidence:g}" if doubtful else ""
             )
         return Reading(
-            " ".join(n.text for n in kept),
-            [d for n in kept for d in n.digits],
-            picture.width,
-            picture.height,
-            warning,
-            kept,
+            " ".join(n.text for n in numbers), [d for n in numbers for d in n.digits], width, height, warning, numbers
         )
 
     def lone_field_digit(self, picture: Picture, name: str | None, read: DecodedNumber) -> NumberReading | None:
@@ -461,19 +462,7 @@ class Recognizer:
                 for d in read.digits
             ]
             numbers.append(NumberReading(read.text, read.confidence, f.box, digits))
-        warning = found.warning
-        if not numbers and warning is None:
-            warning = "no digit found" + (
-                f": {doubtful} field(s) read below --min-confidence {self.min_confidence:g}" if doubtful else ""
-            )
-        return Reading(
-            " ".join(n.text for n in numbers),
-            [d for n in numbers for d in n.digits],
-            found.width,
-            found.height,
-            warning,
-            numbers,
-        )
+        return self._reading(numbers, doubtful, found.width, found.height, found.warning)
 
     @staticmethod
     def neighbours_stroke(field: Field, read: DecodedNumber, surest_field: Field, surest: DecodedNumber) -> bool:

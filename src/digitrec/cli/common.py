@@ -22,6 +22,15 @@ DataDirOption = typer.Option(
     help="Local data root holding mnist/ (and kaggle/); also $DIGITREC_DATA. No network is used.",
     show_default=False,
 )
+FinderOption = typer.Option(
+    None,
+    "--finder",
+    help=(
+        "A number finder's checkpoint (python -m digitrec.training.finder) or its .onnx export: "
+        "where the numbers are (a field's, a page's); "
+        "default: the one shipped with the shipped reader, else the rule-based field finder."
+    ),
+)
 JsonOption = typer.Option(False, "--json", help="Print one JSON document on stdout instead of tables.")
 DeviceOption = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps.")
 PrecisionOption = typer.Option(

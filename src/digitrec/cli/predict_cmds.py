@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from digitrec.cli.common import emit_json, err
+from digitrec.cli.common import FinderOption, emit_json, err
 
 
 def predict(
@@ -38,15 +38,7 @@ def predict(
             "a smaller one a field."
         ),
     ),
-    finder: Path | None = typer.Option(
-        None,
-        "--finder",
-        help=(
-            "A number finder's checkpoint (python -m digitrec.training.finder) or its .onnx export: "
-            "where the numbers are (a field's, a page's); "
-            "default: the one shipped with the shipped reader, else the rule-based field finder."
-        ),
-    ),
+    finder: Path | None = FinderOption,
     min_confidence: float = typer.Option(
         0.0, "--min-confidence", min=0.0, max=1.0, help="Report numbers read with less confidence as not read."
     ),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from digitrec.cli.common import JsonOption, emit_json, err, out
+from digitrec.cli.common import FinderOption, JsonOption, emit_json, err, out
 from digitrec.errors import ConfigError
 from digitrec.serving.config import WORKER_SETTINGS, ServerConfig, worker_settings
 
@@ -50,15 +50,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; loopback unless told otherwise."),
     port: int = typer.Option(8000, "--port", min=1, max=65535),
     runtime: str = typer.Option("auto", "--runtime", help="pytorch, onnx, or auto (onnx for .onnx files)."),
-    finder: Path | None = typer.Option(
-        None,
-        "--finder",
-        help=(
-            "A number finder's checkpoint (python -m digitrec.training.finder) or its .onnx export: "
-            "where the numbers are (a field's, a page's); "
-            "default: the one shipped with the shipped reader, else the rule-based field finder."
-        ),
-    ),
+    finder: Path | None = FinderOption,
     max_bytes: int = typer.Option(DEFAULTS.max_bytes, "--max-bytes", min=1, help="Largest request body accepted."),
     workers: int = typer.Option(1, "--workers", min=1, help="Server processes (each loads the model once)."),
     header_timeout: float = typer.Option(
