@@ -406,3 +406,22 @@ def test_review_latency_walks_the_fields_by_keyboard(mnist_root, tmp_path, capsy
     figures = json.loads((tmp_path / "l.json").read_text())
     assert figures["fields"] == 6, "one latency per field walked"
     assert "key press to next field, 6 fields" in capsys.readouterr().out
+
+
+@pytest.mark.mnist
+@pytest.mark.browser
+def test_review_learn_reviews_on_the_page_learns_and_counts_before_and_after(mnist_root, tmp_path, capsys):
+    from tests.e2e.conftest import CHROMIUM
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed")
+    bench = load("review_learn")
+    args = ["--data-dir", str(mnist_root), "--cells", "120", "--review", "30", "--seeds", "2", "--learn-epochs", "1",
+            "--calibrate-on", "orand-car-a-dev:validation", "--json", str(tmp_path / "l.json")]  # fmt: skip
+    assert bench.main(args) == 0
+    figures = json.loads((tmp_path / "l.json").read_text())
+    assert figures["cells"] == 120 and len(figures["rounds"]) == 2
+    for r in figures["rounds"]:
+        assert r["moved_to_accepted"] + r["left_after"] == figures["waiting"]  # each waiting row went one way
+        assert r["accepted_after"] == figures["accepted_before"] + r["moved_to_accepted"]
+    assert "| after learning from them |" in capsys.readouterr().out

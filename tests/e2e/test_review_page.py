@@ -14,18 +14,19 @@ import pytest
 from tests.e2e.conftest import SCREENSHOTS
 from tests.processes import free_port, reap
 from tests.review.test_app import write_archive
+from tests.training.test_reader import write_number_folder
 
 pytestmark = pytest.mark.browser
 
 FIELDS = 50
 
 
-def start_review_server(results, port: int, bar: float = 0.99) -> subprocess.Popen:
+def start_review_server(results, port: int, bar: float = 0.99, *options: str) -> subprocess.Popen:
     """`digitrec review` on `results` (its folder under review), returned once it says
     where to open it (it listens)."""
     server = subprocess.Popen(
         [sys.executable, "-m", "digitrec", "review", str(results), "--bar", str(bar), "--port", str(port),
-         "--root", str(results.parent)],
+         "--root", str(results.parent), *options],
         stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     for line in server.stderr:
@@ -123,3 +124,44 @@ def test_an_accepted_row_can_be_reopened_and_corrected_from_the_page(browser, tm
         reap(server)
     journal = [json.loads(line) for line in results.with_name("rows.jsonl.review.jsonl").read_text().splitlines()]
     assert [(d["action"], d["number"]) for d in journal] == [("correct", "31")]
+
+
+@pytest.mark.mnist  # the reader learns from synthetic numbers of MNIST digits too
+def test_the_learn_button_teaches_the_reader_and_the_queue_follows(browser, tmp_path, mnist_root):
+    from playwright.sync_api import expect
+
+    folder = write_number_folder(tmp_path / "archive", n=30)
+    truth = dict(line.split(",") for line in (folder / "labels.csv").read_text().splitlines()[1:])
+    results = tmp_path / "archive" / "rows.jsonl"
+    read = subprocess.run(
+        [sys.executable, "-m", "digitrec", "predict", str(folder), "--out", str(results)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert read.returncode == 0, read.stderr
+    port = free_port()
+    server = start_review_server(results, port, 2.0, "--learn-epochs", "1", "--data-dir", str(mnist_root))
+    context = browser.new_context(viewport={"width": 1000, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{port}/")
+        body = page.locator("body")
+        for shown in range(1, 26):  # 25 fields, each given its true number
+            expect(body).to_have_attribute("data-shown", str(shown))
+            name = page.text_content("#confidence").rsplit(" ", 1)[-1]
+            page.keyboard.type(truth[name])
+            page.keyboard.press("Enter")
+        expect(body).to_have_attribute("data-shown", "26")
+        page.click("#learn-start")
+        expect(page.locator("#learn-progress")).to_be_visible()
+        expect(body).to_have_attribute("data-learn", "done", timeout=240_000)
+        assert "learned from 25 corrections; read the 5 waiting rows again" in page.text_content("#learn-status")
+        assert page.locator("#learn-start").is_enabled()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "review-learned.png"), full_page=True)
+        page.keyboard.press("Enter")  # the field on screen still takes its decision, then the fresh queue
+        expect(body).to_have_attribute("data-shown", "27")
+    finally:
+        context.close()
+        reap(server)
+    readings = [json.loads(line) for line in results.with_name("rows.jsonl.readings.jsonl").read_text().splitlines()]
+    assert len(readings) == 5 and all(r["model"].endswith("rows.jsonl.learn/reader-1") for r in readings)

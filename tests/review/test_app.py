@@ -259,8 +259,8 @@ def test_the_export_never_overwrites_the_results_and_keeps_labels_digits(tmp_pat
     queue = ReviewQueue(rows, decisions, 0.5, tmp_path / "rows.jsonl")
     with pytest.raises(ReviewError, match="is the results file under review"):
         export_results(queue, tmp_path / "rows.jsonl")
-    assert export_corrections(queue, tmp_path / "corrections") == 1  # "12 34" is no label
-    assert (tmp_path / "corrections" / "labels.csv").read_text().splitlines()[1].endswith("b.png,5")
+    assert export_corrections(queue, tmp_path / "corrections") == {"train": 0, "validation": 1}  # "12 34" is no label
+    assert (tmp_path / "corrections" / "labels.csv").read_text().splitlines()[1].endswith("b.png,5,validation")
 
 
 def test_lists_are_paged_by_key_so_deciding_rows_skips_none(tmp_path):

@@ -99,8 +99,11 @@ def test_the_bar_is_the_lowest_confidence_that_keeps_the_precision_asked_for():
     with pytest.raises(CalibrationError, match="precision"):
         bar_for_precision(pairs, 1.5)
     table = CalibrationTable.from_pairs("t", pairs, fields=8)  # one field read as holding no number
-    assert table.bar(1.0) == 0.95 and table.bar(0.8) == 0.7 and table.at(0.7) == (6 / 8, 5 / 6)
+    assert table.bar(0.5) == 0.5 and table.at(0.7) == (6 / 8, 5 / 6)  # 5 of 7 right over all 7 answers
+    assert table.bar(0.8) == math.inf  # 5 of 6 right at 0.7, but 6 answers cannot show 80% (15 could)
     assert CalibrationTable.from_dict(table.to_dict()) == table
+    many = CalibrationTable.from_pairs("t", pairs * 3, fields=24)  # the same, seen three times
+    assert many.bar(0.8) == 0.7 and many.bar(1.0) == math.inf  # no count of answers promises 100%
 
 
 def test_a_long_calibration_keeps_exact_counts_at_fewer_bars():
@@ -175,7 +178,10 @@ def test_the_corrections_are_a_labelled_folder_train_takes(results, tmp_path, mo
         "d.png": Decision("d.png", "unreadable"),
     }
     queue = ReviewQueue.load(results, decisions, bar=0.9)
-    assert export_corrections(queue, tmp_path / "corrections") == 2
+    assert export_corrections(queue, tmp_path / "corrections") == {"train": 1, "validation": 1}
     labels = read_labels(tmp_path / "corrections")
     assert sorted((f.path.name, f.label) for f in labels) == [("b.png", "17"), ("c.png", "305")]
     assert all(f.path.is_absolute() for f in labels)
+    # Each page has a part of its own choosing, whatever part its name hashes into.
+    train, validation = (read_labels(f"{tmp_path / 'corrections'}:{part}") for part in ("train", "validation"))
+    assert len(train) == len(validation) == 1

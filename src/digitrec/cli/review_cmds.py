@@ -76,33 +76,88 @@ def review(
     corrections: Path | None = typer.Option(
         None, "--corrections", help="With --export: also the confirmed and corrected numbers as a labelled folder."
     ),
+    learn: bool = typer.Option(
+        False,
+        "--learn",
+        help="Fine-tune the reader on the corrections so far, read the rows still waiting again, and exit.",
+    ),
+    learn_epochs: int | None = typer.Option(
+        None, "--learn-epochs", min=1, help="How long the reader learns, in epochs of 50 steps (default 8)."
+    ),
+    learn_seed: int = typer.Option(0, "--learn-seed", help="Seed of the learning round's training."),
+    calibrate_on: list[str] = typer.Option(
+        [],
+        "--calibrate-on",
+        help="A labelled folder the learned reader is calibrated on beside the corrections (repeat); "
+        "default: those the results' model was calibrated on, where the data root has them.",
+    ),
+    data_dir: Path | None = DataDirOption,
+    device: str = typer.Option("cpu", "--device", help="Where learning trains and reads: cpu, cuda, cuda:N or mps."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; loopback unless you say otherwise."),
     port: int = typer.Option(8001, "--port", min=1, max=65535),
     api_key: str | None = typer.Option(None, "--api-key", envvar="DIGITREC_API_KEY", help="Required on /api/."),
     api_key_file: Path | None = typer.Option(None, "--api-key-file", help="Read the API key from this file."),
 ) -> None:
     """Review what the reader was unsure of: a page that shows the least sure fields first,
-    decided by keyboard, each decision kept at once beside the results file."""
+    decided by keyboard, each decision kept at once beside the results file. The reader
+    learns from the corrections (the page's Learn button, or --learn)."""
     from digitrec.cli.common import err
+    from digitrec.review.learn import Learner
     from digitrec.review.session import start_review
 
     session = start_review(results, root or [Path.cwd()], precision, bar, calibration)
+    train_args = ("--seed", str(learn_seed), *(() if learn_epochs is None else ("--epochs", str(learn_epochs))))
+    learner = Learner(session, data_dir, device, train_args, tuple(calibrate_on))
     try:
+        if learn:
+            _learn_now(session, learner)
+            return
         if export is not None:
             from digitrec.review.export import export_corrections, export_results
 
             rows = export_results(session.queue, export)
             out.print(f"wrote {rows:,} rows to {export}")
             if corrections is not None:
-                labels = export_corrections(session.queue, corrections)
-                out.print(f"wrote {labels:,} labels to {corrections / 'labels.csv'}")
+                parts = export_corrections(session.queue, corrections)
+                out.print(
+                    f"wrote {sum(parts.values()):,} labels to {corrections / 'labels.csv'} "
+                    f"({parts['train']:,} to train on, {parts['validation']:,} to validate)"
+                )
             return
-        _serve_review(session, host, port, api_key, api_key_file, err)
+        _serve_review(session, learner, host, port, api_key, api_key_file, err)
     finally:
+        learner.stop()
         session.close()
 
 
-def _serve_review(session, host: str, port: int, api_key: str | None, api_key_file: Path | None, err) -> None:
+def _learn_now(session, learner) -> None:
+    """One learning round with a progress bar, and what it changed."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from digitrec.cli.common import err
+
+    before = session.state()
+    columns = (TextColumn("{task.description:<40}"), BarColumn(bar_width=30), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, disable=not err.is_terminal) as bar:
+        task = bar.add_task("learning", total=None)
+        said = set()
+
+        def show(p) -> None:
+            bar.update(task, description=p.stage, completed=p.done, total=p.total or None)
+            if not err.is_terminal and p.message not in said:  # a log gets each stage once, not a redrawn bar
+                said.add(p.message)
+                err.print(p.message)
+
+        done = learner.run(on_progress=show)
+    after = session.state()
+    out.print(f"learned from {done.corrections:,} corrections: {done.model}")
+    out.print(
+        f"read {before['left']:,} waiting rows again: {done.moved:,} moved to accepted; "
+        f"accepted {before['accepted']:,} -> {after['accepted']:,}, left {before['left']:,} -> {after['left']:,}"
+    )
+
+
+def _serve_review(session, learner, host: str, port: int, api_key: str | None, api_key_file: Path | None, err) -> None:
     from digitrec.review.app import create_review_app
     from digitrec.serving.app import serve_on
     from digitrec.serving.config import ServerConfig
@@ -116,7 +171,7 @@ def _serve_review(session, host: str, port: int, api_key: str | None, api_key_fi
         )
     session.load_models()  # before the port: no stall in the middle of the review
     hosts = None if host in ("0.0.0.0", "::") else [host, "localhost", "127.0.0.1", "[::1]"]  # any name: no check
-    app = create_review_app(session, key, hosts)
+    app = create_review_app(session, key, hosts, learner)
     claim = claim_port(host, port)
     try:
         s = session.state()

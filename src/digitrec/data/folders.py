@@ -17,6 +17,10 @@ hash of the page, so the parts are the same on every machine. A test part choose
 nothing: it gives the final figure only. A folder that holds labelled folders instead of
 a labels.csv (`danish-rowid/` with its `train/` and `validation/`) is all of them, split
 afresh by page across them.
+
+A third column, `part`, fixes a file's part instead (`file,label,part`): `digitrec
+review` writes it for the corrections of an archive whose pages would otherwise all hash
+into one part of the folder they were cut from.
 """
 
 from __future__ import annotations
@@ -104,28 +108,33 @@ def _read_labels_csv(folder: Path, part: str | None) -> list[LabelledFile]:
     csv_path = folder / "labels.csv"
     with open(csv_path, newline="", encoding="utf-8-sig") as f:
         rows = list(csv.reader(f))
-    if not rows or [c.strip().lower() for c in rows[0]] != ["file", "label"]:
+    header = [c.strip().lower() for c in rows[0]] if rows else []
+    if header not in (["file", "label"], ["file", "label", "part"]):
         found = ",".join(rows[0]) if rows else "nothing"
-        raise DataError(f"{csv_path}:1: the header must be file,label (found {found!r})")
+        raise DataError(f"{csv_path}:1: the header must be file,label or file,label,part (found {found!r})")
     out: list[LabelledFile] = []
     seen: dict[str, int] = {}
     for number, row in enumerate(rows[1:], start=2):
         if not row or all(not c.strip() for c in row):
             continue
-        if len(row) != 2:
-            raise DataError(f"{csv_path}:{number}: expected 2 columns (file,label), found {len(row)}")
+        if len(row) != len(header):
+            columns = ",".join(header)
+            raise DataError(f"{csv_path}:{number}: expected {len(header)} columns ({columns}), found {len(row)}")
         name, label = row[0].strip(), row[1].strip()
         if not label:
             raise DataError(f"{csv_path}:{number}: the label of {name} is empty")
         if not label.isdigit() or not label.isascii():
             raise DataError(f"{csv_path}:{number}: the label of {name} is {label!r}; labels are digits only (0-9)")
+        fixed = row[2].strip() if len(row) == 3 else None
+        if fixed is not None and fixed not in PARTS:
+            raise DataError(f"{csv_path}:{number}: the part of {name} is {fixed!r}; use {', '.join(PARTS)}")
         if name in seen:
             raise DataError(f"{csv_path}:{number}: {name} is listed twice (first on line {seen[name]})")
         seen[name] = number
         path = folder / name
         if not path.is_file():
             raise DataError(f"{csv_path}:{number}: {name} does not exist in {folder}")
-        if in_part(name, part):
+        if part is None or (fixed or part_of(name)) == part:
             out.append(LabelledFile(path, label, number))
     return out
 

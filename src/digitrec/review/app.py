@@ -15,7 +15,8 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from digitrec import __version__
 from digitrec.review.journal import ACTIONS, ReviewError
-from digitrec.review.session import PictureRefused, ReviewSession
+from digitrec.review.learn import LearnBusy, Learner
+from digitrec.review.session import PictureRefused, ReadAgain, ReviewSession
 from digitrec.serving.app import ApiError, read_capped
 from digitrec.serving.security import SecurityMiddleware
 
@@ -117,10 +118,42 @@ async def decide(request: Request) -> Response:
         made = await run_in_threadpool(session.decide, decision.id, decision.action, decision.number)
     except KeyError:
         return JSONResponse({"error": f"there is no row {decision.id}"}, status_code=404)
+    except ReadAgain as e:  # the page shows the new reading instead
+        return JSONResponse({"error": str(e), "row": session.item(decision.id)}, status_code=409)
     except ReviewError as e:
         return JSONResponse({"error": str(e)}, status_code=422)
     answer = {"decision": {"id": decision.id, "action": made.action, "number": made.number}, **session.state()}
     return JSONResponse(answer)
+
+
+@api.get("/learn")
+def learn_progress(request: Request) -> dict[str, Any]:
+    """Where the reader's learning stands: its stage, how far, and what it moved."""
+    learner = request.app.state.learner
+    return {"available": learner is not None, **(learner.progress().to_dict() if learner else {})}
+
+
+@api.post("/learn")
+async def learn(request: Request) -> Response:
+    """Fine-tune the reader on the corrections so far, in the background, then read the
+    rows still waiting again; GET /learn follows it."""
+    refused = not_from_the_page(request)
+    if refused is not None:
+        return refused
+    try:
+        await read_capped(request, MAX_DECISION_BYTES)  # nothing is needed from the body: it is not kept
+    except ApiError as e:
+        return JSONResponse({"error": e.message}, status_code=e.status)
+    learner = request.app.state.learner
+    if learner is None:
+        return JSONResponse({"error": "this review was started without learning"}, status_code=404)
+    try:
+        started = learner.start()
+    except LearnBusy as e:
+        return JSONResponse({"error": str(e)}, status_code=409)
+    except ReviewError as e:  # too few corrections yet
+        return JSONResponse({"error": str(e)}, status_code=422)
+    return JSONResponse(started.to_dict(), status_code=202)
 
 
 def not_from_the_page(request: Request) -> Response | None:
@@ -139,11 +172,14 @@ def not_from_the_page(request: Request) -> Response | None:
     return None
 
 
-def create_review_app(session: ReviewSession, api_key: str | None = None, hosts: list[str] | None = None) -> FastAPI:
+def create_review_app(
+    session: ReviewSession, api_key: str | None = None, hosts: list[str] | None = None, learner: Learner | None = None
+) -> FastAPI:
     """The review app; `hosts`: the Host headers it answers (the address it listens on),
-    so that a page of another site that rebinds its DNS name to loopback gets nothing."""
+    so that a page of another site that rebinds its DNS name to loopback gets nothing;
+    `learner`: what the page's Learn button runs (None: no learning here)."""
     app = FastAPI(title="digitrec review", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.session = session
+    app.state.session, app.state.learner = session, learner
     app.include_router(api)
 
     @app.get("/", include_in_schema=False)

@@ -19,6 +19,12 @@ from digitrec.errors import DigitrecError
 from digitrec.fileio import read_json
 
 MAX_POINTS = 400  # bars kept in a table: each exact, between them the next higher one is used
+# A bar promises a precision only over enough answers: with none wrong among n, the error
+# rate is below 3/n at 95% confidence (the rule of three), so precision p needs at least
+# 3 / (1 - p) answers at or above the bar (300 for 99%). A reader calibrated on the ~100
+# validation cells of a review's corrections promised 99% at a bar where it was right
+# 94% of the time on the rows it then accepted.
+EVIDENCE = 3.0
 
 
 class CalibrationError(DigitrecError):
@@ -65,10 +71,11 @@ class CalibrationTable:
 
     def bar(self, precision: float) -> float:
         """The lowest bar of the table whose answers were right at least `precision` of the
-        time; inf when none."""
+        time, over enough answers to show it (EVIDENCE); inf when none."""
         if not 0 < precision <= 1:
             raise CalibrationError(f"the precision asked for must be in (0, 1], not {precision}")
-        ok = [bar for bar, seen, right in self.points if right >= precision * seen]
+        needed = EVIDENCE / (1 - precision) if precision < 1 else math.inf
+        ok = [bar for bar, seen, right in self.points if right >= precision * seen and seen >= needed]
         return min(ok) if ok else math.inf
 
     def at(self, bar: float) -> tuple[float, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zlib
 from pathlib import Path
 
 from digitrec.batch.output import output_format, spreadsheet_safe
@@ -12,6 +13,7 @@ from digitrec.fileio import atomic_write_bytes, atomic_write_text
 from digitrec.review.journal import ACCEPT, CORRECT, ReviewError
 from digitrec.review.queue import ReviewQueue
 
+VALIDATION_EVERY = 5  # of a review's corrections, one page in this many chooses the epoch and calibrates
 EXPORT_COLUMNS = ("path", "number", "source", "confidence", "model", "error", "warning")
 
 
@@ -54,12 +56,18 @@ def export_results(queue: ReviewQueue, out: Path) -> int:
     return len(records)
 
 
-def export_corrections(queue: ReviewQueue, folder: Path) -> int:
+def export_corrections(queue: ReviewQueue, folder: Path) -> dict[str, int]:
     """The numbers a person confirmed or typed, as a labelled folder (`labels.csv`,
-    `file,label`) that `train --dataset` and `evaluate --dataset` take. The pictures are
-    referenced by their absolute paths, not copied (a relative path is taken from the
+    `file,label,part`) that `train --dataset` and `evaluate --dataset` take. The pictures
+    are referenced by their absolute paths, not copied (a relative path is taken from the
     current folder, as `predict` wrote it). Pictures marked as holding no number or as
-    unreadable are left out: a label is digits. Returns the labels written."""
+    unreadable are left out: a label is digits. Returns the labels written per part.
+
+    The part is fixed here, by page, one page in VALIDATION_EVERY to validation: an
+    archive's pages may all hash into one part of the folder they came from (the test
+    part of a data set, say), which would leave nothing to train on."""
+    from digitrec.data.folders import page_of
+
     lines = []
     for row in queue.rows:
         decision = queue.decisions.get(row.path)
@@ -68,10 +76,16 @@ def export_corrections(queue: ReviewQueue, folder: Path) -> int:
         number = queue.final(row).number
         if number.isdigit():  # a label is digits: a row of several numbers ("12 34") is left out
             lines.append((str(Path(row.path).resolve()), number))
+    pages = sorted({page_of(f) for f, _ in lines}, key=lambda p: (zlib.crc32(f"review:{p}".encode()), p))
+    validation = set(pages[::VALIDATION_EVERY])
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(("file", "label"))
-    writer.writerows(lines)
+    writer.writerow(("file", "label", "part"))
+    counts = {"train": 0, "validation": 0}
+    for file, number in lines:
+        part = "validation" if page_of(file) in validation else "train"
+        counts[part] += 1
+        writer.writerow((file, number, part))
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(folder / "labels.csv", text.getvalue())
-    return len(lines)
+    return counts

@@ -3,6 +3,7 @@
     rows.jsonl                 the results of `predict --out`, never changed by review
     rows.jsonl.review.jsonl    the journal: one decision per line, in the order made
     rows.jsonl.review.lock     held by the one review process working on the file
+    rows.jsonl.readings.jsonl  rows read again by a model that learned from the decisions
 
 A decision is appended as one line and flushed to the disk before it is acknowledged, so
 killing the server or the machine at any moment loses nothing that was acknowledged; a
@@ -16,8 +17,10 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import BinaryIO, TypeVar
 
 from digitrec.errors import DigitrecError
 from digitrec.fileio import LockHeld, take_lock
@@ -26,6 +29,7 @@ JOURNAL_SUFFIX = ".review.jsonl"
 LOCK_SUFFIX = ".review.lock"
 ACCEPT, CORRECT, NO_NUMBER, UNREADABLE = "accept", "correct", "no-number", "unreadable"
 ACTIONS = (ACCEPT, CORRECT, NO_NUMBER, UNREADABLE)
+T = TypeVar("T")
 MAX_TYPED_DIGITS = 32  # a number a person types: longer is a stuck key, not a number
 
 
@@ -57,6 +61,49 @@ def check_typed(text: str) -> str:
     return text
 
 
+def _decision_of(record: dict) -> Decision:
+    return Decision(**record)
+
+
+def open_log(path: Path, parse: Callable[[dict], T], what: str) -> tuple[list[T], BinaryIO]:
+    """The records of an append-only log of JSON lines, parsed, and the log open for
+    appending. A partial last line (a kill in the middle of a write, never acknowledged)
+    is cut off; a line that does not parse stops with an error naming it."""
+    records: list[T] = []
+    keep = 0
+    if path.exists():
+        with open(path, "rb") as fh:
+            for number, line in enumerate(fh, 1):
+                if not line.endswith(b"\n"):
+                    break
+                try:
+                    records.append(parse(json.loads(line)))
+                except (ValueError, TypeError, KeyError, ReviewError) as e:
+                    raise ReviewError(
+                        f"{path} line {number} is not {what} ({e}); "
+                        "it was not written by digitrec review, so it is left as it is"
+                    ) from None
+                keep += len(line)
+    created = not path.exists()
+    fh = open(path, "r+b" if not created else "wb")  # noqa: SIM115 - appended to until closed
+    fh.truncate(keep)
+    fh.seek(keep)
+    if created:  # the new file's name is on the disk too, not only its lines
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+    return records, fh
+
+
+def append_durably(fh: BinaryIO, records: list[dict]) -> None:
+    """Append `records`, a line each, and have them on the disk before returning."""
+    fh.write(b"".join((json.dumps(r, ensure_ascii=False) + "\n").encode("utf-8") for r in records))
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
 class ReviewJournal:
     """The journal of one results file, held by this process while it is open."""
 
@@ -78,42 +125,11 @@ class ReviewJournal:
                 "close that review first, or wait for it to end"
             ) from None
         try:
-            decisions, keep = self._read()
+            lines, self._fh = open_log(self.path, _decision_of, "a review decision")
         except BaseException:
             self.close()
             raise
-        created = not self.path.exists()
-        fh = open(self.path, "r+b" if not created else "wb")  # noqa: SIM115 - appended to until close()
-        fh.truncate(keep)  # a partial last line: a decision that was never acknowledged
-        fh.seek(keep)
-        self._fh = fh
-        if created:  # the new file's name is on the disk too, not only its lines
-            folder = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(folder)
-            finally:
-                os.close(folder)
-        return decisions
-
-    def _read(self) -> tuple[dict[str, Decision], int]:
-        decisions: dict[str, Decision] = {}
-        keep = 0
-        if not self.path.exists():
-            return decisions, keep
-        with open(self.path, "rb") as fh:
-            for number, line in enumerate(fh, 1):
-                if not line.endswith(b"\n"):
-                    break
-                try:
-                    decision = Decision(**json.loads(line))
-                except (ValueError, TypeError, ReviewError) as e:
-                    raise ReviewError(
-                        f"{self.path} line {number} is not a review decision ({e}); "
-                        "it was not written by digitrec review, so it is left as it is"
-                    ) from None
-                decisions[decision.path] = decision
-                keep += len(line)
-        return decisions, keep
+        return {d.path: d for d in lines}
 
     def record(self, decision: Decision) -> Decision:
         """Append `decision` and make it durable before returning it."""
@@ -121,9 +137,7 @@ class ReviewJournal:
             raise ReviewError(f"the review journal of {self.results} is not open")
         if not decision.at:
             decision = Decision(decision.path, decision.action, decision.number, time.time())
-        self._fh.write((json.dumps(asdict(decision), ensure_ascii=False) + "\n").encode("utf-8"))
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        append_durably(self._fh, [asdict(decision)])
         return decision
 
     def close(self) -> None:

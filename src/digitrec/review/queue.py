@@ -26,20 +26,39 @@ class Final:
 
 
 class ReviewQueue:
-    """The rows of one results file, the decisions made on them, and the bar."""
+    """The rows of one results file (each as last read), the decisions made on them, and
+    the bar: one confidence for the model that wrote the file, and one of its own for each
+    model that read rows again (`bars`), since each model's confidence means its own."""
 
     def __init__(self, rows: list[Row], decisions: dict[str, Decision], bar: float, results: Path | None = None):
         self.rows, self.decisions, self.bar, self.results = rows, decisions, bar, results
+        self.bars: dict[str, float] = {}  # model -> its bar, for models other than the file's
+        self.file_models = sorted({r.model for r in rows})  # the models that wrote the results file
         self.position = {r.path: i for i, r in enumerate(rows)}  # a row's index: its id on the page
 
     @classmethod
-    def load(cls, results: Path, decisions: dict[str, Decision], bar: float) -> ReviewQueue:
-        return cls(read_results(results), decisions, bar, results)
+    def load(
+        cls, results: Path, decisions: dict[str, Decision], bar: float, readings: dict[str, Row] | None = None
+    ) -> ReviewQueue:
+        """The results file's rows, each replaced by its newest reading if it was read again."""
+        readings = readings or {}
+        rows = read_results(results)
+        queue = cls([readings.get(r.path, r) for r in rows], decisions, bar, results)
+        queue.file_models = sorted({r.model for r in rows})
+        return queue
+
+    def bar_of(self, model: str) -> float:
+        return self.bars.get(model, self.bar)
 
     def sure(self, row: Row) -> bool:
-        """Accepted without review: a number read at or above the bar. A picture read as
-        holding no number is always reviewed (the calibration counts answers only)."""
-        return not row.error and bool(row.number) and row.confidence >= self.bar
+        """Accepted without review: a number read at or above its model's bar. A picture
+        read as holding no number is always reviewed (the calibration counts answers only)."""
+        return not row.error and bool(row.number) and row.confidence >= self.bar_of(row.model)
+
+    def read_again(self, rows: list[Row]) -> None:
+        """Newer readings of some rows (their review had not started): they replace the old."""
+        for row in rows:
+            self.rows[self.position[row.path]] = row
 
     def to_review(self) -> list[Row]:
         """Rows below the bar (failed pictures included) that no one has decided yet,
@@ -58,6 +77,10 @@ class ReviewQueue:
             source = BY_READER_ACCEPTED if decision.action == ACCEPT else BY_PERSON
             return Final(row, decision.number if decision.action in (ACCEPT, CORRECT) else "", source, decision)
         return Final(row, row.number, BY_READER if self.sure(row) else NOT_REVIEWED, None)
+
+    def corrections(self) -> int:
+        """Rows a person gave a number to (accepted or typed): what the reader can learn from."""
+        return sum(d.action in (ACCEPT, CORRECT) and d.number.isdigit() for d in self.decisions.values())
 
     def counts(self) -> dict[str, int]:
         """How many rows are accepted as read, decided by a person, and left to review."""

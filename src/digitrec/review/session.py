@@ -10,14 +10,20 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from digitrec.batch.rows import Row
+from digitrec.batch.inputs import PictureFile
+from digitrec.batch.rows import ReaderSpec, Row, read_row
 from digitrec.review.calibration import CalibrationTable
 from digitrec.review.journal import Decision, ReviewError, ReviewJournal
 from digitrec.review.queue import ReviewQueue
+from digitrec.review.readings import ReadingLog
 
 MAX_PICTURE_BYTES = 10 * 1024 * 1024  # as `serve`'s default upload limit
 PICTURE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "BMP": "image/bmp",
                  "TIFF": "image/tiff", "WEBP": "image/webp"}  # fmt: skip
+
+
+class ReadAgain(ReviewError):
+    """A person accepted a reading that a newer model has replaced since it was shown."""
 
 
 class PictureRefused(Exception):
@@ -28,9 +34,11 @@ class PictureRefused(Exception):
 class ReviewSession:
     results: Path
     journal: ReviewJournal
+    readings: ReadingLog
     queue: ReviewQueue
     roots: tuple[Path, ...]  # pictures are shown only from inside these folders
-    calibration: CalibrationTable | None = None
+    calibration: CalibrationTable | None = None  # of the model that wrote the results file
+    tables: dict[str, CalibrationTable] = field(default_factory=dict)  # of the models that read rows again
     precision: float | None = None  # what the bar was chosen for, if it was
     refused: set[int] = field(default_factory=set)  # rows whose picture was refused
     _readers: dict = field(default_factory=dict)  # model name -> its Recognizer, or None if it cannot load here
@@ -54,15 +62,41 @@ class ReviewSession:
             )
         journal = ReviewJournal(results)
         decisions = journal.open()
+        readings = ReadingLog(results)
         try:
-            queue = ReviewQueue.load(results, decisions, bar)
+            queue = ReviewQueue.load(results, decisions, bar, readings.open())
         except BaseException:
+            readings.close()
             journal.close()
             raise
-        return cls(results, journal, queue, tuple(r.resolve() for r in roots), calibration, precision)
+        roots_inside = tuple(r.resolve() for r in roots)
+        return cls(results, journal, readings, queue, roots_inside, calibration=calibration, precision=precision)
 
     def close(self) -> None:
+        self.readings.close()
         self.journal.close()
+
+    def adopt(self, model: str, table: CalibrationTable | None) -> None:
+        """Use `model` for rows read again: its bar from its own calibration at the
+        precision asked for, or the bar given by hand (which promises no precision)."""
+        if self.precision is None:
+            self.queue.bars[model] = self.queue.bar
+            return
+        if table is None:
+            raise ReviewError(
+                f"{model} has no calibration: measure one with `digitrec calibrate --model {model} --dataset ...`"
+            )
+        self.tables[model] = table
+        self.queue.bars[model] = table.bar(self.precision)
+
+    def record_readings(self, rows: list[Row]) -> None:
+        """Newer readings of rows nobody has decided (a decision made meanwhile wins: the
+        row keeps it, and the reading is not kept)."""
+        with self._decision_lock:
+            fresh = [r for r in rows if r.path not in self.queue.decisions]
+            if fresh:
+                self.readings.record(fresh)
+                self.queue.read_again(fresh)
 
     def row(self, index: int) -> Row:
         if not 0 <= index < len(self.queue.rows):
@@ -70,11 +104,14 @@ class ReviewSession:
         return self.queue.rows[index]
 
     def decide(self, index: int, action: str, number: str = "") -> Decision:
-        """Keep a decision on row `index`: `accept` keeps what was read, `correct` the
-        number typed, `no-number` and `unreadable` no number at all."""
+        """Keep a decision on row `index`: `accept` keeps what was read (`number`, if
+        given, is what the person saw: refused if the row was read again since), `correct`
+        the number typed, `no-number` and `unreadable` no number at all."""
         row = self.row(index)
         if action == "accept" and (row.error or not row.number):
             raise ReviewError(f"{Path(row.path).name} has no reading to accept: type its number, or mark it")
+        if action == "accept" and number and number != row.number:
+            raise ReadAgain(f"{Path(row.path).name} was read again meanwhile: it now reads {row.number}; look again")
         if action == "accept":
             number = row.number
         elif action != "correct":
@@ -134,6 +171,22 @@ class ReviewSession:
                 self._readers[model] = None  # asked once: the page shows the reading alone
         return self._readers[model]
 
+    def use_reader(self, model: str, recognizer) -> None:
+        """Show the details of rows `model` reads with this recognizer (already loaded)."""
+        with self._reader_lock:
+            self._readers[model] = recognizer
+
+    def read_again(self, path: str, spec: ReaderSpec) -> Row | None:
+        """Row `path` read by `spec`'s model (loaded with use_reader), from the picture as
+        the page would show it; None when the picture is refused (the old reading stays)."""
+        index = self.queue.position[path]
+        try:
+            data, _ = self.picture(index)
+        except PictureRefused:
+            return None
+        with self._reader_lock:  # one reading at a time, as details()
+            return read_row(self._readers[spec.name], PictureFile(path), spec, data)
+
     def load_models(self) -> None:
         """Load the rows' models now, before serving: loading one later (PyTorch's import
         among it) held the server for about a second, in the middle of a person's work."""
@@ -143,17 +196,30 @@ class ReviewSession:
 
     def state(self) -> dict:
         counts = self.queue.counts()
-        estimated = None
-        if self.calibration is not None:
-            _, right = self.calibration.at(self.queue.bar)
-            estimated = round((1 - right) * counts["accepted"], 1)
         return {
             **counts,
             "bar": self.queue.bar,
+            "bars": dict(self.queue.bars),
             "precision": self.precision,
-            "estimated_errors_accepted": estimated,
+            "estimated_errors_accepted": self._estimated_errors(),
             "refused": len(self.refused),
         }
+
+    def _estimated_errors(self) -> float | None:
+        """Of the rows accepted without review, how many are wrong by their models'
+        calibration (each table at its model's bar); None where a model has none."""
+        wrong_share: dict[str, float | None] = {}  # per model: 1 - precision at its bar
+        wrong = 0.0
+        for row in self.queue.rows:
+            if not self.queue.sure(row) or row.path in self.queue.decisions:
+                continue
+            if row.model not in wrong_share:
+                table = self.tables.get(row.model, self.calibration)
+                wrong_share[row.model] = None if table is None else 1 - table.at(self.queue.bar_of(row.model))[1]
+            if wrong_share[row.model] is None:
+                return None
+            wrong += wrong_share[row.model]
+        return round(wrong, 1)
 
     def items(self, after: tuple[float, int] | None, count: int) -> list[dict]:
         """The to-review queue, least sure first, after the row whose key (confidence,
@@ -185,6 +251,10 @@ class ReviewSession:
     def _after(rows: list[Row], after: tuple[float, int] | None, key) -> list[Row]:
         return rows if after is None else [r for r in rows if key(r) > after]
 
+    def item(self, index: int) -> dict:
+        """Row `index` as the page lists it."""
+        return self._item(self.row(index))
+
     def _item(self, row: Row) -> dict:
         name = Path(row.path).name
         made = self.queue.decisions.get(row.path)
@@ -210,7 +280,7 @@ def start_review(
         raise ReviewError(f"{results} is not a results file (write one with `digitrec predict ... --out {results}`)")
     session = ReviewSession.open(results, math.inf, roots)
     try:
-        models = sorted({r.model for r in session.queue.rows})
+        models = session.queue.file_models
         table = load_calibration(calibration) if calibration is not None else None
         if table is None and len(models) == 1:
             table = calibration_of_model(models[0])
@@ -226,6 +296,8 @@ def start_review(
                 raise ReviewError(f"no confidence reaches {precision:.1%} precision on {table.name}; ask for less")
         session.queue.bar, session.calibration = bar, table
         session.precision = precision if table is not None and bar_from_table else None
+        for model in sorted({r.model for r in session.queue.rows} - set(models)):  # models that read rows again
+            session.adopt(model, calibration_of_model(model))
     except BaseException:
         session.close()
         raise

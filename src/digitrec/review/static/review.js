@@ -144,7 +144,9 @@ document.getElementById("back-to-queue").addEventListener("click", () => walk({ 
 function showCounts(s) {
   const errors = s.estimated_errors_accepted == null ? "" : `, about ${s.estimated_errors_accepted} wrong among them`;
   const bar = s.precision == null ? `confidence ≥ ${s.bar}` : `${(100 * s.precision).toFixed(1)}% precision: confidence ≥ ${s.bar.toFixed(4)}`;
-  counts.textContent = `${s.accepted.toLocaleString()} of ${s.rows.toLocaleString()} accepted as read (${bar}${errors}) · ` +
+  const learned = Object.values(s.bars); // the bars of the models that read rows again, each its own
+  const again = learned.length && s.precision != null ? `; read again: ≥ ${learned.map((b) => b.toFixed(4)).join(", ")}` : "";
+  counts.textContent = `${s.accepted.toLocaleString()} of ${s.rows.toLocaleString()} accepted as read (${bar}${again}${errors}) · ` +
     `${s.decided.toLocaleString()} decided by you · ${s.left.toLocaleString()} left`;
 }
 
@@ -217,11 +219,24 @@ async function decide(action, number = "") {
       body: JSON.stringify({ id: item.id, action, number }),
     });
     const answer = await response.json();
+    if (response.status === 409 && answer.row) { // read again meanwhile: show the new reading, decide again
+      Object.assign(item, answer.row);
+      details.delete(item.id);
+      await show();
+      statusLine.textContent = answer.error;
+      return;
+    }
     if (!response.ok) throw new Error(answer.error || response.statusText);
     item.decision = answer.decision;
     showCounts(answer);
     statusLine.textContent = "";
     position = queue.indexOf(item) + 1;
+    if (queueStale) { // the reader learned meanwhile: what is left, in its new order, from the start
+      queueStale = false;
+      queue = [];
+      position = 0;
+      seen.clear();
+    }
   } catch (err) {
     statusLine.textContent = "not saved: " + err.message;
     busy = false;
@@ -239,7 +254,7 @@ typed.addEventListener("keydown", (e) => {
   if (e.key === "Enter") {
     e.preventDefault();
     const text = typed.value.trim();
-    text ? decide("correct", text) : decide("accept");
+    text ? decide("correct", text) : decide("accept", current.number); // what the person saw
   } else if (e.key === "-" && !typed.value) {
     e.preventDefault();
     decide("no-number");
@@ -256,7 +271,54 @@ typed.addEventListener("keydown", (e) => {
   }
 });
 
+// Learning: the server fine-tunes the reader on the decisions so far in the background,
+// then reads the rows still waiting again; the page follows it, and once it is done the
+// queue is fetched afresh before the next field (rows may have left it, or moved).
+const learnButton = document.getElementById("learn-start");
+const learnBar = document.getElementById("learn-progress");
+const learnStatus = document.getElementById("learn-status");
+const LEARN_POLL_MS = 1000;
+let queueStale = false; // set when a round ends: the next field comes from a fresh queue
+
+function showLearning(p) {
+  const running = ["training", "calibrating", "reading"].includes(p.stage);
+  learnButton.disabled = running;
+  learnBar.hidden = !running;
+  if (p.total) { learnBar.max = p.total; learnBar.value = p.done; } else learnBar.removeAttribute("value");
+  learnStatus.textContent = p.stage === "idle" ? "" : p.stage === "failed" ? `learning failed: ${p.message}` : p.message;
+  document.body.dataset.learn = p.stage;
+  return running;
+}
+
+async function followLearning() {
+  for (;;) {
+    const response = await api("/api/review/learn");
+    if (!response.ok) return;
+    const p = await response.json();
+    if (!p.available) { document.getElementById("learn").hidden = true; return; }
+    if (!showLearning(p)) {
+      if (p.stage === "done") {
+        queueStale = listing.kind === "queue";
+        showCounts(await (await api("/api/review/state")).json());
+        if (current === null && queueStale) walk({ kind: "queue" }); // the queue had run out: look again
+      }
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, LEARN_POLL_MS));
+  }
+}
+
+learnButton.addEventListener("click", async () => {
+  const response = await api("/api/review/learn", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+  const answer = await response.json();
+  if (!response.ok) { learnStatus.textContent = answer.error || response.statusText; return; }
+  showLearning(answer);
+  typed.focus();
+  followLearning();
+});
+
 (async () => {
+  followLearning(); // a round may be running already (the page was reloaded)
   const s = await (await api("/api/review/state")).json();
   document.getElementById("results").textContent = s.results;
   showCounts(s);
