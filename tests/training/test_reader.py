@@ -218,6 +218,14 @@ def test_init_from_another_architecture_is_refused(tmp_path, data):
         train_recipe(other, dataclasses.replace(OPTIONS, init=str(weak.run.path)), tmp_path / "other", root)
 
 
+def test_init_from_another_architecture_names_the_recipes_that_fit_it(tmp_path):
+    from digitrec.shipped import READER
+    from digitrec.training.runner import init_weights_of
+
+    with pytest.raises(ConfigError, match="fine-tune it with --recipe strip-reader or reader-tune"):
+        init_weights_of(str(READER), get_recipe("reader"))  # the field reader: another network
+
+
 def test_evaluating_a_folder_and_the_report_show_the_worst_read_fields(tmp_path, data):
     from digitrec.evaluation.numbers import evaluate_fields, fields_evaluation_record
     from digitrec.evaluation.report import write_run_report

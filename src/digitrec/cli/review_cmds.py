@@ -100,7 +100,7 @@ def review(
 ) -> None:
     """Review what the reader was unsure of: a page that shows the least sure fields first,
     decided by keyboard, each decision kept at once beside the results file. The reader
-    learns from the corrections (the page's Learn button, or --learn)."""
+    learns from the corrections (the page's "Teach the reader your corrections", or --learn)."""
     from digitrec.cli.common import err
     from digitrec.review.learn import Learner
     from digitrec.review.session import start_review

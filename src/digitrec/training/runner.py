@@ -20,7 +20,7 @@ from digitrec.processes import TRAINING_MMAP_THRESHOLD, TRAINING_TRIM_THRESHOLD,
 from digitrec.training.config import ReaderConfig, Recipe
 from digitrec.training.distributed import Distributed, from_environment
 from digitrec.training.engine import FitResult, TrainReporter, fit
-from digitrec.training.recipes import DEFAULT_RECIPE, get_recipe
+from digitrec.training.recipes import DEFAULT_RECIPE, RECIPES, get_recipe
 from digitrec.training.runs import RunFolder
 from digitrec.training.tasks import ClassificationTask, Task
 
@@ -184,8 +184,11 @@ def init_weights_of(init: str, recipe: Recipe) -> dict[str, torch.Tensor]:
     loaded = load_model(init, "cpu")
     if loaded.meta.get("model") != recipe.model.to_dict():
         arch = loaded.meta.get("model", {}).get("arch")
+        fitting = [r.name for r in RECIPES.values() if r.model.to_dict() == loaded.meta.get("model")]
+        hint = f": fine-tune it with --recipe {' or '.join(fitting)}" if fitting else ""
         raise ConfigError(
-            f"--init {init} is a {arch!r} model; recipe {recipe.name} trains {recipe.model.arch!r} with other options"
+            f"--init {init} is a {arch!r} model; recipe {recipe.name} trains {recipe.model.arch!r} "
+            f"with other options{hint}"
         )
     return loaded.model.state_dict()
 
