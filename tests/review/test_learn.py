@@ -186,3 +186,18 @@ def test_the_learned_reader_is_calibrated_where_the_files_model_was_when_this_ma
         assert Learner(session, root)._calibration_sets() == ()
     finally:
         session.close()
+
+
+def test_a_round_that_cannot_train_says_why_and_the_review_goes_on(tmp_path):
+    results = write_archive(tmp_path, n=25)
+    session = start_review(results, [tmp_path], bar=0.95)
+    try:
+        for row in list(session.queue.rows)[:21]:
+            session.decide(session.queue.position[row.path], "correct", "42")
+        learner = Learner(session, tmp_path / "no-data")  # the rows' model "m" is no file: nothing to start from
+        with pytest.raises(ReviewError, match=r"`digitrec train` failed: error: m does not exist.*reader-1\.log"):
+            learner.run()
+        assert not ReadingLog(results).path.read_text()  # nothing read again
+        session.decide(21, "accept")  # the review itself goes on
+    finally:
+        session.close()
