@@ -397,10 +397,9 @@ def test_ddp_bench_trains_one_and_two_processes_and_scores_them(mnist_root, tmp_
 @pytest.mark.mnist
 @pytest.mark.browser
 def test_review_latency_walks_the_fields_by_keyboard(mnist_root, tmp_path, capsys):
-    from tests.e2e.conftest import CHROMIUM
+    from tests.e2e.conftest import require_chromium
 
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
+    require_chromium()
     bench = load("review_latency")
     assert bench.main(["--data-dir", str(mnist_root), "--fields", "6", "--json", str(tmp_path / "l.json")]) == 0
     figures = json.loads((tmp_path / "l.json").read_text())
@@ -411,10 +410,9 @@ def test_review_latency_walks_the_fields_by_keyboard(mnist_root, tmp_path, capsy
 @pytest.mark.mnist
 @pytest.mark.browser
 def test_review_learn_reviews_on_the_page_learns_and_counts_before_and_after(mnist_root, tmp_path, capsys):
-    from tests.e2e.conftest import CHROMIUM
+    from tests.e2e.conftest import require_chromium
 
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
+    require_chromium()
     bench = load("review_learn")
     args = ["--data-dir", str(mnist_root), "--cells", "120", "--review", "30", "--seeds", "2", "--learn-epochs", "1",
             "--calibrate-on", "orand-car-a-dev:validation", "--json", str(tmp_path / "l.json")]  # fmt: skip

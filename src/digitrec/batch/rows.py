@@ -10,6 +10,14 @@ from digitrec.batch.inputs import PictureFile, is_remote
 from digitrec.errors import ConfigError, DigitrecError
 from digitrec.preprocess import PreprocessOptions
 
+SHIPPED_READER = "shipped:reader"  # a row's model when the shipped models read it
+
+
+def model_named(name: str) -> str | None:
+    """The model a row's model column names: its path as given, or None for the shipped models."""
+    return None if name == SHIPPED_READER else name
+
+
 # The columns of every output format, in this order. Scripts rely on these names.
 COLUMNS = ("path", "number", "confidence", "error", "warning", "model")
 
@@ -54,7 +62,7 @@ class ReaderSpec:
     @property
     def name(self) -> str:
         """The model's name in every row: the path as given, or shipped:reader."""
-        return self.model if self.model is not None else "shipped:reader"
+        return self.model if self.model is not None else SHIPPED_READER
 
     def load(self):
         from digitrec.recognizer import Recognizer

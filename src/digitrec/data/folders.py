@@ -77,8 +77,10 @@ def part_of(name: str) -> str:
     return PART_OF_BUCKET.get(zlib.crc32(page_of(name).encode("utf-8")) % PART_BUCKETS, "train")
 
 
-def in_part(name: str, part: str | None) -> bool:
-    return part is None or part_of(name) == part
+def in_part(name: str, part: str | None, fixed: str | None = None) -> bool:
+    """Whether `name` is in `part` (None: every part): its `fixed` part if labels.csv
+    gives one, else its page's."""
+    return part is None or (fixed or part_of(name)) == part
 
 
 def read_labels(spec: str | os.PathLike, root: Path | None = None) -> list[LabelledFile]:
@@ -134,7 +136,7 @@ def _read_labels_csv(folder: Path, part: str | None) -> list[LabelledFile]:
         path = folder / name
         if not path.is_file():
             raise DataError(f"{csv_path}:{number}: {name} does not exist in {folder}")
-        if part is None or (fixed or part_of(name)) == part:
+        if in_part(name, part, fixed):
             out.append(LabelledFile(path, label, number))
     return out
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
+from digitrec.batch.rows import model_named
 from digitrec.errors import DigitrecError
 from digitrec.fileio import read_json
 
@@ -116,7 +117,7 @@ def calibration_of_model(model: str) -> CalibrationTable | None:
     files name it), or the one `digitrec calibrate` wrote into a run folder; None if none."""
     from digitrec.shipped import CALIBRATION
 
-    if model == "shipped:reader":
+    if model_named(model) is None:
         return load_calibration(CALIBRATION) if CALIBRATION.exists() else None
     path = Path(model)
     path = path / CALIBRATION_FILE if path.is_dir() else path.with_name(CALIBRATION_FILE)

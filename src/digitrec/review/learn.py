@@ -1,7 +1,7 @@
 """The reader learns from a review: fine-tune it on the corrections so far, in the
 background, then read the rows still waiting again with the new model.
 
-One round, from the page's Learn button or `digitrec review RESULTS --learn`:
+One round, from the page's "Teach the reader your corrections" or `digitrec review RESULTS --learn`:
 
     RESULTS.learn/corrections-N/labels.csv   the decisions so far (`export_corrections`)
     RESULTS.learn/reader-N/                  `digitrec train --recipe reader-tune
@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from digitrec.batch.rows import ReaderSpec
+from digitrec.batch.rows import ReaderSpec, model_named
 from digitrec.review.calibration import CALIBRATION_FILE, load_calibration
 from digitrec.review.export import export_corrections
 from digitrec.review.journal import ReviewError
@@ -177,7 +177,7 @@ class Learner:
         models = self.session.queue.file_models
         if len(models) != 1:
             raise ReviewError(f"the results file was read by {len(models)} models; learning needs it read by one")
-        if models[0] == "shipped:reader":
+        if model_named(models[0]) is None:
             from digitrec.shipped import READER, shipped
 
             return str(shipped(READER))

@@ -30,10 +30,17 @@ class ReviewQueue:
     the bar: one confidence for the model that wrote the file, and one of its own for each
     model that read rows again (`bars`), since each model's confidence means its own."""
 
-    def __init__(self, rows: list[Row], decisions: dict[str, Decision], bar: float, results: Path | None = None):
+    def __init__(
+        self,
+        rows: list[Row],
+        decisions: dict[str, Decision],
+        bar: float,
+        results: Path | None = None,
+        file_models: list[str] | None = None,  # the models that wrote the results file; default: the rows'
+    ):
         self.rows, self.decisions, self.bar, self.results = rows, decisions, bar, results
         self.bars: dict[str, float] = {}  # model -> its bar, for models other than the file's
-        self.file_models = sorted({r.model for r in rows})  # the models that wrote the results file
+        self.file_models = file_models if file_models is not None else sorted({r.model for r in rows})
         self.position = {r.path: i for i, r in enumerate(rows)}  # a row's index: its id on the page
 
     @classmethod
@@ -43,9 +50,7 @@ class ReviewQueue:
         """The results file's rows, each replaced by its newest reading if it was read again."""
         readings = readings or {}
         rows = read_results(results)
-        queue = cls([readings.get(r.path, r) for r in rows], decisions, bar, results)
-        queue.file_models = sorted({r.model for r in rows})
-        return queue
+        return cls([readings.get(r.path, r) for r in rows], decisions, bar, results, sorted({r.model for r in rows}))
 
     def bar_of(self, model: str) -> float:
         return self.bars.get(model, self.bar)

@@ -11,7 +11,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from digitrec.batch.inputs import PictureFile
-from digitrec.batch.rows import ReaderSpec, Row, read_row
+from digitrec.batch.rows import ReaderSpec, Row, model_named, read_row
 from digitrec.review.calibration import CalibrationTable
 from digitrec.review.journal import Decision, ReviewError, ReviewJournal
 from digitrec.review.queue import ReviewQueue
@@ -166,7 +166,7 @@ class ReviewSession:
 
         if model not in self._readers:
             try:
-                self._readers[model] = Recognizer.load(None if model == "shipped:reader" else model)
+                self._readers[model] = Recognizer.load(model_named(model))
             except (DigitrecError, OSError):
                 self._readers[model] = None  # asked once: the page shows the reading alone
         return self._readers[model]
