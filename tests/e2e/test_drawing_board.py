@@ -137,6 +137,31 @@ def test_two_digit_number_reads_left_to_right(page):
     assert page.locator(".digit").count() == 2
 
 
+def test_a_reply_to_an_older_drawing_does_not_end_the_reading(page):
+    """The reply for the 7 alone comes while the person is drawing the 1: it may show, but
+    the page must not say "idle" over it (CI once read "7" for "17" that way)."""
+    held = []  # the first read is held until the second stroke is under way; later ones pass
+    page.route("**/api/v1/predict", lambda route: held.append(route) if not held else route.continue_())
+    page.evaluate(
+        """() => { window.shownWhenIdle = [];
+        document.addEventListener("digitrec:read",
+          () => window.shownWhenIdle.push(document.getElementById("prediction").textContent)); }"""
+    )
+    with page.expect_request("**/api/v1/predict"):
+        stroke(page, seven(400)[0])
+    box = page.locator("#canvas").bounding_box()
+    sx, sy = box["width"] / CANVAS_W, box["height"] / CANVAS_H
+    (x0, y0), (x1, y1) = one(150)[0]
+    page.mouse.move(box["x"] + x0 * sx, box["y"] + y0 * sy)
+    page.mouse.down()
+    page.mouse.move(box["x"] + x1 * sx, box["y"] + y1 * sy, steps=6)  # the pen stays down: a read is due
+    with page.expect_response("**/api/v1/predict"):
+        held[0].continue_()
+    page.mouse.up()
+    assert read(page) == "17"
+    assert set(page.evaluate("window.shownWhenIdle")) == {"17"}
+
+
 def test_clear_and_undo(page):
     for s in one(150) + zero(400):
         stroke(page, s)

@@ -93,6 +93,7 @@ photoInput.addEventListener("change", (e) => {
   strokes.length = 0; // one input at a time: the photo replaces the drawing
   paint();
   clearTimeout(timer);
+  timer = null;
   input = "photo";
   const form = new FormData();
   form.append("file", file);
@@ -121,15 +122,23 @@ function done() {
   document.dispatchEvent(new CustomEvent("digitrec:read"));
 }
 
+// `timer` is null when no read is due: a reply that comes while one is due (the person
+// drew on) is shown but does not end the reading, or the page would say "idle" over an
+// older drawing's text.
 function schedule(delay) {
   clearTimeout(timer);
   reading();
-  timer = setTimeout(readCanvas, delay);
+  timer = setTimeout(() => {
+    timer = null;
+    readCanvas();
+  }, delay);
 }
 
 function readCanvas() {
   if (!strokes.length) return showNothing();
-  const due = inFlight; // encoding takes a moment: a photo, Clear or Undo meanwhile makes this read stale
+  // Replies to earlier reads are stale from here. Encoding takes a moment: a photo, Clear
+  // or Undo meanwhile makes this read stale too.
+  const due = ++inFlight;
   canvas.toBlob((blob) => {
     if (due === inFlight && input === "drawing" && strokes.length) send(blob, "image/png");
   }, "image/png");
@@ -163,11 +172,11 @@ async function send(body, type, photo = null) {
     if (id !== inFlight) return; // a newer drawing is being read
     if (!response.ok) throw new Error(data.error || response.statusText);
     show(data, photo);
-    done();
+    if (timer === null) done();
   } catch (err) {
     if (id === inFlight) {
       statusLine.textContent = "error: " + err.message;
-      done();
+      if (timer === null) done();
     }
   }
 }
@@ -175,6 +184,7 @@ async function send(body, type, photo = null) {
 function showNothing() {
   inFlight++;
   clearTimeout(timer);
+  timer = null;
   input = "none";
   prediction.textContent = "";
   confidence.textContent = "";
