@@ -3,6 +3,7 @@
     python bench/choose_settings.py --recipe fast --vary epochs=2,3,4,5,6 [--seeds 3]
         [--val-split 0.0833] [--device auto] [--json out.json]
     python bench/choose_settings.py --recipe quick --vary batch_size=128,256 --vary lr=0.005,0.01
+    python bench/choose_settings.py --recipe fast --vary model.whiten=false,true --vary augment.rotation=5,8
 
 Trains the recipe once per combination of the --vary values and seed, each on the
 training part of a 55,000/5,000 split of MNIST's training set (--val-split; a recipe
@@ -15,6 +16,7 @@ is the recipe's to state (see `training/recipes.py`), before the table is made.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import statistics
@@ -24,19 +26,42 @@ from pathlib import Path
 
 from digitrec.device import describe_machine
 from digitrec.training import RunOptions, get_recipe, train_recipe
+from digitrec.training.config import Recipe
 
 DEFAULT_VAL_SPLIT = 1 / 12  # 5,000 of MNIST's 60,000 training images, as `fast` holds out
 
 
+def parse_value(text: str) -> bool | int | float:
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return int(text) if text.lstrip("-").isdigit() else float(text)
+
+
 def parse_vary(values: list[str]) -> dict[str, list]:
-    """ "epochs=2,3,4" -> {"epochs": [2, 3, 4]}; numbers become int or float."""
+    """ "epochs=2,3,4" -> {"epochs": [2, 3, 4]}; numbers become int or float, true/false bools."""
     grid = {}
     for item in values:
         name, _, options = item.partition("=")
         if not options:
             raise SystemExit(f"--vary {item!r}: expected NAME=V1,V2,...")
-        grid[name] = [int(v) if v.lstrip("-").isdigit() else float(v) for v in options.split(",")]
+        grid[name] = [parse_value(v) for v in options.split(",")]
     return grid
+
+
+def with_settings(recipe: Recipe, changes: dict) -> Recipe:
+    """`recipe` with `changes` made: `model.X` is an option of its model, `augment.X` a
+    field of its augmentation, anything else a recipe field (or lr)."""
+    model = {k.removeprefix("model."): v for k, v in changes.items() if k.startswith("model.")}
+    augment = {k.removeprefix("augment."): v for k, v in changes.items() if k.startswith("augment.")}
+    plain = {k: v for k, v in changes.items() if not k.startswith(("model.", "augment."))}
+    recipe = recipe.with_overrides(**plain)
+    if model:
+        recipe = dataclasses.replace(
+            recipe, model=dataclasses.replace(recipe.model, options={**recipe.model.options, **model})
+        )
+    if augment:
+        recipe = dataclasses.replace(recipe, augment=dataclasses.replace(recipe.augment, **augment))
+    return recipe
 
 
 def validation_run(recipe, options: RunOptions, data_dir: str | None, folder: Path) -> dict:
@@ -79,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="digitrec-choose-") as scratch:
         for values in itertools.product(*grid.values()) if grid else [()]:
             changes = dict(zip(grid, values))
-            recipe = base.with_overrides(val_split=val_split, **changes)
+            recipe = with_settings(base, {"val_split": val_split, **changes})
             runs = []
             for seed in range(args.seeds):
                 folder = Path(scratch) / f"{len(rows)}-{seed}"

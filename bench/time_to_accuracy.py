@@ -276,14 +276,14 @@ def run_recipe(
     train_set, val_set = split_training_data(full_train, recipe, RunOptions(seed=seed))
     model = build_model(recipe.model).to(device)
     task = ClassificationTask(train_set, val_set)
-    parts = training_parts(model, recipe, task, seed)
     curve = Curve(lambda: evaluate(parts.kept, test, recipe.normalization).accuracy, device, every)
+    curve.start()  # fitting a fixed first layer to the training images is training: on the clock
+    parts = training_parts(model, recipe, task, seed)
 
     def on_batch(step: int, loss: float, accuracy: float) -> None:
         if curve.tick() > max_seconds:
             raise OverTime  # stop inside the epoch, as the references do
 
-    curve.start()
     try:
         for _ in range(recipe.epochs):
             train_one_epoch(
@@ -355,6 +355,15 @@ def speedup_cell(ours: list[float | None], reference: list[float | None]) -> str
     return f"{median(reference) / median(ours):.1f}x"
 
 
+def whole_run_cell(ours: list[float | None], reference_seconds: list[float]) -> str:
+    """The reference's median training time (its whole run) over our median time to a
+    threshold: how much sooner ours is there than the reference is done, whatever it
+    reached. Below 1, ours takes longer (0.33x: three times its training time)."""
+    if not enough(ours):
+        return "we too few"
+    return f"{statistics.median(reference_seconds) / statistics.median(t for t in ours if t is not None):.2f}x"
+
+
 def print_report(report: dict) -> None:
     m = report["machine"]
     print(
@@ -399,6 +408,18 @@ def print_report(report: dict) -> None:
                     f"{speedup_cell(ours_to[f'{100 * t:g}'], refs_to[f'{100 * t:g}']):>16}" for t in THRESHOLDS
                 )
                 print(f"{a + ' vs ' + b:<{pair_width}}{cells}")
+        print()
+        print("against the reference's whole run: its median training time over our median time to each threshold")
+        print("(the issue-26 targets: >= 1.5x at 99%; >= 0.33x, i.e. at most 3x its time, at 99.5%)")
+        for a in ours:
+            for b in refs:
+                ref = report["results"][b]
+                finals = statistics.mean(100 * x for x in ref["final_accuracy"])
+                cells = "".join(
+                    f"{whole_run_cell(report['results'][a]['time_to'][f'{100 * t:g}'], ref['train_seconds']):>16}"
+                    for t in THRESHOLDS
+                )
+                print(f"{a + ' vs ' + b:<{pair_width}}{cells}   ({b}: {finals:.2f}% in its whole run)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,6 +54,7 @@ def test_time_to_accuracy(mnist_root, tmp_path, capsys):
     )
     printed = capsys.readouterr().out
     assert "machine:" in printed and "quick vs train-mnist-fast" in printed and "recipes in bf16" in printed
+    assert "against the reference's whole run" in printed
     report = json.loads(out.read_text())
     assert report["precision"] == "bf16"
     for name in ("quick", "train-mnist-fast"):
@@ -108,6 +109,13 @@ def test_speed_ups_need_two_thirds_of_both_sides_seeds():
     assert bench.speedup_cell([1.0, None, None], [4.0, 6.0, 8.0]) == "we too few"
     assert bench.speedup_cell([1.0, 1.0, 1.0], [4.0, None, None]) == "ref too few"
     assert bench.median_cell([3.0, None, 1.0]) == "2.0 (2/3)" and bench.median_cell([None, None]) == "never (0/2)"
+
+
+def test_against_the_reference_whole_run_a_reference_that_never_got_there_still_counts_its_time():
+    bench = load("time_to_accuracy")
+    assert bench.whole_run_cell([2.0, 3.0, None], [4.5, 4.4, 4.6]) == "1.80x"  # 4.5 s over the median 2.5 s
+    assert bench.whole_run_cell([13.2, 13.2, 13.2], [4.4, 4.4, 4.4]) == "0.33x", "three times its training time"
+    assert bench.whole_run_cell([1.0, None, None], [4.4, 4.4, 4.4]) == "we too few"
 
 
 @pytest.mark.mnist
@@ -423,3 +431,25 @@ def test_review_learn_reviews_on_the_page_learns_and_counts_before_and_after(mni
         assert r["moved_to_accepted"] + r["left_after"] == figures["waiting"]  # each waiting row went one way
         assert r["accepted_after"] == figures["accepted_before"] + r["moved_to_accepted"]
     assert "| after learning from them |" in capsys.readouterr().out
+
+
+def test_choose_settings_varies_model_options_and_augmentation_too():
+    bench = load("choose_settings")
+    grid = bench.parse_vary(["model.whiten=false,true", "augment.rotation=5,8", "lr=0.01"])
+    assert grid == {"model.whiten": [False, True], "augment.rotation": [5, 8], "lr": [0.01]}
+    base = bench.get_recipe("fast")
+    recipe = bench.with_settings(base, {"model.whiten": True, "augment.rotation": 5, "lr": 0.01, "epochs": 3})
+    assert recipe.model.options == {**base.model.options, "whiten": True}
+    assert recipe.augment.rotation == 5 and recipe.augment.zoom == base.augment.zoom
+    assert recipe.optimizer.lr == 0.01 and recipe.epochs == 3
+    assert base.model.options.get("whiten") is not True, "the recipe itself is left alone"
+
+
+def test_whitening_times_both_first_layers_and_prints_the_saving(tmp_path, capsys):
+    bench = load("whitening")
+    out = tmp_path / "w.json"
+    args = ["--widths", "8/16/32", "--batches", "16", "--steps", "2", "--repeats", "1", "--device", "cpu"]
+    assert bench.main([*args, "--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["widths"] == "8/16/32" and row["batch"] == 16 and row["learned_ms"] > 0 and row["whitened_ms"] > 0
+    assert "saved" in capsys.readouterr().out

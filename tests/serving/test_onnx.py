@@ -52,6 +52,22 @@ def test_batch_norm_model_with_weight_average_exports_and_agrees(tmp_path):
     assert np.abs(p_onnx - p_torch).max() < 1e-4
 
 
+def test_a_whitened_first_layer_exports_and_agrees(tmp_path):
+    """`quick`'s kind of model: its fixed first layer's filters are buffers, which the export carries."""
+    from digitrec.training import RunOptions, get_recipe, train_recipe
+    from tests.helpers import synthetic_digits, write_kaggle_root
+
+    root = write_kaggle_root(tmp_path / "data", n_train=300, n_test=10)
+    recipe = get_recipe("quick").with_overrides(batch_size=32)
+    train_recipe(recipe, RunOptions(dataset="kaggle", device="cpu"), tmp_path / "run", root)
+    path = export_onnx(tmp_path / "run", tmp_path / "whitened.onnx")
+    images, _ = synthetic_digits(200, seed=9)
+    p_onnx = Recognizer.load(path).classify(images)
+    p_torch = Recognizer.load(tmp_path / "run").classify(images)
+    assert (p_onnx.argmax(1) == p_torch.argmax(1)).all()
+    assert np.abs(p_onnx - p_torch).max() < 1e-4
+
+
 @pytest.mark.mnist
 def test_parity_on_all_10000_test_images(mnist_test, tmp_path):
     path = export_onnx(shipped(CLASSIFIER), tmp_path / "m.onnx")

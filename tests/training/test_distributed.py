@@ -106,9 +106,9 @@ def test_two_processes_write_one_run_folder_with_the_sums_of_both(root, tmp_path
     assert metrics["examples_per_epoch"] == steps * recipe.batch_size  # both ranks' images, not rank 0's half
     best = load_model(out)
     # The history's validation accuracy is the whole split's (each rank scored half), as evaluating the saved
-    # model gives.
+    # model gives (in float32 there: within 1e-6, where one image of the 600 is 1.7e-3).
     assert metrics["val_accuracy"] == pytest.approx(
-        evaluate(best.model, val_set, recipe.normalization).accuracy, abs=1e-9
+        evaluate(best.model, val_set, recipe.normalization).accuracy, abs=1e-6
     )
 
 

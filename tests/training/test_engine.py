@@ -12,6 +12,7 @@ from digitrec.artifacts.checkpoint import load_train_state
 from digitrec.errors import ConfigError, RunError
 from digitrec.evaluation.checkpoints import evaluate_saved_model
 from digitrec.fileio import read_json
+from digitrec.models import ModelConfig, build_model, count_parameters
 from digitrec.training import RunOptions, get_recipe, resume_run, train_recipe
 from digitrec.training.engine import TrainReporter
 from digitrec.training.runs import RunFolder
@@ -62,7 +63,14 @@ def test_same_seed_same_weights_on_cpu(tmp_path, root):
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
-@pytest.mark.parametrize("recipe", [TINY, TINY.with_overrides(ema=0.9)], ids=["plain", "ema"])
+WHITENED = TINY.with_overrides(model=ModelConfig("fastnet", {"conv1": 8, "conv2": 16, "hidden": 32, "whiten": True}))
+
+
+@pytest.mark.parametrize(
+    "recipe",
+    [TINY, TINY.with_overrides(ema=0.9), WHITENED.with_overrides(ema=0.9)],
+    ids=["plain", "ema", "whitened-ema"],
+)
 def test_resume_continues_exactly_as_if_never_interrupted(tmp_path, root, recipe):
     straight = train_recipe(recipe, OPTIONS, tmp_path / "straight", root)
     with pytest.raises(KeyboardInterrupt):
@@ -74,6 +82,16 @@ def test_resume_continues_exactly_as_if_never_interrupted(tmp_path, root, recipe
     ws, wr = safetensors.torch.load_file(straight.run.last), safetensors.torch.load_file(resumed.run.last)
     assert all(torch.equal(ws[k], wr[k]) for k in ws)
     assert [h.val_accuracy for h in straight.fit.history] == [h.val_accuracy for h in resumed.fit.history]
+
+
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_a_whitened_first_layer_is_fitted_before_training_and_never_moves(tmp_path, root, ema):
+    outcome = train_recipe(WHITENED.with_overrides(ema=ema), OPTIONS, tmp_path / "run", root)
+    best, last = (safetensors.torch.load_file(p) for p in (outcome.run.best, outcome.run.last))
+    assert bool(last["0.fitted"]) and last["0.weight"].abs().sum() > 0, "fitted, not the zeros it is built with"
+    assert torch.equal(best["0.weight"], last["0.weight"]) and torch.equal(best["0.bias"], last["0.bias"])
+    assert torch.equal(last["0.weight"][4:], -last["0.weight"][:4]), "four directions and their negatives"
+    assert outcome.metrics["parameters"] == count_parameters(build_model(WHITENED.model))
 
 
 def test_ema_recipe_saves_and_validates_the_moving_average(tmp_path, root):

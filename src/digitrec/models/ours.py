@@ -5,18 +5,27 @@ from __future__ import annotations
 from torch import nn
 
 from digitrec.models.registry import register
+from digitrec.models.whitening import PatchWhitening
 
 
 @register("fastnet")
-def fastnet(conv1: int = 24, conv2: int = 32, hidden: int = 256, dropout: float = 0.0) -> nn.Module:
+def fastnet(
+    conv1: int = 24, conv2: int = 32, hidden: int = 256, dropout: float = 0.0, whiten: bool = False
+) -> nn.Module:
     """Conv 5x5 -> pool -> ReLU -> conv 3x3 -> pool -> ReLU -> dense -> dense.
 
     The layout of the fastest published MNIST recipe (train_mnist_fast). Pooling before
     the ReLU halves the activation work, and without batch norm a CPU step costs a
     third as much as the same widths with it (measured on 2 cores).
+
+    `whiten`: the first convolution is fixed before training to whiten the training
+    images' patches (`PatchWhitening`, conv1 / 2 directions and their negatives) and is
+    not trained; the first step that learns anything is then the second convolution.
     """
+    if whiten and conv1 % 2:
+        raise ValueError(f"a whitened first layer has pairs of filters: conv1 must be even, not {conv1}")
     layers: list[nn.Module] = [
-        nn.Conv2d(1, conv1, 5),  # 28 -> 24
+        PatchWhitening(conv1 // 2, 5) if whiten else nn.Conv2d(1, conv1, 5),  # 28 -> 24
         nn.MaxPool2d(2),  # 24 -> 12
         nn.ReLU(inplace=True),
         nn.Conv2d(conv1, conv2, 3),  # 12 -> 10

@@ -19,6 +19,8 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from digitrec.artifacts.checkpoint import save_model_checkpoint, save_train_state
 from digitrec.errors import RunError
+from digitrec.models.inputs import to_model_input
+from digitrec.models.whitening import FIT_IMAGES, fit_fixed_layers, needs_fitting
 from digitrec.training.config import Recipe
 from digitrec.training.distributed import SINGLE, Distributed
 from digitrec.training.optim import LRSchedule, build_optimizer
@@ -104,6 +106,11 @@ RANK_SEED = 7919  # DDP: rank r's generator starts from seed + 1 + r * RANK_SEED
 def training_parts(
     model: nn.Module, recipe: Recipe, task: Task, seed: int, group: Distributed = SINGLE
 ) -> TrainingParts:
+    """Also fits the model's fixed layers, if it has any not yet fitted, to the first
+    training images, before the moving average copies the model."""
+    if needs_fitting(model):
+        sample = task.train_set.images[:FIT_IMAGES].to(next(model.parameters()).device)
+        fit_fixed_layers(model, to_model_input(sample, recipe.normalization))
     optimizer = build_optimizer(model, recipe.optimizer)
     steps = task.steps_per_epoch(recipe)
     schedule = LRSchedule(optimizer, recipe.schedule, recipe.epochs, steps)
