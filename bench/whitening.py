@@ -1,12 +1,13 @@
 """What a whitened, fixed first layer saves in a training step: fastnet with its first
-convolution learned against the same network with `PatchWhitening`, side by side.
+convolution learned, against the same network with `PatchWhitening` (max-pooled, and at
+stride 2 instead of the pool: `quick`'s), side by side.
 
     python bench/whitening.py [--widths 24/32/256,32/64/256] [--batches 128,256] [--steps 100]
         [--repeats 3] [--device auto] [--json out.json]
 
 Each configuration trains `--steps` Adam steps on random images (the cost of a step does
 not depend on the pixels), channels-last as digitrec trains, after 10 steps to warm up;
-the two variants alternate `--repeats` times and each keeps its median, so that a slow
+the variants alternate `--repeats` times and each keeps its median, so that a slow
 moment of the machine does not fall on one side only. What the saving buys in accuracy is
 `bench/choose_settings.py`'s to say (`--vary model.whiten=false,true`).
 """
@@ -28,6 +29,11 @@ from digitrec.models import ModelConfig, build_model
 from digitrec.models.whitening import fit_fixed_layers
 
 WARMUP_STEPS = 10
+VARIANTS = {  # model options on top of the widths
+    "learned": {},
+    "whitened": {"whiten": True},
+    "strided": {"whiten": True, "first_stride": 2},
+}
 
 
 def sync(device: torch.device) -> None:
@@ -71,19 +77,23 @@ def main(argv: list[str] | None = None) -> int:
     device = select_device(args.device)
     m = describe_machine()
     print(f"machine: {m['cpu']}; {m['threads']} threads; device {device}; torch {m['torch']}")
-    print(f"{'fastnet':<14}{'batch':>7}{'learned ms':>12}{'whitened ms':>13}{'saved':>8}")
+    print(f"{'fastnet':<14}{'batch':>7}{'learned ms':>12}{'whitened ms':>13}{'saved':>8}{'strided ms':>12}{'saved':>8}")
     rows = []
     for widths in args.widths.split(","):
         conv1, conv2, hidden = (int(w) for w in widths.split("/"))
         base = {"conv1": conv1, "conv2": conv2, "hidden": hidden}
         for batch in (int(b) for b in args.batches.split(",")):
-            times: dict[str, list[float]] = {"learned": [], "whitened": []}
+            times: dict[str, list[float]] = {name: [] for name in VARIANTS}
             for _ in range(args.repeats):
-                times["learned"].append(ms_per_step(base, batch, args.steps, device))
-                times["whitened"].append(ms_per_step({**base, "whiten": True}, batch, args.steps, device))
-            learned, whitened = (statistics.median(times[k]) for k in ("learned", "whitened"))
-            rows.append({"widths": widths, "batch": batch, "learned_ms": learned, "whitened_ms": whitened})
-            print(f"{widths:<14}{batch:>7}{learned:>12.1f}{whitened:>13.1f}{1 - whitened / learned:>8.0%}")
+                for name, options in VARIANTS.items():
+                    times[name].append(ms_per_step({**base, **options}, batch, args.steps, device))
+            ms = {name: statistics.median(t) for name, t in times.items()}
+            rows.append({"widths": widths, "batch": batch, **{f"{name}_ms": v for name, v in ms.items()}})
+            learned, whitened, strided = ms["learned"], ms["whitened"], ms["strided"]
+            print(
+                f"{widths:<14}{batch:>7}{learned:>12.1f}{whitened:>13.1f}{1 - whitened / learned:>8.0%}"
+                f"{strided:>12.1f}{1 - strided / learned:>8.0%}"
+            )
     if args.json:
         args.json.write_text(json.dumps({"machine": m, "device": str(device), "rows": rows}, indent=1))
     return 0

@@ -64,3 +64,16 @@ def test_a_checkpoint_carries_the_fitted_layer_and_a_rebuilt_model_reads_alike()
     x = correlated_images(4, seed=1)
     with torch.inference_mode():
         assert torch.equal(rebuilt(x), model(x))
+
+
+def test_at_stride_two_the_first_layer_replaces_the_first_max_pool():
+    pooled = build_model(ModelConfig("fastnet", {"whiten": True}))
+    strided = build_model(ModelConfig("fastnet", {"whiten": True, "first_stride": 2}))
+    assert sum(isinstance(m, torch.nn.MaxPool2d) for m in pooled) == 2
+    assert sum(isinstance(m, torch.nn.MaxPool2d) for m in strided) == 1
+    x = correlated_images(3)
+    fit_fixed_layers(strided, x)
+    assert strided[0](x).shape == (3, 24, 12, 12), "28 -> 12 in one step, as conv then pool did"
+    assert strided(x).shape == (3, 10) and count_parameters(strided) == count_parameters(pooled)
+    with pytest.raises(ValueError, match="first_stride is 1"):
+        build_model(ModelConfig("fastnet", {"first_stride": 3}))

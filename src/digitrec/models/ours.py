@@ -10,7 +10,12 @@ from digitrec.models.whitening import PatchWhitening
 
 @register("fastnet")
 def fastnet(
-    conv1: int = 24, conv2: int = 32, hidden: int = 256, dropout: float = 0.0, whiten: bool = False
+    conv1: int = 24,
+    conv2: int = 32,
+    hidden: int = 256,
+    dropout: float = 0.0,
+    whiten: bool = False,
+    first_stride: int = 1,
 ) -> nn.Module:
     """Conv 5x5 -> pool -> ReLU -> conv 3x3 -> pool -> ReLU -> dense -> dense.
 
@@ -21,12 +26,17 @@ def fastnet(
     `whiten`: the first convolution is fixed before training to whiten the training
     images' patches (`PatchWhitening`, conv1 / 2 directions and their negatives) and is
     not trained; the first step that learns anything is then the second convolution.
+    `first_stride` 2: the first convolution strides 2 instead of being max-pooled (a
+    quarter of its work, and no pooling at full resolution).
     """
     if whiten and conv1 % 2:
         raise ValueError(f"a whitened first layer has pairs of filters: conv1 must be even, not {conv1}")
+    if first_stride not in (1, 2):
+        raise ValueError(f"first_stride is 1 (then a max-pool) or 2 (instead of it), not {first_stride}")
+    first = PatchWhitening(conv1 // 2, 5, first_stride) if whiten else nn.Conv2d(1, conv1, 5, first_stride)
     layers: list[nn.Module] = [
-        PatchWhitening(conv1 // 2, 5) if whiten else nn.Conv2d(1, conv1, 5),  # 28 -> 24
-        nn.MaxPool2d(2),  # 24 -> 12
+        first,  # 28 -> 24, or 12 at stride 2
+        *([nn.MaxPool2d(2)] if first_stride == 1 else []),  # 24 -> 12
         nn.ReLU(inplace=True),
         nn.Conv2d(conv1, conv2, 3),  # 12 -> 10
         nn.MaxPool2d(2),  # 10 -> 5

@@ -5,7 +5,7 @@ whose filters whiten the images' patches and are never trained. On a CPU that pa
 over: the filters are good from the first step, and nothing before the second layer
 needs a backward pass: no weight gradient for a one-channel convolution, no pooling or
 ReLU backward at full resolution, no input gradient for the second convolution. On
-fastnet that is about 40% of a training step (measured on 2 cores, batch 256).
+fastnet that is a quarter to a third of a training step (2 cores; `bench/whitening.py`).
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ class PatchWhitening(nn.Module):
     parameters: an optimiser never sees them, a checkpoint carries them, and a model
     rebuilt for prediction loads them with no data."""
 
-    def __init__(self, directions: int, kernel: int):
+    def __init__(self, directions: int, kernel: int, stride: int = 1):
         super().__init__()
         if directions > kernel * kernel:
             raise ValueError(f"a {kernel}x{kernel} patch has {kernel * kernel} directions, not {directions}")
-        self.kernel = kernel
+        self.kernel, self.stride = kernel, stride
         self.register_buffer("weight", torch.zeros(2 * directions, 1, kernel, kernel))
         self.register_buffer("bias", torch.zeros(2 * directions))
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
@@ -58,10 +58,10 @@ class PatchWhitening(nn.Module):
         self.fitted.fill_(True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.weight.to(x.dtype), self.bias.to(x.dtype))
+        return F.conv2d(x, self.weight.to(x.dtype), self.bias.to(x.dtype), self.stride)
 
     def extra_repr(self) -> str:
-        return f"directions={self.directions}, kernel={self.kernel}, fixed"
+        return f"directions={self.directions}, kernel={self.kernel}, stride={self.stride}, fixed"
 
 
 def needs_fitting(model: nn.Module) -> bool:
