@@ -44,10 +44,12 @@ class PatchWhitening(nn.Module):
         """Sets the filters from float images (N, 1, H, W) as the model sees them
         (normalised); the centring is the bias, so the filters see centred patches."""
         k = self.kernel
-        patches = images[:, 0].unfold(1, k, 1).unfold(2, k, 1).reshape(-1, k * k).double().cpu()
+        patches = images[:, 0].unfold(1, k, 1).unfold(2, k, 1).reshape(-1, k * k).double()
         mean = patches.mean(0)
         centred = patches - mean
-        values, vectors = torch.linalg.eigh(centred.T @ centred / len(centred))  # ascending
+        # The k*k x k*k covariance is made where the images are; only it goes to the CPU.
+        mean, covariance = mean.cpu(), (centred.T @ centred / len(centred)).cpu()
+        values, vectors = torch.linalg.eigh(covariance)  # ascending
         values, vectors = values.flip(0)[: self.directions], vectors.flip(1)[:, : self.directions]
         # An eigenvector's sign is arbitrary: fix it, so that a fit is reproducible anywhere.
         vectors = vectors * torch.sign(vectors[vectors.abs().argmax(0), torch.arange(vectors.shape[1])])
