@@ -335,11 +335,16 @@ def median_cell(times: list[float | None]) -> str:
     reached = [t for t in times if t is not None]
     if not reached:
         return f"never (0/{len(times)})"
-    return f"{statistics.median(reached):.1f} ({len(reached)}/{len(times)})"
+    return f"{median_reached(times):.1f} ({len(reached)}/{len(times)})"
 
 
 def enough(times: list[float | None]) -> bool:
     return sum(t is not None for t in times) >= math.ceil(RATIO_SHARE * len(times) - 1e-9)
+
+
+def median_reached(times: list[float | None]) -> float:
+    """The median time of the seeds that got there."""
+    return statistics.median(t for t in times if t is not None)
 
 
 def speedup_cell(ours: list[float | None], reference: list[float | None]) -> str:
@@ -348,11 +353,7 @@ def speedup_cell(ours: list[float | None], reference: list[float | None]) -> str
         return "we too few"
     if not enough(reference):
         return "ref too few"
-
-    def median(times: list[float | None]) -> float:
-        return statistics.median(t for t in times if t is not None)
-
-    return f"{median(reference) / median(ours):.1f}x"
+    return f"{median_reached(reference) / median_reached(ours):.1f}x"
 
 
 def whole_run_cell(ours: list[float | None], reference_seconds: list[float]) -> str:
@@ -361,7 +362,7 @@ def whole_run_cell(ours: list[float | None], reference_seconds: list[float]) -> 
     reached. Below 1, ours takes longer (0.33x: three times its training time)."""
     if not enough(ours):
         return "we too few"
-    return f"{statistics.median(reference_seconds) / statistics.median(t for t in ours if t is not None):.2f}x"
+    return f"{statistics.median(reference_seconds) / median_reached(ours):.2f}x"
 
 
 def print_report(report: dict) -> None:

@@ -80,15 +80,17 @@ def test_the_api_docs_render_offline_under_the_policy(browser, server):
     assert not outside, outside
 
 
-def stroke(page, points):
-    """Draw one stroke with the mouse through `points`, given in canvas pixels."""
+def stroke(page, points, lift: bool = True):
+    """Draw one stroke with the mouse through `points`, given in canvas pixels; with
+    `lift` False the pen stays down at the end (the person is still drawing)."""
     box = page.locator("#canvas").bounding_box()
     sx, sy = box["width"] / CANVAS_W, box["height"] / CANVAS_H
     page.mouse.move(box["x"] + points[0][0] * sx, box["y"] + points[0][1] * sy)
     page.mouse.down()
     for x, y in points[1:]:
         page.mouse.move(box["x"] + x * sx, box["y"] + y * sy, steps=6)
-    page.mouse.up()
+    if lift:
+        page.mouse.up()
 
 
 def one(x):
@@ -149,12 +151,7 @@ def test_a_reply_to_an_older_drawing_does_not_end_the_reading(page):
     )
     with page.expect_request("**/api/v1/predict"):
         stroke(page, seven(400)[0])
-    box = page.locator("#canvas").bounding_box()
-    sx, sy = box["width"] / CANVAS_W, box["height"] / CANVAS_H
-    (x0, y0), (x1, y1) = one(150)[0]
-    page.mouse.move(box["x"] + x0 * sx, box["y"] + y0 * sy)
-    page.mouse.down()
-    page.mouse.move(box["x"] + x1 * sx, box["y"] + y1 * sy, steps=6)  # the pen stays down: a read is due
+    stroke(page, one(150)[0], lift=False)  # the pen stays down: a read is due
     with page.expect_response("**/api/v1/predict"):
         held[0].continue_()
     page.mouse.up()

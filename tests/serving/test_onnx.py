@@ -35,32 +35,29 @@ def test_onnx_and_pytorch_agree_on_synthetic_digits(onnx_path, tiny_run):
     assert np.abs(p_onnx - p_torch).max() < 1e-4
 
 
-def test_batch_norm_model_with_weight_average_exports_and_agrees(tmp_path):
+def best_kind():
     """`best`'s kind of model: batch norm folded at export, the EMA weights in the checkpoint."""
     from digitrec.models import ModelConfig
-    from digitrec.training import RunOptions, get_recipe, train_recipe
-    from tests.helpers import synthetic_digits, write_kaggle_root
+    from digitrec.training import get_recipe
 
-    root = write_kaggle_root(tmp_path / "data", n_train=300, n_test=10)
-    recipe = get_recipe("best").with_overrides(model=ModelConfig("vggnet", {"width": 4}), epochs=2, batch_size=32)
-    train_recipe(recipe, RunOptions(dataset="kaggle", device="cpu"), tmp_path / "run", root)
-    path = export_onnx(tmp_path / "run", tmp_path / "bn.onnx")
-    images, _ = synthetic_digits(200, seed=9)
-    p_onnx = Recognizer.load(path).classify(images)
-    p_torch = Recognizer.load(tmp_path / "run").classify(images)
-    assert (p_onnx.argmax(1) == p_torch.argmax(1)).all()
-    assert np.abs(p_onnx - p_torch).max() < 1e-4
+    return get_recipe("best").with_overrides(model=ModelConfig("vggnet", {"width": 4}), epochs=2, batch_size=32)
 
 
-def test_a_whitened_first_layer_exports_and_agrees(tmp_path):
+def quick_kind():
     """`quick`'s kind of model: its fixed first layer's filters are buffers, which the export carries."""
-    from digitrec.training import RunOptions, get_recipe, train_recipe
+    from digitrec.training import get_recipe
+
+    return get_recipe("quick").with_overrides(batch_size=32)
+
+
+@pytest.mark.parametrize("recipe", [best_kind, quick_kind], ids=["batch-norm-ema", "whitened-first-layer"])
+def test_a_trained_model_exports_and_onnx_runtime_agrees(tmp_path, recipe):
+    from digitrec.training import RunOptions, train_recipe
     from tests.helpers import synthetic_digits, write_kaggle_root
 
     root = write_kaggle_root(tmp_path / "data", n_train=300, n_test=10)
-    recipe = get_recipe("quick").with_overrides(batch_size=32)
-    train_recipe(recipe, RunOptions(dataset="kaggle", device="cpu"), tmp_path / "run", root)
-    path = export_onnx(tmp_path / "run", tmp_path / "whitened.onnx")
+    train_recipe(recipe(), RunOptions(dataset="kaggle", device="cpu"), tmp_path / "run", root)
+    path = export_onnx(tmp_path / "run", tmp_path / "model.onnx")
     images, _ = synthetic_digits(200, seed=9)
     p_onnx = Recognizer.load(path).classify(images)
     p_torch = Recognizer.load(tmp_path / "run").classify(images)
