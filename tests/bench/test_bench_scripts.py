@@ -187,11 +187,11 @@ def test_reproduce_tells_a_stale_run_from_the_one_asked_for(tmp_path, ran_name, 
 
 
 @pytest.mark.mnist
-def test_reproduce_scores_the_ensemble_of_any_recipes_seeds(mnist_root, tmp_path, capsys):
+def test_reproduce_scores_each_recipes_ensemble_and_all_recipes_together(mnist_root, tmp_path, capsys):
     bench = load("reproduce")
     args = [
         "--recipes",
-        "quick",
+        "quick,best-resnet",
         "--seeds",
         "2",
         "--limit",
@@ -209,16 +209,26 @@ def test_reproduce_scores_the_ensemble_of_any_recipes_seeds(mnist_root, tmp_path
         str(tmp_path / "r.json"),
     ]
     assert bench.main(args) == 0
-    [row] = json.loads((tmp_path / "r.json").read_text())["rows"]
-    assert row["recipe"] == "quick" and len(row["test_accuracy"]) == 2
-    members = [
-        evaluate_saved_model(tmp_path / "runs" / f"quick-seed{s}", "test", data_dir=mnist_root, device="cpu")
+    table = json.loads((tmp_path / "r.json").read_text())
+    members = {
+        (name, s): evaluate_saved_model(
+            tmp_path / "runs" / f"{name}-seed{s}", "test", data_dir=mnist_root, device="cpu"
+        )
+        for name in ("quick", "best-resnet")
         for s in (0, 1)
-    ]
-    averaged = (members[0].result.probabilities + members[1].result.probabilities) / 2
-    expected = (averaged.argmax(1) == members[0].result.labels).float().mean().item()
-    assert row["ensemble"] == pytest.approx(expected)
-    assert "ensemble" in capsys.readouterr().out
+    }
+    labels = members["quick", 0].result.labels
+
+    def accuracy_of_average(keys):
+        averaged = sum(members[k].result.probabilities for k in keys) / len(keys)
+        return (averaged.argmax(1) == labels).float().mean().item()
+
+    for row in table["rows"]:
+        assert len(row["test_accuracy"]) == 2
+        assert row["ensemble"] == pytest.approx(accuracy_of_average([(row["recipe"], 0), (row["recipe"], 1)]))
+    assert table["ensemble_of_all"]["members"] == 4
+    assert table["ensemble_of_all"]["accuracy"] == pytest.approx(accuracy_of_average(list(members)))
+    assert "all 4 models of quick, best-resnet averaged" in capsys.readouterr().out
 
 
 @pytest.mark.mnist

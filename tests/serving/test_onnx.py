@@ -43,6 +43,14 @@ def best_kind():
     return get_recipe("best").with_overrides(model=ModelConfig("vggnet", {"width": 4}), epochs=2, batch_size=32)
 
 
+def resnet_kind():
+    """`best-resnet`'s kind of model: residual additions and global average pooling."""
+    from digitrec.models import ModelConfig
+    from digitrec.training import get_recipe
+
+    return get_recipe("best-resnet").with_overrides(model=ModelConfig("resnet", {"width": 4}), epochs=2, batch_size=32)
+
+
 def quick_kind():
     """`quick`'s kind of model: its fixed first layer's filters are buffers, which the export carries."""
     from digitrec.training import get_recipe
@@ -50,7 +58,9 @@ def quick_kind():
     return get_recipe("quick").with_overrides(batch_size=32)
 
 
-@pytest.mark.parametrize("recipe", [best_kind, quick_kind], ids=["batch-norm-ema", "whitened-first-layer"])
+@pytest.mark.parametrize(
+    "recipe", [best_kind, resnet_kind, quick_kind], ids=["batch-norm-ema", "residual", "whitened-first-layer"]
+)
 def test_a_trained_model_exports_and_onnx_runtime_agrees(tmp_path, recipe):
     from digitrec.training import RunOptions, train_recipe
     from tests.helpers import synthetic_digits, write_kaggle_root

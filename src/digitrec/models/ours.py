@@ -79,3 +79,52 @@ def vggnet(width: int = 32) -> nn.Module:
         nn.Flatten(),
         nn.Linear(w3 * 9, 10),
     )
+
+
+class _ResidualBlock(nn.Module):
+    """Two 3x3 conv + batch norm layers and a shortcut: the identity, or a strided 1x1 conv
+    + batch norm where the block changes width or resolution (He et al. 2016, option B)."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, stride, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+        )
+        reshaped = stride != 1 or cin != cout
+        self.shortcut = (
+            nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+            if reshaped
+            else nn.Identity()
+        )
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        return self.relu(self.body(x) + self.shortcut(x))
+
+
+@register("resnet")
+def resnet(width: int = 32) -> nn.Module:
+    """Conv 5x5 (padded) -> pool, then three residual blocks at 14x14, 7x7 and 4x4 (widths
+    `width`, 2x, 4x), global average pooling and a linear classifier.
+
+    A second accurate network unlike vggnet where it matters for an ensemble: the border
+    is kept by padding, a block sees its input again through the shortcut, and the
+    classifier reads averaged features rather than where on the 3x3 map they lie. At
+    width 32 it does about as many multiply-accumulates per image as vggnet (~14M
+    against ~16M), so a step costs about the same.
+    """
+    w1, w2, w3 = width, 2 * width, 4 * width
+    return nn.Sequential(
+        *_conv_bn_relu(1, w1, 5, 2),  # 28 -> 28
+        nn.MaxPool2d(2),  # 28 -> 14
+        _ResidualBlock(w1, w1),
+        _ResidualBlock(w1, w2, stride=2),  # 14 -> 7
+        _ResidualBlock(w2, w3, stride=2),  # 7 -> 4
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(w3, 10),
+    )
