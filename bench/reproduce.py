@@ -121,7 +121,6 @@ def main(argv: list[str] | None = None) -> int:
             metrics = train_or_resume(name, seed, folder, str(device), args.data_dir, args.limit, args.epochs)
             test = evaluate_saved_model(folder, "test", data_dir=args.data_dir, device=str(device))
             tests.append(test)
-            everyone.append(test)
             accuracies.append(test.result.accuracy)
             seconds.append(float(metrics["train_seconds"]))
             train_accuracies.append(float(metrics["train_accuracy"]))  # one tutorial published only this
@@ -130,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
                 flush=True,
             )
+        everyone += tests
         rows.append(
             {
                 "recipe": name,

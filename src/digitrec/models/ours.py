@@ -51,9 +51,13 @@ def fastnet(
     return nn.Sequential(*layers)
 
 
-def _conv_bn_relu(cin: int, cout: int, kernel: int, padding: int) -> list[nn.Module]:
+def _conv_bn_relu(cin: int, cout: int, kernel: int, padding: int, stride: int = 1) -> list[nn.Module]:
     # No conv bias: the batch norm's shift that follows makes it redundant.
-    return [nn.Conv2d(cin, cout, kernel, padding=padding, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+    return [
+        nn.Conv2d(cin, cout, kernel, stride, padding=padding, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    ]
 
 
 @register("vggnet")
@@ -88,9 +92,7 @@ class _ResidualBlock(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(cin, cout, 3, stride, padding=1, bias=False),
-            nn.BatchNorm2d(cout),
-            nn.ReLU(inplace=True),
+            *_conv_bn_relu(cin, cout, 3, 1, stride),
             nn.Conv2d(cout, cout, 3, padding=1, bias=False),
             nn.BatchNorm2d(cout),
         )
